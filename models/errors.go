@@ -1,0 +1,69 @@
+package models
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"gorm.io/gorm"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Error is a domain error that carries, besides its internal cause, a
+// message safe to show to the user, the HTTP status it maps to, and
+// per-field messages for forms. Modelled on gotosocial's gtserror.WithCode.
+type Error struct {
+	Code   int               // HTTP status
+	Safe   string            // shown to the client
+	Fields map[string]string // form field → message
+	Err    error             // internal cause, logged, never shown
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Safe + ": " + e.Err.Error()
+	}
+	return e.Safe
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Invalid reports bad input, one message per form field.
+func Invalid(fields map[string]string) *Error {
+	return &Error{Code: http.StatusUnprocessableEntity, Safe: "Please correct the marked fields.", Fields: fields}
+}
+
+// NotFoundError hides whether a resource exists but belongs to someone else.
+func NotFoundError(what string) *Error {
+	return &Error{Code: http.StatusNotFound, Safe: what + " not found", Err: ErrNotFound}
+}
+
+// Forbidden reports a missing role.
+func Forbidden(msg string) *Error { return &Error{Code: http.StatusForbidden, Safe: msg} }
+
+// Conflict reports an action the current state forbids.
+func Conflict(msg string) *Error { return &Error{Code: http.StatusConflict, Safe: msg} }
+
+// AsError extracts a domain error; ok is false for unexpected (internal) errors.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return nil, false
+}
+
+// isUniqueViolation recognises a unique-constraint failure on both back ends.
+// gorm's sqlite translator does not know modernc's error type, so SQLite
+// codes are checked here directly.
+func isUniqueViolation(err error) bool {
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return true
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return strings.Contains(err.Error(), "SQLSTATE 23505")
+}
