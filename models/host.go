@@ -197,9 +197,27 @@ func (h *Hosts) requestRefreshTx(ctx context.Context, tx *gorm.DB, hostID string
 	return err
 }
 
+// RequestRefreshAll asks every host for its inventory. It is routine
+// upkeep by the system, so it writes no audit entry.
+func (h *Hosts) RequestRefreshAll(ctx context.Context) error {
+	hosts, err := h.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, host := range hosts {
+		err := h.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			return h.requestRefreshTx(ctx, tx, host.ID)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // refreshOpts keeps at most one refresh per host queued or running.
 func refreshOpts() *river.InsertOpts {
-	return &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	return &river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
 		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
 	}}}

@@ -11,3 +11,8 @@ type RefreshHost struct {
 }
 
 func (RefreshHost) Kind() string { return "host.refresh" }
+
+// RefreshAllHosts is the periodic job that asks every host for its inventory.
+type RefreshAllHosts struct{}
+
+func (RefreshAllHosts) Kind() string { return "host.refresh_all" }

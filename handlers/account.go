@@ -1,0 +1,84 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"allmende/views"
+)
+
+// ShowAccount renders the account page.
+func (h *Handler) ShowAccount(c echo.Context) error {
+	return h.renderAccount(c, http.StatusOK, views.Form{}, views.Form{}, "")
+}
+
+func (h *Handler) renderAccount(c echo.Context, status int, pw, tok views.Form, newToken string) error {
+	u := CurrentUser(c)
+	p, err := h.page(c, "Account", "account")
+	if err != nil {
+		return err
+	}
+	tokens, err := h.Tokens.List(c.Request().Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	a := views.Account{Email: u.Email, Tokens: tokens, NewToken: newToken}
+	return render(c, status, views.AccountPage(p, a, pw, tok))
+}
+
+// ChangePassword replaces the password; other sessions end, this one is
+// renewed with the new epoch.
+func (h *Handler) ChangePassword(c echo.Context) error {
+	u := CurrentUser(c)
+	f := formOf(c, "current", "new")
+	err := h.Accounts.ChangePassword(c.Request().Context(), actor(c), u.ID, f.Value("current"), f.Value("new"))
+	if err != nil {
+		status, ok := formFailure(err, &f)
+		if !ok {
+			return err
+		}
+		return h.renderAccount(c, status, f, views.Form{}, "")
+	}
+	fresh, err := h.Accounts.Get(c.Request().Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	if err := h.Sessions.Login(c, fresh); err != nil {
+		return err
+	}
+	if err := h.Sessions.AddFlash(c, "success", "Your password has been changed. Other sessions have been signed out."); err != nil {
+		return err
+	}
+	return redirect(c, "/account")
+}
+
+// CreateToken issues a personal access token and shows its secret once.
+// The page is rendered directly (not redirected) so the secret never
+// travels through the session cookie.
+func (h *Handler) CreateToken(c echo.Context) error {
+	u := CurrentUser(c)
+	f := formOf(c, "name")
+	_, secret, err := h.Tokens.Create(c.Request().Context(), actor(c), u.ID, f.Value("name"))
+	if err != nil {
+		status, ok := formFailure(err, &f)
+		if !ok {
+			return err
+		}
+		return h.renderAccount(c, status, views.Form{}, f, "")
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return h.renderAccount(c, http.StatusCreated, views.Form{}, views.Form{}, secret)
+}
+
+// RevokeToken ends one of the user's tokens.
+func (h *Handler) RevokeToken(c echo.Context) error {
+	u := CurrentUser(c)
+	if err := h.Tokens.Revoke(c.Request().Context(), actor(c), u.ID, c.Param("id")); err != nil {
+		return err
+	}
+	if err := h.Sessions.AddFlash(c, "success", "The token has been revoked."); err != nil {
+		return err
+	}
+	return redirect(c, "/account")
+}

@@ -1,0 +1,123 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"allmende/models"
+)
+
+const ctxUser = "allmende.user"
+
+// CurrentUser returns the signed-in user, or nil.
+func CurrentUser(c echo.Context) *models.User {
+	u, _ := c.Get(ctxUser).(*models.User)
+	return u
+}
+
+// LoadUser resolves the session cookie to its user. A session whose epoch
+// is older than the account's (the password changed since) is ended.
+func (h *Handler) LoadUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, epoch := h.Sessions.userRef(c)
+		if id == "" {
+			return next(c)
+		}
+		u, err := h.Accounts.Get(c.Request().Context(), id)
+		if de, ok := models.AsError(err); ok && de.Code == http.StatusNotFound {
+			return h.endSession(c, next)
+		}
+		if err != nil {
+			return err
+		}
+		if u.SessionEpoch != epoch {
+			return h.endSession(c, next)
+		}
+		c.Set(ctxUser, u)
+		return next(c)
+	}
+}
+
+func (h *Handler) endSession(c echo.Context, next echo.HandlerFunc) error {
+	if err := h.Sessions.Logout(c); err != nil {
+		return err
+	}
+	return next(c)
+}
+
+// CSRF rejects state-changing requests without the session's token.
+func (h *Handler) CSRF(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return next(c)
+		}
+		if !h.Sessions.validCSRF(c) {
+			return &models.Error{Code: http.StatusForbidden,
+				Safe: "This form has expired or was sent from another site. Reload the page and try again."}
+		}
+		return next(c)
+	}
+}
+
+// RequireUser sends anonymous visitors to the login page.
+func RequireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if CurrentUser(c) == nil {
+			return redirect(c, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+		}
+		return next(c)
+	}
+}
+
+// RequireRole answers 403 unless the user holds role r.
+func RequireRole(r models.Role) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			u := CurrentUser(c)
+			if u == nil {
+				if strings.HasPrefix(c.Path(), "/api/") {
+					return unauthorized()
+				}
+				return redirect(c, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+			}
+			if !u.Has(r) {
+				return models.Forbidden("This needs the " + string(r) + " role.")
+			}
+			return next(c)
+		}
+	}
+}
+
+// APIAuth authenticates /api/v1 requests by personal access token only;
+// cookies are ignored there, which is why the API needs no CSRF token.
+func (h *Handler) APIAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		authz := c.Request().Header.Get(echo.HeaderAuthorization)
+		secret, ok := strings.CutPrefix(authz, "Bearer ")
+		if !ok || strings.TrimSpace(secret) == "" {
+			return unauthorized()
+		}
+		u, err := h.Tokens.Authenticate(c.Request().Context(), strings.TrimSpace(secret))
+		if err != nil {
+			return err
+		}
+		c.Set(ctxUser, u)
+		return next(c)
+	}
+}
+
+func unauthorized() error {
+	return &models.Error{Code: http.StatusUnauthorized, Safe: "authentication required: send Authorization: Bearer <token>"}
+}
+
+// safeNext keeps post-login redirects on this site.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}

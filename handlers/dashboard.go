@@ -1,0 +1,39 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"allmende/models"
+	"allmende/views"
+)
+
+// Home shows the dashboard, or sends anonymous visitors to log in.
+func (h *Handler) Home(c echo.Context) error {
+	u := CurrentUser(c)
+	if u == nil {
+		return redirect(c, "/login")
+	}
+	p, err := h.page(c, "Dashboard", "dashboard")
+	if err != nil {
+		return err
+	}
+	d := views.Dashboard{}
+	for _, r := range u.Roles {
+		d.Roles = append(d.Roles, string(r))
+	}
+	if u.Has(models.RoleAdmin) {
+		hosts, err := h.Hosts.List(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		d.HostsTotal = len(hosts)
+		for _, host := range hosts {
+			if host.Reachable {
+				d.HostsUp++
+			}
+		}
+	}
+	return render(c, http.StatusOK, views.DashboardPage(p, d))
+}

@@ -1,0 +1,109 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"allmende/models"
+	"allmende/views"
+)
+
+// APIError is the stable JSON shape of every API error.
+type APIError struct {
+	Error APIErrorBody `json:"error"`
+}
+
+// APIErrorBody carries the status, a machine-readable code, a message for
+// people, and per-field messages for invalid input.
+type APIErrorBody struct {
+	Status  int               `json:"status"`
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+func codeOf(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "bad_request"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusConflict:
+		return "conflict"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusUnprocessableEntity:
+		return "invalid"
+	case http.StatusTooManyRequests:
+		return "rate_limited"
+	}
+	return "internal"
+}
+
+// friendly are the page texts for errors raised by echo itself.
+func friendly(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "There is no page at this address."
+	case http.StatusMethodNotAllowed:
+		return "This address does not accept that kind of request."
+	case http.StatusRequestEntityTooLarge:
+		return "What you sent is larger than the portal accepts."
+	case http.StatusForbidden:
+		return "You are not allowed to do this."
+	}
+	return "The portal could not handle this request. The problem has been logged."
+}
+
+// ErrorHandler turns every error into a friendly page or a JSON error and
+// logs internal ones exactly once, here.
+func (h *Handler) ErrorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, msg, fields := http.StatusInternalServerError, "", map[string]string(nil)
+	var de *models.Error
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &de):
+		status, msg, fields = de.Code, de.Safe, de.Fields
+	case errors.As(err, &he):
+		status = he.Code
+		msg = friendly(status)
+	}
+	if status >= 500 {
+		h.Log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		msg = friendly(http.StatusInternalServerError)
+	}
+	if msg == "" {
+		msg = friendly(status)
+	}
+
+	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+		body := APIError{Error: APIErrorBody{Status: status, Code: codeOf(status), Message: msg, Fields: fields}}
+		if c.Request().Method == http.MethodHead {
+			_ = c.NoContent(status)
+			return
+		}
+		if werr := c.JSON(status, body); werr != nil {
+			h.Log.Error("write error response", "err", werr)
+		}
+		return
+	}
+	p, perr := h.page(c, http.StatusText(status), "")
+	if perr != nil {
+		p = views.Page{Title: http.StatusText(status)}
+	}
+	if werr := render(c, status, views.ErrorPage(p, status, msg)); werr != nil {
+		h.Log.Error("write error page", "err", werr)
+	}
+}

@@ -1,0 +1,205 @@
+// Command allmende is the member self-service portal of a cloud cooperative.
+//
+//	allmende serve                  run the portal
+//	allmende user create ...        create an account (bootstrap the first admin)
+//	allmende token create ...       issue a personal access token
+//	allmende migrate                bring the database schema up to date
+//
+// Every subcommand takes --data and --database (or ALLMENDE_DATA,
+// ALLMENDE_DATABASE) and may run beside a server on the same data.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"allmende/models"
+	"allmende/web"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := run(os.Args[1:], os.Stdin, os.Stdout, log); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "allmende:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  allmende serve [--listen ADDR] [--data DIR] [--database DSN] [--libvirt auto|none|URI] [--workers N]
+  allmende user create --email E --name N [--role admin] [--role board] ...   (password from stdin, or generated)
+  allmende token create --email E [--name NAME]
+  allmende migrate [--data DIR] [--database DSN]`
+
+func run(args []string, stdin io.Reader, stdout io.Writer, log *slog.Logger) error {
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch cmd, rest := args[0], args[1:]; {
+	case cmd == "serve":
+		return serve(ctx, rest, stdout, log)
+	case cmd == "migrate":
+		return migrate(ctx, rest, stdout, log)
+	case cmd == "user" && len(rest) > 0 && rest[0] == "create":
+		return userCreate(ctx, rest[1:], stdin, stdout, log)
+	case cmd == "token" && len(rest) > 0 && rest[0] == "create":
+		return tokenCreate(ctx, rest[1:], stdout, log)
+	}
+	return errors.New(usage)
+}
+
+func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	cfg, err := web.ParseFlags("serve", args, true, nil)
+	if err != nil {
+		return err
+	}
+	if err := web.DataDirWritable(cfg.DataDir); err != nil {
+		return err
+	}
+	srv, err := web.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	addr, err := srv.Start(ctx)
+	if err != nil {
+		return errors.Join(err, srv.Shutdown(context.Background()))
+	}
+	fmt.Fprintf(stdout, "Allmende is running: open http://%s/\n", addr)
+	fmt.Fprintf(stdout, "First admin: allmende user create --data %s --email you@example.org --name You --role admin\n", cfg.DataDir)
+	<-ctx.Done()
+	log.Info("shutting down")
+	return srv.Shutdown(context.Background())
+}
+
+func migrate(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	cfg, err := web.ParseFlags("migrate", args, false, nil)
+	if err != nil {
+		return err
+	}
+	db, err := web.OpenDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "database is up to date")
+	return db.Close()
+}
+
+type roleFlags []models.Role
+
+func (r *roleFlags) String() string { return fmt.Sprint(*r) }
+func (r *roleFlags) Set(s string) error {
+	for _, part := range strings.Split(s, ",") {
+		role, err := models.ParseRole(part)
+		if err != nil {
+			return err
+		}
+		*r = append(*r, role)
+	}
+	return nil
+}
+
+func userCreate(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, log *slog.Logger) error {
+	var email, name string
+	var roles roleFlags
+	cfg, err := web.ParseFlags("user create", args, false, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "email address (required)")
+		fs.StringVar(&name, "name", "", "display name (required)")
+		fs.Var(&roles, "role", "role to grant: member, board or admin (repeatable)")
+	})
+	if err != nil {
+		return err
+	}
+	password, generated, err := readOrGeneratePassword(stdin)
+	if err != nil {
+		return err
+	}
+	db, err := web.OpenDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	u, err := models.NewAccounts(db).Register(ctx, models.SystemActor("cli"),
+		models.RegisterInput{Email: email, Name: name, Password: password, Roles: roles})
+	if err != nil {
+		if de, ok := models.AsError(err); ok && len(de.Fields) > 0 {
+			var msgs []string
+			for f, m := range de.Fields {
+				msgs = append(msgs, "--"+f+": "+m)
+			}
+			return errors.New(strings.Join(msgs, "; "))
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "created %s (%s) with roles %v\n", u.Email, u.ID, u.Roles)
+	if generated {
+		fmt.Fprintf(stdout, "password (shown once): %s\n", password)
+	}
+	return nil
+}
+
+// readOrGeneratePassword reads the first line of stdin when it is a pipe
+// or file; at a terminal (or with nothing piped) it generates a password.
+func readOrGeneratePassword(stdin io.Reader) (string, bool, error) {
+	if f, ok := stdin.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice == 0 && (st.Mode().IsRegular() || st.Mode()&os.ModeNamedPipe != 0) {
+			line, err := bufio.NewReader(f).ReadString('\n')
+			if err != nil && !errors.Is(err, io.EOF) {
+				return "", false, fmt.Errorf("read password from stdin: %w", err)
+			}
+			if p := strings.TrimRight(line, "\r\n"); p != "" {
+				return p, false, nil
+			}
+		}
+	}
+	b := make([]byte, 15)
+	if _, err := rand.Read(b); err != nil {
+		return "", false, err
+	}
+	const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	out := make([]byte, len(b))
+	for i, c := range b {
+		out[i] = alphabet[int(c)%len(alphabet)]
+	}
+	return string(out), true, nil
+}
+
+func tokenCreate(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	var email, name string
+	cfg, err := web.ParseFlags("token create", args, false, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "email address of the account (required)")
+		fs.StringVar(&name, "name", "cli", "a name to recognise the token by")
+	})
+	if err != nil {
+		return err
+	}
+	db, err := web.OpenDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	accounts := models.NewAccounts(db)
+	u, err := accounts.ByEmail(ctx, email)
+	if err != nil {
+		return fmt.Errorf("no account with email %q", email)
+	}
+	_, secret, err := models.NewTokens(db, accounts).Create(ctx, models.SystemActor("cli"), u.ID, name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, secret)
+	return nil
+}

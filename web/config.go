@@ -1,0 +1,91 @@
+package web
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Config is the portal's configuration. Every field can be set by a flag or
+// by the ALLMENDE_* environment variable named in the options table; a flag
+// wins over the environment, which wins over the default.
+type Config struct {
+	Listen     string
+	DataDir    string
+	Database   string // SQLite path or postgres:// URL; empty means <data>/allmende.db
+	Libvirt    string // "auto", "none", a libvirt URI, or a socket path
+	Workers    int
+	TrustProxy bool // honour X-Forwarded-For/-Proto from a reverse proxy
+}
+
+type option struct {
+	name, env, usage string
+	// bind registers the flag on fs, with the environment or default applied.
+	bind func(fs *flag.FlagSet, c *Config, fromEnv string)
+}
+
+func str(name, env, def, usage string, field func(*Config) *string) option {
+	return option{name, env, usage, func(fs *flag.FlagSet, c *Config, v string) {
+		if v == "" {
+			v = def
+		}
+		fs.StringVar(field(c), name, v, usage+" (env "+env+")")
+	}}
+}
+
+// options is the configuration table: one line per setting.
+var options = []option{
+	str("data", "ALLMENDE_DATA", "./data", "data directory: database, session keys, private libvirtd", func(c *Config) *string { return &c.DataDir }),
+	str("database", "ALLMENDE_DATABASE", "", "SQLite file path or postgres:// URL (default <data>/allmende.db)", func(c *Config) *string { return &c.Database }),
+}
+
+var serveOptions = []option{
+	str("listen", "ALLMENDE_LISTEN", "127.0.0.1:8080", "address to listen on", func(c *Config) *string { return &c.Listen }),
+	str("libvirt", "ALLMENDE_LIBVIRT", "auto", `"auto" starts a private libvirtd under the data dir; "none" runs without hosts; or a libvirt URI or socket path`, func(c *Config) *string { return &c.Libvirt }),
+	{"workers", "ALLMENDE_WORKERS", "number of background jobs run at once", func(fs *flag.FlagSet, c *Config, v string) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			n = 4
+		}
+		fs.IntVar(&c.Workers, "workers", n, "number of background jobs run at once (env ALLMENDE_WORKERS)")
+	}},
+	{"trust-proxy", "ALLMENDE_TRUST_PROXY", "trust X-Forwarded-* headers from a reverse proxy", func(fs *flag.FlagSet, c *Config, v string) {
+		b, _ := strconv.ParseBool(v)
+		fs.BoolVar(&c.TrustProxy, "trust-proxy", b, "trust X-Forwarded-* headers from a reverse proxy (env ALLMENDE_TRUST_PROXY)")
+	}},
+}
+
+// ParseFlags reads the common options, plus the server's when serve is true,
+// from args and the environment. extra registers a subcommand's own flags.
+func ParseFlags(name string, args []string, serve bool, extra func(*flag.FlagSet)) (*Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	c := &Config{}
+	opts := options
+	if serve {
+		opts = append(append([]option{}, options...), serveOptions...)
+	}
+	for _, o := range opts {
+		o.bind(fs, c, os.Getenv(o.env))
+	}
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	c.DataDir = abs
+	if c.Database == "" {
+		c.Database = filepath.Join(c.DataDir, "allmende.db")
+	}
+	return c, nil
+}

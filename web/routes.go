@@ -1,0 +1,101 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"allmende/handlers"
+	"allmende/models"
+	"allmende/static"
+)
+
+// maxBody bounds every request body; image uploads will get their own
+// streaming route with a larger limit.
+const maxBody = "1M"
+
+func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = h.ErrorHandler
+	// Without a trusted proxy the client address is the TCP peer: a forged
+	// X-Forwarded-For must not dodge the per-IP login limit.
+	e.IPExtractor = echo.ExtractIPDirect()
+	if s.cfg.TrustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	}
+
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}))
+	e.Use(m.middleware)
+	e.Use(securityHeaders)
+	e.Use(middleware.BodyLimit(maxBody))
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})))
+	e.GET("/static/*", staticHandler())
+
+	api := e.Group("/api/v1")
+	api.GET("/openapi.json", h.OpenAPI)
+	authed := api.Group("", h.APIAuth)
+	authed.GET("/me", h.APIMe)
+	authed.GET("/hosts", h.APIHosts, handlers.RequireRole(models.RoleAdmin))
+	api.Any("/*", func(echo.Context) error { return echo.ErrNotFound })
+
+	pages := e.Group("", h.LoadUser, h.CSRF)
+	pages.GET("/", h.Home)
+	pages.GET("/register", h.ShowRegister)
+	pages.POST("/register", h.Register)
+	pages.GET("/login", h.ShowLogin)
+	pages.POST("/login", h.Login)
+	pages.POST("/logout", h.Logout)
+
+	user := pages.Group("", handlers.RequireUser)
+	user.GET("/account", h.ShowAccount)
+	user.POST("/account/password", h.ChangePassword)
+	user.POST("/account/tokens", h.CreateToken)
+	user.POST("/account/tokens/:id/revoke", h.RevokeToken)
+
+	admin := pages.Group("/admin", handlers.RequireRole(models.RoleAdmin))
+	admin.GET("/hosts", h.ShowHosts)
+	admin.GET("/hosts/table", h.HostsTable)
+	admin.POST("/hosts", h.AddHost)
+	admin.POST("/hosts/:id/refresh", h.RefreshHost)
+	admin.GET("/audit", h.ShowAudit)
+
+	// Unknown pages still get the session, so the 404 page shows the
+	// navigation of the signed-in user.
+	pages.Any("/*", func(echo.Context) error { return echo.ErrNotFound })
+	return e
+}
+
+// securityHeaders allows only self-hosted assets and forbids framing.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		hdr := c.Response().Header()
+		hdr.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+			"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		hdr.Set("X-Frame-Options", "DENY")
+		hdr.Set("Referrer-Policy", "same-origin")
+		if c.Scheme() == "https" {
+			hdr.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		return next(c)
+	}
+}
+
+func staticHandler() echo.HandlerFunc {
+	files := http.StripPrefix("/static/", http.FileServerFS(static.FS()))
+	return func(c echo.Context) error {
+		if strings.HasSuffix(c.Request().URL.Path, "/") {
+			return echo.ErrNotFound // no directory listings
+		}
+		c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+}

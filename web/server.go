@@ -1,0 +1,211 @@
+// Package web assembles the portal: configuration, database, River, the
+// hypervisor connection, middleware, routes, and graceful shutdown.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"allmende/handlers"
+	"allmende/hypervisor"
+	"allmende/jobs"
+	"allmende/models"
+)
+
+// Server is one running portal instance.
+type Server struct {
+	cfg      *Config
+	log      *slog.Logger
+	db       *models.DB
+	daemon   *hypervisor.Daemon // nil unless --libvirt auto
+	hv       *hypervisor.Manager
+	river    *jobs.Client
+	echo     *echo.Echo
+	listener net.Listener
+	hosts    *models.Hosts
+	Accounts *models.Accounts // exposed for tests and the bench harness
+}
+
+// New opens the database, migrates it, starts the private libvirtd when
+// asked to, and wires every service. Nothing listens until Start.
+func New(ctx context.Context, cfg *Config, log *slog.Logger) (s *Server, err error) {
+	s = &Server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if s.db, err = OpenDatabase(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	s.hv = hypervisor.NewManager(log)
+	accounts := models.NewAccounts(s.db)
+	s.Accounts = accounts
+	// The workers need the Hosts service, and the Hosts service needs the
+	// client to enqueue; queueRef breaks the cycle.
+	queue := &queueRef{}
+	s.hosts = models.NewHosts(s.db, queue, hypervisor.ValidateURI)
+	if s.river, err = jobs.NewWorking(s.db, log, cfg.Workers, jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv}); err != nil {
+		return nil, err
+	}
+	queue.Queue = s.river
+	if err = s.attachLibvirt(ctx); err != nil {
+		return nil, err
+	}
+	keyHash, keyBlock, err := sessionKeys(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	h := &handlers.Handler{
+		Accounts: accounts,
+		Tokens:   models.NewTokens(s.db, accounts),
+		Hosts:    s.hosts,
+		Audit:    models.NewAuditLog(s.db),
+		Sessions: handlers.NewSessions(keyHash, keyBlock),
+		Log:      log,
+	}
+	s.echo = s.routes(h, newMetrics(s.db))
+	return s, nil
+}
+
+// queueRef forwards to the River client once it exists.
+type queueRef struct{ models.Queue }
+
+// OpenDatabase opens and migrates the database: the application schema and
+// River's. Every subcommand goes through it.
+func OpenDatabase(ctx context.Context, cfg *Config, log *slog.Logger) (*models.DB, error) {
+	db, err := models.Open(cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	if err := models.Migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := jobs.Migrate(ctx, db, log); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// attachLibvirt starts the private daemon (auto) or registers the given
+// URI as host "local".
+func (s *Server) attachLibvirt(ctx context.Context) error {
+	uri := s.cfg.Libvirt
+	switch {
+	case uri == "none":
+		return nil
+	case uri == "auto":
+		d, err := hypervisor.StartDaemon(ctx, filepath.Join(s.cfg.DataDir, "libvirt"), s.log)
+		if err != nil {
+			return fmt.Errorf("start private libvirtd: %w", err)
+		}
+		s.daemon = d
+		uri = d.URI()
+		pool := filepath.Join(s.cfg.DataDir, "libvirt", "pools", "default")
+		if err := s.hv.EnsureDirPool(ctx, uri, "default", pool); err != nil {
+			return fmt.Errorf("default storage pool: %w", err)
+		}
+	case strings.HasPrefix(uri, "/"):
+		uri = "qemu+unix:///system?socket=" + uri
+	}
+	if err := hypervisor.ValidateURI(uri); err != nil {
+		return fmt.Errorf("--libvirt: %w", err)
+	}
+	if _, err := s.hosts.EnsureLocal(ctx, uri); err != nil {
+		return fmt.Errorf("register local host: %w", err)
+	}
+	return nil
+}
+
+// Start listens and starts the worker pool. It returns the address bound,
+// which matters when the configuration asks for port 0.
+func (s *Server) Start(ctx context.Context) (string, error) {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return "", fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	s.listener = ln
+	// River's work runs until Stop; the request context must not end it.
+	if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
+		ln.Close()
+		return "", fmt.Errorf("start workers: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.echo.Server = srv
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", "err", err)
+		}
+	}()
+	return ln.Addr().String(), nil
+}
+
+// Handler exposes the router, for in-process tests.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Shutdown stops taking requests, lets running jobs finish (or hands them
+// back to the queue when they take too long), closes libvirt connections,
+// stops the private libvirtd and closes the database.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	if s.echo != nil && s.echo.Server != nil {
+		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		errs = append(errs, s.echo.Server.Shutdown(hctx))
+		cancel()
+	}
+	if s.river != nil && s.listener != nil {
+		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if err := s.river.Stop(jctx); err != nil {
+			// Cancelled jobs go back to the queue as retryable, so the next
+			// start runs them again; the workers are idempotent.
+			s.log.Warn("jobs did not finish in time; handing them back", "err", err)
+			cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			errs = append(errs, s.river.StopAndCancel(cctx))
+			ccancel()
+		}
+		cancel()
+	}
+	errs = append(errs, s.close())
+	return errors.Join(errs...)
+}
+
+func (s *Server) close() error {
+	var errs []error
+	if s.hv != nil {
+		errs = append(errs, s.hv.Close())
+	}
+	if s.daemon != nil {
+		errs = append(errs, s.daemon.Stop())
+	}
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// DataDirWritable fails early with a clear message instead of deep inside
+// SQLite or libvirt.
+func DataDirWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	return nil
+}
