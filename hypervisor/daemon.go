@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -98,6 +99,15 @@ func startDaemon(ctx context.Context, dir string, log *slog.Logger, cfg startCon
 		if err != nil {
 			return nil, err
 		}
+		if w := kvmWarning("/dev/kvm", kvmGroupID); w != "" {
+			log.Warn(w)
+		}
+	}
+	// A live socket means another daemon owns this dir; our readiness check
+	// would mistake it for the one we are about to start.
+	if c, err := net.DialTimeout("unix", filepath.Join(dir, socketDirName, socketName), time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("a libvirtd is already running in %s", dir)
 	}
 	if err := writeDaemonFiles(dir, namespaced); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -50,4 +51,53 @@ func TestRequireQEMUUser(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "useradd -r -g libvirt-qemu") {
 		t.Errorf("group missing: err = %v, want the commands to fix it", err)
 	}
+}
+
+func TestKVMWarning(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "kvm")
+	if err := os.WriteFile(f, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	myGID := func() (int, error) { return os.Getgid(), nil }
+	if w := kvmWarning(f, myGID); !strings.Contains(w, "chmod 660") {
+		t.Errorf("mode 0600: warning = %q", w)
+	}
+	if err := os.Chmod(f, 0o660); err != nil {
+		t.Fatal(err)
+	}
+	if w := kvmWarning(f, myGID); w != "" {
+		t.Errorf("mode 0660, own group: warning = %q", w)
+	}
+	if w := kvmWarning(filepath.Join(t.TempDir(), "none"), myGID); w != "" {
+		t.Errorf("no device: warning = %q", w)
+	}
+}
+
+// TestStartFailureShowsLog breaks the daemon's namespace setup on purpose:
+// the error must carry the end of the daemon's log, which says why.
+func TestStartFailureShowsLog(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the private namespace is only set up as root")
+	}
+	dir, err := os.MkdirTemp("", "alm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	// A file where the private /etc/libvirt directory belongs: the bind
+	// mount onto /etc/libvirt fails.
+	if err := os.MkdirAll(filepath.Join(dir, "ns"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ns", "etc"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = StartDaemon(context.Background(), dir, slog.New(slog.DiscardHandler))
+	if err == nil {
+		t.Fatal("StartDaemon succeeded with a broken dir")
+	}
+	if !strings.Contains(err.Error(), "daemon.log") || !strings.Contains(err.Error(), "mount") {
+		t.Errorf("error lacks the daemon log's explanation: %v", err)
+	}
+	t.Log(err)
 }

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 
+	"allmende/hypervisor"
 	"allmende/hypervisor/hvtest"
 )
 
@@ -111,5 +112,14 @@ func TestRestartKeepsState(t *testing.T) {
 	p, ok := findPool(inv.Pools, "default")
 	if !ok || !p.Active {
 		t.Errorf("after restart pools = %+v, want default active (autostart)", inv.Pools)
+	}
+}
+
+func TestSecondDaemonOnSameDirRefused(t *testing.T) {
+	t.Parallel()
+	d := hvtest.Start(t)
+	_, err := hypervisor.StartDaemon(testContext(t), d.Dir(), hvtest.Logger(t))
+	if err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("second StartDaemon on %s: err = %v, want already running", d.Dir(), err)
 	}
 }

@@ -97,3 +97,11 @@ func poolExists(pools []hypervisor.Pool, name string) bool {
 	_, ok := findPool(pools, name)
 	return ok
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// alive reports whether a process with this PID exists (zombies included).
+func alive(pid int) bool {
+	_, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid)))
+	return err == nil
+}

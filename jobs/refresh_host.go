@@ -27,7 +27,9 @@ type RefreshHostWorker struct {
 	hv    Hypervisor
 }
 
-func (w *RefreshHostWorker) Timeout(*river.Job[jobargs.RefreshHost]) time.Duration { return 30 * time.Second }
+func (w *RefreshHostWorker) Timeout(*river.Job[jobargs.RefreshHost]) time.Duration {
+	return 30 * time.Second
+}
 
 func (w *RefreshHostWorker) Work(ctx context.Context, job *river.Job[jobargs.RefreshHost]) error {
 	host, err := w.hosts.Get(ctx, job.Args.HostID)

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"syscall"
 )
 
 // sbinDirs are searched after PATH: libvirtd and virtlogd live in /usr/sbin,
@@ -43,4 +46,35 @@ func requireQEMUUser(lookupUser, lookupGroup func(string) error) error {
 	return fmt.Errorf("user and group %s must exist for libvirtd's QEMU driver (run: go tool task setup; "+
 		"it runs: groupadd -r kvm; groupadd -r libvirt-qemu; useradd -r -g libvirt-qemu -G kvm libvirt-qemu): %w",
 		name, errors.Join(errU, errG))
+}
+
+// kvmWarning explains, if so, why /dev/kvm will make libvirt slow: libvirt
+// checks /dev/kvm access as the libvirt-qemu user, and when that fails while
+// its cached QEMU capabilities say KVM works, it probes QEMU again on every
+// capability lookup (~0.7 s per ConnectGetVersion). udev normally makes
+// /dev/kvm root:kvm 0660; machines without udev need the setup to do it.
+func kvmWarning(path string, kvmGID func() (int, error)) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "" // no KVM: libvirt falls back to TCG without fuss
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	gid, err := kvmGID()
+	if err == nil && int(st.Gid) == gid && fi.Mode().Perm()&0o060 == 0o060 {
+		return ""
+	}
+	return fmt.Sprintf("%s is not read-write for group kvm (mode %v): libvirt will re-probe QEMU on most calls, "+
+		"each taking most of a second; setup should run: chgrp kvm %s && chmod 660 %s",
+		path, fi.Mode().Perm(), path, path)
+}
+
+func kvmGroupID() (int, error) {
+	g, err := user.LookupGroup("kvm")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(g.Gid)
 }
