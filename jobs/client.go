@@ -32,7 +32,7 @@ func driver(db *models.DB) riverdriver.Driver[*sql.Tx] {
 
 // Migrate applies River's own schema migrations.
 func Migrate(ctx context.Context, db *models.DB, log *slog.Logger) error {
-	m, err := rivermigrate.New(driver(db), &rivermigrate.Config{Logger: log})
+	m, err := rivermigrate.New(driver(db), &rivermigrate.Config{Logger: riverLog(log)})
 	if err != nil {
 		return fmt.Errorf("river migrator: %w", err)
 	}
@@ -45,7 +45,7 @@ func Migrate(ctx context.Context, db *models.DB, log *slog.Logger) error {
 // NewInsertOnly returns a client that can enqueue but works nothing; the
 // command line uses it next to a running server.
 func NewInsertOnly(db *models.DB, log *slog.Logger) (*Client, error) {
-	c, err := river.NewClient(driver(db), &river.Config{Logger: log})
+	c, err := river.NewClient(driver(db), &river.Config{Logger: riverLog(log)})
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
@@ -66,7 +66,7 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 	river.AddWorker(workers, &RefreshAllHostsWorker{hosts: deps.Hosts})
 
 	c, err := river.NewClient(driver(db), &river.Config{
-		Logger:  log,
+		Logger:  riverLog(log),
 		Workers: workers,
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
 		// A job whose worker died with the process (kill -9) is handed to
