@@ -52,6 +52,7 @@ type Handler struct {
 	Tokens   TokenService
 	Hosts    HostService
 	Audit    AuditReader
+	Outbox   OutboxReader
 	Sessions *Sessions
 	Log      *slog.Logger
 }

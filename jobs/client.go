@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 
 	"allmende/jobs/jobargs"
+	"allmende/mail"
 	"allmende/models"
 )
 
@@ -56,6 +57,7 @@ func NewInsertOnly(db *models.DB, log *slog.Logger) (*Client, error) {
 type Deps struct {
 	Hosts      *models.Hosts
 	Hypervisor Hypervisor
+	Mail       mail.Sender // never nil: the outbox is the fallback
 }
 
 // NewWorking returns a client with every worker registered and a pool of
@@ -64,6 +66,7 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &RefreshHostWorker{hosts: deps.Hosts, hv: deps.Hypervisor})
 	river.AddWorker(workers, &RefreshAllHostsWorker{hosts: deps.Hosts})
+	river.AddWorker(workers, NewSendMailWorker(deps.Mail))
 
 	c, err := river.NewClient(driver(db), &river.Config{
 		Logger:  riverLog(log),

@@ -214,3 +214,16 @@ func grantRoleTx(tx *gorm.DB, actor Actor, userID string, r Role) error {
 func wrongLogin() *Error {
 	return &Error{Code: http.StatusUnauthorized, Safe: "The email address or password is wrong."}
 }
+
+// revokeRoleTx takes a role away inside tx; revoking a role not held is a
+// no-op. The membership domain calls it when a membership ends.
+func revokeRoleTx(tx *gorm.DB, actor Actor, userID string, r Role) error {
+	res := tx.Where("user_id = ? AND role = ?", userID, r).Delete(&userRole{})
+	if res.Error != nil {
+		return fmt.Errorf("revoke role %s: %w", r, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil
+	}
+	return recordAudit(tx, actor, "user.role_revoke", "user", userID, map[string]any{"role": r})
+}

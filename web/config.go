@@ -19,6 +19,15 @@ type Config struct {
 	Libvirt    string // "auto", "none", a libvirt URI, or a socket path
 	Workers    int
 	TrustProxy bool // honour X-Forwarded-For/-Proto from a reverse proxy
+
+	// Outgoing mail. Without SMTPHost, mails are written as .eml files to
+	// <data>/outbox and listed on the admins' Outbox page.
+	SMTPHost     string
+	SMTPPort     int
+	SMTPUser     string
+	SMTPPassword string
+	SMTPFrom     string
+	SMTPTLS      string // starttls, tls or none
 }
 
 type option struct {
@@ -42,20 +51,34 @@ var options = []option{
 	str("database", "ALLMENDE_DATABASE", "", "SQLite file path or postgres:// URL (default <data>/allmende.db)", func(c *Config) *string { return &c.Database }),
 }
 
+func integer(name, env string, def int, usage string, field func(*Config) *int) option {
+	return option{name, env, usage, func(fs *flag.FlagSet, c *Config, v string) {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			n = def
+		}
+		fs.IntVar(field(c), name, n, usage+" (env "+env+")")
+	}}
+}
+
 var serveOptions = []option{
 	str("listen", "ALLMENDE_LISTEN", "127.0.0.1:8080", "address to listen on", func(c *Config) *string { return &c.Listen }),
 	str("libvirt", "ALLMENDE_LIBVIRT", "auto", `"auto" starts a private libvirtd under the data dir; "none" runs without hosts; or a libvirt URI or socket path`, func(c *Config) *string { return &c.Libvirt }),
-	{"workers", "ALLMENDE_WORKERS", "number of background jobs run at once", func(fs *flag.FlagSet, c *Config, v string) {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			n = 4
-		}
-		fs.IntVar(&c.Workers, "workers", n, "number of background jobs run at once (env ALLMENDE_WORKERS)")
-	}},
+	integer("workers", "ALLMENDE_WORKERS", 4, "number of background jobs run at once", func(c *Config) *int { return &c.Workers }),
 	{"trust-proxy", "ALLMENDE_TRUST_PROXY", "trust X-Forwarded-* headers from a reverse proxy", func(fs *flag.FlagSet, c *Config, v string) {
 		b, _ := strconv.ParseBool(v)
 		fs.BoolVar(&c.TrustProxy, "trust-proxy", b, "trust X-Forwarded-* headers from a reverse proxy (env ALLMENDE_TRUST_PROXY)")
 	}},
+	str("smtp-host", "ALLMENDE_SMTP_HOST", "", "SMTP server for outgoing mail; empty writes .eml files to <data>/outbox", func(c *Config) *string { return &c.SMTPHost }),
+	integer("smtp-port", "ALLMENDE_SMTP_PORT", 587, "SMTP port", func(c *Config) *int { return &c.SMTPPort }),
+	str("smtp-user", "ALLMENDE_SMTP_USER", "", "SMTP user name (no authentication when empty)", func(c *Config) *string { return &c.SMTPUser }),
+	{"smtp-password", "ALLMENDE_SMTP_PASSWORD", "SMTP password", func(fs *flag.FlagSet, c *Config, v string) {
+		// Not as the flag's default: -h would print it.
+		fs.StringVar(&c.SMTPPassword, "smtp-password", "", "SMTP password; prefer the environment (env ALLMENDE_SMTP_PASSWORD)")
+		c.SMTPPassword = v
+	}},
+	str("smtp-from", "ALLMENDE_SMTP_FROM", "Allmende <noreply@localhost>", "sender address of outgoing mail", func(c *Config) *string { return &c.SMTPFrom }),
+	str("smtp-tls", "ALLMENDE_SMTP_TLS", "starttls", "starttls, tls or none", func(c *Config) *string { return &c.SMTPTLS }),
 }
 
 // ParseFlags reads the common options, plus the server's when serve is true,

@@ -65,6 +65,8 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	admin.POST("/hosts", h.AddHost)
 	admin.POST("/hosts/:id/refresh", h.RefreshHost)
 	admin.GET("/audit", h.ShowAudit)
+	admin.GET("/outbox", h.ShowOutbox)
+	admin.GET("/outbox/:file", h.ShowOutboxMail)
 
 	// Unknown pages still get the session, so the 404 page shows the
 	// navigation of the signed-in user.

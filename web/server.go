@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"allmende/handlers"
 	"allmende/hypervisor"
 	"allmende/jobs"
+	"allmende/mail"
 	"allmende/models"
 )
 
@@ -38,8 +40,8 @@ type Server struct {
 
 // New opens the database, migrates it, starts the private libvirtd when
 // asked to, and wires every service. Nothing listens until Start.
-func New(ctx context.Context, cfg *Config, log *slog.Logger) (s *Server, err error) {
-	s = &Server{cfg: cfg, log: log}
+func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err error) {
+	s := &Server{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -55,7 +57,11 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (s *Server, err err
 	// client to enqueue; queueRef breaks the cycle.
 	queue := &queueRef{}
 	s.hosts = models.NewHosts(s.db, queue, hypervisor.ValidateURI)
-	if s.river, err = jobs.NewWorking(s.db, log, cfg.Workers, jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv}); err != nil {
+	outbox, sender, err := mailer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if s.river, err = jobs.NewWorking(s.db, log, cfg.Workers, jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender}); err != nil {
 		return nil, err
 	}
 	queue.Queue = s.river
@@ -71,11 +77,30 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (s *Server, err err
 		Tokens:   models.NewTokens(s.db, accounts),
 		Hosts:    s.hosts,
 		Audit:    models.NewAuditLog(s.db),
+		Outbox:   outbox,
 		Sessions: handlers.NewSessions(keyHash, keyBlock),
 		Log:      log,
 	}
 	s.echo = s.routes(h, newMetrics(s.db))
 	return s, nil
+}
+
+// mailer picks SMTP when configured; the outbox of .eml files is always
+// there, as the fallback and for the admins' Outbox page.
+func mailer(cfg *Config) (*mail.Outbox, mail.Sender, error) {
+	if _, err := netmail.ParseAddress(cfg.SMTPFrom); err != nil {
+		return nil, nil, fmt.Errorf("--smtp-from: %w", err)
+	}
+	outbox := mail.NewOutbox(filepath.Join(cfg.DataDir, "outbox"), cfg.SMTPFrom)
+	if cfg.SMTPHost == "" {
+		return outbox, outbox, nil
+	}
+	smtp, err := mail.NewSMTP(mail.SMTPConfig{Host: cfg.SMTPHost, Port: cfg.SMTPPort,
+		Username: cfg.SMTPUser, Password: cfg.SMTPPassword, From: cfg.SMTPFrom, TLS: cfg.SMTPTLS})
+	if err != nil {
+		return nil, nil, fmt.Errorf("smtp settings: %w", err)
+	}
+	return outbox, smtp, nil
 }
 
 // queueRef forwards to the River client once it exists.
