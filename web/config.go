@@ -77,7 +77,7 @@ var serveOptions = []option{
 		fs.StringVar(&c.SMTPPassword, "smtp-password", "", "SMTP password; prefer the environment (env ALLMENDE_SMTP_PASSWORD)")
 		c.SMTPPassword = v
 	}},
-	str("smtp-from", "ALLMENDE_SMTP_FROM", "Allmende <noreply@localhost>", "sender address of outgoing mail", func(c *Config) *string { return &c.SMTPFrom }),
+	str("smtp-from", "ALLMENDE_SMTP_FROM", defaultFrom, "sender address of outgoing mail", func(c *Config) *string { return &c.SMTPFrom }),
 	str("smtp-tls", "ALLMENDE_SMTP_TLS", "starttls", "starttls, tls or none", func(c *Config) *string { return &c.SMTPTLS }),
 }
 

@@ -88,6 +88,9 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 // mailer picks SMTP when configured; the outbox of .eml files is always
 // there, as the fallback and for the admins' Outbox page.
 func mailer(cfg *Config) (*mail.Outbox, mail.Sender, error) {
+	if cfg.SMTPFrom == "" {
+		cfg.SMTPFrom = defaultFrom
+	}
 	if _, err := netmail.ParseAddress(cfg.SMTPFrom); err != nil {
 		return nil, nil, fmt.Errorf("--smtp-from: %w", err)
 	}
@@ -102,6 +105,8 @@ func mailer(cfg *Config) (*mail.Outbox, mail.Sender, error) {
 	}
 	return outbox, smtp, nil
 }
+
+const defaultFrom = "Allmende <noreply@localhost>"
 
 // queueRef forwards to the River client once it exists.
 type queueRef struct{ models.Queue }
