@@ -53,6 +53,8 @@ type Handler struct {
 	Hosts    HostService
 	Audit    AuditReader
 	Outbox   OutboxReader
+	Members  MembershipService
+	Rules    RuleReader
 	Sessions *Sessions
 	Log      *slog.Logger
 }

@@ -57,7 +57,8 @@ func NewInsertOnly(db *models.DB, log *slog.Logger) (*Client, error) {
 type Deps struct {
 	Hosts      *models.Hosts
 	Hypervisor Hypervisor
-	Mail       mail.Sender // never nil: the outbox is the fallback
+	Mail        mail.Sender // never nil: the outbox is the fallback
+	Memberships MembershipDaily
 }
 
 // NewWorking returns a client with every worker registered and a pool of
@@ -67,6 +68,7 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 	river.AddWorker(workers, &RefreshHostWorker{hosts: deps.Hosts, hv: deps.Hypervisor})
 	river.AddWorker(workers, &RefreshAllHostsWorker{hosts: deps.Hosts})
 	river.AddWorker(workers, NewSendMailWorker(deps.Mail))
+	river.AddWorker(workers, &ProcessMembershipsWorker{memberships: deps.Memberships})
 
 	c, err := river.NewClient(driver(db), &river.Config{
 		Logger:  riverLog(log),
@@ -79,6 +81,12 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 			river.NewPeriodicJob(river.PeriodicInterval(5*time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return jobargs.RefreshAllHosts{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: false}),
+			// Hourly rather than daily: it is cheap and idempotent, and a
+			// notice then takes effect within the hour of its date even if
+			// the portal was down at midnight.
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return jobargs.ProcessMemberships{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
 		},
 	})
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"allmende/models"
 )
 
 // Config is the portal's configuration. Every field can be set by a flag or
@@ -28,6 +30,10 @@ type Config struct {
 	SMTPPassword string
 	SMTPFrom     string
 	SMTPTLS      string // starttls, tls or none
+
+	// Clock is the domain's notion of now; tests set a controllable one.
+	// Nil means the system clock. Not settable from the command line.
+	Clock models.Clock
 }
 
 type option struct {

@@ -68,6 +68,9 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	admin.GET("/outbox", h.ShowOutbox)
 	admin.GET("/outbox/:file", h.ShowOutboxMail)
 
+	memberRoutes(user, authed, h)
+	boardRoutes(pages, authed, h)
+
 	// Unknown pages still get the session, so the 404 page shows the
 	// navigation of the signed-in user.
 	pages.Any("/*", func(echo.Context) error { return echo.ErrNotFound })

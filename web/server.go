@@ -61,7 +61,14 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	if err != nil {
 		return nil, err
 	}
-	if s.river, err = jobs.NewWorking(s.db, log, cfg.Workers, jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender}); err != nil {
+	clock := cfg.Clock
+	if clock == nil {
+		clock = models.SystemClock{}
+	}
+	rules := models.NewRules(s.db, clock)
+	memberships := models.NewMemberships(s.db, queue, rules, clock)
+	deps := jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender, Memberships: memberships}
+	if s.river, err = jobs.NewWorking(s.db, log, cfg.Workers, deps); err != nil {
 		return nil, err
 	}
 	queue.Queue = s.river
@@ -78,6 +85,8 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		Hosts:    s.hosts,
 		Audit:    models.NewAuditLog(s.db),
 		Outbox:   outbox,
+		Members:  memberships,
+		Rules:    rules,
 		Sessions: handlers.NewSessions(keyHash, keyBlock),
 		Log:      log,
 	}
