@@ -55,8 +55,8 @@ func NewInsertOnly(db *models.DB, log *slog.Logger) (*Client, error) {
 
 // Deps are what the workers need from the rest of the portal.
 type Deps struct {
-	Hosts      *models.Hosts
-	Hypervisor Hypervisor
+	Hosts       *models.Hosts
+	Hypervisor  Hypervisor
 	Mail        mail.Sender // never nil: the outbox is the fallback
 	Memberships MembershipDaily
 }
