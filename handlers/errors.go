@@ -45,6 +45,8 @@ func codeOf(status int) string {
 		return "invalid"
 	case http.StatusTooManyRequests:
 		return "rate_limited"
+	case http.StatusUnsupportedMediaType:
+		return "unsupported_media_type"
 	}
 	return "internal"
 }

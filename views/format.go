@@ -40,3 +40,34 @@ func whenPtr(t *time.Time) string {
 	}
 	return When(*t)
 }
+
+// EUR formats integer cents as euros, e.g. "EUR 1,250.00"; money is never
+// a float anywhere in the portal.
+func EUR(cents int64) string {
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	whole, frac := cents/100, cents%100
+	s := fmt.Sprintf("%d", whole)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return fmt.Sprintf("EUR %s%s.%02d", sign, s, frac)
+}
+
+// Day formats a calendar date.
+func Day(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02")
+}
+
+// DayPtr formats an optional date.
+func DayPtr(t *time.Time) string {
+	if t == nil {
+		return "—"
+	}
+	return Day(*t)
+}

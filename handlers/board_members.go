@@ -1,0 +1,201 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"allmende/models"
+	"allmende/views"
+)
+
+func registerFilter(c echo.Context) models.RegisterFilter {
+	return models.RegisterFilter{Query: c.QueryParam("q"), Status: c.QueryParam("status")}
+}
+
+// ShowRegister renders the member register with search and status filter.
+func (h *Handler) ShowMemberRegister(c echo.Context) error {
+	f := registerFilter(c)
+	entries, err := h.Members.Register(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	p, err := h.page(c, "Member register", "register")
+	if err != nil {
+		return err
+	}
+	csvQuery := url.Values{"q": {f.Query}, "status": {f.Status}}.Encode()
+	return render(c, http.StatusOK, views.MemberRegisterPage(p, f, entries, csvQuery))
+}
+
+// MemberRegisterCSV exports the filtered register.
+func (h *Handler) MemberRegisterCSV(c echo.Context) error {
+	hdr := c.Response().Header()
+	hdr.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	hdr.Set(echo.HeaderContentDisposition, `attachment; filename="member-register.csv"`)
+	hdr.Set("Cache-Control", "no-store")
+	c.Response().WriteHeader(http.StatusOK)
+	return h.Members.WriteRegisterCSV(c.Request().Context(), registerFilter(c), c.Response())
+}
+
+// ShowBoardMember is the board's page of one member.
+func (h *Handler) ShowBoardMember(c echo.Context) error {
+	return h.renderBoardMember(c, http.StatusOK, views.MemberForms{})
+}
+
+func (h *Handler) renderBoardMember(c echo.Context, status int, f views.MemberForms) error {
+	o, err := h.Members.Member(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	p, err := h.page(c, "Member", "register")
+	if err != nil {
+		return err
+	}
+	return render(c, status, views.BoardMemberPage(p, o, f))
+}
+
+// RecordPayment books a payment on a member's shares.
+func (h *Handler) RecordPayment(c echo.Context) error {
+	f := formOf(c, "amount", "date", "note")
+	cents, okAmount := parseEuroCents(f.Value("amount"))
+	date, okDate := parseDay(f.Value("date"))
+	if !okAmount || !okDate {
+		f.Errors = map[string]string{}
+		if !okAmount {
+			f.Errors["amount"] = "Enter an amount in euros, like 50 or 50.00."
+		}
+		if !okDate {
+			f.Errors["date"] = "Enter a date as YYYY-MM-DD."
+		}
+		return h.renderBoardMember(c, http.StatusUnprocessableEntity, views.MemberForms{Payment: f})
+	}
+	err := h.Members.RecordPayment(c.Request().Context(), actor(c), c.Param("id"), cents, date, f.Value("note"))
+	if err != nil {
+		status, ok := formFailure(err, &f)
+		if !ok || status == http.StatusNotFound {
+			return err
+		}
+		return h.renderBoardMember(c, status, views.MemberForms{Payment: f})
+	}
+	return h.flashTo(c, "success", "Payment of "+views.EUR(cents)+" recorded.", "/board/members/"+c.Param("id"))
+}
+
+// ExcludeMember excludes a member with a reason.
+func (h *Handler) ExcludeMember(c echo.Context) error {
+	f := formOf(c, "reason")
+	err := h.Members.Exclude(c.Request().Context(), actor(c), c.Param("id"), f.Value("reason"))
+	if err != nil {
+		status, ok := formFailure(err, &f)
+		if !ok || status == http.StatusNotFound {
+			return err
+		}
+		return h.renderBoardMember(c, status, views.MemberForms{Exclude: f})
+	}
+	return h.flashTo(c, "success", "The member has been excluded.", "/board/members/"+c.Param("id"))
+}
+
+// ReverseShareTransaction books the opposite of a share ledger row.
+func (h *Handler) ReverseShareTransaction(c echo.Context) error {
+	return h.reverse(c, h.Members.ReverseShareTransaction)
+}
+
+// ReverseCapitalTransaction books the opposite of a capital ledger row.
+func (h *Handler) ReverseCapitalTransaction(c echo.Context) error {
+	return h.reverse(c, h.Members.ReverseCapitalTransaction)
+}
+
+func (h *Handler) reverse(c echo.Context, fn func(ctx context.Context, a models.Actor, id, reason string) error) error {
+	err := fn(c.Request().Context(), actor(c), c.Param("id"), c.FormValue("reason"))
+	back := c.Request().Referer()
+	if u, perr := url.Parse(back); perr != nil || !strings.HasPrefix(u.Path, "/board/members/") {
+		back = "/board/members"
+	} else {
+		back = u.Path
+	}
+	if err != nil {
+		if _, ok := formFailure(err, &views.Form{}); !ok {
+			return err
+		}
+		return h.flashTo(c, "error", errText(err), back)
+	}
+	return h.flashTo(c, "success", "Reversal booked.", back)
+}
+
+// PayRefund records a refund as paid today.
+func (h *Handler) PayRefund(c echo.Context) error {
+	err := h.Members.PayRefund(c.Request().Context(), actor(c), c.Param("id"), time.Now())
+	back := "/board/members"
+	if u, perr := url.Parse(c.Request().Referer()); perr == nil && strings.HasPrefix(u.Path, "/board/members/") {
+		back = u.Path
+	}
+	if err != nil {
+		if _, ok := formFailure(err, &views.Form{}); !ok {
+			return err
+		}
+		return h.flashTo(c, "error", errText(err), back)
+	}
+	return h.flashTo(c, "success", "Refund recorded as paid.", back)
+}
+
+func (h *Handler) flashTo(c echo.Context, kind, msg, to string) error {
+	if err := h.Sessions.AddFlash(c, kind, msg); err != nil {
+		return err
+	}
+	return redirect(c, to)
+}
+
+// errText is the client-safe text of a domain error, with its field
+// messages when the error is about input.
+func errText(err error) string {
+	de, ok := models.AsError(err)
+	if !ok {
+		return "Something went wrong."
+	}
+	if len(de.Fields) == 0 {
+		return de.Safe
+	}
+	parts := make([]string, 0, len(de.Fields))
+	for _, m := range de.Fields {
+		parts = append(parts, m)
+	}
+	return strings.Join(parts, " ")
+}
+
+// parseEuroCents reads "50", "50.5", "50.50" or "1,250.00" as cents.
+func parseEuroCents(s string) (int64, bool) {
+	s = strings.ReplaceAll(strings.TrimSpace(s), ",", "")
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "EUR"), "€")
+	s = strings.TrimSpace(s)
+	whole, frac, hasFrac := strings.Cut(s, ".")
+	if whole == "" || len(whole) > 12 || (hasFrac && (len(frac) == 0 || len(frac) > 2)) {
+		return 0, false
+	}
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || w < 0 {
+		return 0, false
+	}
+	var f int64
+	if hasFrac {
+		if len(frac) == 1 {
+			frac += "0"
+		}
+		if f, err = strconv.ParseInt(frac, 10, 64); err != nil || f < 0 {
+			return 0, false
+		}
+	}
+	return w*100 + f, true
+}
+
+// parseDay reads a YYYY-MM-DD date.
+func parseDay(s string) (time.Time, bool) {
+	t, err := time.Parse("2006-01-02", strings.TrimSpace(s))
+	return t, err == nil
+}
+
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
