@@ -1,6 +1,9 @@
 package models
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // Clock tells the membership domain what time it is. Notice periods, due
 // dates and rule versions all depend on "today", so tests pass a clock they
@@ -43,4 +46,27 @@ func NoticeEffectiveDate(today time.Time, p RuleParams) time.Time {
 			return end
 		}
 	}
+}
+
+// ManualClock is a clock that stands still until moved. End-to-end tests
+// hand it to the server to let a notice period pass in an instant.
+type ManualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewManualClock starts at t.
+func NewManualClock(t time.Time) *ManualClock { return &ManualClock{now: t} }
+
+func (c *ManualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Set moves the clock to t.
+func (c *ManualClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
 }
