@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -70,6 +71,10 @@ func friendly(status int) string {
 // logs internal ones exactly once, here.
 func (h *Handler) ErrorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	// A client that hung up needs no answer, and it is not a server error.
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
 		return
 	}
 	status, msg, fields := http.StatusInternalServerError, "", map[string]string(nil)

@@ -51,6 +51,9 @@ func (s *Sessions) session(c echo.Context) *sessions.Session {
 // save writes the cookie, Secure when the request came over TLS.
 func (s *Sessions) save(c echo.Context, sess *sessions.Session) error {
 	opts := *s.store.Options
+	if sess.Options != nil {
+		opts.MaxAge = sess.Options.MaxAge // -1 on logout deletes the cookie
+	}
 	opts.Secure = c.Scheme() == "https"
 	sess.Options = &opts
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
@@ -99,7 +102,9 @@ func (s *Sessions) Login(c echo.Context, u *models.User) error {
 // Logout ends the session.
 func (s *Sessions) Logout(c echo.Context) error {
 	sess := s.session(c)
-	sess.Options.MaxAge = -1
+	opts := *s.store.Options
+	opts.MaxAge = -1
+	sess.Options = &opts
 	for k := range sess.Values {
 		delete(sess.Values, k)
 	}

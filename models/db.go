@@ -40,6 +40,13 @@ type DB struct {
 	Gorm    *gorm.DB
 	SQL     *sql.DB
 	Dialect Dialect
+
+	// Read serves hot read-only queries outside transactions (the signed-in
+	// user on every request). On SQLite it is a separate pool of read-only
+	// connections, which WAL lets run beside the single writer; on
+	// PostgreSQL it is Gorm itself.
+	Read    *gorm.DB
+	readSQL *sql.DB
 }
 
 // Open connects to the database named by dsn: a postgres:// URL selects
@@ -57,17 +64,7 @@ func openSQLite(path string) (*DB, error) {
 			return nil, fmt.Errorf("create database directory: %w", err)
 		}
 	}
-	q := url.Values{}
-	for _, p := range []string{
-		"busy_timeout(10000)", // a CLI command and the server may write at once
-		"journal_mode(WAL)",
-		"synchronous(NORMAL)",
-		"foreign_keys(ON)",
-	} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate") // take the write lock at BEGIN, so no deadlock upgrading it later
-	sqlDB, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	sqlDB, err := sql.Open("sqlite", sqliteDSN(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -84,7 +81,42 @@ func openSQLite(path string) (*DB, error) {
 	if err := db.ping(); err != nil {
 		return nil, err
 	}
+	// The writer has switched the file to WAL by now, so readers can open.
+	readDB, err := sql.Open("sqlite", sqliteDSN(path, true))
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("open sqlite readers %s: %w", path, err)
+	}
+	readDB.SetMaxOpenConns(4)
+	readDB.SetMaxIdleConns(4)
+	rg, err := gorm.Open(gormsqlite.New(gormsqlite.Config{Conn: readDB}), gormConfig())
+	if err != nil {
+		sqlDB.Close()
+		readDB.Close()
+		return nil, fmt.Errorf("open gorm readers on sqlite: %w", err)
+	}
+	db.Read, db.readSQL = rg, readDB
 	return db, nil
+}
+
+func sqliteDSN(path string, readOnly bool) string {
+	q := url.Values{}
+	pragmas := []string{
+		"busy_timeout(10000)", // a CLI command and the server may write at once
+		"journal_mode(WAL)",
+		"synchronous(NORMAL)",
+		"foreign_keys(ON)",
+	}
+	if readOnly {
+		pragmas = []string{"busy_timeout(10000)", "query_only(1)"}
+	}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	if !readOnly {
+		q.Set("_txlock", "immediate") // take the write lock at BEGIN, so no deadlock upgrading it later
+	}
+	return "file:" + path + "?" + q.Encode()
 }
 
 func openPostgres(dsn string) (*DB, error) {
@@ -97,7 +129,7 @@ func openPostgres(dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open gorm on postgres: %w", err)
 	}
-	db := &DB{Gorm: g, SQL: sqlDB, Dialect: Postgres}
+	db := &DB{Gorm: g, SQL: sqlDB, Dialect: Postgres, Read: g}
 	if err := db.ping(); err != nil {
 		return nil, err
 	}
@@ -107,6 +139,7 @@ func openPostgres(dsn string) (*DB, error) {
 func gormConfig() *gorm.Config {
 	return &gorm.Config{
 		Logger:         logger.Discard,
+		PrepareStmt:    true, // every page reads the signed-in user; parse that SQL once
 		NowFunc:        func() time.Time { return time.Now().UTC() },
 		TranslateError: true,
 	}
@@ -124,8 +157,15 @@ func (db *DB) ping() error {
 // Ping reports whether the database answers; /readyz uses it.
 func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
 
-// Close closes the pool.
-func (db *DB) Close() error { return db.SQL.Close() }
+// Close closes the pools.
+func (db *DB) Close() error {
+	var errs []error
+	if db.readSQL != nil {
+		errs = append(errs, db.readSQL.Close())
+	}
+	errs = append(errs, db.SQL.Close())
+	return errors.Join(errs...)
+}
 
 // ErrNotFound is returned when a looked-up row does not exist.
 var ErrNotFound = errors.New("not found")

@@ -19,7 +19,7 @@ type Queue interface {
 // enqueue inserts a job in gorm's current transaction, so the job exists
 // exactly when the state change that asks for it commits.
 func enqueue(ctx context.Context, q Queue, tx *gorm.DB, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobRow, error) {
-	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+	sqlTx, ok := sqlTxOf(tx)
 	if !ok {
 		return nil, fmt.Errorf("enqueue %s: not inside a transaction", args.Kind())
 	}
@@ -28,4 +28,17 @@ func enqueue(ctx context.Context, q Queue, tx *gorm.DB, args river.JobArgs, opts
 		return nil, fmt.Errorf("enqueue %s: %w", args.Kind(), err)
 	}
 	return res.Job, nil
+}
+
+// sqlTxOf digs the *sql.Tx out of a gorm transaction; with prepared
+// statements on, gorm wraps it.
+func sqlTxOf(tx *gorm.DB) (*sql.Tx, bool) {
+	switch p := tx.Statement.ConnPool.(type) {
+	case *sql.Tx:
+		return p, true
+	case *gorm.PreparedStmtTX:
+		t, ok := p.Tx.(*sql.Tx)
+		return t, ok
+	}
+	return nil, false
 }
