@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
@@ -37,6 +38,11 @@ func NewSessions(hashKey, blockKey []byte) *Sessions {
 		MaxAge:   14 * 24 * 3600,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
+	}
+	for _, codec := range s.Codecs {
+		if sc, ok := codec.(*securecookie.SecureCookie); ok {
+			sc.SetSerializer(jsonSerializer{})
+		}
 	}
 	return &Sessions{store: s}
 }

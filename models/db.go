@@ -47,6 +47,8 @@ type DB struct {
 	// PostgreSQL it is Gorm itself.
 	Read    *gorm.DB
 	readSQL *sql.DB
+
+	users *userCache // signed-in users, see usercache.go
 }
 
 // Open connects to the database named by dsn: a postgres:// URL selects
@@ -77,7 +79,7 @@ func openSQLite(path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open gorm on sqlite: %w", err)
 	}
-	db := &DB{Gorm: g, SQL: sqlDB, Dialect: SQLite}
+	db := &DB{Gorm: g, SQL: sqlDB, Dialect: SQLite, users: newUserCache()}
 	if err := db.ping(); err != nil {
 		return nil, err
 	}
@@ -129,7 +131,7 @@ func openPostgres(dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open gorm on postgres: %w", err)
 	}
-	db := &DB{Gorm: g, SQL: sqlDB, Dialect: Postgres, Read: g}
+	db := &DB{Gorm: g, SQL: sqlDB, Dialect: Postgres, Read: g, users: newUserCache()}
 	if err := db.ping(); err != nil {
 		return nil, err
 	}

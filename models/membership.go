@@ -142,8 +142,14 @@ func NewMemberships(db *DB, queue Queue, rules *Rules, clock Clock) *Memberships
 func (s *Memberships) now() time.Time   { return s.clock.Now().UTC() }
 func (s *Memberships) today() time.Time { return dateOf(s.clock.Now()) }
 
+// tx runs fn in a transaction. Membership changes may grant or take the
+// member role, so after a commit the cache of signed-in users is dropped.
 func (s *Memberships) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return s.db.Gorm.WithContext(ctx).Transaction(fn)
+	err := s.db.Gorm.WithContext(ctx).Transaction(fn)
+	if err == nil {
+		s.db.users.forgetAll()
+	}
+	return err
 }
 
 // loadMembership reads a membership; with lock it holds the row until the

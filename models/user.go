@@ -117,6 +117,9 @@ func (a *Accounts) Register(ctx context.Context, actor Actor, in RegisterInput) 
 // Get loads a user with roles. It runs on every signed-in request, so it
 // is one query (user LEFT JOIN roles) on the read pool.
 func (a *Accounts) Get(ctx context.Context, id string) (*User, error) {
+	if u, ok := a.db.users.get(id); ok {
+		return u, nil
+	}
 	rows, err := a.db.Read.WithContext(ctx).Raw(`SELECT u.id, u.email, u.name, u.password_hash, u.session_epoch,
 		u.created_at, u.updated_at, r.role FROM users u LEFT JOIN user_roles r ON r.user_id = u.id
 		WHERE u.id = ? ORDER BY r.role`, id).Rows()
@@ -145,6 +148,7 @@ func (a *Accounts) Get(ctx context.Context, id string) (*User, error) {
 	if u == nil {
 		return nil, NotFoundError("account")
 	}
+	a.db.users.put(u)
 	return u, nil
 }
 
@@ -195,6 +199,7 @@ func (a *Accounts) ChangePassword(ctx context.Context, actor Actor, userID, curr
 	if err != nil {
 		return err
 	}
+	defer a.db.users.forget(u.ID) // after commit: other sessions end now
 	return a.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&User{}).Where("id = ?", u.ID).Updates(map[string]any{
 			"password_hash": hash, "session_epoch": gorm.Expr("session_epoch + 1"), "updated_at": time.Now().UTC(),
@@ -208,6 +213,7 @@ func (a *Accounts) ChangePassword(ctx context.Context, actor Actor, userID, curr
 
 // GrantRole gives a role; granting a held role is a no-op.
 func (a *Accounts) GrantRole(ctx context.Context, actor Actor, userID string, r Role) error {
+	defer a.db.users.forget(userID)
 	return a.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return grantRoleTx(tx, actor, userID, r)
 	})

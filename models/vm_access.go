@@ -1,0 +1,46 @@
+package models
+
+import (
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Viewer is on whose behalf a VM-area service reads or writes. Members see
+// only what they own; another member's VM, task or key is "not found", so
+// that ids cannot be probed. Admins see everything.
+type Viewer struct {
+	UserID string
+	Admin  bool
+}
+
+// owns reports whether v may see a row owned by ownerID.
+func (v Viewer) owns(ownerID string) bool {
+	return v.Admin || (v.UserID != "" && v.UserID == ownerID)
+}
+
+// scope narrows a query to the rows v may see; column is the owner column.
+func (v Viewer) scope(q *gorm.DB, column string) *gorm.DB {
+	if v.Admin {
+		return q
+	}
+	return q.Where(column+" = ?", v.UserID)
+}
+
+// requireAdmin guards the catalogue that admins keep (plans, images,
+// networks, host settings, drift reports).
+func requireAdmin(v Viewer) error {
+	if !v.Admin {
+		return Forbidden("Only administrators may do this.")
+	}
+	return nil
+}
+
+// forUpdate locks the rows a query reads until the transaction ends
+// (PostgreSQL; SQLite serialises writers anyway).
+func forUpdate(tx *gorm.DB) *gorm.DB {
+	return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+}
+
+func utcNow() time.Time { return time.Now().UTC() }
