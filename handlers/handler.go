@@ -55,6 +55,17 @@ type Handler struct {
 	Outbox   OutboxReader
 	Members  MembershipService
 	Rules    RuleReader
+
+	VMs          VMService
+	Tasks        TaskService
+	Plans        PlanService
+	Images       ImageService
+	Networks     NetworkService
+	SSHKeys      SSHKeyService
+	HostSettings HostSettings
+	Console      ConsoleOpener
+	UploadDir    string // where image uploads are spooled before import
+
 	Sessions *Sessions
 	Log      *slog.Logger
 }

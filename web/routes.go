@@ -70,6 +70,8 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 
 	memberRoutes(user, authed, h)
 	boardRoutes(pages, authed, h)
+	vmRoutes(user, authed, h)
+	adminVMRoutes(admin, authed, h)
 
 	// Unknown pages still get the session, so the 404 page shows the
 	// navigation of the signed-in user.

@@ -67,6 +67,9 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	}
 	rules := models.NewRules(s.db, clock)
 	memberships := models.NewMemberships(s.db, queue, rules, clock)
+	vms := models.NewVMs(s.db, queue, models.MembershipEntitlements{Memberships: memberships})
+	tasks := models.NewTasks(s.db, queue)
+	images := models.NewImages(s.db, queue)
 	deps := jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender, Memberships: memberships}
 	if s.river, err = jobs.NewWorking(s.db, log, cfg.Workers, deps); err != nil {
 		return nil, err
@@ -87,8 +90,18 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		Outbox:   outbox,
 		Members:  memberships,
 		Rules:    rules,
-		Sessions: handlers.NewSessions(keyHash, keyBlock),
-		Log:      log,
+
+		VMs:          vms,
+		Tasks:        tasks,
+		Plans:        models.NewPlans(s.db),
+		Images:       images,
+		Networks:     models.NewNetworks(s.db),
+		SSHKeys:      models.NewSSHKeys(s.db),
+		HostSettings: s.hosts,
+		Console:      consoles{vms: vms, hv: s.hv},
+		UploadDir:    filepath.Join(cfg.DataDir, "uploads"),
+		Sessions:     handlers.NewSessions(keyHash, keyBlock),
+		Log:          log,
 	}
 	s.echo = s.routes(h, newMetrics(s.db))
 	return s, nil
