@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/labstack/echo/v4"
+
 	"allmende/handlers"
 	"allmende/models"
 )
@@ -126,4 +128,31 @@ func TestMetricsAndHealth(t *testing.T) {
 		`allmende_http_requests_total{method="GET",route="unmatched",status="404"}`,
 		`allmende_http_request_duration_seconds_bucket{method="GET",route="/login"`,
 		`allmende_jobs{state="available"}`)
+}
+
+// And the other way round: every API route is in the document.
+func TestEveryAPIRouteIsDocumented(t *testing.T) {
+	srv, base, _ := startServer(t, "none")
+	_, body := newClient(t, base).get("/api/v1/openapi.json")
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	e, ok := srv.Handler().(*echo.Echo)
+	if !ok {
+		t.Fatalf("handler is %T", srv.Handler())
+	}
+	param := regexp.MustCompile(`:([a-z_]+)`)
+	for _, r := range e.Routes() {
+		path, ok := strings.CutPrefix(r.Path, "/api/v1")
+		if !ok || path == "/openapi.json" || strings.HasSuffix(path, "*") || r.Method == echo.RouteNotFound {
+			continue
+		}
+		path = param.ReplaceAllString(path, "{$1}")
+		if _, ok := doc.Paths[path][strings.ToLower(r.Method)]; !ok {
+			t.Errorf("%s /api/v1%s is not in the OpenAPI document", r.Method, path)
+		}
+	}
 }
