@@ -86,13 +86,16 @@ func (in *ApplicationInput) validate(p RuleParams) map[string]string {
 	if in.Shares < p.MinShares || in.Shares > p.MaxShares {
 		fields["shares"] = fmt.Sprintf("Subscribe between %d and %d shares.", p.MinShares, p.MaxShares)
 	}
+	// Bank details matter only with a direct-debit mandate; without one
+	// they are neither checked nor kept.
 	if in.SEPAMandate {
-		if !validIBAN(in.IBAN) {
+		switch {
+		case in.IBAN == "":
+			fields["iban"] = "Enter the IBAN of the account to debit."
+		case !validIBAN(in.IBAN):
 			fields["iban"] = "This is not a valid IBAN; please check it for typos."
 		}
 		textField(fields, "account_holder", in.AccountHolder, "Enter the name of the account holder.", 200)
-	} else if in.IBAN != "" && !validIBAN(in.IBAN) {
-		fields["iban"] = "This is not a valid IBAN; please check it for typos."
 	}
 	if !in.AcceptBylaws {
 		fields["accept_bylaws"] = "To become a member you need to accept the bylaws."
@@ -148,7 +151,7 @@ func (s *Memberships) Apply(ctx context.Context, actor Actor, userID string, in 
 			}
 			return fmt.Errorf("insert application: %w", err)
 		}
-		if err := s.addEvent(tx, m.ID, EventApplied, dateOf(now), fmt.Sprintf("applied for %d shares", m.SharesApplied)); err != nil {
+		if err := s.addEvent(tx, m.ID, EventApplied, s.today(), fmt.Sprintf("applied for %d shares", m.SharesApplied)); err != nil {
 			return err
 		}
 		// The audit entry outlives a rejection, so it holds no personal data.
