@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"allmende/models"
+	"allmende/web"
+)
+
+// The command line works beside a running server on the same data, and
+// honours the same flags.
+func TestCLIBesideRunningServer(t *testing.T) {
+	dir, err := os.MkdirTemp("", "alm-cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg := &web.Config{Listen: "127.0.0.1:0", DataDir: dir, Database: filepath.Join(dir, "allmende.db"), Libvirt: "none", Workers: 1}
+	srv, err := web.New(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+
+	// Password generated and printed once when nothing is piped in.
+	var out bytes.Buffer
+	err = run([]string{"user", "create", "--data", dir, "--email", "Root@Example.org", "--name", "Root", "--role", "admin", "--role", "board"},
+		strings.NewReader(""), &out, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "password (shown once): ") {
+		t.Errorf("no generated password printed: %q", out.String())
+	}
+	password := strings.TrimSpace(out.String()[strings.Index(out.String(), "password (shown once): ")+len("password (shown once): "):])
+
+	// The running server sees the account at once, with its roles.
+	u, err := srv.Accounts.Authenticate(context.Background(), "192.0.2.1", "root@example.org", password)
+	if err != nil {
+		t.Fatalf("log in with the generated password: %v", err)
+	}
+	if !u.Has(models.RoleAdmin) || !u.Has(models.RoleBoard) {
+		t.Errorf("roles = %v", u.Roles)
+	}
+
+	// ALLMENDE_DATA works like --data; a duplicate is a clear error.
+	t.Setenv("ALLMENDE_DATA", dir)
+	err = run([]string{"user", "create", "--email", "root@example.org", "--name", "Again"}, strings.NewReader(""), &out, log)
+	if err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("duplicate account: %v", err)
+	}
+	err = run([]string{"user", "create", "--email", "x@example.org", "--name", "X", "--role", "king"}, strings.NewReader(""), &out, log)
+	if err == nil || !strings.Contains(err.Error(), "unknown role") {
+		t.Errorf("unknown role: %v", err)
+	}
+
+	out.Reset()
+	if err := run([]string{"token", "create", "--email", "root@example.org"}, nil, &out, log); err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(out.String())
+	if !strings.HasPrefix(tok, "alm_") {
+		t.Fatalf("token = %q", tok)
+	}
+	db, err := models.Open(cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got, err := models.NewTokens(db, models.NewAccounts(db)).Authenticate(context.Background(), tok); err != nil || got.ID != u.ID {
+		t.Errorf("token does not authenticate the account: %v", err)
+	}
+}
