@@ -127,13 +127,17 @@ func (h *Handler) reverse(c echo.Context, fn func(ctx context.Context, a models.
 	return h.flashTo(c, "success", "Reversal booked.", back)
 }
 
-// PayRefund records a refund as paid today.
+// PayRefund records a refund as paid on the given date.
 func (h *Handler) PayRefund(c echo.Context) error {
-	err := h.Members.PayRefund(c.Request().Context(), actor(c), c.Param("id"), time.Now())
 	back := "/board/members"
 	if u, perr := url.Parse(c.Request().Referer()); perr == nil && strings.HasPrefix(u.Path, "/board/members/") {
 		back = u.Path
 	}
+	date, ok := parseDay(c.FormValue("date"))
+	if !ok {
+		return h.flashTo(c, "error", "Enter the date the refund was paid, as YYYY-MM-DD.", back)
+	}
+	err := h.Members.PayRefund(c.Request().Context(), actor(c), c.Param("id"), date)
 	if err != nil {
 		if _, ok := formFailure(err, &views.Form{}); !ok {
 			return err
