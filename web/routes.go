@@ -13,8 +13,8 @@ import (
 	"allmende/static"
 )
 
-// maxBody bounds every request body; image uploads will get their own
-// streaming route with a larger limit.
+// maxBody bounds every request body but image uploads, which stream to
+// disk under the upload handler's own limit (see streamingUpload).
 const maxBody = "1M"
 
 func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
@@ -31,7 +31,7 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}))
 	e.Use(m.middleware)
 	e.Use(securityHeaders)
-	e.Use(middleware.BodyLimit(maxBody))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: maxBody, Skipper: streamingUpload}))
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

@@ -1,12 +1,49 @@
 package web
 
 import (
+	"net/http"
+
 	"github.com/labstack/echo/v4"
 
 	"allmende/handlers"
 )
 
+// imageUploadPath is the one route that takes bodies beyond maxBody.
+const imageUploadPath = "/admin/images/upload"
+
 // adminVMRoutes are the admins' pages for plans, images, networks, host
 // settings and the reconciler's findings.
 func adminVMRoutes(admin, api *echo.Group, h *handlers.Handler) {
+	admin.GET("/plans", h.AdminPlans)
+	admin.POST("/plans", h.AdminCreatePlan)
+	admin.GET("/plans/:id", h.AdminEditPlan)
+	admin.POST("/plans/:id", h.AdminUpdatePlan)
+	admin.POST("/plans/:id/delete", h.AdminDeletePlan)
+
+	admin.GET("/images", h.AdminImages)
+	admin.GET("/images/table", h.AdminImagesTable)
+	admin.POST("/images", h.AdminRegisterImage)
+	admin.POST("/images/upload", h.AdminUploadImage)
+	admin.POST("/images/:id/delete", h.AdminDeleteImage)
+
+	admin.GET("/networks", h.AdminNetworks)
+	admin.POST("/networks", h.AdminCreateNetwork)
+	admin.GET("/networks/:id", h.AdminEditNetwork)
+	admin.POST("/networks/:id", h.AdminUpdateNetwork)
+	admin.POST("/networks/:id/delete", h.AdminDeleteNetwork)
+
+	admin.GET("/hosts/:id/settings", h.AdminHostSettings)
+	admin.POST("/hosts/:id/settings", h.AdminSaveHostSettings)
+
+	admin.GET("/drift", h.AdminDrift)
+}
+
+// streamingUpload exempts an image upload from the global body limit; the
+// handler streams it to disk under its own, larger limit. Only a request
+// with the CSRF token in the header qualifies: the CSRF check (which runs
+// before the admin role check) then never parses the body, so nobody can
+// make the portal spool a huge body before the handler's limit applies.
+func streamingUpload(c echo.Context) bool {
+	req := c.Request()
+	return req.Method == http.MethodPost && c.Path() == imageUploadPath && req.Header.Get("X-CSRF-Token") != ""
 }
