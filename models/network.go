@@ -67,7 +67,9 @@ func (in *NetworkInput) validate() (map[string]string, netip.Prefix) {
 		fields["name"] = "Use 1 to 64 letters, digits, dots, underscores and hyphens."
 	}
 	switch {
-	case (in.LibvirtNetwork == "") == (in.Bridge == ""):
+	case in.LibvirtNetwork == "" && in.Bridge == "":
+		fields["libvirt_network"] = "Enter a libvirt network or a bridge."
+	case in.LibvirtNetwork != "" && in.Bridge != "":
 		fields["libvirt_network"] = "Enter either a libvirt network or a bridge, not both."
 	case in.LibvirtNetwork != "" && !netNameRE.MatchString(in.LibvirtNetwork):
 		fields["libvirt_network"] = "This is not a libvirt network name."
