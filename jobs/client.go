@@ -5,8 +5,12 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -14,6 +18,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 
 	"allmende/jobs/jobargs"
 	"allmende/mail"
@@ -56,10 +61,34 @@ func NewInsertOnly(db *models.DB, log *slog.Logger) (*Client, error) {
 // Deps are what the workers need from the rest of the portal.
 type Deps struct {
 	Hosts       *models.Hosts
-	Hypervisor  Hypervisor
+	Hypervisor  VMHypervisor
 	Mail        mail.Sender // never nil: the outbox is the fallback
 	Memberships MembershipDaily
+	VMs         *models.VMs
+	Tasks       *models.Tasks
+	Images      *models.Images
+	// UploadDir is where uploaded images are spooled; the import worker
+	// reads nothing outside it. Empty allows any path (tests).
+	UploadDir string
+	// DomainType is the libvirt domain type for hosts whose setting leaves
+	// it open; empty means "qemu" (TCG): KVM is chosen per host by the
+	// admins once a KVM boot has been seen to work there.
+	DomainType string
 }
+
+// rescueStuckJobsAfter is how long a job may stay "running" before River's
+// rescuer (on the leader, every 30 s) hands it back to the queue, for a
+// worker that died with its process (kill -9, power loss). It must exceed
+// every worker's Timeout (the longest fixed one is vmJobTimeout, 90 s), and
+// River's rescuer additionally skips a job whose own Timeout has not yet
+// passed (image imports scale theirs with the file), so a job is never
+// rescued while a live worker may still act on it: past its timeout its
+// context is cancelled and every libvirt call returns.
+//
+// On SQLite ClaimQueue does better at start-up (see there); this is the
+// path for PostgreSQL, where several portals may share the queue and a
+// dead one's jobs are taken up by the others.
+const rescueStuckJobsAfter = 2 * time.Minute
 
 // NewWorking returns a client with every worker registered and a pool of
 // maxWorkers; call Start to run it.
@@ -69,15 +98,34 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 	river.AddWorker(workers, &RefreshAllHostsWorker{hosts: deps.Hosts})
 	river.AddWorker(workers, NewSendMailWorker(deps.Mail))
 	river.AddWorker(workers, &ProcessMembershipsWorker{memberships: deps.Memberships})
+	domainType := deps.DomainType
+	if domainType == "" {
+		domainType = "qemu"
+	}
+	vw := &vmWorkers{vms: deps.VMs, tasks: deps.Tasks, hv: deps.Hypervisor, logger: log, domainType: domainType}
+	river.AddWorker(workers, &VMCreateWorker{vmWorkers: vw})
+	river.AddWorker(workers, &VMStartWorker{vmWorkers: vw})
+	river.AddWorker(workers, &VMShutdownWorker{vmWorkers: vw})
+	river.AddWorker(workers, &VMPowerOffWorker{vmWorkers: vw})
+	river.AddWorker(workers, &VMRebootWorker{vmWorkers: vw})
+	river.AddWorker(workers, &VMResizeWorker{vmWorkers: vw})
+	river.AddWorker(workers, &VMDeleteWorker{vmWorkers: vw})
+	river.AddWorker(workers, &ImageImportWorker{images: deps.Images, hv: deps.Hypervisor, uploadDir: deps.UploadDir, logger: log})
+	river.AddWorker(workers, &ReconcileWorker{db: db, hosts: deps.Hosts, vms: deps.VMs, tasks: deps.Tasks, hv: deps.Hypervisor, logger: log})
 
 	c, err := river.NewClient(driver(db), &river.Config{
 		Logger:  riverLog(log),
 		Workers: workers,
-		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
-		// A job whose worker died with the process (kill -9) is handed to
-		// another worker after this long.
-		RescueStuckJobsAfter: 5 * time.Minute,
+		// FetchCooldown and FetchPollInterval stay at River's defaults: on
+		// SQLite an insert reaches the workers through riversqlite's
+		// notification table (polled every 50 ms), and e2e/vmbench measured
+		// a job pickup of ~25 ms at p50.
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
+		RescueStuckJobsAfter: rescueStuckJobsAfter,
 		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(reconcileInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return jobargs.Reconcile{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(5*time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return jobargs.RefreshAllHosts{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: false}),
@@ -112,4 +160,92 @@ func CountByState(ctx context.Context, db *models.DB) (map[string]int64, error) 
 		out[state] = n
 	}
 	return out, rows.Err()
+}
+
+// ClaimQueue makes this process the only one working jobs on a SQLite
+// database and hands the jobs a previous process left "running" back to
+// the queue at once. Call it before the working client starts and call
+// release when that client has stopped.
+//
+// Why: a portal killed mid-job (kill -9, power loss) leaves its jobs in
+// state running, which River's rescuer only takes back after
+// rescueStuckJobsAfter, plus up to 30 s for its next round, plus up to
+// 15 s for the new process to win leadership (the dead leader's lease
+// must expire first). A SQLite database is worked by one process: the
+// lock taken here (flock on <db>.workers.lock, released by the kernel when
+// the process dies) makes sure of it, so every job that is running while we
+// hold the lock, before our client started, belongs to a process that is
+// gone and can be made available right away. It goes through River's own
+// rescue (the driver's JobRescueMany), so the job's errors list and rescue
+// count record it; the attempt is not refunded, and a job handed back at
+// its last attempt still gets that one run, whose worker then records the
+// failure (instead of River discarding it and leaving its task open).
+//
+// On PostgreSQL several portals may share the queue and a running job may
+// belong to a live one, so nothing is handed back here: the rescuer does
+// it after rescueStuckJobsAfter.
+func ClaimQueue(ctx context.Context, db *models.DB, log *slog.Logger) (release func() error, err error) {
+	if db.Dialect != models.SQLite {
+		return func() error { return nil }, nil
+	}
+	var file string
+	if err := db.SQL.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file); err != nil {
+		return nil, fmt.Errorf("locate sqlite database: %w", err)
+	}
+	if file == "" {
+		// An in-memory database lives and dies with this process.
+		return func() error { return nil }, nil
+	}
+	lock, err := os.OpenFile(file+".workers.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("job lock: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another portal is running jobs on %s", file)
+		}
+		return nil, fmt.Errorf("job lock %s: %w", lock.Name(), err)
+	}
+	release = func() error { return lock.Close() } // closing drops the flock
+	n, err := handBack(ctx, riversqlite.New(db.SQL).GetExecutor())
+	if err != nil {
+		release()
+		return nil, err
+	}
+	if n > 0 {
+		log.Warn("handed back jobs left running by a previous process", "jobs", n)
+	}
+	return release, nil
+}
+
+// handBack makes every running job available now.
+func handBack(ctx context.Context, exec riverdriver.Executor) (int, error) {
+	// Any attempted_at counts: the horizon lies in the future.
+	horizon := time.Now().Add(24 * time.Hour)
+	stuck, err := exec.JobGetStuck(ctx, &riverdriver.JobGetStuckParams{Max: 10000, StuckHorizon: horizon})
+	if err != nil {
+		return 0, fmt.Errorf("find orphaned jobs: %w", err)
+	}
+	if len(stuck) == 0 {
+		return 0, nil
+	}
+	now := time.Now().UTC()
+	p := &riverdriver.JobRescueManyParams{StuckHorizon: horizon}
+	for _, j := range stuck {
+		e, err := json.Marshal(rivertype.AttemptError{At: now, Attempt: max(j.Attempt, 0),
+			Error: "the portal stopped while working on this job; handed back at start-up"})
+		if err != nil {
+			return 0, fmt.Errorf("attempt error: %w", err)
+		}
+		p.ID = append(p.ID, j.ID)
+		p.Error = append(p.Error, e)
+		p.FinalizedAt = append(p.FinalizedAt, nil)
+		p.ScheduledAt = append(p.ScheduledAt, now)
+		p.State = append(p.State, string(rivertype.JobStateAvailable))
+	}
+	if _, err := exec.JobRescueMany(ctx, p); err != nil {
+		return 0, fmt.Errorf("hand back orphaned jobs: %w", err)
+	}
+	return len(stuck), nil
 }

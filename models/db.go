@@ -66,6 +66,13 @@ func openSQLite(path string) (*DB, error) {
 			return nil, fmt.Errorf("create database directory: %w", err)
 		}
 	}
+	// Create the file 0600 before SQLite does (it would use the umask): the
+	// data dir is traversable for QEMU, the database must not be readable.
+	// SQLite gives the -wal and -shm files the same mode.
+	if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+		_ = os.Chmod(path, 0o600) // tighten a file made by an older version
+	}
 	sqlDB, err := sql.Open("sqlite", sqliteDSN(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"allmende/models"
 )
@@ -30,6 +31,10 @@ type Config struct {
 	SMTPPassword string
 	SMTPFrom     string
 	SMTPTLS      string // starttls, tls or none
+
+	// ShutdownGrace is how long a graceful shutdown lets running jobs
+	// finish before handing them back to the queue (default 30 s).
+	ShutdownGrace time.Duration
 
 	// Clock is the domain's notion of now; tests set a controllable one.
 	// Nil means the system clock. Not settable from the command line.

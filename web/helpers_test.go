@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"allmende/models"
 	"allmende/web"
@@ -27,7 +28,8 @@ func startServer(t *testing.T, libvirt string) (*web.Server, string, *web.Config
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	cfg := &web.Config{Listen: "127.0.0.1:0", DataDir: dir, Database: filepath.Join(dir, "allmende.db"), Libvirt: libvirt, Workers: 2}
+	cfg := &web.Config{Listen: "127.0.0.1:0", DataDir: dir, Database: filepath.Join(dir, "allmende.db"), Libvirt: libvirt, Workers: 2,
+		ShutdownGrace: 2 * time.Second} // jobs against the tests' unreachable hosts need not finish
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx := context.Background()
 	srv, err := web.New(ctx, cfg, log)

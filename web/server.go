@@ -36,11 +36,23 @@ type Server struct {
 	listener net.Listener
 	hosts    *models.Hosts
 	Accounts *models.Accounts // exposed for tests and the bench harness
+
+	// releaseQueue drops the claim on a SQLite job queue (jobs.ClaimQueue).
+	releaseQueue func() error
 }
 
 // New opens the database, migrates it, starts the private libvirtd when
 // asked to, and wires every service. Nothing listens until Start.
 func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err error) {
+	// Jobs compare paths under the data dir; make it absolute whatever the caller passed.
+	abs, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	cfg.DataDir = abs
+	if err := prepareDataDir(abs); err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
@@ -50,7 +62,9 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	if s.db, err = OpenDatabase(ctx, cfg, log); err != nil {
 		return nil, err
 	}
-	s.hv = hypervisor.NewManager(log)
+	// A host that cannot be dialled within 10 s counts as down; retrying
+	// longer only holds jobs (and a graceful shutdown) hostage.
+	s.hv = hypervisor.NewManager(log, hypervisor.WithDialBudget(10*time.Second))
 	accounts := models.NewAccounts(s.db)
 	s.Accounts = accounts
 	// The workers need the Hosts service, and the Hosts service needs the
@@ -70,7 +84,14 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	vms := models.NewVMs(s.db, queue, models.MembershipEntitlements{Memberships: memberships})
 	tasks := models.NewTasks(s.db, queue)
 	images := models.NewImages(s.db, queue)
-	deps := jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender, Memberships: memberships}
+	uploadDir := filepath.Join(cfg.DataDir, "uploads")
+	deps := jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender, Memberships: memberships,
+		VMs: vms, Tasks: tasks, Images: images, UploadDir: uploadDir}
+	// Before the workers start: jobs a killed predecessor left running are
+	// taken up at once rather than after River's rescue delay.
+	if s.releaseQueue, err = jobs.ClaimQueue(ctx, s.db, log); err != nil {
+		return nil, err
+	}
 	if s.river, err = jobs.NewWorking(s.db, log, cfg.Workers, deps); err != nil {
 		return nil, err
 	}
@@ -224,7 +245,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		cancel()
 	}
 	if s.river != nil && s.listener != nil {
-		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		grace := s.cfg.ShutdownGrace
+		if grace <= 0 {
+			grace = 30 * time.Second
+		}
+		jctx, cancel := context.WithTimeout(ctx, grace)
 		if err := s.river.Stop(jctx); err != nil {
 			// Cancelled jobs go back to the queue as retryable, so the next
 			// start runs them again; the workers are idempotent.
@@ -247,6 +272,9 @@ func (s *Server) close() error {
 	if s.daemon != nil {
 		errs = append(errs, s.daemon.Stop())
 	}
+	if s.releaseQueue != nil {
+		errs = append(errs, s.releaseQueue())
+	}
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
 	}
@@ -255,8 +283,17 @@ func (s *Server) close() error {
 
 // DataDirWritable fails early with a clear message instead of deep inside
 // SQLite or libvirt.
-func DataDirWritable(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+func DataDirWritable(dir string) error { return prepareDataDir(dir) }
+
+// prepareDataDir makes the data dir traversable but not listable (0711):
+// QEMU runs as libvirt-qemu and must reach the VM disks in the storage pool
+// below it, while everything secret in it is a 0600 file (database, session
+// keys) or a 0700 directory (outbox, uploads).
+func prepareDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	if err := os.Chmod(dir, 0o711); err != nil {
 		return fmt.Errorf("data directory %s: %w", dir, err)
 	}
 	return nil

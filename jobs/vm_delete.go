@@ -1,0 +1,49 @@
+package jobs
+
+import (
+	"context"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"allmende/jobs/jobargs"
+)
+
+// VMDeleteWorker removes the domain (destroying it if it runs), the disk
+// and the seed volume, then records the VM as deleted, which releases its
+// address. Each removal does nothing for what is already gone, so a retry
+// after a crash ends with nothing left behind.
+type VMDeleteWorker struct {
+	river.WorkerDefaults[jobargs.VMDelete]
+	*vmWorkers
+}
+
+func (w *VMDeleteWorker) Timeout(*river.Job[jobargs.VMDelete]) time.Duration { return vmJobTimeout }
+func (w *VMDeleteWorker) NextRetry(j *river.Job[jobargs.VMDelete]) time.Time {
+	return vmNextRetry(j.JobRow)
+}
+
+func (w *VMDeleteWorker) Work(ctx context.Context, job *river.Job[jobargs.VMDelete]) error {
+	return w.run(ctx, job.JobRow, job.Args.VMTask, func(ctx context.Context, r *vmRun) error {
+		v := r.v
+		if err := r.begin(ctx, "removing domain "+v.DomainName); err != nil {
+			return err
+		}
+		if err := r.hv.UndefineDomain(ctx, v.HostURI, v.DomainName); err != nil {
+			return err
+		}
+		if err := r.begin(ctx, "deleting volumes "+v.DiskVolume+" and "+v.SeedVolume); err != nil {
+			return err
+		}
+		for _, vol := range []string{v.DiskVolume, v.SeedVolume} {
+			if err := r.hv.DeleteVolume(ctx, v.HostURI, v.DiskPool, vol); err != nil {
+				return err
+			}
+		}
+		r.step = ""
+		if err := r.vms.MarkDeleted(ctx, v.VM.ID); err != nil {
+			return err
+		}
+		return r.succeed(ctx)
+	})
+}
