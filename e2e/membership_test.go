@@ -453,8 +453,12 @@ func TestMembership(t *testing.T) {
 		wg.Wait()
 
 		var flashes []string
-		for i, id := range ids {
-			winners := 0
+		// Winner and loser both land on the queue: the winner with "Admitted
+		// as member N.", the loser with "already decided" (its application
+		// page is gone). Flashes live in the shared session cookie, so which
+		// tab shows which message is not certain; that each application was
+		// admitted exactly once is checked in the database below.
+		for i := range ids {
 			for _, c := range clicks {
 				if c.app != i {
 					continue
@@ -464,19 +468,10 @@ func TestMembership(t *testing.T) {
 					t.Errorf("approve %s: %v", names[i], c.err)
 				case c.status >= 500:
 					t.Errorf("approve %s: %s answered %d", names[i], c.path, c.status)
-				case c.path == "/board/applications" && c.status == http.StatusOK:
-					winners++
-				case c.path == "/board/applications/"+id:
-					// The other board member was first. The application is
-					// decided, so its page is gone.
-					t.Logf("approve %s second: %s answered %d, flash %q", names[i], c.path, c.status, c.flash)
-				default:
-					t.Errorf("approve %s: ended at %s (%d)", names[i], c.path, c.status)
+				case c.path != "/board/applications" || c.status != http.StatusOK:
+					t.Errorf("approve %s: ended at %s (%d), want the applications queue", names[i], c.path, c.status)
 				}
 				flashes = append(flashes, c.flash...)
-			}
-			if winners != 1 {
-				t.Errorf("%s: %d approvals admitted, want exactly 1", names[i], winners)
 			}
 		}
 		for _, f := range flashes {
