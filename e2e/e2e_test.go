@@ -357,8 +357,15 @@ type tab struct {
 
 func (b *browser) newTab(t *testing.T, base string) *tab {
 	t.Helper()
+	return b.newTabWithin(t, base, tabTimeout)
+}
+
+// newTabWithin is newTab for a scenario that needs longer than tabTimeout,
+// such as one that waits for a guest to boot.
+func (b *browser) newTabWithin(t *testing.T, base string, timeout time.Duration) *tab {
+	t.Helper()
 	console := &consoleLog{}
-	deadline, cancelDeadline := context.WithTimeout(b.ctx, tabTimeout)
+	deadline, cancelDeadline := context.WithTimeout(b.ctx, timeout)
 	ctx, cancel := chromedp.NewContext(deadline,
 		chromedp.WithNewBrowserContext(),
 		chromedp.WithListener(console.record))

@@ -82,7 +82,7 @@ func (h *Handler) AdminImagesTable(c echo.Context) error {
 
 // AdminRegisterImage records a volume that is already in a pool.
 func (h *Handler) AdminRegisterImage(c echo.Context) error {
-	f := formOf(c, "name", "host_id", "pool", "volume", "format", "virtual_size")
+	f := formOf(c, "name", "host_id", "pool", "volume", "format", "virtual_size", "kernel_volume", "initrd_volume", "kernel_cmdline")
 	size, ok := parseSize(f.Value("virtual_size"))
 	if !ok {
 		f.Errors = map[string]string{"virtual_size": "Enter a size in bytes, or with a unit like 10G or 2048M."}
@@ -91,6 +91,7 @@ func (h *Handler) AdminRegisterImage(c echo.Context) error {
 	img, err := h.Images.Register(c.Request().Context(), actor(c), viewer(CurrentUser(c)), models.ImageInput{
 		Name: f.Value("name"), HostID: f.Value("host_id"), Pool: f.Value("pool"), Volume: f.Value("volume"),
 		Format: f.Value("format"), VirtualSizeBytes: size,
+		KernelVolume: f.Value("kernel_volume"), InitrdVolume: f.Value("initrd_volume"), KernelCmdline: f.Value("kernel_cmdline"),
 	})
 	if err != nil {
 		status, ok := formFailure(err, &f)

@@ -98,7 +98,10 @@ func provision(ctx context.Context, r *vmRun) error {
 		return err
 	}
 
-	spec := r.spec()
+	spec, err := r.domainSpec(ctx)
+	if err != nil {
+		return err
+	}
 	if err := r.begin(ctx, fmt.Sprintf("defining domain %s (%d vCPU, %d MiB, %s)", v.DomainName, spec.VCPUs, spec.MemoryMiB, spec.Type)); err != nil {
 		return err
 	}

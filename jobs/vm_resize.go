@@ -61,7 +61,10 @@ func resize(ctx context.Context, r *vmRun) error {
 	if err := r.growDisk(ctx); err != nil {
 		return err
 	}
-	spec := r.spec()
+	spec, err := r.domainSpec(ctx)
+	if err != nil {
+		return err
+	}
 	if err := r.begin(ctx, fmt.Sprintf("redefining domain with %d vCPU and %d MiB", spec.VCPUs, spec.MemoryMiB)); err != nil {
 		return err
 	}

@@ -258,6 +258,50 @@ func (r *vmRun) spec() hypervisor.DomainSpec {
 	return s
 }
 
+// domainSpec is spec with the image's direct kernel boot, if it has one:
+// every definition of the domain (create, resize) must carry it, or a
+// redefinition would drop it.
+func (r *vmRun) domainSpec(ctx context.Context) (hypervisor.DomainSpec, error) {
+	spec := r.spec()
+	err := r.kernelBoot(ctx, &spec)
+	return spec, err
+}
+
+// kernelBoot sets up direct kernel boot when the VM's image asks for it.
+// The domain XML takes host file paths, not volumes, so the kernel's and
+// initrd's volumes are looked up on the host; a volume that is missing is
+// the image's fault, which retrying cannot fix.
+func (r *vmRun) kernelBoot(ctx context.Context, spec *hypervisor.DomainSpec) error {
+	v := r.v
+	if v.KernelVolume == "" {
+		return nil
+	}
+	if err := r.begin(ctx, fmt.Sprintf("looking up kernel %s of image %s", v.KernelVolume, v.ImageVolume)); err != nil {
+		return err
+	}
+	path := func(vol string) (string, error) {
+		info, err := r.hv.VolumeInfo(ctx, v.HostURI, v.ImagePool, vol)
+		if hypervisor.IsNotFound(err) {
+			return "", permanent("volume %s of the image is not in pool %s", vol, v.ImagePool)
+		}
+		if err != nil {
+			return "", err
+		}
+		return info.Path, nil
+	}
+	var err error
+	if spec.Kernel, err = path(v.KernelVolume); err != nil {
+		return err
+	}
+	if v.InitrdVolume != "" {
+		if spec.Initrd, err = path(v.InitrdVolume); err != nil {
+			return err
+		}
+	}
+	spec.Cmdline = v.KernelCmdline
+	return nil
+}
+
 // seed is the VM's cloud-init seed: host name, keys, user data, and the
 // static address when it has one.
 func (r *vmRun) seed() hypervisor.Seed {

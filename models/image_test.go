@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"allmende/models"
@@ -73,6 +74,88 @@ func TestImagesRegisterAndUpload(t *testing.T) {
 		}
 		if n := count(t, db, "images", "id = ?", failed.ID); n != 0 {
 			t.Error("unused image not deleted")
+		}
+	})
+}
+
+// An image may boot VMs by direct kernel boot: the kernel and initrd
+// volumes are names in the image's pool, the command line printable and
+// bounded, and both reach the VM workers through ForJob.
+func TestImagesKernelBoot(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		e := newVMEnv(t, db)
+		base := models.ImageInput{Name: "guest", HostID: e.host.ID, Pool: "default", Volume: "guest.qcow2",
+			Format: "qcow2", VirtualSizeBytes: 1 << 30}
+		with := func(kernel, initrd, cmdline string) models.ImageInput {
+			in := base
+			in.KernelVolume, in.InitrdVolume, in.KernelCmdline = kernel, initrd, cmdline
+			return in
+		}
+		for _, c := range []struct {
+			name  string
+			in    models.ImageInput
+			field string
+		}{
+			{"kernel path", with("../vmlinuz", "", ""), "kernel_volume"},
+			{"initrd path", with("vmlinuz", "/boot/initrd", ""), "initrd_volume"},
+			{"initrd without kernel", with("", "initrd.gz", ""), "initrd_volume"},
+			{"cmdline without kernel", with("", "", "console=ttyS0"), "kernel_cmdline"},
+			{"cmdline with newline", with("vmlinuz", "", "console=ttyS0\ninit=/bin/sh"), "kernel_cmdline"},
+			{"cmdline with control", with("vmlinuz", "", "console=ttyS0\x00"), "kernel_cmdline"},
+			{"cmdline not ASCII", with("vmlinuz", "", "root=/dev/vda quiet=ü"), "kernel_cmdline"},
+			{"cmdline too long", with("vmlinuz", "", strings.Repeat("a", models.MaxKernelCmdline+1)), "kernel_cmdline"},
+			{"kernel is the disk", with("guest.qcow2", "", ""), "volume"},
+		} {
+			_, err := e.images.Register(ctx, e.admin, e.adminV, c.in)
+			if err == nil {
+				t.Errorf("%s: registered", c.name)
+				continue
+			}
+			if de, ok := models.AsError(err); !ok || de.Fields[c.field] == "" {
+				t.Errorf("%s: want an error on %s, got %v", c.name, c.field, err)
+			}
+		}
+		if n := count(t, db, "images", "name = 'guest'"); n != 0 {
+			t.Fatalf("%d invalid images stored", n)
+		}
+
+		// Exactly at the limit is fine; surrounding spaces are trimmed.
+		in := with(" vmlinuz ", "initrd.gz", " console=ttyS0 "+strings.Repeat("x", models.MaxKernelCmdline-14)+" ")
+		img, err := e.images.Register(ctx, e.admin, e.adminV, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img.KernelVolume != "vmlinuz" || img.InitrdVolume != "initrd.gz" || len(img.KernelCmdline) != models.MaxKernelCmdline {
+			t.Errorf("registered image = %+v", img)
+		}
+		got, err := e.images.Get(ctx, e.adminV, img.ID)
+		if err != nil || got.KernelVolume != "vmlinuz" || got.InitrdVolume != "initrd.gz" || got.KernelCmdline != img.KernelCmdline {
+			t.Fatalf("stored image = %+v, %v", got, err)
+		}
+
+		// A kernel alone (no initrd, no command line) is enough.
+		other := base
+		other.Name, other.Volume, other.KernelVolume = "bare", "bare.qcow2", "vmlinuz"
+		if _, err := e.images.Register(ctx, e.admin, e.adminV, other); err != nil {
+			t.Fatal(err)
+		}
+
+		m, mv := e.member(t, "k@example.org")
+		vm, _, err := e.vms.Create(ctx, m, mv, models.VMInput{Name: "kb", PlanID: e.plan.ID, ImageID: img.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := e.vms.ForJob(ctx, vm.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.KernelVolume != "vmlinuz" || j.InitrdVolume != "initrd.gz" || j.KernelCmdline != img.KernelCmdline || j.ImagePool != "default" {
+			t.Errorf("job view: kernel %q initrd %q cmdline %q pool %q", j.KernelVolume, j.InitrdVolume, j.KernelCmdline, j.ImagePool)
+		}
+		plain, err := e.vms.ForJob(ctx, e.create(t, m, mv, "plain").ID)
+		if err != nil || plain.KernelVolume != "" || plain.InitrdVolume != "" || plain.KernelCmdline != "" {
+			t.Errorf("job view of a disk-booted VM: %+v, %v", plain, err)
 		}
 	})
 }

@@ -29,6 +29,11 @@ type VMJobView struct {
 	ImageVolume           string
 	ImageFormat           string
 	ImageVirtualSizeBytes int64
+	// Direct kernel boot from the image (volumes in ImagePool); all empty
+	// when the VM boots from its disk.
+	KernelVolume  string
+	InitrdVolume  string
+	KernelCmdline string
 
 	HostID     string
 	HostURI    string
@@ -74,6 +79,7 @@ func (s *VMs) ForJob(ctx context.Context, vmID string) (*VMJobView, error) {
 		VM: vm, DomainName: vm.DomainName(), DiskVolume: vm.DiskVolume(), SeedVolume: vm.SeedVolume(), DiskPool: img.Pool,
 		VCPUs: plan.VCPUs, MemoryMiB: plan.MemoryMiB, DiskGiB: plan.DiskGiB,
 		ImagePool: img.Pool, ImageVolume: img.Volume, ImageFormat: img.Format, ImageVirtualSizeBytes: img.VirtualSizeBytes,
+		KernelVolume: img.KernelVolume, InitrdVolume: img.InitrdVolume, KernelCmdline: img.KernelCmdline,
 		HostID: host.ID, HostURI: host.URI, DomainType: host.DomainType,
 		MAC: vm.MAC, Hostname: vm.Name, UserData: vm.UserData, ShutdownTimeout: vm.ShutdownTimeout(),
 	}

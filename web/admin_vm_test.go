@@ -358,3 +358,29 @@ func TestAdminDriftLists(t *testing.T) {
 	_, body = c.get("/admin/drift")
 	wantContains(t, body, "allmende-stray", "unknown domain", "kvm1", "A domain the database does not know, running.")
 }
+
+// The register form takes an optional direct kernel boot; its errors are
+// shown next to their fields, and the table says how the image boots.
+func TestAdminRegisterKernelBootImage(t *testing.T) {
+	_, c, hostID, _ := adminWithHost(t)
+	form := func(kernel, initrd, cmdline string) url.Values {
+		return url.Values{"name": {"guest"}, "host_id": {hostID}, "pool": {"default"}, "volume": {"guest.qcow2"},
+			"format": {"qcow2"}, "virtual_size": {"64M"}, "kernel_volume": {kernel}, "initrd_volume": {initrd}, "kernel_cmdline": {cmdline}}
+	}
+	resp, body := c.submit("/admin/images", "/admin/images", form("", "initrd.gz", "console=ttyS0\tquiet"))
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	wantContains(t, body, `id="reg-e-initrd_volume"`, "An initrd needs a kernel volume as well.",
+		`id="reg-e-kernel_cmdline"`, `value="initrd.gz"`, `value="guest.qcow2"`)
+
+	resp, body = c.submit("/admin/images", "/admin/images", form("vmlinuz", "initrd.gz", "console=ttyS0\nrm -rf"))
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	wantContains(t, body, "Use printable characters only", `value="vmlinuz"`)
+	if strings.Contains(body, `id="reg-e-initrd_volume"`) {
+		t.Error("initrd error shown although a kernel was given")
+	}
+
+	resp, _ = c.submit("/admin/images", "/admin/images", form("vmlinuz", "initrd.gz", "console=ttyS0 panic=-1"))
+	wantStatus(t, resp, http.StatusSeeOther)
+	_, body = c.get("/admin/images")
+	wantContains(t, body, "Image guest registered.", `class="muted kernel-boot"`, "<code>vmlinuz</code>", "<code>initrd.gz</code>")
+}

@@ -15,10 +15,11 @@ import (
 	"allmende/web"
 )
 
-// vmFixture prepares a real portal (private libvirtd, TCG) for VM jobs.
-func vmFixture(t *testing.T) (*crash.Fixture, *web.Config) {
+// vmFixture prepares a real portal (private libvirtd, TCG) for VM jobs and
+// returns it with its configuration and base URL.
+func vmFixture(t *testing.T) (*crash.Fixture, *web.Config, string) {
 	t.Helper()
-	_, _, cfg := startServer(t, "auto")
+	_, base, cfg := startServer(t, "auto")
 	// QEMU runs as libvirt-qemu and must reach the pool below the data
 	// dir, which the portal creates 0700 (reported: serve --libvirt auto
 	// cannot start VMs in a 0700 data dir).
@@ -38,7 +39,7 @@ func vmFixture(t *testing.T) (*crash.Fixture, *web.Config) {
 	if f.Image.VirtualSizeBytes != crash.ImageBytes {
 		t.Errorf("imported image's virtual size %d, want %d", f.Image.VirtualSizeBytes, crash.ImageBytes)
 	}
-	return f, cfg
+	return f, cfg, base
 }
 
 func virsh(t *testing.T, uri string, args ...string) string {
@@ -88,7 +89,7 @@ func wantDomState(t *testing.T, uri, dom, want string) {
 // The VM workers drive a real libvirtd through a VM's whole life; every
 // outcome is checked in libvirt (virsh, qemu-img), not only in the database.
 func TestVMJobsLifecycle(t *testing.T) {
-	f, _ := vmFixture(t)
+	f, _, _ := vmFixture(t)
 	ctx := context.Background()
 	uri := f.Host.URI
 

@@ -46,6 +46,9 @@ type Fixture struct {
 	Image        *models.Image
 }
 
+// Password is every fixture account's password, for signing in.
+const Password = "correct horse battery"
+
 // ImageBytes is the virtual size of the fixture's image; it fits the
 // smallest plan.
 const ImageBytes = 64 << 20
@@ -79,13 +82,13 @@ func Setup(ctx context.Context, dsn, dataDir string, log *slog.Logger) (_ *Fixtu
 
 	sys := models.SystemActor("fixture")
 	admin, err := accounts.Register(ctx, sys, models.RegisterInput{Email: "admin@fixture.example", Name: "Admin",
-		Password: "correct horse battery", Roles: []models.Role{models.RoleAdmin}})
+		Password: Password, Roles: []models.Role{models.RoleAdmin}})
 	if err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
 	f.Admin, f.AdminViewer = models.Actor{UserID: admin.ID, Email: admin.Email}, models.Viewer{UserID: admin.ID, Admin: true}
 	board, err := accounts.Register(ctx, sys, models.RegisterInput{Email: "board@fixture.example", Name: "Board",
-		Password: "correct horse battery", Roles: []models.Role{models.RoleBoard}})
+		Password: Password, Roles: []models.Role{models.RoleBoard}})
 	if err != nil {
 		return nil, fmt.Errorf("board member: %w", err)
 	}
@@ -107,7 +110,7 @@ func Setup(ctx context.Context, dsn, dataDir string, log *slog.Logger) (_ *Fixtu
 		}
 	}
 	u, err := accounts.Register(ctx, sys, models.RegisterInput{Email: "member@fixture.example", Name: "Member",
-		Password: "correct horse battery"})
+		Password: Password})
 	if err != nil {
 		return nil, fmt.Errorf("member: %w", err)
 	}
