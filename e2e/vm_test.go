@@ -68,10 +68,15 @@ func TestVMInBrowser(t *testing.T) {
 	}
 
 	// The job takes seconds (River's fetch interval, QEMU's start), so the
-	// page comes up while the VM is still provisioning, and htmx swaps the
-	// badge when the job is done.
+	// page normally comes up while the VM is still provisioning, and htmx
+	// swaps the badge when the job is done. A much faster machine may
+	// already be done; that is no failure.
 	badge := `#vm-status .vm-state`
-	if s := run(t, tab.ctx, chromedp.AttributeValue(chromedp.CSS(badge), "data-state")).Value; s != string(models.VMProvisioning) {
+	switch s := run(t, tab.ctx, chromedp.AttributeValue(chromedp.CSS(badge), "data-state")).Value; s {
+	case string(models.VMProvisioning):
+	case string(models.VMRunning):
+		t.Logf("the VM was running before its page loaded; the live update was not exercised")
+	default:
 		t.Errorf("the new VM's page shows state %q, want provisioning", s)
 	}
 	run(t, tab.ctx, chromedp.Evaluate[chromedp.Void](`window.e2eNotReloaded = true`))
