@@ -56,6 +56,8 @@ type Handler struct {
 	Members  MembershipService
 	Rules    RuleReader
 
+	Governance GovernanceService
+
 	VMs          VMService
 	Tasks        TaskService
 	Plans        PlanService

@@ -22,7 +22,7 @@ func Migrate(ctx context.Context, db *DB) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	opts := []goose.ProviderOption{goose.WithGoMigrations(appendOnlyAudit(db.Dialect), appendOnlyLedgers(db.Dialect))}
+	opts := []goose.ProviderOption{goose.WithGoMigrations(appendOnlyAudit(db.Dialect), appendOnlyLedgers(db.Dialect), secretBallots(db.Dialect))}
 	dialect := goose.DialectSQLite3
 	if db.Dialect == Postgres {
 		dialect = goose.DialectPostgres

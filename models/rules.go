@@ -113,26 +113,58 @@ func (r *Rules) Set(ctx context.Context, actor Actor, key, value string, effecti
 	}
 	now := r.clock.Now().UTC()
 	return r.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// The new value must fit the other rules in force at that moment
-		// (minimum shares not above the maximum).
-		p, err := rulesAt(tx, effectiveFrom)
-		if err != nil {
-			return err
+		return setRulesTx(tx, actor, map[string]string{key: value}, effectiveFrom, adoptedBy, now, "value")
+	})
+}
+
+// setRulesTx adopts checked values for several rules at once, inside tx: a
+// general assembly may change the minimum and the maximum of shares in one
+// decision, and only the combination must fit. field names the form field
+// a combination error is reported on ("value", or "param:" per key when
+// empty).
+func setRulesTx(tx *gorm.DB, actor Actor, values map[string]string, effectiveFrom time.Time, adoptedBy string, now time.Time, field string) error {
+	// The new values must fit the other rules in force at that moment
+	// (minimum shares not above the maximum).
+	p, err := rulesAt(tx, effectiveFrom)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(values))
+	for _, def := range ruleDefs { // in the registry's order, for a stable audit trail
+		if v, ok := values[def.key]; ok {
+			if msg := def.apply(&p, v); msg != "" {
+				return Invalid(map[string]string{fieldFor(field, def.key): msg})
+			}
+			keys = append(keys, def.key)
 		}
-		def.apply(&p, value)
-		if p.MinShares > p.MaxShares {
-			return Invalid(map[string]string{"value": fmt.Sprintf("The minimum number of shares (%d) may not exceed the maximum (%d).", p.MinShares, p.MaxShares)})
-		}
-		v := RuleVersion{ID: newID(), Key: key, Value: value, EffectiveFrom: effectiveFrom.UTC(), AdoptedBy: adoptedBy, CreatedAt: now}
+	}
+	if len(keys) != len(values) {
+		return Invalid(map[string]string{fieldFor(field, "key"): "Unknown rule."})
+	}
+	if p.MinShares > p.MaxShares {
+		return Invalid(map[string]string{fieldFor(field, RuleMinShares): fmt.Sprintf("The minimum number of shares (%d) may not exceed the maximum (%d).", p.MinShares, p.MaxShares)})
+	}
+	for _, key := range keys {
+		v := RuleVersion{ID: newID(), Key: key, Value: values[key], EffectiveFrom: effectiveFrom.UTC(), AdoptedBy: adoptedBy, CreatedAt: now}
 		if err := tx.Create(&v).Error; err != nil {
 			return fmt.Errorf("insert rule version %s: %w", key, err)
 		}
 		detail := map[string]any{"key": key, "effective_from": v.EffectiveFrom, "adopted_by": adoptedBy}
-		if key != RuleBylawsText { // the text is long; its version is recorded separately
-			detail["value"] = value
+		if !isTextRule(key) { // texts are long; their versions are recorded separately
+			detail["value"] = v.Value
 		}
-		return recordAudit(tx, actor, "rules.set", "rule", key, detail)
-	})
+		if err := recordAudit(tx, actor, "rules.set", "rule", key, detail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fieldFor(field, key string) string {
+	if field != "" {
+		return field
+	}
+	return "param:" + key
 }
 
 // History lists every version of a rule, oldest first.

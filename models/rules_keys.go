@@ -20,6 +20,13 @@ const (
 	RuleAdmissionApprovals = "admission_approvals"
 	RuleBylawsVersion      = "bylaws_version"
 	RuleBylawsText         = "bylaws_text"
+
+	// Self-government (governance.go). They are read by key rather than
+	// through RuleParams: the registry and the assembly are their only users.
+	RuleProposalSupportPercent = "proposal_support_percent"
+	RuleAssemblyNoticeDays     = "assembly_notice_days"
+	RuleProxyMaxRepresented    = "proxy_max_represented"
+	RuleHouseRulesText         = "house_rules_text"
 )
 
 // ruleDef knows how to check one rule's value and where it goes in
@@ -93,6 +100,28 @@ var ruleDefs = []ruleDef{
 			return "Enter the text of the bylaws."
 		}
 		p.BylawsText = v
+		return ""
+	}},
+	{RuleProposalSupportPercent, func(p *RuleParams, v string) string {
+		// §45(1) GenG: one tenth of the members may demand an item; the
+		// bylaws may ask for fewer, never for more.
+		_, msg := parseIntIn(v, 1, 10)
+		return msg
+	}},
+	{RuleAssemblyNoticeDays, func(p *RuleParams, v string) string {
+		// §46(1) GenG: at least two weeks.
+		_, msg := parseIntIn(v, 14, 90)
+		return msg
+	}},
+	{RuleProxyMaxRepresented, func(p *RuleParams, v string) string {
+		// §43(5) GenG: a proxy may represent no more than two members.
+		_, msg := parseIntIn(v, 0, 2)
+		return msg
+	}},
+	{RuleHouseRulesText, func(p *RuleParams, v string) string {
+		if v == "" {
+			return "Enter the text of the house rules."
+		}
 		return ""
 	}},
 }

@@ -112,6 +112,8 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		Members:  memberships,
 		Rules:    rules,
 
+		Governance: models.NewGovernance(s.db, queue, rules, clock),
+
 		VMs:          vms,
 		Tasks:        tasks,
 		Plans:        models.NewPlans(s.db),

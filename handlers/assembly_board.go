@@ -1,0 +1,218 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"allmende/models"
+	"allmende/views"
+)
+
+// assemblyFields are the inputs of the board's form for a new assembly.
+var assemblyFields = []string{"title", "description", "form", "discussion_start", "discussion_end", "voting_start", "voting_end"}
+
+// itemFields are the single-valued inputs of the agenda item form.
+var itemFields = []string{"title", "description", "kind", "proposal_id", "secret",
+	"majority_num", "majority_den", "quorum", "seats", "candidates", "excluded"}
+
+// memberLookup finds an account by email. The board names members to
+// exclude from a vote by email; models.Accounts provides it.
+type memberLookup interface {
+	ByEmail(ctx context.Context, email string) (*models.User, error)
+}
+
+// ShowNewAssembly is the board's form to convene a general assembly.
+func (h *Handler) ShowNewAssembly(c echo.Context) error {
+	return h.renderNewAssembly(c, http.StatusOK, views.Form{Values: map[string]string{"form": models.FormVirtual}})
+}
+
+func (h *Handler) renderNewAssembly(c echo.Context, status int, f views.Form) error {
+	p, err := h.page(c, "New general assembly", "new-assembly")
+	if err != nil {
+		return err
+	}
+	return render(c, status, views.NewAssemblyPage(p, f))
+}
+
+// CreateAssembly convenes an assembly; the agenda follows on its page.
+func (h *Handler) CreateAssembly(c echo.Context) error {
+	f := formOf(c, assemblyFields...)
+	in := models.AssemblyInput{Title: f.Value("title"), Description: f.Value("description"), Form: f.Value("form")}
+	for name, dst := range map[string]*time.Time{"discussion_start": &in.DiscussionStart, "discussion_end": &in.DiscussionEnd,
+		"voting_start": &in.VotingStart, "voting_end": &in.VotingEnd} {
+		t, ok := parseMoment(f.Value(name))
+		if !ok {
+			fieldErr(&f, name, "Enter a date and time as YYYY-MM-DD HH:MM (UTC).")
+		}
+		*dst = t
+	}
+	if len(f.Errors) > 0 {
+		return h.renderNewAssembly(c, http.StatusUnprocessableEntity, f)
+	}
+	a, err := h.Governance.CreateAssembly(c.Request().Context(), actor(c), viewer(CurrentUser(c)), in)
+	if err != nil {
+		status, ok := formFailure(err, &f)
+		if !ok || status == http.StatusNotFound {
+			return err
+		}
+		return h.renderNewAssembly(c, status, f)
+	}
+	return h.flashTo(c, "success", "The assembly has been created. Now set its agenda.", "/board/assemblies/"+a.ID)
+}
+
+// parseMoment reads a datetime-local input (or YYYY-MM-DD HH:MM) as UTC;
+// blank is the zero time, which the domain reports as missing.
+func parseMoment(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, true
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02 15:04:05", time.RFC3339} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// ShowBoardAssembly is the board's page of an assembly: the agenda and its
+// form, invitations, opening and closing the vote, live turnout.
+func (h *Handler) ShowBoardAssembly(c echo.Context) error {
+	return h.renderBoardAssembly(c, http.StatusOK, views.BoardAssemblyView{Item: views.Form{Values: map[string]string{"kind": models.ItemOrdinary}}})
+}
+
+func (h *Handler) renderBoardAssembly(c echo.Context, status int, view views.BoardAssemblyView) error {
+	ctx, v := c.Request().Context(), viewer(CurrentUser(c))
+	d, err := h.Governance.Assembly(ctx, v, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	proposals, err := h.Governance.Proposals(ctx, v)
+	if err != nil {
+		return err
+	}
+	view.D = d
+	for _, pr := range proposals {
+		if pr.Status == models.ProposalSubmitted {
+			view.Proposals = append(view.Proposals, pr)
+		}
+	}
+	if d.Status == models.AssemblyClosed {
+		if view.Results, err = h.Governance.Results(ctx, v, d.ID); err != nil {
+			return err
+		}
+	}
+	p, err := h.page(c, d.Title, "assemblies")
+	if err != nil {
+		return err
+	}
+	return render(c, status, views.BoardAssemblyPage(p, view))
+}
+
+// AssemblyTurnout is the htmx partial the board's page polls while voting
+// is open.
+func (h *Handler) AssemblyTurnout(c echo.Context) error {
+	d, err := h.Governance.Assembly(c.Request().Context(), viewer(CurrentUser(c)), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.AssemblyTurnout(d))
+}
+
+// AddAgendaItem adds an item to the agenda of a planned assembly.
+func (h *Handler) AddAgendaItem(c echo.Context) error {
+	f := formOf(c, itemFields...)
+	in := models.ItemInput{Title: f.Value("title"), Description: f.Value("description"), Kind: f.Value("kind"),
+		ProposalID: f.Value("proposal_id"), Secret: f.Value("secret") != "", Candidates: lines(f.Value("candidates"))}
+	in.MajorityNum = optNumber(&f, "majority_num", "Enter a whole number, or leave empty for the majority the kind of item needs.")
+	in.MajorityDen = optNumber(&f, "majority_den", "Enter a whole number, or leave empty for the majority the kind of item needs.")
+	in.Quorum = optNumber(&f, "quorum", "Enter a whole number of votes, or leave empty for no quorum.")
+	in.Seats = optNumber(&f, "seats", "Enter the number of seats to fill.")
+	ctx := c.Request().Context()
+	if emails := lines(f.Value("excluded")); len(emails) > 0 {
+		lookup, ok := h.Accounts.(memberLookup)
+		var unknown []string
+		for _, e := range emails {
+			var u *models.User
+			var err error
+			if ok {
+				u, err = lookup.ByEmail(ctx, e)
+			}
+			if !ok || err != nil {
+				if !ok || isNotFound(err) {
+					unknown = append(unknown, e)
+					continue
+				}
+				return err
+			}
+			in.ExcludedUserIDs = append(in.ExcludedUserIDs, u.ID)
+		}
+		if len(unknown) > 0 {
+			fieldErr(&f, "excluded", "No account has the email "+strings.Join(unknown, ", ")+".")
+		}
+	}
+	if len(f.Errors) > 0 {
+		return h.renderBoardAssembly(c, http.StatusUnprocessableEntity, views.BoardAssemblyView{Item: f})
+	}
+	id := c.Param("id")
+	it, err := h.Governance.AddItem(ctx, actor(c), viewer(CurrentUser(c)), id, in)
+	if err != nil {
+		status, ok := formFailure(err, &f)
+		if !ok || status == http.StatusNotFound {
+			return err
+		}
+		f.Errors = moveField(f.Errors, "majority", "majority_num")
+		return h.renderBoardAssembly(c, status, views.BoardAssemblyView{Item: f})
+	}
+	return h.flashTo(c, "success", "Item "+it.Title+" added to the agenda.", "/board/assemblies/"+id)
+}
+
+// SendInvitations invites every member; a notice period shorter than the
+// bylaws ask for is shown as a warning.
+func (h *Handler) SendInvitations(c echo.Context) error {
+	id := c.Param("id")
+	warning, err := h.Governance.SendInvitations(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id)
+	if err != nil {
+		return h.boardAssemblyFailure(c, err)
+	}
+	if warning != "" {
+		if err := h.Sessions.AddFlash(c, "error", warning); err != nil {
+			return err
+		}
+	}
+	return h.flashTo(c, "success", "The invitations are being sent to every member.", "/board/assemblies/"+id)
+}
+
+// OpenVoting opens the ballot on every item of the agenda.
+func (h *Handler) OpenVoting(c echo.Context) error {
+	id := c.Param("id")
+	if err := h.Governance.OpenVoting(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id); err != nil {
+		return h.boardAssemblyFailure(c, err)
+	}
+	return h.flashTo(c, "success", "Voting is open.", "/board/assemblies/"+id)
+}
+
+// CloseVoting closes the ballot, counts the votes and publishes the results.
+func (h *Handler) CloseVoting(c echo.Context) error {
+	id := c.Param("id")
+	res, err := h.Governance.CloseVoting(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id)
+	if err != nil {
+		return h.boardAssemblyFailure(c, err)
+	}
+	return h.flashTo(c, "success", "Voting is closed and the results are published (SHA-256 "+res.ResultHash+").", "/board/assemblies/"+id)
+}
+
+// boardAssemblyFailure shows a refused board action on the assembly page,
+// with the status the domain gave (e.g. 409 when voting is already open).
+func (h *Handler) boardAssemblyFailure(c echo.Context, err error) error {
+	status, ok := formFailure(err, &views.Form{})
+	if !ok || status == http.StatusNotFound {
+		return err
+	}
+	return h.renderBoardAssembly(c, status, views.BoardAssemblyView{Error: errText(err),
+		Item: views.Form{Values: map[string]string{"kind": models.ItemOrdinary}}})
+}

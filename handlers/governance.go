@@ -1,0 +1,169 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"allmende/models"
+	"allmende/views"
+)
+
+// GovernanceService is what the handlers need from models.Governance: the
+// rules registry, proposals, general assemblies, proxies, ballots, results.
+type GovernanceService interface {
+	Registry(ctx context.Context) ([]models.RuleInfo, error)
+	RuleHistory(ctx context.Context, key string) ([]models.RuleVersion, error)
+
+	Submit(ctx context.Context, actor models.Actor, v models.Viewer, in models.ProposalInput) (*models.Proposal, error)
+	Proposals(ctx context.Context, v models.Viewer) ([]models.Proposal, error)
+	Proposal(ctx context.Context, v models.Viewer, id string) (*models.ProposalDetail, error)
+	Comment(ctx context.Context, actor models.Actor, v models.Viewer, proposalID, text string) error
+	Support(ctx context.Context, actor models.Actor, v models.Viewer, proposalID string) error
+
+	CreateAssembly(ctx context.Context, actor models.Actor, v models.Viewer, in models.AssemblyInput) (*models.Assembly, error)
+	AddItem(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string, in models.ItemInput) (*models.AgendaItem, error)
+	SendInvitations(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) (string, error)
+	OpenVoting(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) error
+	CloseVoting(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) (*models.AssemblyResults, error)
+	Assemblies(ctx context.Context, v models.Viewer) ([]models.Assembly, error)
+	Assembly(ctx context.Context, v models.Viewer, id string) (*models.AssemblyDetail, error)
+	GrantProxy(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID, proxyEmail, declaration string) error
+	RevokeProxy(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) error
+
+	Cast(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID, itemID string, in models.BallotInput) (*models.Receipt, error)
+	Results(ctx context.Context, v models.Viewer, assemblyID string) (*models.AssemblyResults, error)
+	Minutes(ctx context.Context, v models.Viewer, assemblyID string) (string, error)
+}
+
+// ShowRules is the registry: every rule with its value in force, since
+// when, and the decision that adopted it.
+func (h *Handler) ShowRules(c echo.Context) error {
+	rules, err := h.Governance.Registry(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	p, err := h.page(c, "Rules", "rules")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.RulesPage(p, rules))
+}
+
+// ShowRule is one rule's version history, each version with the change
+// from the one before; ?from=&to= (version ids) compares any two.
+func (h *Handler) ShowRule(c echo.Context) error {
+	ctx, key := c.Request().Context(), c.Param("key")
+	versions, err := h.Governance.RuleHistory(ctx, key)
+	if err != nil {
+		return err
+	}
+	rules, err := h.Governance.Registry(ctx)
+	if err != nil {
+		return err
+	}
+	rv := views.RuleView{Info: models.RuleInfo{Key: key, Title: key}, Versions: versions}
+	for _, r := range rules {
+		if r.Key == key {
+			rv.Info = r
+		}
+	}
+	for i, v := range versions {
+		step := views.RuleStep{Version: v}
+		if i > 0 {
+			step.Diff = models.Diff(versions[i-1].Value, v.Value)
+		}
+		rv.Steps = append(rv.Steps, step)
+	}
+	rv.From, rv.To = c.QueryParam("from"), c.QueryParam("to")
+	if rv.From != "" || rv.To != "" {
+		from, okFrom := versionByID(versions, rv.From)
+		to, okTo := versionByID(versions, rv.To)
+		if !okFrom || !okTo {
+			rv.CompareError = "Choose two versions of this rule to compare."
+		} else {
+			rv.Compare = models.Diff(from.Value, to.Value)
+		}
+	}
+	p, err := h.page(c, rv.Info.Title, "rules")
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if rv.CompareError != "" {
+		status = http.StatusUnprocessableEntity
+	}
+	return render(c, status, views.RulePage(p, rv))
+}
+
+func versionByID(vs []models.RuleVersion, id string) (models.RuleVersion, bool) {
+	for _, v := range vs {
+		if v.ID == id {
+			return v, true
+		}
+	}
+	return models.RuleVersion{}, false
+}
+
+// apiRule is the JSON shape of a line of the rules registry.
+type apiRule struct {
+	Key           string    `json:"key"`
+	Title         string    `json:"title"`
+	Kind          string    `json:"kind"`
+	Value         string    `json:"value"`
+	EffectiveFrom time.Time `json:"effective_from"`
+	AdoptedBy     string    `json:"adopted_by"`
+	Versions      int       `json:"versions"`
+}
+
+// APIRules answers GET /api/v1/rules.
+func (h *Handler) APIRules(c echo.Context) error {
+	rules, err := h.Governance.Registry(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := make([]apiRule, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, apiRule{Key: r.Key, Title: r.Title, Kind: r.Kind, Value: r.Value,
+			EffectiveFrom: r.EffectiveFrom, AdoptedBy: r.AdoptedBy, Versions: r.Versions})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"rules": out})
+}
+
+// optNumber reads an optional whole number from a form: blank is 0, and
+// anything but a non-negative number is an error on the field.
+func optNumber(f *views.Form, name, msg string) int {
+	s := strings.TrimSpace(f.Value(name))
+	if s == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		fieldErr(f, name, msg)
+		return 0
+	}
+	return n
+}
+
+// fieldErr marks one field of a form as wrong.
+func fieldErr(f *views.Form, name, msg string) {
+	if f.Errors == nil {
+		f.Errors = map[string]string{}
+	}
+	f.Errors[name] = msg
+}
+
+// lines splits a textarea into its non-blank lines.
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}

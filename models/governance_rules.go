@@ -1,0 +1,122 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Rule kinds in the registry.
+const (
+	RuleKindParameter = "parameter"
+	RuleKindText      = "text"
+)
+
+// ruleTitles names the rules for people, in the registry's order.
+var ruleTitles = map[string]string{
+	RuleSharePriceCents:        "Price of a share (cents)",
+	RuleMinShares:              "Minimum number of shares",
+	RuleMaxShares:              "Maximum number of shares",
+	RuleNoticePeriodMonths:     "Notice period (months)",
+	RuleBusinessYearStart:      "Start of the business year (MM-DD)",
+	RuleEntitlementVCPUs:       "vCPUs per paid share",
+	RuleEntitlementMemory:      "Memory per paid share (MiB)",
+	RuleEntitlementDisk:        "Disk per paid share (GiB)",
+	RuleAdmissionApprovals:     "Board approvals needed for admission",
+	RuleBylawsVersion:          "Version of the bylaws",
+	RuleBylawsText:             "Bylaws",
+	RuleProposalSupportPercent: "Support that puts a proposal on the agenda (% of members)",
+	RuleAssemblyNoticeDays:     "Notice period of a general assembly (days)",
+	RuleProxyMaxRepresented:    "Members one proxy may represent",
+	RuleHouseRulesText:         "House rules",
+}
+
+// isTextRule tells the long texts from the parameters: a text is changed
+// as a whole and shown as a diff, a parameter is a typed value.
+func isTextRule(key string) bool { return key == RuleBylawsText || key == RuleHouseRulesText }
+
+// bylawRules are part of the bylaws: changing them is a change of the
+// bylaws, which needs three quarters of the votes cast (§16(2) GenG).
+// Entitlements and the house rules are the assembly's ordinary business.
+var bylawRules = map[string]bool{
+	RuleSharePriceCents: true, RuleMinShares: true, RuleMaxShares: true, RuleNoticePeriodMonths: true,
+	RuleBusinessYearStart: true, RuleAdmissionApprovals: true, RuleBylawsVersion: true, RuleBylawsText: true,
+	RuleProposalSupportPercent: true, RuleAssemblyNoticeDays: true, RuleProxyMaxRepresented: true,
+}
+
+// ruleVersionsAt returns, per key, the version in force at t.
+func ruleVersionsAt(tx *gorm.DB, t time.Time) (map[string]RuleVersion, error) {
+	var rows []RuleVersion
+	if err := tx.Where("effective_from <= ?", t.UTC()).Order("effective_from, created_at, id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("load rules: %w", err)
+	}
+	out := make(map[string]RuleVersion, len(ruleDefs))
+	for _, v := range rows {
+		out[v.Key] = v
+	}
+	return out, nil
+}
+
+// ruleIntAt reads one whole-number rule in force at t.
+func ruleIntAt(tx *gorm.DB, key string, t time.Time) (int, error) {
+	var v RuleVersion
+	err := tx.Where("key = ? AND effective_from <= ?", key, t.UTC()).
+		Order("effective_from DESC, created_at DESC, id DESC").Limit(1).Find(&v).Error
+	if err != nil {
+		return 0, fmt.Errorf("load rule %s: %w", key, err)
+	}
+	if v.ID == "" {
+		return 0, fmt.Errorf("rule %s has no version in force at %s", key, t.UTC().Format(time.RFC3339))
+	}
+	n, err := strconv.Atoi(v.Value)
+	if err != nil {
+		return 0, fmt.Errorf("stored rule %s=%q: %w", key, v.Value, err)
+	}
+	return n, nil
+}
+
+// Registry lists every rule with the value in force now.
+func (g *Governance) Registry(ctx context.Context) ([]RuleInfo, error) {
+	db := g.db.Gorm.WithContext(ctx)
+	current, err := ruleVersionsAt(db, g.now())
+	if err != nil {
+		return nil, err
+	}
+	var counts []struct {
+		Key string
+		N   int
+	}
+	if err := db.Model(&RuleVersion{}).Select("key, COUNT(*) AS n").Group("key").Scan(&counts).Error; err != nil {
+		return nil, fmt.Errorf("count rule versions: %w", err)
+	}
+	versions := map[string]int{}
+	for _, c := range counts {
+		versions[c.Key] = c.N
+	}
+	out := make([]RuleInfo, 0, len(ruleDefs))
+	for _, def := range ruleDefs {
+		v := current[def.key]
+		kind := RuleKindParameter
+		if isTextRule(def.key) {
+			kind = RuleKindText
+		}
+		out = append(out, RuleInfo{Key: def.key, Title: ruleTitles[def.key], Kind: kind, Value: v.Value,
+			EffectiveFrom: v.EffectiveFrom, AdoptedBy: v.AdoptedBy, Versions: versions[def.key]})
+	}
+	return out, nil
+}
+
+// RuleHistory lists every version of a rule, oldest first; Diff compares two.
+func (g *Governance) RuleHistory(ctx context.Context, key string) ([]RuleVersion, error) {
+	if _, ok := ruleDefByKey(key); !ok {
+		return nil, NotFoundError("rule")
+	}
+	var out []RuleVersion
+	if err := g.db.Gorm.WithContext(ctx).Where("key = ?", key).Order("effective_from, created_at, id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("load history of rule %s: %w", key, err)
+	}
+	return out, nil
+}
