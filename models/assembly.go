@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -482,10 +483,12 @@ func (g *Governance) SendInvitations(ctx context.Context, actor Actor, v Viewer,
 		if err := tx.Model(&assemblyRow{}).Where("id = ?", a.ID).Update("invited_at", now).Error; err != nil {
 			return fmt.Errorf("record invitation: %w", err)
 		}
+		mails := make([]river.JobArgs, 0, len(recipients))
 		for _, r := range recipients {
-			if _, err := enqueue(ctx, g.queue, tx, mailInvitation(r.Email, r.Name, r.ID, a, items), nil); err != nil {
-				return err
-			}
+			mails = append(mails, mailInvitation(r.Email, r.Name, r.ID, a, items))
+		}
+		if err := enqueueMany(ctx, g.queue, tx, mails); err != nil {
+			return err
 		}
 		return recordAudit(tx, actor, "assembly.invite", "assembly", a.ID,
 			map[string]any{"recipients": len(recipients), "warning": warning})

@@ -14,6 +14,7 @@ import (
 // *river.Client[*sql.Tx] satisfies it; tests may pass a fake.
 type Queue interface {
 	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 }
 
 // enqueue inserts a job in gorm's current transaction, so the job exists
@@ -28,6 +29,30 @@ func enqueue(ctx context.Context, q Queue, tx *gorm.DB, args river.JobArgs, opts
 		return nil, fmt.Errorf("enqueue %s: %w", args.Kind(), err)
 	}
 	return res.Job, nil
+}
+
+// enqueueMany inserts many jobs in tx with one statement per batch: an
+// invitation to every member must not hold SQLite's single writer for
+// seconds, one insert per member.
+func enqueueMany(ctx context.Context, q Queue, tx *gorm.DB, args []river.JobArgs) error {
+	if len(args) == 0 {
+		return nil
+	}
+	sqlTx, ok := sqlTxOf(tx)
+	if !ok {
+		return fmt.Errorf("enqueue %d %s jobs: not inside a transaction", len(args), args[0].Kind())
+	}
+	const batch = 1000
+	for start := 0; start < len(args); start += batch {
+		params := make([]river.InsertManyParams, 0, batch)
+		for _, a := range args[start:min(start+batch, len(args))] {
+			params = append(params, river.InsertManyParams{Args: a})
+		}
+		if _, err := q.InsertManyTx(ctx, sqlTx, params); err != nil {
+			return fmt.Errorf("enqueue %d %s jobs: %w", len(params), args[0].Kind(), err)
+		}
+	}
+	return nil
 }
 
 // sqlTxOf digs the *sql.Tx out of a gorm transaction; with prepared

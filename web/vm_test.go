@@ -48,6 +48,10 @@ func (vmNoQueue) InsertTx(context.Context, *sql.Tx, river.JobArgs, *river.Insert
 	return &rivertype.JobInsertResult{Job: &rivertype.JobRow{}}, nil
 }
 
+func (vmNoQueue) InsertManyTx(context.Context, *sql.Tx, []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
+	return nil, nil
+}
+
 func newVMWorld(t *testing.T) *vmWorld {
 	t.Helper()
 	srv, base, cfg := startServer(t, "none")
