@@ -3,7 +3,6 @@ package models_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,28 +11,10 @@ import (
 	"allmende/models"
 )
 
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // mEnv wires the membership services on one database.
 type mEnv struct {
 	db     *models.DB
-	clock  *fakeClock
+	clock  *models.ManualClock
 	rules  *models.Rules
 	ms     *models.Memberships
 	board1 models.Actor
@@ -44,7 +25,7 @@ func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0,
 
 func newMEnv(t *testing.T, db *models.DB) *mEnv {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2026, 3, 15, 10, 0, 0, 0, time.UTC)}
+	clock := models.NewManualClock(time.Date(2026, 3, 15, 10, 0, 0, 0, time.UTC))
 	rules := models.NewRules(db, clock)
 	e := &mEnv{db: db, clock: clock, rules: rules, ms: models.NewMemberships(db, newQueue(t, db), rules, clock)}
 	e.board1 = e.user(t, "board1@example.org", models.RoleBoard)
