@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -18,12 +17,6 @@ var assemblyFields = []string{"title", "description", "form", "discussion_start"
 // itemFields are the single-valued inputs of the agenda item form.
 var itemFields = []string{"title", "description", "kind", "proposal_id", "secret",
 	"majority_num", "majority_den", "quorum", "seats", "candidates", "excluded"}
-
-// memberLookup finds an account by email. The board names members to
-// exclude from a vote by email; models.Accounts provides it.
-type memberLookup interface {
-	ByEmail(ctx context.Context, email string) (*models.User, error)
-}
 
 // ShowNewAssembly is the board's form to convene a general assembly.
 func (h *Handler) ShowNewAssembly(c echo.Context) error {
@@ -134,16 +127,11 @@ func (h *Handler) AddAgendaItem(c echo.Context) error {
 	in.Seats = optNumber(&f, "seats", "Enter the number of seats to fill.")
 	ctx := c.Request().Context()
 	if emails := lines(f.Value("excluded")); len(emails) > 0 {
-		lookup, ok := h.Accounts.(memberLookup)
 		var unknown []string
 		for _, e := range emails {
-			var u *models.User
-			var err error
-			if ok {
-				u, err = lookup.ByEmail(ctx, e)
-			}
-			if !ok || err != nil {
-				if !ok || isNotFound(err) {
+			u, err := h.Accounts.ByEmail(ctx, e)
+			if err != nil {
+				if isNotFound(err) {
 					unknown = append(unknown, e)
 					continue
 				}

@@ -24,6 +24,8 @@ type AccountService interface {
 	Authenticate(ctx context.Context, ip, email, password string) (*models.User, error)
 	ChangePassword(ctx context.Context, actor models.Actor, userID, current, next string) error
 	Get(ctx context.Context, id string) (*models.User, error)
+	// ByEmail finds an account, e.g. a member the board excludes from a vote.
+	ByEmail(ctx context.Context, email string) (*models.User, error)
 }
 
 // TokenService is what the handlers need from models.Tokens.

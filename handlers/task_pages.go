@@ -12,13 +12,6 @@ import (
 // tasksPerPage is how many tasks the history shows at once.
 const tasksPerPage = 50
 
-// retryableTasks mirrors the domain's (unexported) list of task kinds a
-// retry may run again, only to decide whether to show the button; the
-// domain still decides when the button is pressed.
-var retryableTasks = map[models.VMAction]bool{
-	models.ActionCreate: true, models.ActionReprovision: true, models.ActionStart: true, models.ActionDelete: true,
-}
-
 // ShowTasks is the viewer's task history, newest first, a page at a time.
 func (h *Handler) ShowTasks(c echo.Context) error {
 	ctx, v := c.Request().Context(), viewer(CurrentUser(c))
@@ -73,7 +66,7 @@ func (h *Handler) TaskLog(c echo.Context) error {
 }
 
 func taskView(t *models.TaskDetail) views.TaskView {
-	return views.TaskView{Task: t, CanRetry: t.Status == models.TaskFailed && retryableTasks[t.Kind]}
+	return views.TaskView{Task: t, CanRetry: t.Retryable()}
 }
 
 // RetryTask runs a failed task again as a new task and shows that one.

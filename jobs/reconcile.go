@@ -111,36 +111,12 @@ func sameExpected(a, b []models.ExpectedDomain) bool {
 	return true
 }
 
-// failAbandoned fails active tasks whose River job is finalized. The
-// workers always record a task's outcome before their job completes or is
-// cancelled, so such a task has no one left to finish it.
+// failAbandoned fails active tasks whose River job ended without the
+// worker recording an outcome; the domain knows which those are.
 func (w *ReconcileWorker) failAbandoned(ctx context.Context) error {
-	rows, err := w.db.SQL.QueryContext(ctx, `SELECT t.id, j.state FROM tasks t JOIN river_job j ON j.id = t.river_job_id
-		WHERE t.status IN ('queued', 'running') AND j.state IN ('completed', 'cancelled', 'discarded')`)
-	if err != nil {
-		return fmt.Errorf("find abandoned tasks: %w", err)
+	n, err := w.tasks.FailAbandoned(ctx)
+	if n > 0 {
+		w.logger.Warn("failed tasks whose job ended without an outcome", "tasks", n)
 	}
-	type abandoned struct{ task, state string }
-	var list []abandoned
-	for rows.Next() {
-		var a abandoned
-		if err := rows.Scan(&a.task, &a.state); err != nil {
-			rows.Close()
-			return fmt.Errorf("scan abandoned task: %w", err)
-		}
-		list = append(list, a)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("find abandoned tasks: %w", err)
-	}
-	var errs []error
-	for _, a := range list {
-		w.logger.Warn("failing a task whose job ended without an outcome", "task", a.task, "job_state", a.state)
-		cause := &models.Error{Safe: "the background job gave up without finishing the task; please try again"}
-		if err := w.tasks.Fail(ctx, a.task, cause); err != nil {
-			errs = append(errs, fmt.Errorf("fail abandoned task %s: %w", a.task, err))
-		}
-	}
-	return errors.Join(errs...)
+	return err
 }

@@ -228,10 +228,40 @@ func finishTask(tx *gorm.DB, t *Task, status TaskStatus, reason string) error {
 	return nil
 }
 
-// retryable are the kinds of failed tasks that a retry can sensibly run
-// again; the others are better asked for afresh (another shutdown, reboot
-// or resize).
-var retryable = map[VMAction]bool{ActionCreate: true, ActionReprovision: true, ActionStart: true, ActionDelete: true}
+// Retryable reports whether a retry can sensibly run this task again: a
+// failed create, reprovision, start or delete. Other actions are better
+// asked for afresh (another shutdown, reboot or resize).
+func (t *Task) Retryable() bool {
+	if t.Status != TaskFailed {
+		return false
+	}
+	switch t.Kind {
+	case ActionCreate, ActionReprovision, ActionStart, ActionDelete:
+		return true
+	}
+	return false
+}
+
+// FailAbandoned fails open tasks whose River job has ended (completed,
+// cancelled or discarded) without the worker recording an outcome, so that
+// no VM waits forever for a job that is gone. It returns how many it failed.
+func (s *Tasks) FailAbandoned(ctx context.Context) (int, error) {
+	var ids []string
+	err := s.db.Gorm.WithContext(ctx).Raw(`SELECT t.id FROM tasks t JOIN river_job j ON j.id = t.river_job_id
+		WHERE t.status IN (?, ?) AND j.state IN ('completed', 'cancelled', 'discarded')`, TaskQueued, TaskRunning).
+		Scan(&ids).Error
+	if err != nil {
+		return 0, fmt.Errorf("find abandoned tasks: %w", err)
+	}
+	var errs []error
+	for _, id := range ids {
+		cause := &Error{Safe: "the background job gave up without finishing the task; please try again"}
+		if err := s.Fail(ctx, id, cause); err != nil {
+			errs = append(errs, fmt.Errorf("fail abandoned task %s: %w", id, err))
+		}
+	}
+	return len(ids), errors.Join(errs...)
+}
 
 // Retry runs a failed task again as a new task (the failed one stays in
 // the history), moving the VM into the task's transitional state and
@@ -246,7 +276,7 @@ func (s *Tasks) Retry(ctx context.Context, actor Actor, v Viewer, taskID string)
 		if t.Status != TaskFailed {
 			return Conflict("Only a failed task can be retried.")
 		}
-		if !retryable[t.Kind] {
+		if !t.Retryable() {
 			return Conflict(fmt.Sprintf("A failed %s cannot be retried; ask for it again instead.", t.Kind))
 		}
 		vm, err := loadVM(tx, v, t.VMID)
