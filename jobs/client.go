@@ -111,7 +111,7 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 	river.AddWorker(workers, &VMResizeWorker{vmWorkers: vw})
 	river.AddWorker(workers, &VMDeleteWorker{vmWorkers: vw})
 	river.AddWorker(workers, &ImageImportWorker{images: deps.Images, hv: deps.Hypervisor, uploadDir: deps.UploadDir, logger: log})
-	river.AddWorker(workers, &ReconcileWorker{db: db, hosts: deps.Hosts, vms: deps.VMs, tasks: deps.Tasks, hv: deps.Hypervisor, logger: log})
+	river.AddWorker(workers, &ReconcileWorker{hosts: deps.Hosts, vms: deps.VMs, tasks: deps.Tasks, hv: deps.Hypervisor, logger: log})
 
 	c, err := river.NewClient(driver(db), &river.Config{
 		Logger:  riverLog(log),

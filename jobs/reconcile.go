@@ -31,7 +31,6 @@ const reconcileInterval = time.Minute
 // in a transitional state forever.
 type ReconcileWorker struct {
 	river.WorkerDefaults[jobargs.Reconcile]
-	db     *models.DB
 	hosts  *models.Hosts
 	vms    *models.VMs
 	tasks  *models.Tasks
