@@ -24,22 +24,6 @@ import (
 // its storage order tell whose it is. Its audit entry names the voter and
 // the item, never the choice.
 
-type voteRecord struct {
-	ItemID   string
-	MemberID string
-}
-
-func (voteRecord) TableName() string { return "vote_records" }
-
-type namedBallot struct {
-	ItemID   string
-	MemberID string
-	CastBy   string
-	Choice   string
-}
-
-func (namedBallot) TableName() string { return "named_ballots" }
-
 type secretBallot struct {
 	ItemID string
 	ID     string

@@ -254,6 +254,7 @@ func TestBoardLedgerAndExclusion(t *testing.T) {
 
 	resp, body = anna.submit(page, page+"/exclude", url.Values{"reason": {""}})
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	wantContains(t, body, "Give the reason for the exclusion.")
 	resp, _ = anna.submit(page, page+"/exclude", url.Values{"reason": {"unpaid shares"}})
 	wantStatus(t, resp, http.StatusSeeOther)
 	_, body = anna.get(page)

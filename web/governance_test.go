@@ -300,6 +300,7 @@ func TestAssemblyFlow(t *testing.T) {
 	// The board convenes an assembly; bad dates are field errors.
 	resp, body := anna.get("/board/assemblies/new")
 	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, "two phases: online discussion, then vote")
 	form := url.Values{"title": {"Annual assembly 2026"}, "description": {"Online."}, "form": {"virtual"},
 		"voting_start": {moment(-time.Hour)}, "voting_end": {"soon"}}
 	resp, body = anna.submit("/board/assemblies/new", "/board/assemblies/new", form)
@@ -408,6 +409,7 @@ func TestAssemblyFlow(t *testing.T) {
 	resp, body = apiJSON(tom, http.MethodPost, "/api/v1/assemblies/"+id+"/items/"+change+"/ballot", tokens["Tom"],
 		`{"on_behalf_of":"`+evaID+`","choice":"no"}`)
 	wantStatus(t, resp, http.StatusCreated)
+	wantContains(t, body, `"item_id":"`+change+`"`)
 	resp, body = apiJSON(tom, http.MethodPost, "/api/v1/assemblies/"+id+"/items/"+change+"/ballot", tokens["Tom"],
 		`{"on_behalf_of":"`+evaID+`","choice":"no"}`)
 	wantStatus(t, resp, http.StatusConflict)
@@ -417,8 +419,10 @@ func TestAssemblyFlow(t *testing.T) {
 	decodeAPIError(t, body)
 	resp, body = apiJSON(tom, http.MethodPost, "/api/v1/assemblies/"+id+"/items/"+change+"/ballot", tokens["Tom"], `{"choise":"yes"}`)
 	wantStatus(t, resp, http.StatusBadRequest)
+	decodeAPIError(t, body)
 	resp, body = apiJSON(eva, http.MethodPost, "/api/v1/assemblies/"+id+"/items/"+change+"/ballot", tokens["Eva"], `{"choice":"yes"}`)
 	wantStatus(t, resp, http.StatusForbidden)
+	decodeAPIError(t, body)
 
 	// A secret ballot: the receipt is on the answer, and only there.
 	resp, body = mia.submit(page, ballot(accounts), url.Values{"choice": {"yes"}})
