@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"time"
 
@@ -236,15 +237,8 @@ func renameField(err error, from, to string) error {
 	if !ok || de.Fields[from] == "" {
 		return err
 	}
-	fields := make(map[string]string, len(de.Fields))
-	for k, m := range de.Fields {
-		if k == from {
-			k = to
-		}
-		fields[k] = m
-	}
 	out := *de
-	out.Fields = fields
+	out.Fields = moveField(maps.Clone(de.Fields), from, to)
 	return &out
 }
 

@@ -131,7 +131,7 @@ func (h *Handler) AddAgendaItem(c echo.Context) error {
 		for _, e := range emails {
 			u, err := h.Accounts.ByEmail(ctx, e)
 			if err != nil {
-				if isNotFound(err) {
+				if models.IsNotFound(err) {
 					unknown = append(unknown, e)
 					continue
 				}

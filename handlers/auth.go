@@ -27,7 +27,7 @@ func (h *Handler) LoadUser(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		u, err := h.Accounts.Get(c.Request().Context(), id)
-		if de, ok := models.AsError(err); ok && de.Code == http.StatusNotFound {
+		if models.IsNotFound(err) {
 			return h.endSession(c, next)
 		}
 		if err != nil {

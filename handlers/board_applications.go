@@ -43,16 +43,13 @@ func (h *Handler) renderApplication(c echo.Context, status int, reject views.For
 func (h *Handler) ApproveApplication(c echo.Context) error {
 	m, err := h.Members.Approve(c.Request().Context(), actor(c), c.Param("id"))
 	if err != nil {
-		if status, ok := formFailure(err, &views.Form{}); !ok || status == http.StatusNotFound {
-			return err
-		}
 		// An application decided meanwhile (perhaps by another board
 		// member's click) has no page any more: back to the queue then.
 		back := "/board/applications/" + c.Param("id")
 		if _, aerr := h.Members.Application(c.Request().Context(), c.Param("id")); aerr != nil {
 			back = "/board/applications"
 		}
-		return h.flashTo(c, "error", errText(err), back)
+		return h.refused(c, err, back)
 	}
 	msg := "Your approval is recorded; another board member needs to confirm it."
 	if m.MemberNumber != nil {

@@ -111,38 +111,31 @@ func (h *Handler) ReverseCapitalTransaction(c echo.Context) error {
 }
 
 func (h *Handler) reverse(c echo.Context, fn func(ctx context.Context, a models.Actor, id, reason string) error) error {
-	err := fn(c.Request().Context(), actor(c), c.Param("id"), c.FormValue("reason"))
-	back := c.Request().Referer()
-	if u, perr := url.Parse(back); perr != nil || !strings.HasPrefix(u.Path, "/board/members/") {
-		back = "/board/members"
-	} else {
-		back = u.Path
-	}
-	if err != nil {
-		if _, ok := formFailure(err, &views.Form{}); !ok {
-			return err
-		}
-		return h.flashTo(c, "error", errText(err), back)
+	back := memberPageBack(c)
+	if err := fn(c.Request().Context(), actor(c), c.Param("id"), c.FormValue("reason")); err != nil {
+		return h.refused(c, err, back)
 	}
 	return h.flashTo(c, "success", "Reversal booked.", back)
 }
 
+// memberPageBack is the member page a ledger or refund button was on (the
+// rows do not carry their member), or the register.
+func memberPageBack(c echo.Context) string {
+	if u, err := url.Parse(c.Request().Referer()); err == nil && strings.HasPrefix(u.Path, "/board/members/") {
+		return u.Path
+	}
+	return "/board/members"
+}
+
 // PayRefund records a refund as paid on the given date.
 func (h *Handler) PayRefund(c echo.Context) error {
-	back := "/board/members"
-	if u, perr := url.Parse(c.Request().Referer()); perr == nil && strings.HasPrefix(u.Path, "/board/members/") {
-		back = u.Path
-	}
+	back := memberPageBack(c)
 	date, ok := parseDay(c.FormValue("date"))
 	if !ok {
 		return h.flashTo(c, "error", "Enter the date the refund was paid, as YYYY-MM-DD.", back)
 	}
-	err := h.Members.PayRefund(c.Request().Context(), actor(c), c.Param("id"), date)
-	if err != nil {
-		if _, ok := formFailure(err, &views.Form{}); !ok {
-			return err
-		}
-		return h.flashTo(c, "error", errText(err), back)
+	if err := h.Members.PayRefund(c.Request().Context(), actor(c), c.Param("id"), date); err != nil {
+		return h.refused(c, err, back)
 	}
 	return h.flashTo(c, "success", "Refund recorded as paid.", back)
 }

@@ -22,7 +22,7 @@ var joinFields = []string{"person_kind", "legal_name", "organisation", "represen
 // an account that never applied — the form to join.
 func (h *Handler) ShowMembership(c echo.Context) error {
 	o, err := h.Members.Overview(c.Request().Context(), CurrentUser(c).ID)
-	if isNotFound(err) {
+	if models.IsNotFound(err) {
 		return h.showJoin(c, false)
 	}
 	if err != nil {
@@ -36,7 +36,7 @@ func (h *Handler) ShowMembership(c echo.Context) error {
 // /membership; the domain refuses a second open application anyway.
 func (h *Handler) ShowJoin(c echo.Context) error {
 	o, err := h.Members.Overview(c.Request().Context(), CurrentUser(c).ID)
-	if isNotFound(err) {
+	if models.IsNotFound(err) {
 		return h.showJoin(c, false)
 	}
 	if err != nil {
@@ -258,7 +258,3 @@ func formNumber(s string) int {
 }
 
 // isNotFound reports a domain NotFound, e.g. "no membership yet".
-func isNotFound(err error) bool {
-	de, ok := models.AsError(err)
-	return ok && de.Code == http.StatusNotFound
-}

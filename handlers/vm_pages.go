@@ -242,17 +242,6 @@ func (h *Handler) vmAction(c echo.Context, act vmActionFunc, done string) error 
 	return h.flashTo(c, "success", done, back)
 }
 
-// refused answers a domain refusal of a button with a flash on the page
-// the button was on. "Not found" stays a 404, so that another member's ids
-// cannot be probed, and internal errors stay errors.
-func (h *Handler) refused(c echo.Context, err error, back string) error {
-	de, ok := models.AsError(err)
-	if !ok || de.Code == http.StatusNotFound {
-		return err
-	}
-	return h.flashTo(c, "error", errText(err), back)
-}
-
 // ResizeVM moves a VM to another plan.
 func (h *Handler) ResizeVM(c echo.Context) error {
 	f := formOf(c, "plan_id")

@@ -44,7 +44,7 @@ func (w *ImageImportWorker) Timeout(job *river.Job[jobargs.ImageImport]) time.Du
 
 func (w *ImageImportWorker) Work(ctx context.Context, job *river.Job[jobargs.ImageImport]) error {
 	view, err := w.images.ForImport(ctx, job.Args.ImageID)
-	if isNotFound(err) {
+	if models.IsNotFound(err) {
 		w.remove(job.Args.Path)
 		return river.JobCancel(fmt.Errorf("image %s no longer exists", job.Args.ImageID))
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -33,7 +32,7 @@ func (w *RefreshHostWorker) Timeout(*river.Job[jobargs.RefreshHost]) time.Durati
 
 func (w *RefreshHostWorker) Work(ctx context.Context, job *river.Job[jobargs.RefreshHost]) error {
 	host, err := w.hosts.Get(ctx, job.Args.HostID)
-	if de, ok := models.AsError(err); ok && de.Code == http.StatusNotFound {
+	if models.IsNotFound(err) {
 		return river.JobCancel(fmt.Errorf("host %s no longer exists", job.Args.HostID))
 	}
 	if err != nil {

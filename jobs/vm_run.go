@@ -110,7 +110,7 @@ func isPermanent(err error) bool {
 // and a cancelled job.
 func (w *vmWorkers) run(ctx context.Context, job *rivertype.JobRow, args jobargs.VMTask, fn func(context.Context, *vmRun) error) error {
 	v, err := w.vms.ForJob(ctx, args.VMID)
-	if isNotFound(err) {
+	if models.IsNotFound(err) {
 		return river.JobCancel(fmt.Errorf("vm %s of task %s no longer exists", args.VMID, args.TaskID))
 	}
 	if err != nil {
@@ -123,7 +123,7 @@ func (w *vmWorkers) run(ctx context.Context, job *rivertype.JobRow, args jobargs
 			// complete): there is nothing left to do.
 			return nil
 		}
-		if isNotFound(err) {
+		if models.IsNotFound(err) {
 			return river.JobCancel(fmt.Errorf("task %s no longer exists", args.TaskID))
 		}
 		return fmt.Errorf("start task %s: %w", args.TaskID, err)
@@ -227,10 +227,6 @@ func (r *vmRun) succeed(ctx context.Context) error {
 	return nil
 }
 
-func isNotFound(err error) bool {
-	de, ok := models.AsError(err)
-	return ok && de.Code == http.StatusNotFound
-}
 
 // domainType is the libvirt domain type for the VM's host.
 func (r *vmRun) domainType() string {

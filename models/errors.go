@@ -45,6 +45,10 @@ func Forbidden(msg string) *Error { return &Error{Code: http.StatusForbidden, Sa
 // Conflict reports an action the current state forbids.
 func Conflict(msg string) *Error { return &Error{Code: http.StatusConflict, Safe: msg} }
 
+// IsNotFound reports whether err says a row does not exist (or belongs to
+// someone the viewer may not know about).
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
 // AsError extracts a domain error; ok is false for unexpected (internal) errors.
 func AsError(err error) (*Error, bool) {
 	var e *Error

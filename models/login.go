@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -41,8 +40,7 @@ func (a *Accounts) Authenticate(ctx context.Context, ip, email, password string)
 		return nil, err
 	}
 	u, err := a.ByEmail(ctx, email)
-	var de *Error
-	if errors.As(err, &de) && de.Code == http.StatusNotFound {
+	if IsNotFound(err) {
 		// Spend the same time as for a real account, so timing does not
 		// reveal which emails exist.
 		_, _ = CheckPassword(dummyHash, password)
