@@ -103,13 +103,13 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 		domainType = "qemu"
 	}
 	vw := &vmWorkers{vms: deps.VMs, tasks: deps.Tasks, hv: deps.Hypervisor, logger: log, domainType: domainType}
-	river.AddWorker(workers, &VMCreateWorker{vmWorkers: vw})
-	river.AddWorker(workers, &VMStartWorker{vmWorkers: vw})
-	river.AddWorker(workers, &VMShutdownWorker{vmWorkers: vw})
-	river.AddWorker(workers, &VMPowerOffWorker{vmWorkers: vw})
-	river.AddWorker(workers, &VMRebootWorker{vmWorkers: vw})
-	river.AddWorker(workers, &VMResizeWorker{vmWorkers: vw})
-	river.AddWorker(workers, &VMDeleteWorker{vmWorkers: vw})
+	river.AddWorker(workers, &VMCreateWorker{vmJob[jobargs.VMCreate]{vmWorkers: vw}})
+	river.AddWorker(workers, &VMStartWorker{vmJob[jobargs.VMStart]{vmWorkers: vw}})
+	river.AddWorker(workers, &VMShutdownWorker{vmJob[jobargs.VMShutdown]{vmWorkers: vw}})
+	river.AddWorker(workers, &VMPowerOffWorker{vmJob[jobargs.VMPowerOff]{vmWorkers: vw}})
+	river.AddWorker(workers, &VMRebootWorker{vmJob[jobargs.VMReboot]{vmWorkers: vw}})
+	river.AddWorker(workers, &VMResizeWorker{vmJob[jobargs.VMResize]{vmWorkers: vw}})
+	river.AddWorker(workers, &VMDeleteWorker{vmJob[jobargs.VMDelete]{vmWorkers: vw}})
 	river.AddWorker(workers, &ImageImportWorker{images: deps.Images, hv: deps.Hypervisor, uploadDir: deps.UploadDir, logger: log})
 	river.AddWorker(workers, &ReconcileWorker{hosts: deps.Hosts, vms: deps.VMs, tasks: deps.Tasks, hv: deps.Hypervisor, logger: log})
 

@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/riverqueue/river"
 
@@ -21,13 +20,7 @@ import (
 // so a retry after a crash at any point finishes the VM with one domain
 // and one disk and one seed volume.
 type VMCreateWorker struct {
-	river.WorkerDefaults[jobargs.VMCreate]
-	*vmWorkers
-}
-
-func (w *VMCreateWorker) Timeout(*river.Job[jobargs.VMCreate]) time.Duration { return vmJobTimeout }
-func (w *VMCreateWorker) NextRetry(j *river.Job[jobargs.VMCreate]) time.Time {
-	return vmNextRetry(j.JobRow)
+	vmJob[jobargs.VMCreate]
 }
 
 func (w *VMCreateWorker) Work(ctx context.Context, job *river.Job[jobargs.VMCreate]) error {

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"time"
 
 	"github.com/riverqueue/river"
 
@@ -14,13 +13,7 @@ import (
 // address. Each removal does nothing for what is already gone, so a retry
 // after a crash ends with nothing left behind.
 type VMDeleteWorker struct {
-	river.WorkerDefaults[jobargs.VMDelete]
-	*vmWorkers
-}
-
-func (w *VMDeleteWorker) Timeout(*river.Job[jobargs.VMDelete]) time.Duration { return vmJobTimeout }
-func (w *VMDeleteWorker) NextRetry(j *river.Job[jobargs.VMDelete]) time.Time {
-	return vmNextRetry(j.JobRow)
+	vmJob[jobargs.VMDelete]
 }
 
 func (w *VMDeleteWorker) Work(ctx context.Context, job *river.Job[jobargs.VMDelete]) error {

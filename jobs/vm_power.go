@@ -22,13 +22,7 @@ func errDomainMissing() error {
 // VMStartWorker starts a stopped VM (growing its disk first if a resize
 // left that for the next start).
 type VMStartWorker struct {
-	river.WorkerDefaults[jobargs.VMStart]
-	*vmWorkers
-}
-
-func (w *VMStartWorker) Timeout(*river.Job[jobargs.VMStart]) time.Duration { return vmJobTimeout }
-func (w *VMStartWorker) NextRetry(j *river.Job[jobargs.VMStart]) time.Time {
-	return vmNextRetry(j.JobRow)
+	vmJob[jobargs.VMStart]
 }
 
 func (w *VMStartWorker) Work(ctx context.Context, job *river.Job[jobargs.VMStart]) error {
@@ -67,16 +61,10 @@ func (w *VMStartWorker) Work(ctx context.Context, job *river.Job[jobargs.VMStart
 // attempt, and a crash in between costs one slice, not the whole wait.
 // The deadline counts from the task's start, which survives both.
 type VMShutdownWorker struct {
-	river.WorkerDefaults[jobargs.VMShutdown]
-	*vmWorkers
+	vmJob[jobargs.VMShutdown]
 }
 
 const shutdownWaitSlice = 30 * time.Second
-
-func (w *VMShutdownWorker) Timeout(*river.Job[jobargs.VMShutdown]) time.Duration { return vmJobTimeout }
-func (w *VMShutdownWorker) NextRetry(j *river.Job[jobargs.VMShutdown]) time.Time {
-	return vmNextRetry(j.JobRow)
-}
 
 func (w *VMShutdownWorker) Work(ctx context.Context, job *river.Job[jobargs.VMShutdown]) error {
 	return w.run(ctx, job.JobRow, job.Args.VMTask, func(ctx context.Context, r *vmRun) error {
@@ -152,13 +140,7 @@ func snoozes(metadata []byte) int {
 
 // VMPowerOffWorker stops the VM at once.
 type VMPowerOffWorker struct {
-	river.WorkerDefaults[jobargs.VMPowerOff]
-	*vmWorkers
-}
-
-func (w *VMPowerOffWorker) Timeout(*river.Job[jobargs.VMPowerOff]) time.Duration { return vmJobTimeout }
-func (w *VMPowerOffWorker) NextRetry(j *river.Job[jobargs.VMPowerOff]) time.Time {
-	return vmNextRetry(j.JobRow)
+	vmJob[jobargs.VMPowerOff]
 }
 
 func (w *VMPowerOffWorker) Work(ctx context.Context, job *river.Job[jobargs.VMPowerOff]) error {
@@ -178,13 +160,7 @@ func (w *VMPowerOffWorker) Work(ctx context.Context, job *river.Job[jobargs.VMPo
 // VMRebootWorker asks the guest to restart (ACPI). A VM found shut off is
 // started instead, so that the job always ends with the guest up.
 type VMRebootWorker struct {
-	river.WorkerDefaults[jobargs.VMReboot]
-	*vmWorkers
-}
-
-func (w *VMRebootWorker) Timeout(*river.Job[jobargs.VMReboot]) time.Duration { return vmJobTimeout }
-func (w *VMRebootWorker) NextRetry(j *river.Job[jobargs.VMReboot]) time.Time {
-	return vmNextRetry(j.JobRow)
+	vmJob[jobargs.VMReboot]
 }
 
 func (w *VMRebootWorker) Work(ctx context.Context, job *river.Job[jobargs.VMReboot]) error {

@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/riverqueue/river"
 
@@ -19,13 +18,7 @@ import (
 // lock on a running guest's disk and the hypervisor layer has no live
 // block resize. The VM returns to the state it had before.
 type VMResizeWorker struct {
-	river.WorkerDefaults[jobargs.VMResize]
-	*vmWorkers
-}
-
-func (w *VMResizeWorker) Timeout(*river.Job[jobargs.VMResize]) time.Duration { return vmJobTimeout }
-func (w *VMResizeWorker) NextRetry(j *river.Job[jobargs.VMResize]) time.Time {
-	return vmNextRetry(j.JobRow)
+	vmJob[jobargs.VMResize]
 }
 
 func (w *VMResizeWorker) Work(ctx context.Context, job *river.Job[jobargs.VMResize]) error {

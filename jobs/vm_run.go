@@ -62,6 +62,17 @@ const (
 // to 30 s inside one attempt.
 var vmRetryDelays = []time.Duration{time.Second, 4 * time.Second, 15 * time.Second, 30 * time.Second}
 
+// vmJob is embedded by every VM worker: River's defaults, the shared
+// worker dependencies, and the VM jobs' common timeout and retry schedule.
+type vmJob[T river.JobArgs] struct {
+	river.WorkerDefaults[T]
+	*vmWorkers
+}
+
+func (vmJob[T]) Timeout(*river.Job[T]) time.Duration { return vmJobTimeout }
+
+func (vmJob[T]) NextRetry(j *river.Job[T]) time.Time { return vmNextRetry(j.JobRow) }
+
 func vmNextRetry(job *rivertype.JobRow) time.Time {
 	i := min(max(job.Attempt-1, 0), len(vmRetryDelays)-1)
 	return time.Now().Add(vmRetryDelays[i])
@@ -226,7 +237,6 @@ func (r *vmRun) succeed(ctx context.Context) error {
 	}
 	return nil
 }
-
 
 // domainType is the libvirt domain type for the VM's host.
 func (r *vmRun) domainType() string {
