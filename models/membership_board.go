@@ -105,19 +105,8 @@ func (s *Memberships) Approve(ctx context.Context, actor Actor, membershipID str
 	var m *Membership
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		var err error
-		if m, err = loadMembership(tx, membershipID, true); err != nil {
+		if m, err = openApplicationTx(tx, actor, membershipID, "approve"); err != nil {
 			return err
-		}
-		if m.Status != StatusApplicant {
-			return Conflict("This application has already been decided.")
-		}
-		if actor.UserID == m.UserID {
-			return Forbidden("You cannot approve your own application.")
-		}
-		if ok, err := userHasRole(tx, actor.UserID, RoleBoard); err != nil {
-			return err
-		} else if !ok {
-			return Forbidden("Only board members can approve applications.")
 		}
 		var mine int64
 		if err := tx.Model(&Approval{}).Where("membership_id = ? AND board_user_id = ?", m.ID, actor.UserID).Count(&mine).Error; err != nil {
@@ -200,20 +189,9 @@ func (s *Memberships) Reject(ctx context.Context, actor Actor, membershipID, rea
 		return Invalid(map[string]string{"reason": "Give the applicant the reason for the rejection."})
 	}
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		m, err := loadMembership(tx, membershipID, true)
+		m, err := openApplicationTx(tx, actor, membershipID, "reject")
 		if err != nil {
 			return err
-		}
-		if m.Status != StatusApplicant {
-			return Conflict("This application has already been decided.")
-		}
-		if actor.UserID == m.UserID {
-			return Forbidden("You cannot decide on your own application.")
-		}
-		if ok, err := userHasRole(tx, actor.UserID, RoleBoard); err != nil {
-			return err
-		} else if !ok {
-			return Forbidden("Only board members can reject applications.")
 		}
 		rej := Rejection{ID: newID(), RejectedAt: s.now()}
 		// The mail first: it needs the address, which is gone afterwards.
@@ -232,4 +210,26 @@ func (s *Memberships) Reject(ctx context.Context, actor Actor, membershipID, rea
 		}
 		return recordAudit(tx, actor, "membership.reject", "rejection", rej.ID, nil)
 	})
+}
+
+// openApplicationTx locks an application the board acts on and checks
+// that it is still open and that actor is a board member other than the
+// applicant; verb names the action in the messages.
+func openApplicationTx(tx *gorm.DB, actor Actor, membershipID, verb string) (*Membership, error) {
+	m, err := loadMembership(tx, membershipID, true)
+	if err != nil {
+		return nil, err
+	}
+	if m.Status != StatusApplicant {
+		return nil, Conflict("This application has already been decided.")
+	}
+	if actor.UserID == m.UserID {
+		return nil, Forbidden("You cannot " + verb + " your own application.")
+	}
+	if ok, err := userHasRole(tx, actor.UserID, RoleBoard); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, Forbidden("Only board members can " + verb + " applications.")
+	}
+	return m, nil
 }
