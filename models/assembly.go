@@ -168,8 +168,6 @@ func (in *AssemblyInput) validate(now time.Time) map[string]string {
 	return fields
 }
 
-func utf8Len(s string) int { return len([]rune(s)) }
-
 func optionalTime(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
@@ -378,17 +376,6 @@ func proposalChangesBylaws(p *Proposal) bool {
 		}
 	}
 	return false
-}
-
-func uniqueNonEmpty(ss []string) []string {
-	var out []string
-	for _, s := range ss {
-		s = strings.TrimSpace(s)
-		if s != "" && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func (r itemRow) item() AgendaItem {

@@ -2,12 +2,9 @@ package models
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // Actor is who performs a state change and from where; every service method
@@ -33,29 +30,6 @@ type AuditEvent struct {
 	TargetType string
 	TargetID   string
 	Detail     string
-}
-
-// recordAudit appends an audit entry inside tx, the same transaction as the
-// change it describes.
-func recordAudit(tx *gorm.DB, a Actor, action, targetType, targetID string, detail map[string]any) error {
-	ev := AuditEvent{
-		ID: newID(), CreatedAt: time.Now().UTC(), ActorEmail: a.Email, IP: a.IP,
-		Action: action, TargetType: targetType, TargetID: targetID,
-	}
-	if a.UserID != "" {
-		ev.ActorID = &a.UserID
-	}
-	if len(detail) > 0 {
-		b, err := json.Marshal(detail)
-		if err != nil {
-			return fmt.Errorf("encode audit detail: %w", err)
-		}
-		ev.Detail = string(b)
-	}
-	if err := tx.Create(&ev).Error; err != nil {
-		return fmt.Errorf("write audit entry %s: %w", action, err)
-	}
-	return nil
 }
 
 // AuditFilter narrows the admin's view of the log.
@@ -95,10 +69,4 @@ func (l *AuditLog) List(ctx context.Context, f AuditFilter) ([]AuditEvent, error
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
 	return out, nil
-}
-
-// likeEscape makes user input match literally in a LIKE pattern with
-// ESCAPE '\', which both SQLite and PostgreSQL understand.
-func likeEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
 }

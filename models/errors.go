@@ -3,11 +3,6 @@ package models
 import (
 	"errors"
 	"net/http"
-	"strings"
-
-	"gorm.io/gorm"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Error is a domain error that carries, besides its internal cause, a
@@ -56,18 +51,4 @@ func AsError(err error) (*Error, bool) {
 		return e, true
 	}
 	return nil, false
-}
-
-// isUniqueViolation recognises a unique-constraint failure on both back ends.
-// gorm's sqlite translator does not know modernc's error type, so SQLite
-// codes are checked here directly.
-func isUniqueViolation(err error) bool {
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return true
-	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
-	}
-	return strings.Contains(err.Error(), "SQLSTATE 23505")
 }

@@ -34,10 +34,6 @@ var ruleTitles = map[string]string{
 	RuleHouseRulesText:         "House rules",
 }
 
-// isTextRule tells the long texts from the parameters: a text is changed
-// as a whole and shown as a diff, a parameter is a typed value.
-func isTextRule(key string) bool { return key == RuleBylawsText || key == RuleHouseRulesText }
-
 // bylawRules are part of the bylaws: changing them is a change of the
 // bylaws, which needs three quarters of the votes cast (§16(2) GenG).
 // Entitlements and the house rules are the assembly's ordinary business.

@@ -3,7 +3,6 @@ package models
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -233,16 +232,4 @@ func (s *Memberships) PayRefund(ctx context.Context, actor Actor, refundID strin
 		return recordAudit(tx, actor, "membership.refund_paid", "membership", r.MembershipID,
 			map[string]any{"refund_id": r.ID, "transaction_id": t.ID, "amount_cents": r.AmountCents})
 	})
-}
-
-// first loads a row by id, mapping "no row" to a NotFound error.
-func first(tx *gorm.DB, dst any, id, what string) error {
-	err := tx.First(dst, "id = ?", id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return NotFoundError(what)
-	}
-	if err != nil {
-		return fmt.Errorf("load %s %s: %w", what, id, err)
-	}
-	return nil
 }

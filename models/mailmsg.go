@@ -120,14 +120,3 @@ func mailExcluded(to, name string, m *Membership, reason string) jobargs.SendMai
 			"You can still read your membership page.", name, formatDate(*m.LeftOn), reason) + mailSignature,
 	}
 }
-
-// formatCents renders an amount of money for people, e.g. "50.00 EUR".
-func formatCents(c int64) string {
-	sign := ""
-	if c < 0 {
-		sign, c = "-", -c
-	}
-	return fmt.Sprintf("%s%d.%02d EUR", sign, c/100, c%100)
-}
-
-func formatDate(t time.Time) string { return t.Format("2006-01-02") }

@@ -208,18 +208,6 @@ func (s *Memberships) mailUser(ctx context.Context, tx *gorm.DB, userID string, 
 	return err
 }
 
-// userHasRole checks a role inside tx.
-func userHasRole(tx *gorm.DB, userID string, r Role) (bool, error) {
-	if userID == "" {
-		return false, nil
-	}
-	var n int64
-	if err := tx.Model(&userRole{}).Where("user_id = ? AND role = ?", userID, r).Count(&n).Error; err != nil {
-		return false, fmt.Errorf("check role %s: %w", r, err)
-	}
-	return n > 0, nil
-}
-
 // endMembershipTx closes a membership that ends (by notice or exclusion):
 // the remaining shares are cancelled, the member role is revoked and the
 // paid-in capital not yet owed back is recorded as a refund due.

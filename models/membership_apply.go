@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gorm.io/gorm"
 )
@@ -44,15 +43,6 @@ func (a AddressInput) validate(fields map[string]string) {
 	textField(fields, "city", a.City, "Enter your city.", 100)
 	if len(a.Country) != 2 || strings.Trim(a.Country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
 		fields["country"] = "Enter the two-letter country code, e.g. DE."
-	}
-}
-
-func textField(fields map[string]string, name, v, missing string, maxLen int) {
-	switch n := utf8.RuneCountInString(v); {
-	case n == 0:
-		fields[name] = missing
-	case n > maxLen:
-		fields[name] = fmt.Sprintf("This is too long (at most %d characters).", maxLen)
 	}
 }
 

@@ -178,3 +178,7 @@ func (r *Rules) History(ctx context.Context, key string) ([]RuleVersion, error) 
 	}
 	return out, nil
 }
+
+// isTextRule tells the long texts from the parameters: a text is changed
+// as a whole and shown as a diff, a parameter is a typed value.
+func isTextRule(key string) bool { return key == RuleBylawsText || key == RuleHouseRulesText }

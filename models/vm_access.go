@@ -1,10 +1,7 @@
 package models
 
 import (
-	"time"
-
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Viewer is on whose behalf a VM-area service reads or writes. Members see
@@ -27,20 +24,3 @@ func (v Viewer) scope(q *gorm.DB, column string) *gorm.DB {
 	}
 	return q.Where(column+" = ?", v.UserID)
 }
-
-// requireAdmin guards the catalogue that admins keep (plans, images,
-// networks, host settings, drift reports).
-func requireAdmin(v Viewer) error {
-	if !v.Admin {
-		return Forbidden("Only administrators may do this.")
-	}
-	return nil
-}
-
-// forUpdate locks the rows a query reads until the transaction ends
-// (PostgreSQL; SQLite serialises writers anyway).
-func forUpdate(tx *gorm.DB) *gorm.DB {
-	return tx.Clauses(clause.Locking{Strength: "UPDATE"})
-}
-
-func utcNow() time.Time { return time.Now().UTC() }
