@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -48,7 +49,9 @@ type DB struct {
 	Read    *gorm.DB
 	readSQL *sql.DB
 
-	users *userCache // signed-in users, see usercache.go
+	// locals holds per-handle state of domain packages (account's cache
+	// of signed-in users), see Local. Only a handle made by Open has it.
+	locals *sync.Map
 }
 
 // Open connects to the database named by dsn: a postgres:// URL selects
@@ -86,7 +89,7 @@ func openSQLite(path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open gorm on sqlite: %w", err)
 	}
-	db := &DB{Gorm: g, SQL: sqlDB, Dialect: SQLite, users: newUserCache()}
+	db := &DB{Gorm: g, SQL: sqlDB, Dialect: SQLite, locals: new(sync.Map)}
 	if err := db.ping(); err != nil {
 		return nil, err
 	}
@@ -138,7 +141,7 @@ func openPostgres(dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open gorm on postgres: %w", err)
 	}
-	db := &DB{Gorm: g, SQL: sqlDB, Dialect: Postgres, Read: g, users: newUserCache()}
+	db := &DB{Gorm: g, SQL: sqlDB, Dialect: Postgres, Read: g, locals: new(sync.Map)}
 	if err := db.ping(); err != nil {
 		return nil, err
 	}
@@ -174,6 +177,21 @@ func (db *DB) Close() error {
 	}
 	errs = append(errs, db.SQL.Close())
 	return errors.Join(errs...)
+}
+
+// Local returns the value a domain package keeps for this handle under key,
+// made by mk on first use, so that every service on one database shares it
+// (account's cache of signed-in users). A DB assembled by hand, as some
+// tests do, keeps nothing: Local returns nil.
+func (db *DB) Local(key any, mk func() any) any {
+	if db.locals == nil {
+		return nil
+	}
+	if v, ok := db.locals.Load(key); ok {
+		return v
+	}
+	v, _ := db.locals.LoadOrStore(key, mk())
+	return v
 }
 
 // ErrNotFound is returned when a looked-up row does not exist.

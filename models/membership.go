@@ -147,7 +147,7 @@ func (s *Memberships) today() time.Time { return dateOf(s.clock.Now()) }
 func (s *Memberships) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	err := s.db.Gorm.WithContext(ctx).Transaction(fn)
 	if err == nil {
-		s.db.users.forgetAll()
+		ForgetSignedInUsers(s.db)
 	}
 	return err
 }

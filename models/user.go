@@ -117,7 +117,7 @@ func (a *Accounts) Register(ctx context.Context, actor Actor, in RegisterInput) 
 // Get loads a user with roles. It runs on every signed-in request, so it
 // is one query (user LEFT JOIN roles) on the read pool.
 func (a *Accounts) Get(ctx context.Context, id string) (*User, error) {
-	if u, ok := a.db.users.get(id); ok {
+	if u, ok := usersOf(a.db).get(id); ok {
 		return u, nil
 	}
 	rows, err := a.db.Read.WithContext(ctx).Raw(`SELECT u.id, u.email, u.name, u.password_hash, u.session_epoch,
@@ -148,7 +148,7 @@ func (a *Accounts) Get(ctx context.Context, id string) (*User, error) {
 	if u == nil {
 		return nil, NotFoundError("account")
 	}
-	a.db.users.put(u)
+	usersOf(a.db).put(u)
 	return u, nil
 }
 
@@ -199,7 +199,7 @@ func (a *Accounts) ChangePassword(ctx context.Context, actor Actor, userID, curr
 	if err != nil {
 		return err
 	}
-	defer a.db.users.forget(u.ID) // after commit: other sessions end now
+	defer usersOf(a.db).forget(u.ID) // after commit: other sessions end now
 	return a.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&User{}).Where("id = ?", u.ID).Updates(map[string]any{
 			"password_hash": hash, "session_epoch": gorm.Expr("session_epoch + 1"), "updated_at": time.Now().UTC(),
@@ -213,7 +213,7 @@ func (a *Accounts) ChangePassword(ctx context.Context, actor Actor, userID, curr
 
 // GrantRole gives a role; granting a held role is a no-op.
 func (a *Accounts) GrantRole(ctx context.Context, actor Actor, userID string, r Role) error {
-	defer a.db.users.forget(userID)
+	defer usersOf(a.db).forget(userID)
 	return a.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return grantRoleTx(tx, actor, userID, r)
 	})

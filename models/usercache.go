@@ -28,6 +28,15 @@ type cachedUser struct {
 
 func newUserCache() *userCache { return &userCache{entries: map[string]cachedUser{}} }
 
+type userCacheKey struct{}
+
+// usersOf is the cache of signed-in users of db, shared by every service on
+// it; nil for a DB assembled by hand.
+func usersOf(db *DB) *userCache {
+	c, _ := db.Local(userCacheKey{}, func() any { return newUserCache() }).(*userCache)
+	return c
+}
+
 func (c *userCache) get(id string) (*User, bool) {
 	if c == nil { // a DB assembled by hand, as some tests do
 		return nil, false
@@ -75,3 +84,7 @@ func (c *userCache) forgetAll() {
 	defer c.mu.Unlock()
 	clear(c.entries)
 }
+
+// ForgetSignedInUsers drops every cached signed-in user of db, for changes
+// that may touch any account's roles.
+func ForgetSignedInUsers(db *DB) { usersOf(db).forgetAll() }
