@@ -24,6 +24,7 @@ import (
 	"syscall"
 
 	"allmende/models"
+	"allmende/models/account"
 	"allmende/web"
 )
 
@@ -98,12 +99,12 @@ func migrate(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	return db.Close()
 }
 
-type roleFlags []models.Role
+type roleFlags []account.Role
 
 func (r *roleFlags) String() string { return fmt.Sprint(*r) }
 func (r *roleFlags) Set(s string) error {
 	for _, part := range strings.Split(s, ",") {
-		role, err := models.ParseRole(part)
+		role, err := account.ParseRole(part)
 		if err != nil {
 			return err
 		}
@@ -132,8 +133,8 @@ func userCreate(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		return err
 	}
 	defer db.Close()
-	u, err := models.NewAccounts(db).Register(ctx, models.SystemActor("cli"),
-		models.RegisterInput{Email: email, Name: name, Password: password, Roles: roles})
+	u, err := account.NewAccounts(db).Register(ctx, models.SystemActor("cli"),
+		account.RegisterInput{Email: email, Name: name, Password: password, Roles: roles})
 	if err != nil {
 		if de, ok := models.AsError(err); ok && len(de.Fields) > 0 {
 			var msgs []string
@@ -191,12 +192,12 @@ func tokenCreate(ctx context.Context, args []string, stdout io.Writer, log *slog
 		return err
 	}
 	defer db.Close()
-	accounts := models.NewAccounts(db)
+	accounts := account.NewAccounts(db)
 	u, err := accounts.ByEmail(ctx, email)
 	if err != nil {
 		return fmt.Errorf("no account with email %q", email)
 	}
-	_, secret, err := models.NewTokens(db, accounts).Create(ctx, models.SystemActor("cli"), u.ID, name)
+	_, secret, err := account.NewTokens(db, accounts).Create(ctx, models.SystemActor("cli"), u.ID, name)
 	if err != nil {
 		return err
 	}

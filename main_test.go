@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"allmende/models"
+	"allmende/models/account"
 	"allmende/web"
 )
 
@@ -49,7 +50,7 @@ func TestCLIBesideRunningServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("log in with the generated password: %v", err)
 	}
-	if !u.Has(models.RoleAdmin) || !u.Has(models.RoleBoard) {
+	if !u.Has(account.RoleAdmin) || !u.Has(account.RoleBoard) {
 		t.Errorf("roles = %v", u.Roles)
 	}
 
@@ -77,7 +78,7 @@ func TestCLIBesideRunningServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if got, err := models.NewTokens(db, models.NewAccounts(db)).Authenticate(context.Background(), tok); err != nil || got.ID != u.ID {
+	if got, err := account.NewTokens(db, account.NewAccounts(db)).Authenticate(context.Background(), tok); err != nil || got.ID != u.ID {
 		t.Errorf("token does not authenticate the account: %v", err)
 	}
 }

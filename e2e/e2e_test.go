@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"allmende/models"
+	"allmende/models/account"
 	"allmende/views"
 	"allmende/web"
 )
@@ -138,7 +139,7 @@ func TestPortal(t *testing.T) {
 
 	t.Run("AdminSeesLocalHost", func(t *testing.T) {
 		const email, password = "root@example.org", "hypervisor-admin-1"
-		p.register(t, "Rooty", email, password, models.RoleAdmin)
+		p.register(t, "Rooty", email, password, account.RoleAdmin)
 		tab := b.newTab(t, p.url)
 		tab.logIn(email, password)
 
@@ -199,7 +200,7 @@ func TestPortal(t *testing.T) {
 
 	t.Run("MemberForbiddenAndNotFound", func(t *testing.T) {
 		const email, password = "member@example.org", "just-a-member-1"
-		p.register(t, "Mia Member", email, password, models.RoleMember)
+		p.register(t, "Mia Member", email, password, account.RoleMember)
 		tab := b.newTab(t, p.url)
 		tab.logIn(email, password)
 
@@ -256,10 +257,10 @@ func startPortal(t *testing.T) *portal {
 }
 
 // register creates an account directly, as `allmende user create` does.
-func (p *portal) register(t *testing.T, name, email, password string, roles ...models.Role) {
+func (p *portal) register(t *testing.T, name, email, password string, roles ...account.Role) {
 	t.Helper()
 	_, err := p.srv.Accounts.Register(context.Background(), models.SystemActor("e2e"),
-		models.RegisterInput{Email: email, Name: name, Password: password, Roles: roles})
+		account.RegisterInput{Email: email, Name: name, Password: password, Roles: roles})
 	if err != nil {
 		t.Fatalf("register %s: %v", email, err)
 	}

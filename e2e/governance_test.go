@@ -15,6 +15,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"allmende/models"
+	"allmende/models/account"
+	"allmende/models/governance"
+	"allmende/models/rulebook"
 	"allmende/views"
 )
 
@@ -35,7 +38,7 @@ func TestGovernance(t *testing.T) {
 	clock := models.NewManualClock(t0)
 	p, cfg := startClockedPortal(t, clock)
 	co := openCoop(t, cfg, clock)
-	gov := models.NewGovernance(co.db, co.queue, co.rules, clock)
+	gov := governance.NewGovernance(co.db, co.queue, co.rules, clock)
 	b := startBrowser(t)
 	ctx := context.Background()
 
@@ -51,8 +54,8 @@ func TestGovernance(t *testing.T) {
 		invitation          = "Invitation to the general assembly: " + title
 		submitSel           = `main form[action="/proposals/new"] button[type=submit]`
 	)
-	p.register(t, "Anna Board", annaEmail, boardPassword, models.RoleBoard)
-	p.register(t, "Ben Board", benEmail, boardPassword, models.RoleBoard)
+	p.register(t, "Anna Board", annaEmail, boardPassword, account.RoleBoard)
+	p.register(t, "Ben Board", benEmail, boardPassword, account.RoleBoard)
 	board := boardActors(t, p, annaEmail, benEmail)
 	alma := co.admitPaid(t, p, clock, board, "Alma Achter", "alma@example.org", memberPassword, shares)
 	bruno := co.admitPaid(t, p, clock, board, "Bruno Berg", "bruno@example.org", memberPassword, shares)
@@ -64,12 +67,12 @@ func TestGovernance(t *testing.T) {
 	newVCPUs := before.EntitlementPerShare.VCPUs + 2
 	// The support that obliges the board to place a proposal (§45 GenG),
 	// as the domain counts it: a share of the members, rounded up.
-	percent, err := strconv.Atoi(ruleValue(t, gov, models.RuleProposalSupportPercent))
+	percent, err := strconv.Atoi(ruleValue(t, gov, rulebook.RuleProposalSupportPercent))
 	if err != nil {
 		t.Fatal(err)
 	}
 	supportNeeded := max(1, (len(members)*percent+99)/100)
-	noticeDays, err := strconv.Atoi(ruleValue(t, gov, models.RuleAssemblyNoticeDays))
+	noticeDays, err := strconv.Atoi(ruleValue(t, gov, rulebook.RuleAssemblyNoticeDays))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +105,7 @@ func TestGovernance(t *testing.T) {
 		a.wantText("main h1", "Proposals")
 		a.submit(`main a[href="/proposals/new"]`, http.StatusOK)
 		a.wantText("main h1", "New proposal")
-		a.wantValue("#f-kind", models.ProposalParameters)
+		a.wantValue("#f-kind", governance.ProposalParameters)
 		if ph := run(t, a.ctx, chromedp.Attributes(chromedp.CSS("#f-param_entitlement_vcpus")))["placeholder"]; ph != strconv.Itoa(before.EntitlementPerShare.VCPUs) {
 			t.Errorf("the vCPU input suggests %q, want the value in force %d", ph, before.EntitlementPerShare.VCPUs)
 		}
@@ -124,8 +127,8 @@ func TestGovernance(t *testing.T) {
 		if got := a.fact("In force from"); got != views.Day(clock.Now()) {
 			t.Errorf("in force from %q, want %s", got, views.Day(clock.Now()))
 		}
-		if got := a.rows("main section table"); len(got) != 1 || !slices.Equal(got[0], []string{models.RuleEntitlementVCPUs, strconv.Itoa(newVCPUs)}) {
-			t.Errorf("new values %q, want [[%s %d]]", got, models.RuleEntitlementVCPUs, newVCPUs)
+		if got := a.rows("main section table"); len(got) != 1 || !slices.Equal(got[0], []string{rulebook.RuleEntitlementVCPUs, strconv.Itoa(newVCPUs)}) {
+			t.Errorf("new values %q, want [[%s %d]]", got, rulebook.RuleEntitlementVCPUs, newVCPUs)
 		}
 
 		// Bruno and Clara find it in the list and support it.
@@ -156,7 +159,7 @@ func TestGovernance(t *testing.T) {
 		anna.wantText("main h1", "New general assembly")
 		anna.fill("#f-title", title)
 		anna.fill("#f-description", "Online: the discussion in the forum, then the vote in the portal.")
-		anna.setValue("#f-form", models.FormTwoPhase)
+		anna.setValue("#f-form", governance.FormTwoPhase)
 		anna.setValue("#f-discussion_start", local(discussionStart))
 		anna.setValue("#f-discussion_end", local(discussionEnd))
 		anna.setValue("#f-voting_start", local(votingStart))
@@ -182,7 +185,7 @@ func TestGovernance(t *testing.T) {
 
 		// The proposal, with title and reasoning taken from it.
 		anna.setValue("#f-proposal_id", proposalID)
-		anna.wantValue("#f-kind", models.ItemOrdinary)
+		anna.wantValue("#f-kind", governance.ItemOrdinary)
 		anna.submit(`#add-item form button[type=submit]`, http.StatusOK)
 		anna.wantText("main .flash.success", "Item "+proposalTitle+" added to the agenda.")
 		if n := anna.count("#must-place"); n != 0 {
@@ -296,16 +299,16 @@ func TestGovernance(t *testing.T) {
 		// A second tab with the ballot, loaded before Alma votes.
 		stale := a.sibling(t)
 		stale.open(page)
-		vote(a, own(changeItem, alma), models.ChoiceYes, http.StatusOK)
+		vote(a, own(changeItem, alma), governance.ChoiceYes, http.StatusOK)
 		a.wantPath(page)
 		a.wantText("main .flash.success", "Your vote has been recorded.")
 		a.wantText("#item-"+changeItem+" p.voted", "voted Your vote")
 		// The stale tab casts again: refused, the first vote stands.
-		vote(stale, own(changeItem, alma), models.ChoiceNo, http.StatusConflict)
+		vote(stale, own(changeItem, alma), governance.ChoiceNo, http.StatusConflict)
 		stale.wantText("#item-"+changeItem+" .flash.error", "This vote has already been cast on this item.")
 		stale.wantText("#item-"+changeItem+" p.voted", "voted Your vote")
 
-		vote(a, own(accountsItem, alma), models.ChoiceYes, http.StatusCreated)
+		vote(a, own(accountsItem, alma), governance.ChoiceYes, http.StatusCreated)
 		a.wantText("#receipt h2", "Your secret ballot has been cast")
 		secret, code := a.texts("#receipt-secret"), a.texts("#receipt-code")
 		if len(secret) != 1 || len(code) != 1 {
@@ -327,13 +330,13 @@ func TestGovernance(t *testing.T) {
 		if got := bt.texts("#item-" + changeItem + " form.ballot legend"); !slices.Equal(got, []string{"Your vote", "Vote for " + dora.name + " (by proxy)"}) {
 			t.Errorf("Bruno's ballots %q", got)
 		}
-		vote(bt, own(changeItem, bruno), models.ChoiceYes, http.StatusOK)
+		vote(bt, own(changeItem, bruno), governance.ChoiceYes, http.StatusOK)
 		bt.wantText("main .flash.success", "Your vote has been recorded.")
-		vote(bt, own(changeItem, dora), models.ChoiceYes, http.StatusOK)
+		vote(bt, own(changeItem, dora), governance.ChoiceYes, http.StatusOK)
 		bt.wantText("main .flash.success", "Your vote has been recorded.")
-		vote(bt, own(accountsItem, bruno), models.ChoiceYes, http.StatusCreated)
+		vote(bt, own(accountsItem, bruno), governance.ChoiceYes, http.StatusCreated)
 		bt.wantText("#receipt h2", "Your secret ballot has been cast")
-		vote(bt, own(accountsItem, dora), models.ChoiceNo, http.StatusCreated)
+		vote(bt, own(accountsItem, dora), governance.ChoiceNo, http.StatusCreated)
 		bt.wantText("#receipt h2", "Your secret ballot has been cast")
 		if got := bt.texts("main p.voted"); len(got) != 4 {
 			t.Errorf("Bruno's page after voting shows %q, want four votes cast", got)
@@ -341,8 +344,8 @@ func TestGovernance(t *testing.T) {
 
 		c := tabs[clara.email].in(t)
 		c.open(page)
-		vote(c, own(changeItem, clara), models.ChoiceNo, http.StatusOK)
-		vote(c, own(accountsItem, clara), models.ChoiceAbstain, http.StatusCreated)
+		vote(c, own(changeItem, clara), governance.ChoiceNo, http.StatusOK)
+		vote(c, own(accountsItem, clara), governance.ChoiceAbstain, http.StatusCreated)
 
 		// Dora gave her vote away.
 		d := tabs[dora.email].in(t)
@@ -436,10 +439,10 @@ func TestGovernance(t *testing.T) {
 		for _, row := range ballots {
 			if row[0] == receiptCode {
 				found++
-				if row[1] != models.ChoiceYes {
+				if row[1] != governance.ChoiceYes {
 					t.Errorf("the ballot of Alma's receipt reads %q, she voted yes", row[1])
 				}
-				if !models.VerifyReceipt(receiptSecret, accountsItem, models.PublishedBallot{Code: row[0], Choice: row[1]}) {
+				if !governance.VerifyReceipt(receiptSecret, accountsItem, governance.PublishedBallot{Code: row[0], Choice: row[1]}) {
 					t.Errorf("the receipt secret does not prove the published ballot %q", row)
 				}
 			}
@@ -462,7 +465,7 @@ func TestGovernance(t *testing.T) {
 			if after.EntitlementPerShare.VCPUs != newVCPUs {
 				t.Fatalf("vCPUs per share in force after the close: %d, want %d", after.EntitlementPerShare.VCPUs, newVCPUs)
 			}
-			hist, err := co.rules.History(ctx, models.RuleEntitlementVCPUs)
+			hist, err := co.rules.History(ctx, rulebook.RuleEntitlementVCPUs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -473,7 +476,7 @@ func TestGovernance(t *testing.T) {
 
 			a := tabs[alma.email].in(t)
 			a.submit(`nav a[href="/rules"]`, http.StatusOK)
-			row := "#rule-" + models.RuleEntitlementVCPUs
+			row := "#rule-" + rulebook.RuleEntitlementVCPUs
 			a.wantText(row+" td.rule-value", strconv.Itoa(newVCPUs))
 			a.wantText(row+" td.rule-adopted-by", "decision "+changeItem)
 			if got := a.texts(row + " td"); len(got) < 4 || got[3] != views.Day(last.EffectiveFrom) {

@@ -11,6 +11,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"allmende/models"
+	"allmende/models/account"
+	"allmende/models/governance"
+	"allmende/models/membership"
 )
 
 // admitted is a member the test admitted through the domain.
@@ -43,12 +46,12 @@ func (c *coop) admitPaid(t *testing.T, p *portal, clock models.Clock, board []mo
 	ctx := context.Background()
 	rules := c.current(t)
 	u, err := p.srv.Accounts.Register(ctx, models.SystemActor("e2e"),
-		models.RegisterInput{Email: email, Name: name, Password: password})
+		account.RegisterInput{Email: email, Name: name, Password: password})
 	if err != nil {
 		t.Fatalf("register %s: %v", email, err)
 	}
-	m, err := c.members.Apply(ctx, models.Actor{UserID: u.ID, Email: u.Email}, u.ID, models.ApplicationInput{
-		PersonKind: models.PersonNatural, LegalName: name, Street: "Hauptstr. 1", PostalCode: "10115", City: "Berlin",
+	m, err := c.members.Apply(ctx, models.Actor{UserID: u.ID, Email: u.Email}, u.ID, membership.ApplicationInput{
+		PersonKind: membership.PersonNatural, LegalName: name, Street: "Hauptstr. 1", PostalCode: "10115", City: "Berlin",
 		Country: "DE", Shares: shares, AcceptBylaws: true, BylawsVersion: rules.BylawsVersion,
 	})
 	if err != nil {
@@ -69,7 +72,7 @@ func (c *coop) admitPaid(t *testing.T, p *portal, clock models.Clock, board []mo
 }
 
 // ruleValue is the value in force of a rule the registry shows.
-func ruleValue(t *testing.T, g *models.Governance, key string) string {
+func ruleValue(t *testing.T, g *governance.Governance, key string) string {
 	t.Helper()
 	rules, err := g.Registry(context.Background())
 	if err != nil {

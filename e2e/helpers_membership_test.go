@@ -16,6 +16,8 @@ import (
 
 	"allmende/jobs"
 	"allmende/models"
+	"allmende/models/membership"
+	"allmende/models/rulebook"
 	"allmende/views"
 	"allmende/web"
 )
@@ -54,8 +56,8 @@ func startClockedPortal(t *testing.T, clock models.Clock) (*portal, *web.Config)
 // does: to read the rules, file applications and enqueue the daily job.
 type coop struct {
 	db      *models.DB
-	rules   *models.Rules
-	members *models.Memberships
+	rules   *rulebook.Rules
+	members *membership.Memberships
 	queue   *jobs.Client
 }
 
@@ -70,11 +72,11 @@ func openCoop(t *testing.T, cfg *web.Config, clock models.Clock) *coop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := models.NewRules(db, clock)
-	return &coop{db: db, rules: rules, members: models.NewMemberships(db, q, rules, clock), queue: q}
+	rules := rulebook.NewRules(db, clock)
+	return &coop{db: db, rules: rules, members: membership.NewMemberships(db, q, rules, clock), queue: q}
 }
 
-func (c *coop) current(t *testing.T) models.RuleParams {
+func (c *coop) current(t *testing.T) rulebook.RuleParams {
 	t.Helper()
 	p, err := c.rules.Current(context.Background())
 	if err != nil {
@@ -206,7 +208,7 @@ func (tb *tab) rows(tableSel string) [][]string {
 }
 
 // entitlementText is the entitlement as the membership page prints it.
-func entitlementText(e models.Entitlement) string {
+func entitlementText(e rulebook.Entitlement) string {
 	cpus := fmt.Sprintf("%d vCPUs", e.VCPUs)
 	if e.VCPUs == 1 {
 		cpus = "1 vCPU"

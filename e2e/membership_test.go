@@ -19,6 +19,9 @@ import (
 
 	"allmende/jobs/jobargs"
 	"allmende/models"
+	"allmende/models/account"
+	"allmende/models/membership"
+	"allmende/models/rulebook"
 	"allmende/views"
 )
 
@@ -50,8 +53,8 @@ func TestMembership(t *testing.T) {
 		shares                = 2
 		paidCents             = 10000
 	)
-	p.register(t, "Anna Board", annaEmail, boardPassword, models.RoleBoard)
-	p.register(t, "Ben Board", benEmail, boardPassword, models.RoleBoard)
+	p.register(t, "Anna Board", annaEmail, boardPassword, account.RoleBoard)
+	p.register(t, "Ben Board", benEmail, boardPassword, account.RoleBoard)
 	need := strconv.Itoa(rules.AdmissionApprovals)
 	sharesMsg := fmt.Sprintf("Subscribe between %d and %d shares.", rules.MinShares, rules.MaxShares)
 	paidShares := min(shares, int(paidCents/rules.SharePriceCents))
@@ -253,7 +256,7 @@ func TestMembership(t *testing.T) {
 		dialogs := tab.acceptDialogs()
 		tab.logIn(email, password)
 		tab.open("/membership")
-		effective := models.NoticeEffectiveDate(clock.Now(), rules)
+		effective := membership.NoticeEffectiveDate(clock.Now(), rules)
 		eff := views.Day(effective)
 		tab.wantText("strong.notice-preview", eff)
 
@@ -321,7 +324,7 @@ func TestMembership(t *testing.T) {
 		tab.open("/")
 		tab.wantText("main article h2", "Not a member yet")
 		u, err := p.srv.Accounts.ByEmail(ctx, email)
-		if err != nil || u.Has(models.RoleMember) {
+		if err != nil || u.Has(account.RoleMember) {
 			t.Errorf("account after the membership ended: roles %v, err %v; want no member role", u.Roles, err)
 		}
 		body := mailBody(t, waitForOutboxMail(t, p.dataDir, email, "Your membership has ended"))
@@ -339,7 +342,7 @@ func TestMembership(t *testing.T) {
 
 	// The remaining scenarios admit with one approval, and need open
 	// applications filed through the domain, as the API would.
-	if err := co.rules.Set(ctx, models.SystemActor("e2e"), models.RuleAdmissionApprovals, "1", clock.Now().Add(-time.Hour), "initial"); err != nil {
+	if err := co.rules.Set(ctx, models.SystemActor("e2e"), rulebook.RuleAdmissionApprovals, "1", clock.Now().Add(-time.Hour), "initial"); err != nil {
 		t.Fatalf("one approval: %v", err)
 	}
 	const applicants = 6
@@ -347,12 +350,12 @@ func TestMembership(t *testing.T) {
 	for i := range applicants {
 		n := fmt.Sprintf("Concurrent Applicant %d", i+1)
 		u, err := p.srv.Accounts.Register(ctx, models.SystemActor("e2e"),
-			models.RegisterInput{Email: fmt.Sprintf("applicant%d@example.org", i+1), Name: n, Password: "applicant-password-1"})
+			account.RegisterInput{Email: fmt.Sprintf("applicant%d@example.org", i+1), Name: n, Password: "applicant-password-1"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := co.members.Apply(ctx, models.Actor{UserID: u.ID, Email: u.Email}, u.ID, models.ApplicationInput{
-			PersonKind: models.PersonNatural, LegalName: n, Street: "Hauptstr. 1", PostalCode: "10115", City: "Berlin",
+		m, err := co.members.Apply(ctx, models.Actor{UserID: u.ID, Email: u.Email}, u.ID, membership.ApplicationInput{
+			PersonKind: membership.PersonNatural, LegalName: n, Street: "Hauptstr. 1", PostalCode: "10115", City: "Berlin",
 			Country: "DE", Shares: 1, AcceptBylaws: true, BylawsVersion: rules.BylawsVersion,
 		})
 		if err != nil {
@@ -370,7 +373,7 @@ func TestMembership(t *testing.T) {
 
 	t.Run("NonBoardMemberForbidden", func(t *testing.T) {
 		const noraEmail, noraPassword = "nora@example.org", "only-a-member-1"
-		p.register(t, "Nora Member", noraEmail, noraPassword, models.RoleMember)
+		p.register(t, "Nora Member", noraEmail, noraPassword, account.RoleMember)
 		tab := b.newTab(t, p.url)
 		tab.logIn(noraEmail, noraPassword)
 		if n := len(tab.texts(`nav a[href^="/board/"]`)); n != 0 {

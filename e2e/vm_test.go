@@ -19,7 +19,7 @@ import (
 
 	"allmende/e2e/crash"
 	"allmende/hypervisor/hvtest"
-	"allmende/models"
+	"allmende/models/compute"
 	"allmende/web"
 )
 
@@ -73,8 +73,8 @@ func TestVMInBrowser(t *testing.T) {
 	// already be done; that is no failure.
 	badge := `#vm-status .vm-state`
 	switch s := run(t, tab.ctx, chromedp.AttributeValue(chromedp.CSS(badge), "data-state")).Value; s {
-	case string(models.VMProvisioning):
-	case string(models.VMRunning):
+	case string(compute.VMProvisioning):
+	case string(compute.VMRunning):
 		t.Logf("the VM was running before its page loaded; the live update was not exercised")
 	default:
 		t.Errorf("the new VM's page shows state %q, want provisioning", s)
@@ -125,7 +125,7 @@ func TestVMInBrowser(t *testing.T) {
 		t.Errorf("the list reloaded instead of updating in place")
 	}
 	tab.wantText("#vms p.muted", "No virtual machines yet.")
-	if got, err := f.VMs.Get(ctx, f.AdminViewer, vm.ID); err != nil || got.State != models.VMDeleted {
+	if got, err := f.VMs.Get(ctx, f.AdminViewer, vm.ID); err != nil || got.State != compute.VMDeleted {
 		t.Errorf("VM after delete: %+v, %v; want state deleted", got, err)
 	}
 
@@ -183,7 +183,7 @@ func quietLog(t *testing.T) *slog.Logger {
 
 // vmOnPage is the VM whose page the tab shows (/vms/<id>); libvirt names
 // derive from the id alone.
-func vmOnPage(t *testing.T, tb *tab) *models.VM {
+func vmOnPage(t *testing.T, tb *tab) *compute.VM {
 	t.Helper()
 	loc := run(t, tb.ctx, chromedp.Location())
 	u, err := url.Parse(loc)
@@ -194,7 +194,7 @@ func vmOnPage(t *testing.T, tb *tab) *models.VM {
 	if !ok || id == "" || strings.Contains(id, "/") {
 		t.Fatalf("at %s, want a VM's page", loc)
 	}
-	return &models.VM{ID: id}
+	return &compute.VM{ID: id}
 }
 
 // typeKeys focuses sel and types keys as a keyboard does: one keyDown

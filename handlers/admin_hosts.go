@@ -5,7 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"allmende/models"
+	"allmende/models/compute"
 	"allmende/views"
 )
 
@@ -42,7 +42,7 @@ func (h *Handler) HostsTable(c echo.Context) error {
 // AddHost registers a host and queues its first inventory read.
 func (h *Handler) AddHost(c echo.Context) error {
 	f := formOf(c, "name", "uri")
-	host, err := h.Hosts.Add(c.Request().Context(), actor(c), models.HostInput{Name: f.Value("name"), URI: f.Value("uri")})
+	host, err := h.Hosts.Add(c.Request().Context(), actor(c), compute.HostInput{Name: f.Value("name"), URI: f.Value("uri")})
 	if err != nil {
 		status, ok := formFailure(err, &f)
 		if !ok {

@@ -8,11 +8,12 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/compute"
 	"allmende/views"
 )
 
 // catalogHost finds one host; HostService has no Get, and the list is short.
-func (h *Handler) catalogHost(c echo.Context, id string) (*models.Host, error) {
+func (h *Handler) catalogHost(c echo.Context, id string) (*compute.Host, error) {
 	hosts, err := h.Hosts.List(c.Request().Context())
 	if err != nil {
 		return nil, err
@@ -43,7 +44,7 @@ func (h *Handler) AdminHostSettings(c echo.Context) error {
 	return h.renderAdminHostSettings(c, http.StatusOK, host, s, f)
 }
 
-func (h *Handler) renderAdminHostSettings(c echo.Context, status int, host *models.Host, s *models.HostVMSettings, f views.Form) error {
+func (h *Handler) renderAdminHostSettings(c echo.Context, status int, host *compute.Host, s *compute.HostVMSettings, f views.Form) error {
 	p, err := h.page(c, "VM settings of "+host.Name, "hosts")
 	if err != nil {
 		return err
@@ -63,7 +64,7 @@ func (h *Handler) AdminSaveHostSettings(c echo.Context) error {
 		return err
 	}
 	f := formOf(c, "cpu_overcommit_percent", "memory_overcommit_percent", "domain_type")
-	in := models.HostVMSettings{DomainType: f.Value("domain_type")}
+	in := compute.HostVMSettings{DomainType: f.Value("domain_type")}
 	if strings.EqualFold(strings.TrimSpace(in.DomainType), "auto") {
 		in.DomainType = ""
 	}

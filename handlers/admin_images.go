@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/compute"
 	"allmende/views"
 )
 
@@ -51,10 +52,10 @@ func (h *Handler) renderAdminImages(c echo.Context, status int, register, upload
 		return err
 	}
 	if upload.Values == nil {
-		upload.Values = map[string]string{"format": models.FormatQCOW2}
+		upload.Values = map[string]string{"format": compute.FormatQCOW2}
 	}
 	if register.Values == nil {
-		register.Values = map[string]string{"format": models.FormatQCOW2}
+		register.Values = map[string]string{"format": compute.FormatQCOW2}
 	}
 	d := views.AdminImagesData{Images: images, Hosts: hosts, Register: register, Upload: upload,
 		MaxSize: views.Bytes(MaxImageUpload)}
@@ -88,7 +89,7 @@ func (h *Handler) AdminRegisterImage(c echo.Context) error {
 		f.Errors = map[string]string{"virtual_size": "Enter a size in bytes, or with a unit like 10G or 2048M."}
 		return h.renderAdminImages(c, http.StatusUnprocessableEntity, f, views.Form{})
 	}
-	img, err := h.Images.Register(c.Request().Context(), actor(c), viewer(CurrentUser(c)), models.ImageInput{
+	img, err := h.Images.Register(c.Request().Context(), actor(c), viewer(CurrentUser(c)), compute.ImageInput{
 		Name: f.Value("name"), HostID: f.Value("host_id"), Pool: f.Value("pool"), Volume: f.Value("volume"),
 		Format: f.Value("format"), VirtualSizeBytes: size,
 		KernelVolume: f.Value("kernel_volume"), InitrdVolume: f.Value("initrd_volume"), KernelCmdline: f.Value("kernel_cmdline"),
@@ -183,7 +184,7 @@ func (h *Handler) AdminUploadImage(c echo.Context) error {
 		f.Errors = map[string]string{"file": "Choose an image file to upload."}
 		return h.uploadFailed(c, models.Invalid(f.Errors), f)
 	}
-	img, err := h.Images.BeginUpload(req.Context(), actor(c), viewer(CurrentUser(c)), models.UploadInput{
+	img, err := h.Images.BeginUpload(req.Context(), actor(c), viewer(CurrentUser(c)), compute.UploadInput{
 		Name: f.Value("name"), HostID: f.Value("host_id"), Pool: f.Value("pool"), Format: f.Value("format"), Path: path,
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/compute"
 	"allmende/views"
 )
 
@@ -37,8 +38,8 @@ func (h *Handler) renderAdminNetworks(c echo.Context, status int, f views.Form) 
 
 // networkInput reads the network form; DNS servers are separated by
 // commas or spaces.
-func networkInput(f views.Form) models.NetworkInput {
-	return models.NetworkInput{
+func networkInput(f views.Form) compute.NetworkInput {
+	return compute.NetworkInput{
 		HostID: f.Value("host_id"), Name: f.Value("name"),
 		LibvirtNetwork: f.Value("libvirt_network"), Bridge: f.Value("bridge"),
 		CIDR: f.Value("cidr"), Gateway: f.Value("gateway"),
@@ -73,7 +74,7 @@ func (h *Handler) AdminEditNetwork(c echo.Context) error {
 	return h.renderAdminNetworkEdit(c, http.StatusOK, n, f)
 }
 
-func (h *Handler) renderAdminNetworkEdit(c echo.Context, status int, n *models.Network, f views.Form) error {
+func (h *Handler) renderAdminNetworkEdit(c echo.Context, status int, n *compute.Network, f views.Form) error {
 	host, err := h.catalogHost(c, n.HostID)
 	if err != nil {
 		return err

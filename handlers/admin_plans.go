@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/compute"
 	"allmende/views"
 )
 
@@ -29,9 +30,9 @@ func (h *Handler) renderAdminPlans(c echo.Context, status int, f views.Form) err
 }
 
 // planInput reads the plan form; ok is false when a number is not one.
-func planInput(c echo.Context) (views.Form, models.PlanInput, bool) {
+func planInput(c echo.Context) (views.Form, compute.PlanInput, bool) {
 	f := formOf(c, "name", "vcpus", "memory_mib", "disk_gib")
-	in := models.PlanInput{Name: f.Value("name")}
+	in := compute.PlanInput{Name: f.Value("name")}
 	ok := catalogInts(&f, map[string]*int{"vcpus": &in.VCPUs, "memory_mib": &in.MemoryMiB, "disk_gib": &in.DiskGiB})
 	return f, in, ok
 }
@@ -66,7 +67,7 @@ func (h *Handler) AdminEditPlan(c echo.Context) error {
 	return h.renderAdminPlanEdit(c, http.StatusOK, plan, f)
 }
 
-func (h *Handler) renderAdminPlanEdit(c echo.Context, status int, plan *models.Plan, f views.Form) error {
+func (h *Handler) renderAdminPlanEdit(c echo.Context, status int, plan *compute.Plan, f views.Form) error {
 	p, err := h.page(c, "Edit plan", "plans")
 	if err != nil {
 		return err

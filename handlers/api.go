@@ -1,12 +1,11 @@
 package handlers
 
 import (
+	"allmende/models/compute"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"allmende/models"
 )
 
 // apiUser is the JSON shape of an account; field names are part of the API
@@ -30,21 +29,21 @@ func (h *Handler) APIMe(c echo.Context) error {
 }
 
 type apiHost struct {
-	ID                string            `json:"id"`
-	Name              string            `json:"name"`
-	URI               string            `json:"uri"`
-	Role              string            `json:"role"`
-	Reachable         bool              `json:"reachable"`
-	LastError         string            `json:"last_error,omitempty"`
-	RefreshedAt       *time.Time        `json:"refreshed_at"`
-	Hostname          string            `json:"hostname"`
-	CPUs              int64             `json:"cpus"`
-	CPUModel          string            `json:"cpu_model"`
-	MemoryBytes       int64             `json:"memory_bytes"`
-	FreeMemoryBytes   int64             `json:"free_memory_bytes"`
-	LibvirtVersion    string            `json:"libvirt_version"`
-	HypervisorVersion string            `json:"qemu_version"`
-	Pools             []models.HostPool `json:"pools"`
+	ID                string             `json:"id"`
+	Name              string             `json:"name"`
+	URI               string             `json:"uri"`
+	Role              string             `json:"role"`
+	Reachable         bool               `json:"reachable"`
+	LastError         string             `json:"last_error,omitempty"`
+	RefreshedAt       *time.Time         `json:"refreshed_at"`
+	Hostname          string             `json:"hostname"`
+	CPUs              int64              `json:"cpus"`
+	CPUModel          string             `json:"cpu_model"`
+	MemoryBytes       int64              `json:"memory_bytes"`
+	FreeMemoryBytes   int64              `json:"free_memory_bytes"`
+	LibvirtVersion    string             `json:"libvirt_version"`
+	HypervisorVersion string             `json:"qemu_version"`
+	Pools             []compute.HostPool `json:"pools"`
 }
 
 // APIHosts answers GET /api/v1/hosts (admins).
@@ -58,7 +57,7 @@ func (h *Handler) APIHosts(c echo.Context) error {
 		host := &hosts[i]
 		pools := host.PoolList()
 		if pools == nil {
-			pools = []models.HostPool{}
+			pools = []compute.HostPool{}
 		}
 		out = append(out, apiHost{
 			ID: host.ID, Name: host.Name, URI: host.URI, Role: host.Role, Reachable: host.Reachable,

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/compute"
 )
 
 // The JSON shapes of the VM API (handlers/openapi.json). Like the other API
@@ -121,7 +122,7 @@ type apiVMAccepted struct {
 	Task *apiTask     `json:"task"`
 }
 
-func toAPIVM(s *models.VMSummary) apiVM {
+func toAPIVM(s *compute.VMSummary) apiVM {
 	return apiVM{ID: s.ID, Name: s.Name, OwnerID: s.OwnerID, OwnerEmail: s.OwnerEmail, State: string(s.State),
 		StateReason: s.StateReason, PlanID: s.PlanID, PlanName: s.PlanName, VCPUs: s.VCPUs, MemoryMiB: s.MemoryMiB,
 		DiskGiB: s.DiskGiB, ImageID: s.ImageID, ImageName: s.ImageName, HostID: s.HostID, HostName: s.HostName,
@@ -129,7 +130,7 @@ func toAPIVM(s *models.VMSummary) apiVM {
 		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
 }
 
-func toAPIVMDetail(d *models.VMDetail) *apiVMDetail {
+func toAPIVMDetail(d *compute.VMDetail) *apiVMDetail {
 	out := &apiVMDetail{apiVM: toAPIVM(&d.VMSummary), Tasks: make([]apiTask, 0, len(d.Tasks))}
 	if d.NetworkName != "" {
 		out.Network = &apiVMNetwork{Name: d.NetworkName, CIDR: d.CIDR, Gateway: d.Gateway}
@@ -143,14 +144,14 @@ func toAPIVMDetail(d *models.VMDetail) *apiVMDetail {
 	return out
 }
 
-func toAPITask(t *models.Task) apiTask {
+func toAPITask(t *compute.Task) apiTask {
 	return apiTask{ID: t.ID, VMID: t.VMID, Kind: string(t.Kind), Status: string(t.Status), StartedBy: t.StartedBy,
 		RetryOf: t.RetryOf, Error: t.Error, CreatedAt: t.CreatedAt, StartedAt: t.StartedAt, FinishedAt: t.FinishedAt}
 }
 
 // APIListVMs answers GET /api/v1/vms: the caller's VMs (admins: all).
 func (h *Handler) APIListVMs(c echo.Context) error {
-	vms, err := h.VMs.List(c.Request().Context(), viewer(CurrentUser(c)), models.VMFilter{})
+	vms, err := h.VMs.List(c.Request().Context(), viewer(CurrentUser(c)), compute.VMFilter{})
 	if err != nil {
 		return err
 	}
@@ -169,7 +170,7 @@ func (h *Handler) APICreateVM(c echo.Context) error {
 		return err
 	}
 	ctx, v := c.Request().Context(), viewer(CurrentUser(c))
-	vm, task, err := h.VMs.Create(ctx, actor(c), v, models.VMInput{Name: in.Name, PlanID: in.PlanID, ImageID: in.ImageID,
+	vm, task, err := h.VMs.Create(ctx, actor(c), v, compute.VMInput{Name: in.Name, PlanID: in.PlanID, ImageID: in.ImageID,
 		SSHKeyIDs: in.SSHKeyIDs, UserData: in.UserData})
 	if err != nil {
 		return err
@@ -267,13 +268,13 @@ func (h *Handler) APIRebootVM(c echo.Context) error { return h.apiVMAction(c, h.
 
 func (h *Handler) APIReprovisionVM(c echo.Context) error { return h.apiVMAction(c, h.VMs.Reprovision) }
 
-func (h *Handler) apiVMAction(c echo.Context, act func(context.Context, models.Actor, models.Viewer, string) (*models.Task, error)) error {
+func (h *Handler) apiVMAction(c echo.Context, act func(context.Context, models.Actor, models.Viewer, string) (*compute.Task, error)) error {
 	t, err := act(c.Request().Context(), actor(c), viewer(CurrentUser(c)), c.Param("id"))
 	return h.apiTaskAccepted(c, t, err)
 }
 
 // apiTaskAccepted answers an action with 202 and its task.
-func (h *Handler) apiTaskAccepted(c echo.Context, t *models.Task, err error) error {
+func (h *Handler) apiTaskAccepted(c echo.Context, t *compute.Task, err error) error {
 	if err != nil {
 		return err
 	}

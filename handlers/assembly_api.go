@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/governance"
 )
 
 type apiAssembly struct {
@@ -69,18 +70,18 @@ type apiAssemblyDetail struct {
 	Electorate  int              `json:"electorate"`
 }
 
-func toAPIAssembly(a *models.Assembly) apiAssembly {
+func toAPIAssembly(a *governance.Assembly) apiAssembly {
 	return apiAssembly{ID: a.ID, Title: a.Title, Description: a.Description, Form: a.Form, Status: a.Status,
 		DiscussionStart: a.DiscussionStart, DiscussionEnd: a.DiscussionEnd, VotingStart: a.VotingStart, VotingEnd: a.VotingEnd,
 		InvitedAt: a.InvitedAt, OpenedAt: a.OpenedAt, ClosedAt: a.ClosedAt, ResultHash: a.ResultHash, CreatedAt: a.CreatedAt}
 }
 
-func toAPIProxy(p *models.Proxy) apiProxy {
+func toAPIProxy(p *governance.Proxy) apiProxy {
 	return apiProxy{GrantorName: p.GrantorName, ProxyName: p.ProxyName, Declaration: p.Declaration,
 		CreatedAt: p.CreatedAt, RevokedAt: p.RevokedAt}
 }
 
-func toAPIAssemblyDetail(d *models.AssemblyDetail) apiAssemblyDetail {
+func toAPIAssemblyDetail(d *governance.AssemblyDetail) apiAssemblyDetail {
 	out := apiAssemblyDetail{apiAssembly: toAPIAssembly(&d.Assembly), Items: make([]apiAgendaItem, 0, len(d.Items)),
 		Rights: make([]apiVotingRight, 0, len(d.Rights)), ProxiesHeld: make([]apiProxy, 0, len(d.ProxiesHeld)),
 		Electorate: d.Electorate}
@@ -184,7 +185,7 @@ func (h *Handler) APICastBallot(c echo.Context) error {
 		return err
 	}
 	r, err := h.Governance.Cast(c.Request().Context(), actor(c), viewer(CurrentUser(c)), c.Param("id"), c.Param("item"),
-		models.BallotInput{OnBehalfOf: body.OnBehalfOf, Choice: body.Choice, CandidateIDs: body.CandidateIDs})
+		governance.BallotInput{OnBehalfOf: body.OnBehalfOf, Choice: body.Choice, CandidateIDs: body.CandidateIDs})
 	if err != nil {
 		return renameField(err, "candidates", "candidate_ids")
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/governance"
 	"allmende/views"
 )
 
@@ -20,7 +21,7 @@ var itemFields = []string{"title", "description", "kind", "proposal_id", "secret
 
 // ShowNewAssembly is the board's form to convene a general assembly.
 func (h *Handler) ShowNewAssembly(c echo.Context) error {
-	return h.renderNewAssembly(c, http.StatusOK, views.Form{Values: map[string]string{"form": models.FormVirtual}})
+	return h.renderNewAssembly(c, http.StatusOK, views.Form{Values: map[string]string{"form": governance.FormVirtual}})
 }
 
 func (h *Handler) renderNewAssembly(c echo.Context, status int, f views.Form) error {
@@ -34,7 +35,7 @@ func (h *Handler) renderNewAssembly(c echo.Context, status int, f views.Form) er
 // CreateAssembly convenes an assembly; the agenda follows on its page.
 func (h *Handler) CreateAssembly(c echo.Context) error {
 	f := formOf(c, assemblyFields...)
-	in := models.AssemblyInput{Title: f.Value("title"), Description: f.Value("description"), Form: f.Value("form")}
+	in := governance.AssemblyInput{Title: f.Value("title"), Description: f.Value("description"), Form: f.Value("form")}
 	for name, dst := range map[string]*time.Time{"discussion_start": &in.DiscussionStart, "discussion_end": &in.DiscussionEnd,
 		"voting_start": &in.VotingStart, "voting_end": &in.VotingEnd} {
 		t, ok := parseMoment(f.Value(name))
@@ -75,7 +76,7 @@ func parseMoment(s string) (time.Time, bool) {
 // ShowBoardAssembly is the board's page of an assembly: the agenda and its
 // form, invitations, opening and closing the vote, live turnout.
 func (h *Handler) ShowBoardAssembly(c echo.Context) error {
-	return h.renderBoardAssembly(c, http.StatusOK, views.BoardAssemblyView{Item: views.Form{Values: map[string]string{"kind": models.ItemOrdinary}}})
+	return h.renderBoardAssembly(c, http.StatusOK, views.BoardAssemblyView{Item: views.Form{Values: map[string]string{"kind": governance.ItemOrdinary}}})
 }
 
 func (h *Handler) renderBoardAssembly(c echo.Context, status int, view views.BoardAssemblyView) error {
@@ -90,11 +91,11 @@ func (h *Handler) renderBoardAssembly(c echo.Context, status int, view views.Boa
 	}
 	view.D = d
 	for _, pr := range proposals {
-		if pr.Status == models.ProposalSubmitted {
+		if pr.Status == governance.ProposalSubmitted {
 			view.Proposals = append(view.Proposals, pr)
 		}
 	}
-	if d.Status == models.AssemblyClosed {
+	if d.Status == governance.AssemblyClosed {
 		if view.Results, err = h.Governance.Results(ctx, v, d.ID); err != nil {
 			return err
 		}
@@ -119,7 +120,7 @@ func (h *Handler) AssemblyTurnout(c echo.Context) error {
 // AddAgendaItem adds an item to the agenda of a planned assembly.
 func (h *Handler) AddAgendaItem(c echo.Context) error {
 	f := formOf(c, itemFields...)
-	in := models.ItemInput{Title: f.Value("title"), Description: f.Value("description"), Kind: f.Value("kind"),
+	in := governance.ItemInput{Title: f.Value("title"), Description: f.Value("description"), Kind: f.Value("kind"),
 		ProposalID: f.Value("proposal_id"), Secret: f.Value("secret") != "", Candidates: lines(f.Value("candidates"))}
 	in.MajorityNum = optNumber(&f, "majority_num", "Enter a whole number, or leave empty for the majority the kind of item needs.")
 	in.MajorityDen = optNumber(&f, "majority_den", "Enter a whole number, or leave empty for the majority the kind of item needs.")
@@ -202,5 +203,5 @@ func (h *Handler) boardAssemblyFailure(c echo.Context, err error) error {
 		return err
 	}
 	return h.renderBoardAssembly(c, status, views.BoardAssemblyView{Error: errText(err),
-		Item: views.Form{Values: map[string]string{"kind": models.ItemOrdinary}}})
+		Item: views.Form{Values: map[string]string{"kind": governance.ItemOrdinary}}})
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"allmende/models"
+	"allmende/models/governance"
 	"allmende/views"
 )
 
@@ -39,7 +39,7 @@ func (h *Handler) renderAssembly(c echo.Context, status int, view views.Assembly
 		return err
 	}
 	view.D, view.SelfID = d, v.UserID
-	if d.Status == models.AssemblyClosed {
+	if d.Status == governance.AssemblyClosed {
 		if view.Results, err = h.Governance.Results(ctx, v, d.ID); err != nil {
 			return err
 		}
@@ -59,7 +59,7 @@ func (h *Handler) CastBallot(c echo.Context) error {
 	candidates := formList(c, "candidate_ids")
 	f.Values["candidate_ids"] = strings.Join(candidates, "\n")
 	id, item := c.Param("id"), c.Param("item")
-	in := models.BallotInput{OnBehalfOf: f.Value("on_behalf_of"), Choice: f.Value("choice"), CandidateIDs: candidates}
+	in := governance.BallotInput{OnBehalfOf: f.Value("on_behalf_of"), Choice: f.Value("choice"), CandidateIDs: candidates}
 	r, err := h.Governance.Cast(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id, item, in)
 	if err != nil {
 		status, ok := formFailure(err, &f)

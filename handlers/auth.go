@@ -8,13 +8,14 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/account"
 )
 
 const ctxUser = "allmende.user"
 
 // CurrentUser returns the signed-in user, or nil.
-func CurrentUser(c echo.Context) *models.User {
-	u, _ := c.Get(ctxUser).(*models.User)
+func CurrentUser(c echo.Context) *account.User {
+	u, _ := c.Get(ctxUser).(*account.User)
 	return u
 }
 
@@ -74,7 +75,7 @@ func RequireUser(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // RequireRole answers 403 unless the user holds role r.
-func RequireRole(r models.Role) echo.MiddlewareFunc {
+func RequireRole(r account.Role) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			u := CurrentUser(c)

@@ -1,12 +1,11 @@
 package handlers
 
 import (
+	"allmende/models/membership"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"allmende/models"
 )
 
 type apiApproval struct {
@@ -27,7 +26,7 @@ type apiApplication struct {
 	ApprovalsNeeded int           `json:"approvals_needed"`
 }
 
-func toAPIApprovals(as []models.Approval) []apiApproval {
+func toAPIApprovals(as []membership.Approval) []apiApproval {
 	out := make([]apiApproval, 0, len(as))
 	for _, a := range as {
 		out = append(out, apiApproval{BoardUserID: a.BoardUserID, BoardName: a.BoardName, ApprovedAt: a.ApprovedAt})
@@ -64,7 +63,7 @@ func (h *Handler) APIAdmit(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, apiAdmitResult{MembershipID: m.ID, Status: string(m.Status), MemberNumber: m.MemberNumber,
-		Admitted: m.Status == models.StatusMember})
+		Admitted: m.Status == membership.StatusMember})
 }
 
 // APIReject answers POST /api/v1/applications/{id}/reject with {"reason": "..."}.

@@ -11,11 +11,12 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/membership"
 	"allmende/views"
 )
 
-func registerFilter(c echo.Context) models.RegisterFilter {
-	return models.RegisterFilter{Query: c.QueryParam("q"), Status: c.QueryParam("status")}
+func registerFilter(c echo.Context) membership.RegisterFilter {
+	return membership.RegisterFilter{Query: c.QueryParam("q"), Status: c.QueryParam("status")}
 }
 
 // ShowRegister renders the member register with search and status filter.

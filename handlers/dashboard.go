@@ -5,7 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"allmende/models"
+	"allmende/models/account"
 	"allmende/views"
 )
 
@@ -23,7 +23,7 @@ func (h *Handler) Home(c echo.Context) error {
 	for _, r := range u.Roles {
 		d.Roles = append(d.Roles, string(r))
 	}
-	if u.Has(models.RoleAdmin) {
+	if u.Has(account.RoleAdmin) {
 		hosts, err := h.Hosts.List(c.Request().Context())
 		if err != nil {
 			return err

@@ -10,33 +10,35 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/governance"
+	"allmende/models/rulebook"
 	"allmende/views"
 )
 
 // GovernanceService is what the handlers need from models.Governance: the
 // rules registry, proposals, general assemblies, proxies, ballots, results.
 type GovernanceService interface {
-	Registry(ctx context.Context) ([]models.RuleInfo, error)
-	RuleHistory(ctx context.Context, key string) ([]models.RuleVersion, error)
+	Registry(ctx context.Context) ([]governance.RuleInfo, error)
+	RuleHistory(ctx context.Context, key string) ([]rulebook.RuleVersion, error)
 
-	Submit(ctx context.Context, actor models.Actor, v models.Viewer, in models.ProposalInput) (*models.Proposal, error)
-	Proposals(ctx context.Context, v models.Viewer) ([]models.Proposal, error)
-	Proposal(ctx context.Context, v models.Viewer, id string) (*models.ProposalDetail, error)
+	Submit(ctx context.Context, actor models.Actor, v models.Viewer, in governance.ProposalInput) (*governance.Proposal, error)
+	Proposals(ctx context.Context, v models.Viewer) ([]governance.Proposal, error)
+	Proposal(ctx context.Context, v models.Viewer, id string) (*governance.ProposalDetail, error)
 	Comment(ctx context.Context, actor models.Actor, v models.Viewer, proposalID, text string) error
 	Support(ctx context.Context, actor models.Actor, v models.Viewer, proposalID string) error
 
-	CreateAssembly(ctx context.Context, actor models.Actor, v models.Viewer, in models.AssemblyInput) (*models.Assembly, error)
-	AddItem(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string, in models.ItemInput) (*models.AgendaItem, error)
+	CreateAssembly(ctx context.Context, actor models.Actor, v models.Viewer, in governance.AssemblyInput) (*governance.Assembly, error)
+	AddItem(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string, in governance.ItemInput) (*governance.AgendaItem, error)
 	SendInvitations(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) (string, error)
 	OpenVoting(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) error
-	CloseVoting(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) (*models.AssemblyResults, error)
-	Assemblies(ctx context.Context, v models.Viewer) ([]models.Assembly, error)
-	Assembly(ctx context.Context, v models.Viewer, id string) (*models.AssemblyDetail, error)
+	CloseVoting(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) (*governance.AssemblyResults, error)
+	Assemblies(ctx context.Context, v models.Viewer) ([]governance.Assembly, error)
+	Assembly(ctx context.Context, v models.Viewer, id string) (*governance.AssemblyDetail, error)
 	GrantProxy(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID, proxyEmail, declaration string) error
 	RevokeProxy(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) error
 
-	Cast(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID, itemID string, in models.BallotInput) (*models.Receipt, error)
-	Results(ctx context.Context, v models.Viewer, assemblyID string) (*models.AssemblyResults, error)
+	Cast(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID, itemID string, in governance.BallotInput) (*governance.Receipt, error)
+	Results(ctx context.Context, v models.Viewer, assemblyID string) (*governance.AssemblyResults, error)
 	Minutes(ctx context.Context, v models.Viewer, assemblyID string) (string, error)
 }
 
@@ -66,7 +68,7 @@ func (h *Handler) ShowRule(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rv := views.RuleView{Info: models.RuleInfo{Key: key, Title: key}, Versions: versions}
+	rv := views.RuleView{Info: governance.RuleInfo{Key: key, Title: key}, Versions: versions}
 	for _, r := range rules {
 		if r.Key == key {
 			rv.Info = r
@@ -75,7 +77,7 @@ func (h *Handler) ShowRule(c echo.Context) error {
 	for i, v := range versions {
 		step := views.RuleStep{Version: v}
 		if i > 0 {
-			step.Diff = models.Diff(versions[i-1].Value, v.Value)
+			step.Diff = governance.Diff(versions[i-1].Value, v.Value)
 		}
 		rv.Steps = append(rv.Steps, step)
 	}
@@ -86,7 +88,7 @@ func (h *Handler) ShowRule(c echo.Context) error {
 		if !okFrom || !okTo {
 			rv.CompareError = "Choose two versions of this rule to compare."
 		} else {
-			rv.Compare = models.Diff(from.Value, to.Value)
+			rv.Compare = governance.Diff(from.Value, to.Value)
 		}
 	}
 	p, err := h.page(c, rv.Info.Title, "rules")
@@ -100,13 +102,13 @@ func (h *Handler) ShowRule(c echo.Context) error {
 	return render(c, status, views.RulePage(p, rv))
 }
 
-func versionByID(vs []models.RuleVersion, id string) (models.RuleVersion, bool) {
+func versionByID(vs []rulebook.RuleVersion, id string) (rulebook.RuleVersion, bool) {
 	for _, v := range vs {
 		if v.ID == id {
 			return v, true
 		}
 	}
-	return models.RuleVersion{}, false
+	return rulebook.RuleVersion{}, false
 }
 
 // apiRule is the JSON shape of a line of the rules registry.

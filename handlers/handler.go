@@ -15,31 +15,33 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/account"
+	"allmende/models/compute"
 	"allmende/views"
 )
 
 // AccountService is what the handlers need from models.Accounts.
 type AccountService interface {
-	Register(ctx context.Context, actor models.Actor, in models.RegisterInput) (*models.User, error)
-	Authenticate(ctx context.Context, ip, email, password string) (*models.User, error)
+	Register(ctx context.Context, actor models.Actor, in account.RegisterInput) (*account.User, error)
+	Authenticate(ctx context.Context, ip, email, password string) (*account.User, error)
 	ChangePassword(ctx context.Context, actor models.Actor, userID, current, next string) error
-	Get(ctx context.Context, id string) (*models.User, error)
+	Get(ctx context.Context, id string) (*account.User, error)
 	// ByEmail finds an account, e.g. a member the board excludes from a vote.
-	ByEmail(ctx context.Context, email string) (*models.User, error)
+	ByEmail(ctx context.Context, email string) (*account.User, error)
 }
 
 // TokenService is what the handlers need from models.Tokens.
 type TokenService interface {
-	Create(ctx context.Context, actor models.Actor, userID, name string) (*models.APIToken, string, error)
-	List(ctx context.Context, userID string) ([]models.APIToken, error)
+	Create(ctx context.Context, actor models.Actor, userID, name string) (*account.APIToken, string, error)
+	List(ctx context.Context, userID string) ([]account.APIToken, error)
 	Revoke(ctx context.Context, actor models.Actor, userID, tokenID string) error
-	Authenticate(ctx context.Context, secret string) (*models.User, error)
+	Authenticate(ctx context.Context, secret string) (*account.User, error)
 }
 
 // HostService is what the handlers need from models.Hosts.
 type HostService interface {
-	List(ctx context.Context) ([]models.Host, error)
-	Add(ctx context.Context, actor models.Actor, in models.HostInput) (*models.Host, error)
+	List(ctx context.Context) ([]compute.Host, error)
+	Add(ctx context.Context, actor models.Actor, in compute.HostInput) (*compute.Host, error)
 	RequestRefresh(ctx context.Context, actor models.Actor, hostID string) error
 }
 
@@ -97,7 +99,7 @@ func (h *Handler) page(c echo.Context, title, nav string) (views.Page, error) {
 	p := views.Page{Title: title, Nav: nav, CSRF: csrf, Flash: flash}
 	if u := CurrentUser(c); u != nil {
 		p.Viewer = &views.Viewer{Name: u.Name, Email: u.Email,
-			IsMember: u.Has(models.RoleMember), IsBoard: u.Has(models.RoleBoard), IsAdmin: u.Has(models.RoleAdmin)}
+			IsMember: u.Has(account.RoleMember), IsBoard: u.Has(account.RoleBoard), IsAdmin: u.Has(account.RoleAdmin)}
 	}
 	return p, nil
 }

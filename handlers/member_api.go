@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/membership"
 )
 
 // The JSON shapes below are the API contract (handlers/openapi.json); they
@@ -110,7 +111,7 @@ func apiDatePtr(t *time.Time) *string {
 	return &s
 }
 
-func toAPIMembership(m *models.Membership) apiMembership {
+func toAPIMembership(m *membership.Membership) apiMembership {
 	return apiMembership{
 		ID: m.ID, Status: string(m.Status), MemberNumber: m.MemberNumber, PersonKind: m.PersonKind,
 		LegalName: m.LegalName, Organisation: m.Organisation, Representative: m.Representative,
@@ -121,12 +122,12 @@ func toAPIMembership(m *models.Membership) apiMembership {
 	}
 }
 
-func toAPINotice(n *models.Notice) apiNotice {
+func toAPINotice(n *membership.Notice) apiNotice {
 	return apiNotice{ID: n.ID, Shares: n.Shares, WholeMembership: n.Whole(), Status: n.Status(),
 		GivenOn: apiDate(n.GivenOn), EffectiveOn: apiDate(n.EffectiveOn), WithdrawnAt: n.WithdrawnAt}
 }
 
-func toAPIOverview(o *models.MembershipOverview) apiOverview {
+func toAPIOverview(o *membership.MembershipOverview) apiOverview {
 	e := o.Entitlement
 	out := apiOverview{
 		Membership: toAPIMembership(&o.Membership), SharesSubscribed: o.SharesSubscribed, SharesPaid: o.SharesPaid,
@@ -161,7 +162,7 @@ func (h *Handler) APIApplyForMembership(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	m, err := h.Members.Apply(c.Request().Context(), actor(c), CurrentUser(c).ID, models.ApplicationInput{
+	m, err := h.Members.Apply(c.Request().Context(), actor(c), CurrentUser(c).ID, membership.ApplicationInput{
 		PersonKind: in.PersonKind, LegalName: in.LegalName, Organisation: in.Organisation, Representative: in.Representative,
 		Street: in.Street, PostalCode: in.PostalCode, City: in.City, Country: in.Country, Shares: in.Shares,
 		SEPAMandate: in.SEPAMandate, IBAN: in.IBAN, AccountHolder: in.AccountHolder,

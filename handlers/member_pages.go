@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/membership"
 	"allmende/views"
 )
 
@@ -42,7 +43,7 @@ func (h *Handler) ShowJoin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if s := o.Membership.Status; s == models.StatusFormer || s == models.StatusExcluded {
+	if s := o.Membership.Status; s == membership.StatusFormer || s == membership.StatusExcluded {
 		return h.showJoin(c, true)
 	}
 	return redirect(c, "/membership")
@@ -56,7 +57,7 @@ func (h *Handler) showJoin(c echo.Context, again bool) error {
 		return err
 	}
 	f := views.Form{Values: map[string]string{
-		"person_kind": models.PersonNatural, "legal_name": CurrentUser(c).Name, "country": "DE",
+		"person_kind": membership.PersonNatural, "legal_name": CurrentUser(c).Name, "country": "DE",
 		"shares": strconv.Itoa(rules.MinShares),
 	}}
 	return h.renderJoin(c, http.StatusOK, f, again)
@@ -74,12 +75,12 @@ func (h *Handler) renderJoin(c echo.Context, status int, f views.Form, again boo
 	return render(c, status, views.JoinPage(p, views.Join{Rules: rules, Again: again}, f))
 }
 
-func (h *Handler) renderMembership(c echo.Context, status int, o *models.MembershipOverview, shares, notice views.Form) error {
+func (h *Handler) renderMembership(c echo.Context, status int, o *membership.MembershipOverview, shares, notice views.Form) error {
 	p, err := h.page(c, "Membership", "membership")
 	if err != nil {
 		return err
 	}
-	if o.Membership.Status == models.StatusApplicant {
+	if o.Membership.Status == membership.StatusApplicant {
 		return render(c, status, views.MyApplicationPage(p, o))
 	}
 	if notice.Values == nil {
@@ -100,7 +101,7 @@ func (h *Handler) rerenderMembership(c echo.Context, status int, shares, notice 
 // ApplyForMembership files the application.
 func (h *Handler) ApplyForMembership(c echo.Context) error {
 	f := formOf(c, joinFields...)
-	in := models.ApplicationInput{
+	in := membership.ApplicationInput{
 		PersonKind: f.Value("person_kind"), LegalName: f.Value("legal_name"),
 		Organisation: f.Value("organisation"), Representative: f.Value("representative"),
 		Street: f.Value("street"), PostalCode: f.Value("postal_code"), City: f.Value("city"), Country: f.Value("country"),
@@ -213,7 +214,7 @@ func (h *Handler) renderMembershipAddress(c echo.Context, status int, f views.Fo
 // UpdateMembershipAddress records a corrected address.
 func (h *Handler) UpdateMembershipAddress(c echo.Context) error {
 	f := formOf(c, "street", "postal_code", "city", "country")
-	in := models.AddressInput{Street: f.Value("street"), PostalCode: f.Value("postal_code"), City: f.Value("city"), Country: f.Value("country")}
+	in := membership.AddressInput{Street: f.Value("street"), PostalCode: f.Value("postal_code"), City: f.Value("city"), Country: f.Value("country")}
 	if err := h.Members.UpdateAddress(c.Request().Context(), actor(c), CurrentUser(c).ID, in); err != nil {
 		status, ok := formFailure(err, &f)
 		if !ok {

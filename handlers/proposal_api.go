@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/governance"
 )
 
 // apiProposalRequest is the body of POST /api/v1/proposals. Parameter
@@ -38,7 +39,7 @@ type apiProposal struct {
 	CreatedAt     time.Time         `json:"created_at"`
 }
 
-func toAPIProposal(p *models.Proposal) apiProposal {
+func toAPIProposal(p *governance.Proposal) apiProposal {
 	params := p.Parameters
 	if params == nil {
 		params = map[string]string{}
@@ -72,7 +73,7 @@ func (h *Handler) APISubmitProposal(c echo.Context) error {
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}
-	in := models.ProposalInput{Title: body.Title, Reasoning: body.Reasoning, Kind: body.Kind,
+	in := governance.ProposalInput{Title: body.Title, Reasoning: body.Reasoning, Kind: body.Kind,
 		RuleKey: body.RuleKey, NewText: body.NewText}
 	fields := map[string]string{}
 	if body.Parameters != nil {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"allmende/models"
+	"allmende/models/governance"
 	"allmende/views"
 )
 
@@ -32,7 +32,7 @@ func (h *Handler) ShowProposals(c echo.Context) error {
 
 // ShowNewProposal is the form for a proposal, a parameter change by default.
 func (h *Handler) ShowNewProposal(c echo.Context) error {
-	return h.renderNewProposal(c, http.StatusOK, views.Form{Values: map[string]string{"kind": models.ProposalParameters}})
+	return h.renderNewProposal(c, http.StatusOK, views.Form{Values: map[string]string{"kind": governance.ProposalParameters}})
 }
 
 func (h *Handler) renderNewProposal(c echo.Context, status int, f views.Form) error {
@@ -56,10 +56,10 @@ func (h *Handler) SubmitProposal(c echo.Context) error {
 		return err
 	}
 	f := formOf(c, proposalFields...)
-	in := models.ProposalInput{Title: f.Value("title"), Reasoning: f.Value("reasoning"), Kind: f.Value("kind")}
+	in := governance.ProposalInput{Title: f.Value("title"), Reasoning: f.Value("reasoning"), Kind: f.Value("kind")}
 	params := map[string]string{}
 	for _, r := range rules {
-		if r.Kind != models.RuleKindParameter {
+		if r.Kind != governance.RuleKindParameter {
 			continue
 		}
 		name := paramField(r.Key)
@@ -69,9 +69,9 @@ func (h *Handler) SubmitProposal(c echo.Context) error {
 		}
 	}
 	switch in.Kind {
-	case models.ProposalParameters:
+	case governance.ProposalParameters:
 		in.Parameters = params
-	case models.ProposalText:
+	case governance.ProposalText:
 		in.RuleKey, in.NewText = f.Value("rule_key"), f.Value("new_text")
 	}
 	if s := strings.TrimSpace(f.Value("effective_from")); s != "" {
@@ -97,10 +97,10 @@ func (h *Handler) SubmitProposal(c echo.Context) error {
 // proposalFieldErrors moves the domain's messages about single parameters
 // ("param:KEY") onto that parameter's input; a key the form has no input
 // for (an API client's typo) goes to the parameters as a whole.
-func proposalFieldErrors(fields map[string]string, rules []models.RuleInfo) map[string]string {
+func proposalFieldErrors(fields map[string]string, rules []governance.RuleInfo) map[string]string {
 	isParam := map[string]bool{}
 	for _, r := range rules {
-		isParam[r.Key] = r.Kind == models.RuleKindParameter
+		isParam[r.Key] = r.Kind == governance.RuleKindParameter
 	}
 	out := make(map[string]string, len(fields))
 	for k, msg := range fields {

@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/account"
 	"allmende/views"
 )
 
@@ -28,7 +29,7 @@ func (h *Handler) renderRegister(c echo.Context, status int, f views.Form) error
 // Register creates the account and signs it in.
 func (h *Handler) Register(c echo.Context) error {
 	f := formOf(c, "name", "email", "password")
-	u, err := h.Accounts.Register(c.Request().Context(), models.Actor{IP: c.RealIP()}, models.RegisterInput{
+	u, err := h.Accounts.Register(c.Request().Context(), models.Actor{IP: c.RealIP()}, account.RegisterInput{
 		Name: f.Value("name"), Email: f.Value("email"), Password: f.Value("password"),
 	})
 	if err != nil {

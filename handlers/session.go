@@ -11,7 +11,7 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
-	"allmende/models"
+	"allmende/models/account"
 	"allmende/views"
 )
 
@@ -95,7 +95,7 @@ func (s *Sessions) validCSRF(c echo.Context) bool {
 
 // Login starts a fresh session for u: new CSRF token (against session
 // fixation) and the account's session epoch.
-func (s *Sessions) Login(c echo.Context, u *models.User) error {
+func (s *Sessions) Login(c echo.Context, u *account.User) error {
 	sess := s.session(c)
 	for k := range sess.Values {
 		delete(sess.Values, k)

@@ -1,12 +1,11 @@
 package handlers
 
 import (
+	"allmende/models/compute"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"allmende/models"
 )
 
 type apiSSHKey struct {
@@ -23,7 +22,7 @@ type apiSSHKeyRequest struct {
 	PublicKey string `json:"public_key"`
 }
 
-func toAPISSHKey(k *models.SSHKey) apiSSHKey {
+func toAPISSHKey(k *compute.SSHKey) apiSSHKey {
 	return apiSSHKey{ID: k.ID, Name: k.Name, PublicKey: k.PublicKey, Fingerprint: k.Fingerprint, CreatedAt: k.CreatedAt}
 }
 
@@ -47,7 +46,7 @@ func (h *Handler) APIAddSSHKey(c echo.Context) error {
 		return err
 	}
 	k, err := h.SSHKeys.Add(c.Request().Context(), actor(c), viewer(CurrentUser(c)),
-		models.SSHKeyInput{Name: in.Name, PublicKey: in.PublicKey})
+		compute.SSHKeyInput{Name: in.Name, PublicKey: in.PublicKey})
 	if err != nil {
 		return err
 	}

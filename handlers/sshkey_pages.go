@@ -5,7 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"allmende/models"
+	"allmende/models/compute"
 	"allmende/views"
 )
 
@@ -30,7 +30,7 @@ func (h *Handler) renderSSHKeys(c echo.Context, status int, f views.Form) error 
 func (h *Handler) AddSSHKey(c echo.Context) error {
 	f := formOf(c, "name", "public_key")
 	k, err := h.SSHKeys.Add(c.Request().Context(), actor(c), viewer(CurrentUser(c)),
-		models.SSHKeyInput{Name: f.Value("name"), PublicKey: f.Value("public_key")})
+		compute.SSHKeyInput{Name: f.Value("name"), PublicKey: f.Value("public_key")})
 	if err != nil {
 		status, ok := formFailure(err, &f)
 		if !ok {

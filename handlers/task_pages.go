@@ -5,7 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"allmende/models"
+	"allmende/models/compute"
 	"allmende/views"
 )
 
@@ -15,12 +15,12 @@ const tasksPerPage = 50
 // ShowTasks is the viewer's task history, newest first, a page at a time.
 func (h *Handler) ShowTasks(c echo.Context) error {
 	ctx, v := c.Request().Context(), viewer(CurrentUser(c))
-	tasks, err := h.Tasks.List(ctx, v, models.TaskFilter{Before: c.QueryParam("before"), Limit: tasksPerPage})
+	tasks, err := h.Tasks.List(ctx, v, compute.TaskFilter{Before: c.QueryParam("before"), Limit: tasksPerPage})
 	if err != nil {
 		return err
 	}
 	// Tasks outlive their VMs, so deleted VMs are named too.
-	vms, err := h.VMs.List(ctx, v, models.VMFilter{IncludeDeleted: true})
+	vms, err := h.VMs.List(ctx, v, compute.VMFilter{IncludeDeleted: true})
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func (h *Handler) TaskLog(c echo.Context) error {
 	return render(c, http.StatusOK, views.TaskLog(p, taskView(t)))
 }
 
-func taskView(t *models.TaskDetail) views.TaskView {
+func taskView(t *compute.TaskDetail) views.TaskView {
 	return views.TaskView{Task: t, CanRetry: t.Retryable()}
 }
 

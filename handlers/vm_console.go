@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/compute"
 	"allmende/views"
 )
 
@@ -22,7 +23,7 @@ func (h *Handler) ShowConsole(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if d.State != models.VMRunning {
+	if d.State != compute.VMRunning {
 		return h.flashTo(c, "error", "The console is available while the virtual machine is running.", "/vms/"+d.ID)
 	}
 	p, err := h.page(c, "Console of "+d.Name, "vms")

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/account"
 )
 
 // fakeConsole is a serial console: the test writes the guest's output to
@@ -79,7 +80,7 @@ func consoleServer(t *testing.T, o *fakeOpener) string {
 	e.HTTPErrorHandler = h.ErrorHandler
 	signedIn := func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			c.Set(ctxUser, &models.User{ID: "u1"})
+			c.Set(ctxUser, &account.User{ID: "u1"})
 			return next(c)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/compute"
 	"allmende/views"
 )
 
@@ -20,7 +21,7 @@ var vmFields = []string{"name", "plan_id", "image_id", "user_data"}
 // ShowVMs lists the viewer's VMs; admins see everyone's.
 func (h *Handler) ShowVMs(c echo.Context) error {
 	v := viewer(CurrentUser(c))
-	vms, err := h.VMs.List(c.Request().Context(), v, models.VMFilter{})
+	vms, err := h.VMs.List(c.Request().Context(), v, compute.VMFilter{})
 	if err != nil {
 		return err
 	}
@@ -34,7 +35,7 @@ func (h *Handler) ShowVMs(c echo.Context) error {
 // VMsTable is the htmx partial the list polls while a VM changes state.
 func (h *Handler) VMsTable(c echo.Context) error {
 	v := viewer(CurrentUser(c))
-	vms, err := h.VMs.List(c.Request().Context(), v, models.VMFilter{})
+	vms, err := h.VMs.List(c.Request().Context(), v, compute.VMFilter{})
 	if err != nil {
 		return err
 	}
@@ -77,7 +78,7 @@ func (h *Handler) newVMData(ctx context.Context, v models.Viewer, chosen []strin
 	// images that are not ready, which nobody can create from.
 	seen := map[string]bool{}
 	for _, img := range images {
-		if img.Status == models.ImageReady && !seen[strings.ToLower(img.Name)] {
+		if img.Status == compute.ImageReady && !seen[strings.ToLower(img.Name)] {
 			seen[strings.ToLower(img.Name)] = true
 			d.Images = append(d.Images, img)
 		}
@@ -97,7 +98,7 @@ func (h *Handler) newVMData(ctx context.Context, v models.Viewer, chosen []strin
 
 // offeredPlans are the plans a VM can be created with or resized to;
 // admins also list retired plans, which the domain refuses.
-func (h *Handler) offeredPlans(ctx context.Context, v models.Viewer) ([]models.Plan, error) {
+func (h *Handler) offeredPlans(ctx context.Context, v models.Viewer) ([]compute.Plan, error) {
 	plans, err := h.Plans.List(ctx, v)
 	if err != nil {
 		return nil, err
@@ -124,7 +125,7 @@ func (h *Handler) CreateVM(c echo.Context) error {
 	ctx, v := c.Request().Context(), viewer(CurrentUser(c))
 	f := formOf(c, vmFields...)
 	keys := formList(c, "ssh_key_ids")
-	vm, _, err := h.VMs.Create(ctx, actor(c), v, models.VMInput{Name: f.Value("name"), PlanID: f.Value("plan_id"),
+	vm, _, err := h.VMs.Create(ctx, actor(c), v, compute.VMInput{Name: f.Value("name"), PlanID: f.Value("plan_id"),
 		ImageID: f.Value("image_id"), SSHKeyIDs: keys, UserData: f.Value("user_data")})
 	if err != nil {
 		status, ok := formFailure(err, &f)
@@ -210,7 +211,7 @@ func (h *Handler) renderVM(c echo.Context, status int, forms views.VMForms) erro
 }
 
 // vmActionFunc is one of the VM actions without input.
-type vmActionFunc func(ctx context.Context, a models.Actor, v models.Viewer, vmID string) (*models.Task, error)
+type vmActionFunc func(ctx context.Context, a models.Actor, v models.Viewer, vmID string) (*compute.Task, error)
 
 func (h *Handler) StartVM(c echo.Context) error {
 	return h.vmAction(c, h.VMs.Start, "The virtual machine is starting.")

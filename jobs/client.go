@@ -23,6 +23,7 @@ import (
 	"allmende/jobs/jobargs"
 	"allmende/mail"
 	"allmende/models"
+	"allmende/models/compute"
 )
 
 // Client is River's client over database/sql, the same type for SQLite and
@@ -60,13 +61,13 @@ func NewInsertOnly(db *models.DB, log *slog.Logger) (*Client, error) {
 
 // Deps are what the workers need from the rest of the portal.
 type Deps struct {
-	Hosts       *models.Hosts
+	Hosts       *compute.Hosts
 	Hypervisor  VMHypervisor
 	Mail        mail.Sender // never nil: the outbox is the fallback
 	Memberships MembershipDaily
-	VMs         *models.VMs
-	Tasks       *models.Tasks
-	Images      *models.Images
+	VMs         *compute.VMs
+	Tasks       *compute.Tasks
+	Images      *compute.Images
 	// UploadDir is where uploaded images are spooled; the import worker
 	// reads nothing outside it. Empty allows any path (tests).
 	UploadDir string

@@ -15,6 +15,7 @@ import (
 
 	"allmende/jobs/jobargs"
 	"allmende/models"
+	"allmende/models/compute"
 )
 
 // ImageImportWorker streams an uploaded image file into its host's pool,
@@ -23,7 +24,7 @@ import (
 // earlier attempt, so retries start clean.
 type ImageImportWorker struct {
 	river.WorkerDefaults[jobargs.ImageImport]
-	images *models.Images
+	images *compute.Images
 	hv     VMHypervisor
 	// uploadDir, when set, is the only directory imports may read from: a
 	// job must not be able to copy an arbitrary host file into a pool.
@@ -53,12 +54,12 @@ func (w *ImageImportWorker) Work(ctx context.Context, job *river.Job[jobargs.Ima
 	}
 	img := view.Image
 	switch img.Status {
-	case models.ImageReady:
+	case compute.ImageReady:
 		// Recorded by an earlier attempt that crashed before removing the
 		// file or completing the job.
 		w.remove(job.Args.Path)
 		return nil
-	case models.ImageFailed:
+	case compute.ImageFailed:
 		w.remove(job.Args.Path)
 		return river.JobCancel(fmt.Errorf("image %s has failed already", img.ID))
 	}
@@ -80,7 +81,7 @@ func (w *ImageImportWorker) Work(ctx context.Context, job *river.Job[jobargs.Ima
 	return river.JobCancel(err)
 }
 
-func (w *ImageImportWorker) importFile(ctx context.Context, view *models.ImageImportView, path string) error {
+func (w *ImageImportWorker) importFile(ctx context.Context, view *compute.ImageImportView, path string) error {
 	img := view.Image
 	if !w.inUploadDir(path) {
 		return permanent("the uploaded file %s is outside the upload directory", path)

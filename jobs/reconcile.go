@@ -10,7 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"allmende/jobs/jobargs"
-	"allmende/models"
+	"allmende/models/compute"
 )
 
 // domainPrefix marks the portal's domains (models.VM.DomainName).
@@ -31,9 +31,9 @@ const reconcileInterval = time.Minute
 // in a transitional state forever.
 type ReconcileWorker struct {
 	river.WorkerDefaults[jobargs.Reconcile]
-	hosts  *models.Hosts
-	vms    *models.VMs
-	tasks  *models.Tasks
+	hosts  *compute.Hosts
+	vms    *compute.VMs
+	tasks  *compute.Tasks
 	hv     VMHypervisor
 	logger *slog.Logger
 }
@@ -67,7 +67,7 @@ func (w *ReconcileWorker) Work(ctx context.Context, _ *river.Job[jobargs.Reconci
 	return nil
 }
 
-func (w *ReconcileWorker) host(ctx context.Context, h models.Host) error {
+func (w *ReconcileWorker) host(ctx context.Context, h compute.Host) error {
 	before, err := w.vms.Expected(ctx, h.ID)
 	if err != nil {
 		return err
@@ -91,14 +91,14 @@ func (w *ReconcileWorker) host(ctx context.Context, h models.Host) error {
 		w.logger.Debug("vms changed during reconcile; next round", "host", h.Name)
 		return nil
 	}
-	found := make([]models.ObservedDomain, len(doms))
+	found := make([]compute.ObservedDomain, len(doms))
 	for i, d := range doms {
-		found[i] = models.ObservedDomain{Name: d.Name, Running: active(d.State)}
+		found[i] = compute.ObservedDomain{Name: d.Name, Running: active(d.State)}
 	}
 	return w.vms.RecordDrift(ctx, h.ID, found)
 }
 
-func sameExpected(a, b []models.ExpectedDomain) bool {
+func sameExpected(a, b []compute.ExpectedDomain) bool {
 	if len(a) != len(b) {
 		return false
 	}

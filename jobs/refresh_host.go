@@ -11,6 +11,7 @@ import (
 	"allmende/hypervisor"
 	"allmende/jobs/jobargs"
 	"allmende/models"
+	"allmende/models/compute"
 )
 
 // Hypervisor is the part of the hypervisor layer the workers use.
@@ -22,7 +23,7 @@ type Hypervisor interface {
 // Reading is side-effect free, so retrying is always safe.
 type RefreshHostWorker struct {
 	river.WorkerDefaults[jobargs.RefreshHost]
-	hosts *models.Hosts
+	hosts *compute.Hosts
 	hv    Hypervisor
 }
 
@@ -49,14 +50,14 @@ func (w *RefreshHostWorker) Work(ctx context.Context, job *river.Job[jobargs.Ref
 	return w.hosts.StoreInventory(ctx, host.ID, toModel(inv))
 }
 
-func toModel(inv hypervisor.Inventory) models.HostInventory {
-	out := models.HostInventory{
+func toModel(inv hypervisor.Inventory) compute.HostInventory {
+	out := compute.HostInventory{
 		Hostname: inv.Hostname, CPUs: inv.CPUs, CPUModel: inv.CPUModel,
 		MemoryBytes: inv.MemoryBytes, FreeMemoryBytes: inv.FreeMemoryBytes,
 		LibvirtVersion: inv.LibvirtVersion, HypervisorVersion: inv.HypervisorVersion,
 	}
 	for _, p := range inv.Pools {
-		out.Pools = append(out.Pools, models.HostPool{
+		out.Pools = append(out.Pools, compute.HostPool{
 			Name: p.Name, Active: p.Active, Path: p.Path,
 			CapacityBytes: p.CapacityBytes, AllocationBytes: p.AllocationBytes, AvailableBytes: p.AvailableBytes,
 		})
@@ -67,7 +68,7 @@ func toModel(inv hypervisor.Inventory) models.HostInventory {
 // RefreshAllHostsWorker fans the periodic refresh out into one job per host.
 type RefreshAllHostsWorker struct {
 	river.WorkerDefaults[jobargs.RefreshAllHosts]
-	hosts *models.Hosts
+	hosts *compute.Hosts
 }
 
 func (w *RefreshAllHostsWorker) Work(ctx context.Context, _ *river.Job[jobargs.RefreshAllHosts]) error {

@@ -8,7 +8,7 @@ import (
 
 	"allmende/hypervisor"
 	"allmende/jobs/jobargs"
-	"allmende/models"
+	"allmende/models/compute"
 )
 
 // VMCreateWorker provisions a VM: its disk (a copy-on-write clone of the
@@ -52,7 +52,7 @@ func create(ctx context.Context, r *vmRun) error {
 	if err := r.log(ctx, "running"); err != nil {
 		return err
 	}
-	return r.settle(ctx, models.VMRunning)
+	return r.settle(ctx, compute.VMRunning)
 }
 
 // provision makes the disk, the seed and the domain definition.

@@ -11,6 +11,7 @@ import (
 	"allmende/hypervisor"
 	"allmende/jobs/jobargs"
 	"allmende/models"
+	"allmende/models/compute"
 )
 
 // errDomainMissing is what start, shutdown, reboot and resize report for
@@ -48,7 +49,7 @@ func (w *VMStartWorker) Work(ctx context.Context, job *river.Job[jobargs.VMStart
 		if err := r.waitState(ctx, hypervisor.StateRunning); err != nil {
 			return err
 		}
-		return r.settle(ctx, models.VMRunning)
+		return r.settle(ctx, compute.VMRunning)
 	})
 }
 
@@ -80,7 +81,7 @@ func (w *VMShutdownWorker) Work(ctx context.Context, job *river.Job[jobargs.VMSh
 			if err := r.log(ctx, "the guest has shut down"); err != nil {
 				return err
 			}
-			return r.settle(ctx, models.VMStopped)
+			return r.settle(ctx, compute.VMStopped)
 		}
 		task, err := r.tasks.Get(ctx, models.Viewer{Admin: true}, r.args.TaskID)
 		if err != nil {
@@ -112,7 +113,7 @@ func (w *VMShutdownWorker) Work(ctx context.Context, job *river.Job[jobargs.VMSh
 				if err := r.log(ctx, "the guest has shut down"); err != nil {
 					return err
 				}
-				return r.settle(ctx, models.VMStopped)
+				return r.settle(ctx, compute.VMStopped)
 			case ctx.Err() != nil:
 				return err
 			case time.Now().Before(deadline):
@@ -125,7 +126,7 @@ func (w *VMShutdownWorker) Work(ctx context.Context, job *river.Job[jobargs.VMSh
 		if err := r.hv.DestroyDomain(ctx, v.HostURI, v.DomainName); err != nil {
 			return err
 		}
-		return r.settle(ctx, models.VMStopped)
+		return r.settle(ctx, compute.VMStopped)
 	})
 }
 
@@ -153,7 +154,7 @@ func (w *VMPowerOffWorker) Work(ctx context.Context, job *river.Job[jobargs.VMPo
 		if err := r.hv.DestroyDomain(ctx, r.v.HostURI, r.v.DomainName); err != nil {
 			return err
 		}
-		return r.settle(ctx, models.VMStopped)
+		return r.settle(ctx, compute.VMStopped)
 	})
 }
 
@@ -181,6 +182,6 @@ func (w *VMRebootWorker) Work(ctx context.Context, job *river.Job[jobargs.VMRebo
 		if err := r.waitState(ctx, hypervisor.StateRunning); err != nil {
 			return err
 		}
-		return r.settle(ctx, models.VMRunning)
+		return r.settle(ctx, compute.VMRunning)
 	})
 }

@@ -8,7 +8,7 @@ import (
 
 	"allmende/hypervisor"
 	"allmende/jobs/jobargs"
-	"allmende/models"
+	"allmende/models/compute"
 )
 
 // VMResizeWorker applies the VM's new plan, which the domain has already
@@ -28,7 +28,7 @@ func (w *VMResizeWorker) Work(ctx context.Context, job *river.Job[jobargs.VMResi
 func resize(ctx context.Context, r *vmRun) error {
 	v := r.v
 	back := v.VM.PriorState
-	if back != models.VMRunning && back != models.VMStopped {
+	if back != compute.VMRunning && back != compute.VMStopped {
 		// Resize starts only from these (models/vm_actions.go).
 		return permanent("cannot tell which state to return to (prior state %q)", back)
 	}
@@ -64,7 +64,7 @@ func resize(ctx context.Context, r *vmRun) error {
 	if err := r.hv.DefineDomain(ctx, v.HostURI, spec); err != nil {
 		return err
 	}
-	if back == models.VMRunning {
+	if back == compute.VMRunning {
 		// Only reachable if the guest stopped by itself meanwhile: start
 		// it again, as the member left it running.
 		if err := r.begin(ctx, "starting"); err != nil {

@@ -17,6 +17,7 @@ import (
 	"allmende/hypervisor"
 	"allmende/jobs/jobargs"
 	"allmende/models"
+	"allmende/models/compute"
 )
 
 // VMHypervisor is the part of the hypervisor layer the VM, image and
@@ -80,8 +81,8 @@ func vmNextRetry(job *rivertype.JobRow) time.Time {
 
 // vmWorkers holds what every VM worker needs.
 type vmWorkers struct {
-	vms    *models.VMs
-	tasks  *models.Tasks
+	vms    *compute.VMs
+	tasks  *compute.Tasks
 	hv     VMHypervisor
 	logger *slog.Logger
 	// domainType is used for hosts whose setting leaves it open: "qemu"
@@ -96,7 +97,7 @@ type vmRun struct {
 	*vmWorkers
 	job  *rivertype.JobRow
 	args jobargs.VMTask
-	v    *models.VMJobView
+	v    *compute.VMJobView
 	step string
 }
 
@@ -223,7 +224,7 @@ func (r *vmRun) log(ctx context.Context, line string) error {
 }
 
 // settle records the VM's new state and the task's success.
-func (r *vmRun) settle(ctx context.Context, state models.VMState) error {
+func (r *vmRun) settle(ctx context.Context, state compute.VMState) error {
 	r.step = ""
 	if err := r.vms.SetState(ctx, r.v.VM.ID, state, ""); err != nil {
 		return fmt.Errorf("set state of vm %s: %w", r.v.VM.ID, err)
@@ -253,8 +254,8 @@ func (r *vmRun) spec() hypervisor.DomainSpec {
 	s := hypervisor.DomainSpec{
 		Name: v.DomainName, UUID: v.VM.ID, Type: r.domainType(), VCPUs: v.VCPUs, MemoryMiB: v.MemoryMiB,
 		Disks: []hypervisor.DiskSpec{
-			{Pool: v.DiskPool, Volume: v.DiskVolume, Device: "disk", Bus: "virtio", Format: models.FormatQCOW2},
-			{Pool: v.DiskPool, Volume: v.SeedVolume, Device: "cdrom", Format: models.FormatRaw},
+			{Pool: v.DiskPool, Volume: v.DiskVolume, Device: "disk", Bus: "virtio", Format: compute.FormatQCOW2},
+			{Pool: v.DiskPool, Volume: v.SeedVolume, Device: "cdrom", Format: compute.FormatRaw},
 		},
 		Description: "allmende vm " + v.VM.ID,
 	}

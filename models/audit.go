@@ -1,6 +1,7 @@
 package models
 
 import (
+	"allmende/models/internal/like"
 	"context"
 	"fmt"
 	"strings"
@@ -53,10 +54,10 @@ func (l *AuditLog) List(ctx context.Context, f AuditFilter) ([]AuditEvent, error
 	}
 	q := l.db.Gorm.WithContext(ctx).Model(&AuditEvent{})
 	if s := strings.TrimSpace(f.Actor); s != "" {
-		q = q.Where(`LOWER(actor_email) LIKE ? ESCAPE '\'`, "%"+likeEscape(strings.ToLower(s))+"%")
+		q = q.Where(`LOWER(actor_email) LIKE ? ESCAPE '\'`, "%"+like.Escape(strings.ToLower(s))+"%")
 	}
 	if s := strings.TrimSpace(f.Action); s != "" {
-		q = q.Where(`action LIKE ? ESCAPE '\'`, likeEscape(s)+"%")
+		q = q.Where(`action LIKE ? ESCAPE '\'`, like.Escape(s)+"%")
 	}
 	if s := strings.TrimSpace(f.Target); s != "" {
 		q = q.Where("target_id = ?", s)

@@ -5,29 +5,31 @@ import (
 	"testing"
 
 	"allmende/models"
+	"allmende/models/account"
+	"allmende/models/modelstest"
 )
 
 func TestAuditLogIsAppendOnly(t *testing.T) {
-	eachDB(t, func(t *testing.T, db *models.DB) {
-		register(t, models.NewAccounts(db), "ada@example.org")
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		modelstest.Register(t, account.NewAccounts(db), "ada@example.org")
 		if err := db.Gorm.Exec("UPDATE audit_events SET action = 'forged'").Error; err == nil {
 			t.Error("UPDATE on audit_events succeeded; the log must be append-only")
 		}
 		if err := db.Gorm.Exec("DELETE FROM audit_events").Error; err == nil {
 			t.Error("DELETE on audit_events succeeded; the log must be append-only")
 		}
-		if n := count(t, db, "audit_events", "action = ?", "user.register"); n != 1 {
+		if n := modelstest.Count(t, db, "audit_events", "action = ?", "user.register"); n != 1 {
 			t.Errorf("audit entries = %d, want 1", n)
 		}
 	})
 }
 
 func TestAuditFilter(t *testing.T) {
-	eachDB(t, func(t *testing.T, db *models.DB) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
 		ctx := context.Background()
-		a := models.NewAccounts(db)
-		ada := register(t, a, "ada@example.org")
-		register(t, a, "bob_b@example.org")
+		a := account.NewAccounts(db)
+		ada := modelstest.Register(t, a, "ada@example.org")
+		modelstest.Register(t, a, "bob_b@example.org")
 		_, _ = a.Authenticate(ctx, "192.0.2.1", "ada@example.org", "wrong password!")
 		log := models.NewAuditLog(db)
 

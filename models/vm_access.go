@@ -13,12 +13,12 @@ type Viewer struct {
 }
 
 // owns reports whether v may see a row owned by ownerID.
-func (v Viewer) owns(ownerID string) bool {
+func (v Viewer) Owns(ownerID string) bool {
 	return v.Admin || (v.UserID != "" && v.UserID == ownerID)
 }
 
 // scope narrows a query to the rows v may see; column is the owner column.
-func (v Viewer) scope(q *gorm.DB, column string) *gorm.DB {
+func (v Viewer) Scope(q *gorm.DB, column string) *gorm.DB {
 	if v.Admin {
 		return q
 	}

@@ -6,15 +6,17 @@ package views
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
+import (
+	"allmende/models/account"
 
-import "allmende/models"
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
+)
 
 // Account is the account page: password change and personal access tokens.
 type Account struct {
 	Email    string
-	Tokens   []models.APIToken
+	Tokens   []account.APIToken
 	NewToken string // the secret of a just-created token, shown once
 }
 

@@ -6,12 +6,12 @@ package views
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
-
 import (
-	"allmende/models"
+	"allmende/models/compute"
 	"strconv"
+
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
 )
 
 // CatalogOption is one choice of a select on the admins' catalogue pages.
@@ -20,7 +20,7 @@ type CatalogOption struct {
 }
 
 // CatalogHostOptions offers the hosts by name, after a prompt.
-func CatalogHostOptions(hosts []models.Host) []CatalogOption {
+func CatalogHostOptions(hosts []compute.Host) []CatalogOption {
 	out := []CatalogOption{{Value: "", Label: "Choose a host…"}}
 	for _, h := range hosts {
 		out = append(out, CatalogOption{Value: h.ID, Label: h.Name})
@@ -28,7 +28,7 @@ func CatalogHostOptions(hosts []models.Host) []CatalogOption {
 	return out
 }
 
-var catalogFormats = []CatalogOption{{Value: models.FormatQCOW2, Label: "qcow2"}, {Value: models.FormatRaw, Label: "raw"}}
+var catalogFormats = []CatalogOption{{Value: compute.FormatQCOW2, Label: "qcow2"}, {Value: compute.FormatRaw, Label: "raw"}}
 
 var catalogDomainTypes = []CatalogOption{
 	{Value: "", Label: "automatic (kvm when the host offers it)"},
@@ -37,7 +37,7 @@ var catalogDomainTypes = []CatalogOption{
 }
 
 // CatalogHostNames maps host ids to names for tables.
-func CatalogHostNames(hosts []models.Host) map[string]string {
+func CatalogHostNames(hosts []compute.Host) map[string]string {
 	out := make(map[string]string, len(hosts))
 	for _, h := range hosts {
 		out[h.ID] = h.Name
@@ -53,7 +53,7 @@ func catalogHostName(names map[string]string, id string) string {
 }
 
 // catalogPools lists the pool names the hosts reported, for a datalist.
-func catalogPools(hosts []models.Host) []string {
+func catalogPools(hosts []compute.Host) []string {
 	seen := map[string]bool{}
 	var out []string
 	for i := range hosts {
@@ -298,7 +298,7 @@ func catalogField(f Form, prefix, name, label, typ, hint string) templ.Component
 }
 
 // catalogPoolField is a text input that suggests the pools hosts reported.
-func catalogPoolField(f Form, prefix string, hosts []models.Host) templ.Component {
+func catalogPoolField(f Form, prefix string, hosts []compute.Host) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -679,7 +679,7 @@ func catalogLinks() templ.Component {
 }
 
 // ---- Plans ----
-func AdminPlansPage(p Page, plans []models.Plan, f Form) templ.Component {
+func AdminPlansPage(p Page, plans []compute.Plan, f Form) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -979,7 +979,7 @@ func planForm(p Page, f Form, action, submit string) templ.Component {
 	})
 }
 
-func AdminPlanEditPage(p Page, plan *models.Plan, f Form) templ.Component {
+func AdminPlanEditPage(p Page, plan *compute.Plan, f Form) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1047,27 +1047,27 @@ func AdminPlanEditPage(p Page, plan *models.Plan, f Form) templ.Component {
 
 // AdminImagesData is what the images page shows.
 type AdminImagesData struct {
-	Images   []models.Image
-	Hosts    []models.Host
+	Images   []compute.Image
+	Hosts    []compute.Host
 	Register Form // register an existing volume
 	Upload   Form // upload a file
 	MaxSize  string
 }
 
-func anyUploading(images []models.Image) bool {
+func anyUploading(images []compute.Image) bool {
 	for i := range images {
-		if images[i].Status == models.ImageUploading {
+		if images[i].Status == compute.ImageUploading {
 			return true
 		}
 	}
 	return false
 }
 
-func imageBadge(s models.ImageStatus) string {
+func imageBadge(s compute.ImageStatus) string {
 	switch s {
-	case models.ImageReady:
+	case compute.ImageReady:
 		return "badge ok"
-	case models.ImageFailed:
+	case compute.ImageFailed:
 		return "badge bad"
 	}
 	return "badge info"
@@ -1288,7 +1288,7 @@ func AdminImagesPage(p Page, d AdminImagesData) templ.Component {
 
 // AdminImagesTable is also served alone, as the htmx partial that polls
 // while an import runs.
-func AdminImagesTable(p Page, images []models.Image, hosts []models.Host) templ.Component {
+func AdminImagesTable(p Page, images []compute.Image, hosts []compute.Host) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1587,13 +1587,13 @@ func AdminImagesTable(p Page, images []models.Image, hosts []models.Host) templ.
 
 // AdminNetworksData is what the networks page shows.
 type AdminNetworksData struct {
-	Hosts    []models.Host
-	Networks []models.Network
+	Hosts    []compute.Host
+	Networks []compute.Network
 	Form     Form
 }
 
-func networksOf(all []models.Network, hostID string) []models.Network {
-	var out []models.Network
+func networksOf(all []compute.Network, hostID string) []compute.Network {
+	var out []compute.Network
 	for _, n := range all {
 		if n.HostID == hostID {
 			out = append(out, n)
@@ -1602,7 +1602,7 @@ func networksOf(all []models.Network, hostID string) []models.Network {
 	return out
 }
 
-func networkAttach(n models.Network) templ.Component {
+func networkAttach(n compute.Network) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -2002,7 +2002,7 @@ func networkFields(f Form) templ.Component {
 	})
 }
 
-func AdminNetworkEditPage(p Page, n *models.Network, hostName string, f Form) templ.Component {
+func AdminNetworkEditPage(p Page, n *compute.Network, hostName string, f Form) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -2114,7 +2114,7 @@ func overcommitted(base int64, percent int) int64 {
 	return base * int64(percent) / 100
 }
 
-func AdminHostSettingsPage(p Page, host *models.Host, s *models.HostVMSettings, f Form) templ.Component {
+func AdminHostSettingsPage(p Page, host *compute.Host, s *compute.HostVMSettings, f Form) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -2280,7 +2280,7 @@ func AdminHostSettingsPage(p Page, host *models.Host, s *models.HostVMSettings, 
 }
 
 // ---- Drift ----
-func AdminDriftPage(p Page, o *models.DriftOverview, hosts []models.Host) templ.Component {
+func AdminDriftPage(p Page, o *compute.DriftOverview, hosts []compute.Host) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -2466,7 +2466,7 @@ func AdminDriftPage(p Page, o *models.DriftOverview, hosts []models.Host) templ.
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					if r.Kind == models.DriftOrphan {
+					if r.Kind == compute.DriftOrphan {
 						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 201, "<span class=\"badge bad\">unknown domain</span>")
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err

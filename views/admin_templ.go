@@ -6,15 +6,16 @@ package views
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
-
 import (
 	"allmende/models"
+	"allmende/models/compute"
 	"strconv"
+
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
 )
 
-func HostsPage(p Page, hosts []models.Host, f Form) templ.Component {
+func HostsPage(p Page, hosts []compute.Host, f Form) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -89,7 +90,7 @@ func HostsPage(p Page, hosts []models.Host, f Form) templ.Component {
 	})
 }
 
-func anyPending(hosts []models.Host) bool {
+func anyPending(hosts []compute.Host) bool {
 	for i := range hosts {
 		if hosts[i].RefreshPending() {
 			return true
@@ -99,7 +100,7 @@ func anyPending(hosts []models.Host) bool {
 }
 
 // HostsTable is also served alone, as the htmx partial that polls.
-func HostsTable(p Page, hosts []models.Host) templ.Component {
+func HostsTable(p Page, hosts []compute.Host) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

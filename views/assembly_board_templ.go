@@ -6,39 +6,39 @@ package views
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
-
 import (
-	"allmende/models"
+	"allmende/models/governance"
 	"strconv"
 	"strings"
+
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
 )
 
 // BoardAssemblyView is the board's page of an assembly.
 type BoardAssemblyView struct {
-	D         *models.AssemblyDetail
-	Proposals []models.Proposal // submitted proposals an item may put to the vote
-	Item      Form              // the agenda item form
-	Results   *models.AssemblyResults
+	D         *governance.AssemblyDetail
+	Proposals []governance.Proposal // submitted proposals an item may put to the vote
+	Item      Form                  // the agenda item form
+	Results   *governance.AssemblyResults
 	Error     string // a refused action (invitations, opening, closing)
 }
 
 var assemblyForms = []vmOption{
-	{models.FormVirtual, "virtual (online only)"},
-	{models.FormHybrid, "hybrid (in person with online participation)"},
-	{models.FormInPerson, "in person"},
-	{models.FormTwoPhase, "two phases: online discussion, then vote"},
+	{governance.FormVirtual, "virtual (online only)"},
+	{governance.FormHybrid, "hybrid (in person with online participation)"},
+	{governance.FormInPerson, "in person"},
+	{governance.FormTwoPhase, "two phases: online discussion, then vote"},
 }
 
 var itemKinds = []vmOption{
-	{models.ItemOrdinary, "ordinary resolution"},
-	{models.ItemBylawChange, "change of the bylaws"},
-	{models.ItemBylawNewDuty, "change of the bylaws introducing new duties"},
-	{models.ItemElection, "election"},
+	{governance.ItemOrdinary, "ordinary resolution"},
+	{governance.ItemBylawChange, "change of the bylaws"},
+	{governance.ItemBylawNewDuty, "change of the bylaws introducing new duties"},
+	{governance.ItemElection, "election"},
 }
 
-func proposalOptions(ps []models.Proposal) []vmOption {
+func proposalOptions(ps []governance.Proposal) []vmOption {
 	out := []vmOption{{"", "— none —"}}
 	for _, pr := range ps {
 		out = append(out, vmOption{pr.ID, pr.Title + " (" + pr.AuthorName + ")"})
@@ -46,7 +46,7 @@ func proposalOptions(ps []models.Proposal) []vmOption {
 	return out
 }
 
-func candidateNames(it models.AgendaItem) string {
+func candidateNames(it governance.AgendaItem) string {
 	names := make([]string, len(it.Candidates))
 	for i, c := range it.Candidates {
 		names[i] = c.Name
@@ -54,7 +54,7 @@ func candidateNames(it models.AgendaItem) string {
 	return strings.Join(names, ", ")
 }
 
-func turnoutText(d *models.AssemblyDetail, itemID string) string {
+func turnoutText(d *governance.AssemblyDetail, itemID string) string {
 	return strconv.Itoa(d.Turnout[itemID]) + " of " + strconv.Itoa(d.Electorate)
 }
 
@@ -155,7 +155,7 @@ func NewAssemblyPage(p Page, f Form) templ.Component {
 
 // AssemblyTurnout is the live count of ballots per item. While voting is
 // open it polls itself.
-func AssemblyTurnout(d *models.AssemblyDetail) templ.Component {
+func AssemblyTurnout(d *governance.AssemblyDetail) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -176,7 +176,7 @@ func AssemblyTurnout(d *models.AssemblyDetail) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if d.Status == models.AssemblyVoting {
+		if d.Status == governance.AssemblyVoting {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, " hx-get=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -529,7 +529,7 @@ func BoardAssemblyPage(p Page, v BoardAssemblyView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if v.D.Status == models.AssemblyPlanned && v.D.InvitedAt == nil {
+			if v.D.Status == governance.AssemblyPlanned && v.D.InvitedAt == nil {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "<section id=\"add-item\"><h2>Add an agenda item</h2>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -629,7 +629,7 @@ func BoardAssemblyPage(p Page, v BoardAssemblyView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			switch v.D.Status {
-			case models.AssemblyPlanned:
+			case governance.AssemblyPlanned:
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 53, "<div class=\"grid\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -691,7 +691,7 @@ func BoardAssemblyPage(p Page, v BoardAssemblyView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-			case models.AssemblyVoting:
+			case governance.AssemblyVoting:
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 61, "<p>Voting is open. Turnout, live:</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -725,7 +725,7 @@ func BoardAssemblyPage(p Page, v BoardAssemblyView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-			case models.AssemblyClosed:
+			case governance.AssemblyClosed:
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 65, "<p>Voting is closed.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

@@ -6,12 +6,12 @@ package views
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
-
 import (
-	"allmende/models"
+	"allmende/models/governance"
 	"strings"
+
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
 )
 
 // mdBlock is one block of the minutes' Markdown: the small subset the
@@ -325,7 +325,7 @@ func mdRender(blocks []mdBlock) templ.Component {
 
 // MinutesPage is the minutes of an assembly as a page to print: no
 // navigation, just the text.
-func MinutesPage(p Page, a *models.Assembly, md string) templ.Component {
+func MinutesPage(p Page, a *governance.Assembly, md string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

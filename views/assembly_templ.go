@@ -6,23 +6,23 @@ package views
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
-
 import (
-	"allmende/models"
+	"allmende/models/governance"
 	"strconv"
 	"strings"
+
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
 )
 
 // AssemblyView is a member's page of an assembly.
 type AssemblyView struct {
-	D       *models.AssemblyDetail
-	Results *models.AssemblyResults // once voting has closed
-	Receipt *models.Receipt         // of the secret ballot just cast; shown once
-	Ballot  BallotForm              // a rejected ballot, shown again with its error
-	Proxy   Form                    // the proxy form, with errors when rejected
-	SelfID  string                  // the viewer's user id: their own voting right
+	D       *governance.AssemblyDetail
+	Results *governance.AssemblyResults // once voting has closed
+	Receipt *governance.Receipt         // of the secret ballot just cast; shown once
+	Ballot  BallotForm                  // a rejected ballot, shown again with its error
+	Proxy   Form                        // the proxy form, with errors when rejected
+	SelfID  string                      // the viewer's user id: their own voting right
 }
 
 // BallotForm is a ballot form identified by item and voting right.
@@ -42,13 +42,13 @@ func (v AssemblyView) formFor(itemID, onBehalfOf string) Form {
 
 func assemblyFormText(f string) string {
 	switch f {
-	case models.FormInPerson:
+	case governance.FormInPerson:
 		return "in person"
-	case models.FormVirtual:
+	case governance.FormVirtual:
 		return "virtual (online only)"
-	case models.FormHybrid:
+	case governance.FormHybrid:
 		return "hybrid (in person with online participation)"
-	case models.FormTwoPhase:
+	case governance.FormTwoPhase:
 		return "two phases: online discussion, then written/electronic vote"
 	}
 	return f
@@ -56,11 +56,11 @@ func assemblyFormText(f string) string {
 
 func assemblyStatusText(s string) string {
 	switch s {
-	case models.AssemblyPlanned:
+	case governance.AssemblyPlanned:
 		return "planned"
-	case models.AssemblyVoting:
+	case governance.AssemblyVoting:
 		return "voting open"
-	case models.AssemblyClosed:
+	case governance.AssemblyClosed:
 		return "closed"
 	}
 	return s
@@ -68,9 +68,9 @@ func assemblyStatusText(s string) string {
 
 func assemblyBadge(s string) string {
 	switch s {
-	case models.AssemblyVoting:
+	case governance.AssemblyVoting:
 		return "badge info"
-	case models.AssemblyClosed:
+	case governance.AssemblyClosed:
 		return "badge ok"
 	}
 	return "badge"
@@ -78,13 +78,13 @@ func assemblyBadge(s string) string {
 
 func itemKindText(k string) string {
 	switch k {
-	case models.ItemOrdinary:
+	case governance.ItemOrdinary:
 		return "ordinary resolution"
-	case models.ItemBylawChange:
+	case governance.ItemBylawChange:
 		return "change of the bylaws"
-	case models.ItemBylawNewDuty:
+	case governance.ItemBylawNewDuty:
 		return "change of the bylaws introducing new duties"
-	case models.ItemElection:
+	case governance.ItemElection:
 		return "election"
 	}
 	return k
@@ -102,7 +102,7 @@ func majorityText(num, den int) string {
 	return "at least " + strconv.Itoa(num) + "/" + strconv.Itoa(den) + " of the yes and no votes"
 }
 
-func (v AssemblyView) rightLabel(r models.VotingRight) string {
+func (v AssemblyView) rightLabel(r governance.VotingRight) string {
 	if r.OnBehalfOf == v.SelfID {
 		return "Your vote"
 	}
@@ -117,9 +117,9 @@ func ballotID(itemID, onBehalfOf string) string {
 }
 
 var ballotChoices = []radioChoice{
-	{models.ChoiceYes, "Yes"},
-	{models.ChoiceNo, "No"},
-	{models.ChoiceAbstain, "Abstain"},
+	{governance.ChoiceYes, "Yes"},
+	{governance.ChoiceNo, "No"},
+	{governance.ChoiceAbstain, "Abstain"},
 }
 
 func chosenCandidate(f Form, id string) bool {
@@ -133,8 +133,8 @@ func chosenCandidate(f Form, id string) bool {
 
 // ballotChoiceText names the candidates of an election ballot, whose
 // choice is published as candidate ids.
-func ballotChoiceText(it models.AgendaItem, choice string) string {
-	if it.Kind != models.ItemElection || choice == models.ChoiceAbstain {
+func ballotChoiceText(it governance.AgendaItem, choice string) string {
+	if it.Kind != governance.ItemElection || choice == governance.ChoiceAbstain {
 		return choice
 	}
 	names := map[string]string{}
@@ -152,7 +152,7 @@ func ballotChoiceText(it models.AgendaItem, choice string) string {
 	return strings.Join(out, ", ")
 }
 
-func itemResultFor(r *models.AssemblyResults, itemID string) *models.ItemResult {
+func itemResultFor(r *governance.AssemblyResults, itemID string) *governance.ItemResult {
 	if r == nil {
 		return nil
 	}
@@ -164,7 +164,7 @@ func itemResultFor(r *models.AssemblyResults, itemID string) *models.ItemResult 
 	return nil
 }
 
-func AssembliesPage(p Page, as []models.Assembly) templ.Component {
+func AssembliesPage(p Page, as []governance.Assembly) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -357,7 +357,7 @@ func AssembliesPage(p Page, as []models.Assembly) templ.Component {
 }
 
 // assemblyFacts are the form and dates of an assembly.
-func assemblyFacts(a *models.Assembly) templ.Component {
+func assemblyFacts(a *governance.Assembly) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -598,7 +598,7 @@ func assemblyFacts(a *models.Assembly) templ.Component {
 }
 
 // itemFacts describe an agenda item: kind, majority, quorum, proposal.
-func itemFacts(it models.AgendaItem) templ.Component {
+func itemFacts(it governance.AgendaItem) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -643,7 +643,7 @@ func itemFacts(it models.AgendaItem) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		if it.Kind == models.ItemElection {
+		if it.Kind == governance.ItemElection {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, "· ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -882,7 +882,7 @@ func AssemblyPage(p Page, v AssemblyView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				if v.D.Status == models.AssemblyVoting {
+				if v.D.Status == governance.AssemblyVoting {
 					for _, r := range v.D.Rights {
 						templ_7745c5c3_Err = ballot(p, v, it, r).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
@@ -899,7 +899,7 @@ func AssemblyPage(p Page, v AssemblyView) templ.Component {
 							return templ_7745c5c3_Err
 						}
 					}
-				} else if v.D.Status == models.AssemblyPlanned {
+				} else if v.D.Status == governance.AssemblyPlanned {
 					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 66, "<p class=\"muted\">Voting opens ")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
@@ -933,7 +933,7 @@ func AssemblyPage(p Page, v AssemblyView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if v.D.Status != models.AssemblyClosed {
+			if v.D.Status != governance.AssemblyClosed {
 				templ_7745c5c3_Err = proxySection(p, v).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -960,7 +960,7 @@ func AssemblyPage(p Page, v AssemblyView) templ.Component {
 }
 
 // ballot is one voting right's form on one item, or "voted".
-func ballot(p Page, v AssemblyView, it models.AgendaItem, r models.VotingRight) templ.Component {
+func ballot(p Page, v AssemblyView, it governance.AgendaItem, r governance.VotingRight) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1055,7 +1055,7 @@ func ballot(p Page, v AssemblyView, it models.AgendaItem, r models.VotingRight) 
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if it.Kind == models.ItemElection {
+			if it.Kind == governance.ItemElection {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 78, "<fieldset><legend>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -1167,7 +1167,7 @@ func ballot(p Page, v AssemblyView, it models.AgendaItem, r models.VotingRight) 
 }
 
 // receiptBox shows the receipt of a secret ballot, once.
-func receiptBox(d *models.AssemblyDetail, r *models.Receipt) templ.Component {
+func receiptBox(d *governance.AssemblyDetail, r *governance.Receipt) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1289,7 +1289,7 @@ func proxySection(p Page, v AssemblyView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if v.D.Status == models.AssemblyPlanned {
+			if v.D.Status == governance.AssemblyPlanned {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 99, "<form method=\"post\" action=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -1316,7 +1316,7 @@ func proxySection(p Page, v AssemblyView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-		} else if v.D.Status == models.AssemblyPlanned {
+		} else if v.D.Status == governance.AssemblyPlanned {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 102, "<p>If you cannot vote yourself, you may authorise another member to vote for you in this assembly, until voting opens. Give their email; the declaration is kept in text form.</p><form method=\"post\" action=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -1406,8 +1406,8 @@ func proxySection(p Page, v AssemblyView) templ.Component {
 	})
 }
 
-func adoptedText(r models.ItemResult) string {
-	if r.Kind == models.ItemElection {
+func adoptedText(r governance.ItemResult) string {
+	if r.Kind == governance.ItemElection {
 		switch {
 		case len(r.Tie) > 0 && len(r.Elected) > 0:
 			return "elected: " + strings.Join(r.Elected, ", ") + "; tie for the last seat: " + strings.Join(r.Tie, ", ")
@@ -1424,7 +1424,7 @@ func adoptedText(r models.ItemResult) string {
 	return "rejected"
 }
 
-func resultBadge(r models.ItemResult) string {
+func resultBadge(r governance.ItemResult) string {
 	if r.Adopted {
 		return "badge ok"
 	}
@@ -1432,7 +1432,7 @@ func resultBadge(r models.ItemResult) string {
 }
 
 // itemResult is the count, the verdict and the ballot list of one item.
-func itemResult(r models.ItemResult, it models.AgendaItem) templ.Component {
+func itemResult(r governance.ItemResult, it governance.AgendaItem) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1525,7 +1525,7 @@ func itemResult(r models.ItemResult, it models.AgendaItem) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		if r.Kind == models.ItemElection {
+		if r.Kind == governance.ItemElection {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 119, "<table><thead><tr><th scope=\"col\">Candidate</th><th scope=\"col\">Votes</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -1797,7 +1797,7 @@ func itemResult(r models.ItemResult, it models.AgendaItem) templ.Component {
 	})
 }
 
-func resultsSummary(d *models.AssemblyDetail, r *models.AssemblyResults) templ.Component {
+func resultsSummary(d *governance.AssemblyDetail, r *governance.AssemblyResults) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

@@ -6,19 +6,19 @@ package views
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
-
 import (
-	"allmende/models"
+	"allmende/models/membership"
 	"strconv"
+
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
 )
 
 func approvalsText(have, need int) string {
 	return strconv.Itoa(have) + " of " + strconv.Itoa(need)
 }
 
-func ApplicationsPage(p Page, apps []models.ApplicationSummary) templ.Component {
+func ApplicationsPage(p Page, apps []membership.ApplicationSummary) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -173,7 +173,7 @@ func ApplicationsPage(p Page, apps []models.ApplicationSummary) templ.Component 
 	})
 }
 
-func ApplicationPage(p Page, d *models.ApplicationDetail, reject Form) templ.Component {
+func ApplicationPage(p Page, d *membership.ApplicationDetail, reject Form) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -258,7 +258,7 @@ func ApplicationPage(p Page, d *models.ApplicationDetail, reject Form) templ.Com
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if d.Membership.PersonKind == models.PersonLegal {
+			if d.Membership.PersonKind == membership.PersonLegal {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<dt>Organisation</dt><dd>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -556,7 +556,7 @@ func ApplicationPage(p Page, d *models.ApplicationDetail, reject Form) templ.Com
 
 var memberStatuses = []string{"member", "leaving", "former", "excluded"}
 
-func MemberRegisterPage(p Page, q models.RegisterFilter, entries []models.RegisterEntry, csvQuery string) templ.Component {
+func MemberRegisterPage(p Page, q membership.RegisterFilter, entries []membership.RegisterEntry, csvQuery string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -860,7 +860,7 @@ type MemberForms struct {
 	Reverse Form
 }
 
-func BoardMemberPage(p Page, o *models.MembershipOverview, f MemberForms) templ.Component {
+func BoardMemberPage(p Page, o *membership.MembershipOverview, f MemberForms) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1165,7 +1165,7 @@ func BoardMemberPage(p Page, o *models.MembershipOverview, f MemberForms) templ.
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				if t.Kind != models.ShareReversal {
+				if t.Kind != membership.ShareReversal {
 					templ_7745c5c3_Err = reverseButton(p, "/board/ledger/shares/"+t.ID+"/reverse").Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
@@ -1237,7 +1237,7 @@ func BoardMemberPage(p Page, o *models.MembershipOverview, f MemberForms) templ.
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				if t.Kind != models.CapitalReversal {
+				if t.Kind != membership.CapitalReversal {
 					templ_7745c5c3_Err = reverseButton(p, "/board/ledger/capital/"+t.ID+"/reverse").Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
@@ -1427,7 +1427,7 @@ func BoardMemberPage(p Page, o *models.MembershipOverview, f MemberForms) templ.
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if o.Membership.Status == models.StatusMember || o.Membership.Status == models.StatusLeaving {
+			if o.Membership.Status == membership.StatusMember || o.Membership.Status == membership.StatusLeaving {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 122, "<section><h2>Exclude</h2><p>Exclusion ends the membership today and removes the member's access. The reason is recorded and sent to the member.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

@@ -6,13 +6,14 @@ package views
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
-
 import (
-	"allmende/models"
+	"allmende/models/governance"
+	"allmende/models/rulebook"
 	"slices"
 	"strconv"
+
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
 )
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -27,22 +28,22 @@ func sortedKeys[V any](m map[string]V) []string {
 // RuleView is one rule's page: its versions, each with the change from the
 // one before, and optionally a comparison of two chosen versions.
 type RuleView struct {
-	Info         models.RuleInfo
-	Versions     []models.RuleVersion
+	Info         governance.RuleInfo
+	Versions     []rulebook.RuleVersion
 	Steps        []RuleStep
 	From, To     string // version ids chosen to compare
-	Compare      []models.DiffLine
+	Compare      []governance.DiffLine
 	CompareError string
 }
 
 // RuleStep is a version of a rule with the diff from its predecessor.
 type RuleStep struct {
-	Version models.RuleVersion
-	Diff    []models.DiffLine
+	Version rulebook.RuleVersion
+	Diff    []governance.DiffLine
 }
 
 func ruleKindLabel(kind string) string {
-	if kind == models.RuleKindText {
+	if kind == governance.RuleKindText {
 		return "text"
 	}
 	return "parameter"
@@ -58,8 +59,8 @@ func adoptedByText(s string) string {
 }
 
 // shortValue keeps long texts out of tables.
-func shortValue(r models.RuleInfo) string {
-	if r.Kind == models.RuleKindText {
+func shortValue(r governance.RuleInfo) string {
+	if r.Kind == governance.RuleKindText {
 		return "(text, " + plural(len([]rune(r.Value)), "character", "characters") + ")"
 	}
 	return r.Value
@@ -85,11 +86,11 @@ func diffPrefix(op byte) string {
 	return "  "
 }
 
-func versionLabel(v models.RuleVersion) string {
+func versionLabel(v rulebook.RuleVersion) string {
 	return "from " + Day(v.EffectiveFrom) + " (" + adoptedByText(v.AdoptedBy) + ")"
 }
 
-func RulesPage(p Page, rules []models.RuleInfo) templ.Component {
+func RulesPage(p Page, rules []governance.RuleInfo) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -260,7 +261,7 @@ func RulesPage(p Page, rules []models.RuleInfo) templ.Component {
 }
 
 // diffBlock shows a line diff; added lines are <ins>, removed ones <del>.
-func diffBlock(lines []models.DiffLine) templ.Component {
+func diffBlock(lines []governance.DiffLine) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -573,7 +574,7 @@ func RulePage(p Page, r RuleView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if r.Info.Kind == models.RuleKindText {
+			if r.Info.Kind == governance.RuleKindText {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, "<details><summary>Current text</summary><pre class=\"declaration\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -828,7 +829,7 @@ func RulePage(p Page, r RuleView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				if i == 0 {
-					if r.Info.Kind == models.RuleKindText {
+					if r.Info.Kind == governance.RuleKindText {
 						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "<details><summary>Text</summary><pre class=\"declaration\">")
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
@@ -892,13 +893,13 @@ func RulePage(p Page, r RuleView) templ.Component {
 
 func proposalStatusText(s string) string {
 	switch s {
-	case models.ProposalSubmitted:
+	case governance.ProposalSubmitted:
 		return "submitted, collecting support"
-	case models.ProposalOnAgenda:
+	case governance.ProposalOnAgenda:
 		return "on the agenda"
-	case models.ProposalAdopted:
+	case governance.ProposalAdopted:
 		return "adopted"
-	case models.ProposalRejected:
+	case governance.ProposalRejected:
 		return "rejected"
 	}
 	return s
@@ -906,11 +907,11 @@ func proposalStatusText(s string) string {
 
 func proposalBadge(s string) string {
 	switch s {
-	case models.ProposalAdopted:
+	case governance.ProposalAdopted:
 		return "badge ok"
-	case models.ProposalRejected:
+	case governance.ProposalRejected:
 		return "badge bad"
-	case models.ProposalOnAgenda:
+	case governance.ProposalOnAgenda:
 		return "badge info"
 	}
 	return "badge"
@@ -918,26 +919,26 @@ func proposalBadge(s string) string {
 
 func proposalKindText(k string) string {
 	switch k {
-	case models.ProposalParameters:
+	case governance.ProposalParameters:
 		return "change of parameters"
-	case models.ProposalText:
+	case governance.ProposalText:
 		return "change of a text"
-	case models.ProposalMotion:
+	case governance.ProposalMotion:
 		return "motion"
 	}
 	return k
 }
 
 var proposalKinds = []vmOption{
-	{models.ProposalParameters, "Change parameters (e.g. the entitlement per share)"},
-	{models.ProposalText, "Change a text (e.g. the bylaws)"},
-	{models.ProposalMotion, "Motion (a decision that changes no rule)"},
+	{governance.ProposalParameters, "Change parameters (e.g. the entitlement per share)"},
+	{governance.ProposalText, "Change a text (e.g. the bylaws)"},
+	{governance.ProposalMotion, "Motion (a decision that changes no rule)"},
 }
 
-func textRuleOptions(rules []models.RuleInfo) []vmOption {
+func textRuleOptions(rules []governance.RuleInfo) []vmOption {
 	out := []vmOption{{"", "— choose a text —"}}
 	for _, r := range rules {
-		if r.Kind == models.RuleKindText {
+		if r.Kind == governance.RuleKindText {
 			out = append(out, vmOption{r.Key, r.Title})
 		}
 	}
@@ -947,7 +948,7 @@ func textRuleOptions(rules []models.RuleInfo) []vmOption {
 // paramInput is the name of a parameter's input on the proposal form.
 func paramInput(key string) string { return "param_" + key }
 
-func ProposalsPage(p Page, ps []models.Proposal) templ.Component {
+func ProposalsPage(p Page, ps []governance.Proposal) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1144,7 +1145,7 @@ func ProposalsPage(p Page, ps []models.Proposal) templ.Component {
 
 // paramField is an input for one parameter with the value in force as
 // placeholder: left empty, the parameter stays as it is.
-func paramField(f Form, r models.RuleInfo) templ.Component {
+func paramField(f Form, r governance.RuleInfo) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1332,7 +1333,7 @@ func paramField(f Form, r models.RuleInfo) templ.Component {
 	})
 }
 
-func NewProposalPage(p Page, rules []models.RuleInfo, f Form) templ.Component {
+func NewProposalPage(p Page, rules []governance.RuleInfo, f Form) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1398,7 +1399,7 @@ func NewProposalPage(p Page, rules []models.RuleInfo, f Form) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			for _, r := range rules {
-				if r.Kind != models.RuleKindText {
+				if r.Kind != governance.RuleKindText {
 					templ_7745c5c3_Err = paramField(f, r).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
@@ -1439,11 +1440,11 @@ func NewProposalPage(p Page, rules []models.RuleInfo, f Form) templ.Component {
 	})
 }
 
-func supportText(d *models.ProposalDetail) string {
+func supportText(d *governance.ProposalDetail) string {
 	return strconv.Itoa(d.Supporters) + " of " + strconv.Itoa(d.SupportNeeded)
 }
 
-func ProposalPage(p Page, d *models.ProposalDetail, comment Form, supportErr string) templ.Component {
+func ProposalPage(p Page, d *governance.ProposalDetail, comment Form, supportErr string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1641,7 +1642,7 @@ func ProposalPage(p Page, d *models.ProposalDetail, comment Form, supportErr str
 				return templ_7745c5c3_Err
 			}
 			switch d.Kind {
-			case models.ProposalParameters:
+			case governance.ProposalParameters:
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 123, "<section><h2>New values</h2><table><thead><tr><th scope=\"col\">Parameter</th><th scope=\"col\">New value</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -1695,7 +1696,7 @@ func ProposalPage(p Page, d *models.ProposalDetail, comment Form, supportErr str
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-			case models.ProposalText:
+			case governance.ProposalText:
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 129, "<section><h2>New text of <a href=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -1768,7 +1769,7 @@ func ProposalPage(p Page, d *models.ProposalDetail, comment Form, supportErr str
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-			} else if d.Status == models.ProposalSubmitted {
+			} else if d.Status == governance.ProposalSubmitted {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 137, "<form method=\"post\" action=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

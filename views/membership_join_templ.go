@@ -6,17 +6,18 @@ package views
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
-
 import (
-	"allmende/models"
+	"allmende/models/membership"
+	"allmende/models/rulebook"
 	"strconv"
+
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
 )
 
 // Join is the membership application form with the rules it must meet.
 type Join struct {
-	Rules models.RuleParams
+	Rules rulebook.RuleParams
 	Again bool // a former member applies anew
 }
 
@@ -24,8 +25,8 @@ type Join struct {
 type radioChoice struct{ Value, Label string }
 
 var personKinds = []radioChoice{
-	{models.PersonNatural, "a natural person (yourself)"},
-	{models.PersonLegal, "a legal person (a company, association, …) that you represent"},
+	{membership.PersonNatural, "a natural person (yourself)"},
+	{membership.PersonLegal, "a legal person (a company, association, …) that you represent"},
 }
 
 // numberField is a Field for a whole number, with its bounds for the browser.
@@ -558,7 +559,7 @@ func fieldError(f Form, name string) templ.Component {
 	})
 }
 
-func entitlementPerShare(r models.RuleParams) string {
+func entitlementPerShare(r rulebook.RuleParams) string {
 	e := r.EntitlementPerShare
 	return plural(e.VCPUs, "vCPU", "vCPUs") + ", " + MiB(e.MemoryMiB) + " RAM and " + strconv.Itoa(e.DiskGiB) + " GiB disk"
 }

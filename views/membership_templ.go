@@ -6,52 +6,53 @@ package views
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
-
 import (
-	"allmende/models"
+	"allmende/models/membership"
+	"allmende/models/rulebook"
 	"strconv"
+
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
 )
 
-func membershipStatus(s models.MembershipStatus) string {
+func membershipStatus(s membership.MembershipStatus) string {
 	switch s {
-	case models.StatusApplicant:
+	case membership.StatusApplicant:
 		return "applied, waiting for the board"
-	case models.StatusMember:
+	case membership.StatusMember:
 		return "member"
-	case models.StatusLeaving:
+	case membership.StatusLeaving:
 		return "member, leaving by notice"
-	case models.StatusFormer:
+	case membership.StatusFormer:
 		return "former member"
-	case models.StatusExcluded:
+	case membership.StatusExcluded:
 		return "excluded"
 	}
 	return string(s)
 }
 
-func membershipBadge(s models.MembershipStatus) string {
+func membershipBadge(s membership.MembershipStatus) string {
 	switch s {
-	case models.StatusMember:
+	case membership.StatusMember:
 		return "badge ok"
-	case models.StatusLeaving, models.StatusApplicant:
+	case membership.StatusLeaving, membership.StatusApplicant:
 		return "badge info"
-	case models.StatusExcluded:
+	case membership.StatusExcluded:
 		return "badge bad"
 	}
 	return "badge"
 }
 
 var eventLabels = map[string]string{
-	models.EventApplied:          "Applied",
-	models.EventAdmitted:         "Admitted",
-	models.EventSharesSubscribed: "Shares subscribed",
-	models.EventNoticeGiven:      "Notice given",
-	models.EventNoticeWithdrawn:  "Notice withdrawn",
-	models.EventAddressChanged:   "Address changed",
-	models.EventSharesCancelled:  "Shares cancelled",
-	models.EventLeft:             "Left",
-	models.EventExcluded:         "Excluded",
+	membership.EventApplied:          "Applied",
+	membership.EventAdmitted:         "Admitted",
+	membership.EventSharesSubscribed: "Shares subscribed",
+	membership.EventNoticeGiven:      "Notice given",
+	membership.EventNoticeWithdrawn:  "Notice withdrawn",
+	membership.EventAddressChanged:   "Address changed",
+	membership.EventSharesCancelled:  "Shares cancelled",
+	membership.EventLeft:             "Left",
+	membership.EventExcluded:         "Excluded",
 }
 
 func eventLabel(kind string) string {
@@ -61,7 +62,7 @@ func eventLabel(kind string) string {
 	return kind
 }
 
-func noticeScopeText(n models.Notice) string {
+func noticeScopeText(n membership.Notice) string {
 	if n.Whole() {
 		return "whole membership"
 	}
@@ -75,16 +76,16 @@ func signedShares(n int) string {
 	return strconv.Itoa(n)
 }
 
-func membershipAddress(m models.Membership) string {
+func membershipAddress(m membership.Membership) string {
 	return m.Street + ", " + m.PostalCode + " " + m.City + ", " + m.Country
 }
 
-func entitlementText(e models.Entitlement) string {
+func entitlementText(e rulebook.Entitlement) string {
 	return plural(e.VCPUs, "vCPU", "vCPUs") + ", " + MiB(e.MemoryMiB) + " RAM, " + strconv.Itoa(e.DiskGiB) + " GiB disk"
 }
 
 // sharesLeft is how many shares the member may still subscribe.
-func sharesLeft(o *models.MembershipOverview) int {
+func sharesLeft(o *membership.MembershipOverview) int {
 	return max(0, o.Rules.MaxShares-o.SharesSubscribed)
 }
 
@@ -94,7 +95,7 @@ var noticeScopes = []radioChoice{
 }
 
 // MyApplicationPage shows applicants where their application stands.
-func MyApplicationPage(p Page, o *models.MembershipOverview) templ.Component {
+func MyApplicationPage(p Page, o *membership.MembershipOverview) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -333,7 +334,7 @@ func MyApplicationPage(p Page, o *models.MembershipOverview) templ.Component {
 
 // MembershipPage is a member's own register entry, ledgers and actions.
 // Former and excluded members keep reading it.
-func MembershipPage(p Page, o *models.MembershipOverview, shares Form, notice Form) templ.Component {
+func MembershipPage(p Page, o *membership.MembershipOverview, shares Form, notice Form) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -615,7 +616,7 @@ func MembershipPage(p Page, o *models.MembershipOverview, shares Form, notice Fo
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if o.Membership.Status == models.StatusFormer || o.Membership.Status == models.StatusExcluded {
+			if o.Membership.Status == membership.StatusFormer || o.Membership.Status == membership.StatusExcluded {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 41, "· <a href=\"/membership/apply\">Apply again</a>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -625,7 +626,7 @@ func MembershipPage(p Page, o *models.MembershipOverview, shares Form, notice Fo
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if o.Membership.Status != models.StatusMember {
+			if o.Membership.Status != membership.StatusMember {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 43, "  ")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -643,7 +644,7 @@ func MembershipPage(p Page, o *models.MembershipOverview, shares Form, notice Fo
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if o.Membership.Status == models.StatusMember {
+			if o.Membership.Status == membership.StatusMember {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, "<section id=\"shares\"><h2>Subscribe more shares</h2>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

@@ -6,32 +6,32 @@ package views
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
-
 import (
-	"allmende/models"
+	"allmende/models/compute"
 	"strings"
+
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
 )
 
 // TaskView is one task's page.
 type TaskView struct {
-	Task     *models.TaskDetail
+	Task     *compute.TaskDetail
 	CanRetry bool
 }
 
-func taskClass(s models.TaskStatus) string {
+func taskClass(s compute.TaskStatus) string {
 	switch s {
-	case models.TaskSucceeded:
+	case compute.TaskSucceeded:
 		return "ok"
-	case models.TaskFailed:
+	case compute.TaskFailed:
 		return "bad"
 	}
 	return "info"
 }
 
 // taskLogText is the log as one text, each line after its time (UTC).
-func taskLogText(lines []models.TaskLine) string {
+func taskLogText(lines []compute.TaskLine) string {
 	var b strings.Builder
 	for _, l := range lines {
 		b.WriteString(l.At.UTC().Format("15:04:05"))
@@ -42,7 +42,7 @@ func taskLogText(lines []models.TaskLine) string {
 	return b.String()
 }
 
-func taskBadge(s models.TaskStatus) templ.Component {
+func taskBadge(s compute.TaskStatus) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -130,7 +130,7 @@ func taskBadge(s models.TaskStatus) templ.Component {
 }
 
 // taskTable lists tasks; with vmNames it also names each task's VM.
-func taskTable(tasks []models.Task, vmNames map[string]string) templ.Component {
+func taskTable(tasks []compute.Task, vmNames map[string]string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -291,7 +291,7 @@ func taskTable(tasks []models.Task, vmNames map[string]string) templ.Component {
 	})
 }
 
-func TasksPage(p Page, tasks []models.Task, vmNames map[string]string, next string) templ.Component {
+func TasksPage(p Page, tasks []compute.Task, vmNames map[string]string, next string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

@@ -6,25 +6,25 @@ package views
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
-
 import (
-	"allmende/models"
+	"allmende/models/compute"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
 )
 
 // VMNew is what the create form offers: the plans on offer, the images
 // that are ready, the member's SSH keys and how much of their entitlement
 // their VMs already take.
 type VMNew struct {
-	Plans  []models.Plan
-	Images []models.Image
-	Keys   []models.SSHKey
+	Plans  []compute.Plan
+	Images []compute.Image
+	Keys   []compute.SSHKey
 	Chosen map[string]bool // SSH key ids that are ticked
-	Usage  *models.VMUsage
+	Usage  *compute.VMUsage
 }
 
 // VMForms are the forms on a VM's page; a rejected one comes back with its
@@ -37,18 +37,18 @@ type VMForms struct {
 
 // VMView is one VM's page.
 type VMView struct {
-	VM        *models.VMDetail
-	Plans     []models.Plan // on offer, for resizing
+	VM        *compute.VMDetail
+	Plans     []compute.Plan // on offer, for resizing
 	Forms     VMForms
 	ShowOwner bool
 }
 
 // vmStateClass colours a VM state badge: stable and fine, broken, or busy.
-func vmStateClass(s models.VMState) string {
+func vmStateClass(s compute.VMState) string {
 	switch {
-	case s == models.VMRunning:
+	case s == compute.VMRunning:
 		return "ok"
-	case s == models.VMError || s == models.VMMissing:
+	case s == compute.VMError || s == compute.VMMissing:
 		return "bad"
 	case s.Transitional():
 		return "info"
@@ -57,19 +57,19 @@ func vmStateClass(s models.VMState) string {
 }
 
 // vmStateReason says in words why a VM is in error or missing.
-func vmStateReason(vm *models.VMSummary) string {
+func vmStateReason(vm *compute.VMSummary) string {
 	switch {
 	case vm.StateReason != "":
 		return vm.StateReason
-	case vm.State == models.VMMissing:
+	case vm.State == compute.VMMissing:
 		return "The virtual machine was not found on its host. Provision it again, or delete it."
-	case vm.State == models.VMError:
+	case vm.State == compute.VMError:
 		return "The last task on this virtual machine failed; its log says why."
 	}
 	return ""
 }
 
-func anyVMTransitional(vms []models.VMSummary) bool {
+func anyVMTransitional(vms []compute.VMSummary) bool {
 	for i := range vms {
 		if vms[i].State.Transitional() {
 			return true
@@ -83,7 +83,7 @@ func vmSizeText(vcpus, memMiB, diskGiB int) string {
 	return fmt.Sprintf("%s, %s memory, %d GiB disk", plural(vcpus, "vCPU", "vCPUs"), MiB(memMiB), diskGiB)
 }
 
-func vmPlanLabel(p models.Plan) string {
+func vmPlanLabel(p compute.Plan) string {
 	return p.Name + " — " + vmSizeText(p.VCPUs, p.MemoryMiB, p.DiskGiB)
 }
 
@@ -92,7 +92,7 @@ type vmOption struct {
 	Value, Label string
 }
 
-func vmPlanOptions(plans []models.Plan) []vmOption {
+func vmPlanOptions(plans []compute.Plan) []vmOption {
 	out := make([]vmOption, 0, len(plans))
 	for _, p := range plans {
 		out = append(out, vmOption{p.ID, vmPlanLabel(p)})
@@ -100,7 +100,7 @@ func vmPlanOptions(plans []models.Plan) []vmOption {
 	return out
 }
 
-func vmImageOptions(images []models.Image) []vmOption {
+func vmImageOptions(images []compute.Image) []vmOption {
 	out := make([]vmOption, 0, len(images))
 	for _, img := range images {
 		out = append(out, vmOption{img.ID, img.Name})
@@ -460,7 +460,7 @@ func vmTextareaField(f Form, name, label string, rows int) templ.Component {
 	})
 }
 
-func vmStateBadge(s models.VMState) templ.Component {
+func vmStateBadge(s compute.VMState) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -547,7 +547,7 @@ func vmStateBadge(s models.VMState) templ.Component {
 	})
 }
 
-func VMsPage(p Page, vms []models.VMSummary, showOwner bool) templ.Component {
+func VMsPage(p Page, vms []compute.VMSummary, showOwner bool) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -596,7 +596,7 @@ func VMsPage(p Page, vms []models.VMSummary, showOwner bool) templ.Component {
 
 // VMsTable is also served alone, as the htmx partial the list polls while
 // a VM is changing state.
-func VMsTable(vms []models.VMSummary, showOwner bool) templ.Component {
+func VMsTable(vms []compute.VMSummary, showOwner bool) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -835,7 +835,7 @@ func VMsTable(vms []models.VMSummary, showOwner bool) templ.Component {
 	})
 }
 
-func vmUsageTable(u *models.VMUsage) templ.Component {
+func vmUsageTable(u *compute.VMUsage) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1518,7 +1518,7 @@ func VMStatus(p Page, v VMView) templ.Component {
 	})
 }
 
-func vmActionButton(p Page, vm *models.VMDetail, action, label, confirm string) templ.Component {
+func vmActionButton(p Page, vm *compute.VMDetail, action, label, confirm string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1631,18 +1631,18 @@ func vmActions(p Page, v VMView) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		if v.VM.State != models.VMDeleted {
+		if v.VM.State != compute.VMDeleted {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 133, "<section class=\"vm-actions\"><h2>Actions</h2><div class=\"vm-buttons\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if v.VM.Allows(models.ActionStart) {
+			if v.VM.Allows(compute.ActionStart) {
 				templ_7745c5c3_Err = vmActionButton(p, v.VM, "start", "Start", "").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 			}
-			if v.VM.Allows(models.ActionShutdown) {
+			if v.VM.Allows(compute.ActionShutdown) {
 				templ_7745c5c3_Err = vmActionButton(p, v.VM, "shutdown", "Shut down", "").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -1665,25 +1665,25 @@ func vmActions(p Page, v VMView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			if v.VM.Allows(models.ActionPowerOff) {
+			if v.VM.Allows(compute.ActionPowerOff) {
 				templ_7745c5c3_Err = vmActionButton(p, v.VM, "poweroff", "Power off", "Power off "+v.VM.Name+" at once? Unsaved data in the guest is lost.").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 			}
-			if v.VM.Allows(models.ActionReboot) {
+			if v.VM.Allows(compute.ActionReboot) {
 				templ_7745c5c3_Err = vmActionButton(p, v.VM, "reboot", "Reboot", "").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 			}
-			if v.VM.Allows(models.ActionReprovision) {
+			if v.VM.Allows(compute.ActionReprovision) {
 				templ_7745c5c3_Err = vmActionButton(p, v.VM, "reprovision", "Provision again", "Provision "+v.VM.Name+" again from its image?").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 			}
-			if v.VM.State == models.VMRunning {
+			if v.VM.State == compute.VMRunning {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 136, "<a href=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -1706,7 +1706,7 @@ func vmActions(p Page, v VMView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if v.VM.Allows(models.ActionResize) {
+			if v.VM.Allows(compute.ActionResize) {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 139, "<form method=\"post\" action=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -1776,7 +1776,7 @@ func vmActions(p Page, v VMView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			if v.VM.Allows(models.ActionDelete) {
+			if v.VM.Allows(compute.ActionDelete) {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 145, "<form method=\"post\" action=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -1822,7 +1822,7 @@ func vmActions(p Page, v VMView) templ.Component {
 
 // ConsolePage hosts xterm.js; static/console.js connects it to the
 // WebSocket named in data-ws (no inline script: the CSP forbids it).
-func ConsolePage(p Page, vm *models.VMDetail) templ.Component {
+func ConsolePage(p Page, vm *compute.VMDetail) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

@@ -1,13 +1,12 @@
 package web_test
 
 import (
+	"allmende/models/account"
 	"html"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-
-	"allmende/models"
 )
 
 func TestRegisterLoginLogout(t *testing.T) {
@@ -94,8 +93,8 @@ func TestCSRFBodyLimitAndNotFound(t *testing.T) {
 
 func TestRoleChecks(t *testing.T) {
 	srv, base, _ := startServer(t, "none")
-	createUser(t, srv, "member@example.org", models.RoleMember)
-	createUser(t, srv, "admin@example.org", models.RoleAdmin)
+	createUser(t, srv, "member@example.org", account.RoleMember)
+	createUser(t, srv, "admin@example.org", account.RoleAdmin)
 
 	member := newClient(t, base)
 	member.login("member@example.org", "correct horse battery")

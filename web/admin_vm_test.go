@@ -16,6 +16,8 @@ import (
 	"github.com/google/uuid"
 
 	"allmende/models"
+	"allmende/models/account"
+	"allmende/models/compute"
 	"allmende/web"
 )
 
@@ -25,11 +27,11 @@ import (
 func adminWithHost(t *testing.T) (*web.Server, *client, string, *web.Config) {
 	t.Helper()
 	srv, base, cfg := startServer(t, "none")
-	createUser(t, srv, "admin@example.org", models.RoleAdmin)
+	createUser(t, srv, "admin@example.org", account.RoleAdmin)
 	c := newClient(t, base)
 	wantStatus(t, c.login("admin@example.org", "correct horse battery"), http.StatusSeeOther)
 	now := time.Now().UTC()
-	host := models.Host{ID: uuid.NewString(), Name: "kvm1", URI: "qemu+tcp://127.0.0.1:1/system", Role: models.HostRoleCompute,
+	host := compute.Host{ID: uuid.NewString(), Name: "kvm1", URI: "qemu+tcp://127.0.0.1:1/system", Role: compute.HostRoleCompute,
 		CreatedAt: now, UpdatedAt: now, RefreshedAt: &now, Reachable: true, CPUs: 8, MemoryBytes: 16 << 30,
 		Pools: `[{"name":"default","active":true,"path":"/var/lib/libvirt/images","capacity_bytes":107374182400}]`}
 	if err := openDB(t, cfg).Gorm.Create(&host).Error; err != nil {
@@ -56,8 +58,8 @@ func TestAdminVMPagesAccess(t *testing.T) {
 		"bridge": {"br0"}, "cidr": {"10.0.0.0/24"}, "gateway": {"10.0.0.1"}, "dns": {"9.9.9.9, 1.1.1.1"}})
 	wantStatus(t, resp, http.StatusSeeOther)
 	db := openDB(t, cfg)
-	var plan models.Plan
-	var network models.Network
+	var plan compute.Plan
+	var network compute.Network
 	if err := db.Gorm.First(&plan, "name = ?", "small").Error; err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +87,7 @@ func TestAdminVMPagesAccess(t *testing.T) {
 	_, body = admin.get("/admin/networks")
 	wantContains(t, body, "9.9.9.9,1.1.1.1", "/admin/hosts/"+hostID+"/settings")
 
-	createUser(t, srv, "member@example.org", models.RoleMember)
+	createUser(t, srv, "member@example.org", account.RoleMember)
 	member := newClient(t, admin.base)
 	wantStatus(t, member.login("member@example.org", "correct horse battery"), http.StatusSeeOther)
 	for path := range pages {
@@ -122,7 +124,7 @@ func TestAdminPlanEditDelete(t *testing.T) {
 	_, c, _, cfg := adminWithHost(t)
 	resp, _ := c.submit("/admin/plans", "/admin/plans", url.Values{"name": {"small"}, "vcpus": {"1"}, "memory_mib": {"1024"}, "disk_gib": {"10"}})
 	wantStatus(t, resp, http.StatusSeeOther)
-	var plan models.Plan
+	var plan compute.Plan
 	if err := openDB(t, cfg).Gorm.First(&plan, "name = ?", "small").Error; err != nil {
 		t.Fatal(err)
 	}
@@ -255,11 +257,11 @@ func TestAdminImageUpload(t *testing.T) {
 
 	resp, _ := c.upload("/admin/images", fields, 4096, viaHeader)
 	wantStatus(t, resp, http.StatusSeeOther)
-	var img models.Image
+	var img compute.Image
 	if err := db.Gorm.First(&img, "name = ?", "debian-12").Error; err != nil {
 		t.Fatal(err)
 	}
-	if img.Status != models.ImageUploading || img.HostID != hostID || img.Pool != "default" || img.Format != "qcow2" {
+	if img.Status != compute.ImageUploading || img.HostID != hostID || img.Pool != "default" || img.Format != "qcow2" {
 		t.Errorf("image after upload: %+v", img)
 	}
 	files := uploads(t, cfg)
@@ -350,7 +352,7 @@ func TestAdminDriftLists(t *testing.T) {
 	wantContains(t, body, "The hosts agree with the database.", "never deleted")
 
 	now := time.Now().UTC()
-	orphan := models.DriftReport{ID: uuid.NewString(), HostID: hostID, Kind: models.DriftOrphan, DomainName: "allmende-stray",
+	orphan := compute.DriftReport{ID: uuid.NewString(), HostID: hostID, Kind: compute.DriftOrphan, DomainName: "allmende-stray",
 		Detail: "A domain the database does not know, running.", FirstSeenAt: now, LastSeenAt: now}
 	if err := openDB(t, cfg).Gorm.Create(&orphan).Error; err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/handlers"
-	"allmende/models"
+	"allmende/models/account"
 )
 
 func decodeAPIError(t *testing.T, body string) handlers.APIErrorBody {
@@ -27,7 +27,7 @@ var newTokenRE = regexp.MustCompile(`<code id="new-token">([^<]+)</code>`)
 
 func TestAPITokens(t *testing.T) {
 	srv, base, _ := startServer(t, "none")
-	createUser(t, srv, "member@example.org", models.RoleMember)
+	createUser(t, srv, "member@example.org", account.RoleMember)
 	c := newClient(t, base)
 
 	resp, body := c.api(http.MethodGet, "/api/v1/me", "")

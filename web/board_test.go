@@ -16,6 +16,9 @@ import (
 
 	"allmende/jobs"
 	"allmende/models"
+	"allmende/models/account"
+	"allmende/models/membership"
+	"allmende/models/rulebook"
 	"allmende/web"
 )
 
@@ -23,9 +26,9 @@ import (
 // up applications without going through the member pages.
 type domain struct {
 	db       *models.DB
-	accounts *models.Accounts
-	members  *models.Memberships
-	rules    *models.Rules
+	accounts *account.Accounts
+	members  *membership.Memberships
+	rules    *rulebook.Rules
 }
 
 func openDomain(t *testing.T, cfg *web.Config) *domain {
@@ -39,9 +42,9 @@ func openDomain(t *testing.T, cfg *web.Config) *domain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := models.NewRules(db, models.SystemClock{})
-	return &domain{db: db, accounts: models.NewAccounts(db), rules: rules,
-		members: models.NewMemberships(db, q, rules, models.SystemClock{})}
+	rules := rulebook.NewRules(db, models.SystemClock{})
+	return &domain{db: db, accounts: account.NewAccounts(db), rules: rules,
+		members: membership.NewMemberships(db, q, rules, models.SystemClock{})}
 }
 
 // apply registers an account and files an application for it.
@@ -49,7 +52,7 @@ func (d *domain) apply(t *testing.T, email, name string, shares int) string {
 	t.Helper()
 	ctx := context.Background()
 	u, err := d.accounts.Register(ctx, models.SystemActor("test"),
-		models.RegisterInput{Email: email, Name: name, Password: "correct horse battery"})
+		account.RegisterInput{Email: email, Name: name, Password: "correct horse battery"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +60,8 @@ func (d *domain) apply(t *testing.T, email, name string, shares int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := d.members.Apply(ctx, models.Actor{UserID: u.ID, Email: u.Email}, u.ID, models.ApplicationInput{
-		PersonKind: models.PersonNatural, LegalName: name, Street: "Hauptstr. 1", PostalCode: "10115", City: "Berlin",
+	m, err := d.members.Apply(ctx, models.Actor{UserID: u.ID, Email: u.Email}, u.ID, membership.ApplicationInput{
+		PersonKind: membership.PersonNatural, LegalName: name, Street: "Hauptstr. 1", PostalCode: "10115", City: "Berlin",
 		Country: "DE", Shares: shares, AcceptBylaws: true, BylawsVersion: p.BylawsVersion,
 	})
 	if err != nil {
@@ -101,9 +104,9 @@ func waitForMail(t *testing.T, cfg *web.Config, to, subject string) {
 func TestBoardAdmitsWithTwoApprovals(t *testing.T) {
 	srv, base, cfg := startServer(t, "none")
 	d := openDomain(t, cfg)
-	createUser(t, srv, "anna@board.example", models.RoleBoard)
-	createUser(t, srv, "ben@board.example", models.RoleBoard)
-	createUser(t, srv, "admin@example.org", models.RoleAdmin)
+	createUser(t, srv, "anna@board.example", account.RoleBoard)
+	createUser(t, srv, "ben@board.example", account.RoleBoard)
+	createUser(t, srv, "admin@example.org", account.RoleAdmin)
 	id := d.apply(t, "carla@example.org", "Carla Applicant", 3)
 	waitForMail(t, cfg, "carla@example.org", "We received your membership application")
 
@@ -137,7 +140,7 @@ func TestBoardAdmitsWithTwoApprovals(t *testing.T) {
 	waitForMail(t, cfg, "carla@example.org", "Welcome: you are now a member")
 
 	u, err := d.accounts.ByEmail(context.Background(), "carla@example.org")
-	if err != nil || !u.Has(models.RoleMember) {
+	if err != nil || !u.Has(account.RoleMember) {
 		t.Fatalf("member role not granted: %v %v", u, err)
 	}
 
@@ -175,7 +178,7 @@ func TestBoardAdmitsWithTwoApprovals(t *testing.T) {
 func TestBoardRejects(t *testing.T) {
 	srv, base, cfg := startServer(t, "none")
 	d := openDomain(t, cfg)
-	createUser(t, srv, "anna@board.example", models.RoleBoard)
+	createUser(t, srv, "anna@board.example", account.RoleBoard)
 	id := d.apply(t, "dora@example.org", "Dora Secretname", 1)
 	anna := newClient(t, base)
 	anna.login("anna@board.example", "correct horse battery")
@@ -198,8 +201,8 @@ func TestBoardRejects(t *testing.T) {
 func TestBoardLedgerAndExclusion(t *testing.T) {
 	srv, base, cfg := startServer(t, "none")
 	d := openDomain(t, cfg)
-	createUser(t, srv, "anna@board.example", models.RoleBoard)
-	createUser(t, srv, "ben@board.example", models.RoleBoard)
+	createUser(t, srv, "anna@board.example", account.RoleBoard)
+	createUser(t, srv, "ben@board.example", account.RoleBoard)
 	id := d.apply(t, "eva@example.org", "Eva Member", 2)
 	anna, ben := newClient(t, base), newClient(t, base)
 	anna.login("anna@board.example", "correct horse battery")
@@ -260,7 +263,7 @@ func TestBoardLedgerAndExclusion(t *testing.T) {
 	_, body = anna.get(page)
 	wantContains(t, body, "excluded")
 	u, _ := d.accounts.ByEmail(context.Background(), "eva@example.org")
-	if u.Has(models.RoleMember) {
+	if u.Has(account.RoleMember) {
 		t.Error("excluded member keeps the member role")
 	}
 }
@@ -268,7 +271,7 @@ func TestBoardLedgerAndExclusion(t *testing.T) {
 func TestBoardOnly(t *testing.T) {
 	srv, base, cfg := startServer(t, "none")
 	d := openDomain(t, cfg)
-	createUser(t, srv, "mia@example.org", models.RoleMember, models.RoleAdmin)
+	createUser(t, srv, "mia@example.org", account.RoleMember, account.RoleAdmin)
 	id := d.apply(t, "finn@example.org", "Finn", 1)
 	c := newClient(t, base)
 	c.login("mia@example.org", "correct horse battery")
@@ -297,7 +300,7 @@ func tokenFor(t *testing.T, d *domain, email string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, secret, err := models.NewTokens(d.db, d.accounts).Create(context.Background(), models.SystemActor("test"), u.ID, "test")
+	_, secret, err := account.NewTokens(d.db, d.accounts).Create(context.Background(), models.SystemActor("test"), u.ID, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,11 +321,11 @@ func TestBoardAPIConcurrentAdmissions(t *testing.T) {
 	srv, base, cfg := startServer(t, "none")
 	d := openDomain(t, cfg)
 	ctx := context.Background()
-	if err := d.rules.Set(ctx, models.SystemActor("test"), models.RuleAdmissionApprovals, "1", time.Now().Add(-time.Hour), "initial"); err != nil {
+	if err := d.rules.Set(ctx, models.SystemActor("test"), rulebook.RuleAdmissionApprovals, "1", time.Now().Add(-time.Hour), "initial"); err != nil {
 		t.Fatal(err)
 	}
-	createUser(t, srv, "anna@board.example", models.RoleBoard)
-	createUser(t, srv, "ben@board.example", models.RoleBoard)
+	createUser(t, srv, "anna@board.example", account.RoleBoard)
+	createUser(t, srv, "ben@board.example", account.RoleBoard)
 	c := newClient(t, base)
 	tokens := []string{tokenFor(t, d, "anna@board.example"), tokenFor(t, d, "ben@board.example")}
 

@@ -6,13 +6,14 @@ import (
 
 	"allmende/hypervisor"
 	"allmende/models"
+	"allmende/models/compute"
 )
 
 // consoles opens serial consoles: the domain decides who may see which VM
 // and where it runs, the hypervisor layer provides the stream. It lives
 // here because web is the one layer that knows both.
 type consoles struct {
-	vms *models.VMs
+	vms *compute.VMs
 	hv  *hypervisor.Manager
 }
 
@@ -21,7 +22,7 @@ func (c consoles) OpenConsole(ctx context.Context, v models.Viewer, vmID string)
 	if err != nil {
 		return nil, err
 	}
-	if vm.State != models.VMRunning {
+	if vm.State != compute.VMRunning {
 		return nil, models.Conflict("The console is available while the VM is running.")
 	}
 	job, err := c.vms.ForJob(ctx, vm.ID)

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"allmende/models"
+	"allmende/models/account"
+	"allmende/models/governance"
+	"allmende/models/rulebook"
 	"allmende/web"
 )
 
@@ -29,8 +32,8 @@ func newGovernanceWorld(t *testing.T, members ...string) *governanceWorld {
 	t.Helper()
 	srv, base, cfg := startServer(t, "none")
 	w := &governanceWorld{srv: srv, base: base, cfg: cfg, d: openDomain(t, cfg), members: map[string]*client{}}
-	createUser(t, srv, "anna@board.example", models.RoleBoard)
-	createUser(t, srv, "ben@board.example", models.RoleBoard)
+	createUser(t, srv, "anna@board.example", account.RoleBoard)
+	createUser(t, srv, "ben@board.example", account.RoleBoard)
 	for _, name := range members {
 		w.admit(t, name)
 		c := newClient(t, base)
@@ -120,11 +123,11 @@ func TestGovernanceRulesPages(t *testing.T) {
 	// Two versions: the history shows the change as a diff, and any two
 	// versions can be compared; unknown versions are a 422, not a 500.
 	ctx := context.Background()
-	if err := w.d.rules.Set(ctx, models.SystemActor("test"), models.RuleHouseRulesText, "Be kind.\nShare the cores.",
+	if err := w.d.rules.Set(ctx, models.SystemActor("test"), rulebook.RuleHouseRulesText, "Be kind.\nShare the cores.",
 		time.Now().Add(-time.Minute), "initial"); err != nil {
 		t.Fatal(err)
 	}
-	hist, err := w.d.rules.History(ctx, models.RuleHouseRulesText)
+	hist, err := w.d.rules.History(ctx, rulebook.RuleHouseRulesText)
 	if err != nil || len(hist) != 2 {
 		t.Fatalf("history: %v %v", hist, err)
 	}
@@ -148,7 +151,7 @@ func TestGovernanceRulesPages(t *testing.T) {
 	}](t, body)
 	found := false
 	for _, r := range rules.Rules {
-		if r.Key == models.RuleHouseRulesText {
+		if r.Key == rulebook.RuleHouseRulesText {
 			found = r.Kind == "text" && r.Value == "Be kind.\nShare the cores." && r.Versions == 2
 		}
 	}
@@ -217,7 +220,7 @@ func TestProposalBadParameter(t *testing.T) {
 func TestProposalSupportAndComments(t *testing.T) {
 	w := newGovernanceWorld(t, "Mia", "Tom")
 	mia, tom := w.members["Mia"], w.members["Tom"]
-	id := propose(t, mia, "More cores", models.RuleEntitlementVCPUs, "8")
+	id := propose(t, mia, "More cores", rulebook.RuleEntitlementVCPUs, "8")
 
 	resp, body := mia.get("/proposals")
 	wantStatus(t, resp, http.StatusOK)
@@ -295,7 +298,7 @@ func TestAssemblyFlow(t *testing.T) {
 	mia, tom, eva, anna := w.members["Mia"], w.members["Tom"], w.members["Eva"], w.board
 	before := w.vcpus(t)
 	after := strconv.Itoa(before + 3)
-	proposal := propose(t, mia, "More cores", models.RuleEntitlementVCPUs, after)
+	proposal := propose(t, mia, "More cores", rulebook.RuleEntitlementVCPUs, after)
 
 	// The board convenes an assembly; bad dates are field errors.
 	resp, body := anna.get("/board/assemblies/new")
@@ -482,13 +485,13 @@ func TestAssemblyFlow(t *testing.T) {
 	res := decode[struct {
 		ResultHash string `json:"result_hash"`
 		Items      []struct {
-			ItemID  string                   `json:"item_id"`
-			Yes     int                      `json:"yes"`
-			No      int                      `json:"no"`
-			Cast    int                      `json:"cast"`
-			Adopted bool                     `json:"adopted"`
-			Elected []string                 `json:"elected"`
-			Ballots []models.PublishedBallot `json:"ballots"`
+			ItemID  string                       `json:"item_id"`
+			Yes     int                          `json:"yes"`
+			No      int                          `json:"no"`
+			Cast    int                          `json:"cast"`
+			Adopted bool                         `json:"adopted"`
+			Elected []string                     `json:"elected"`
+			Ballots []governance.PublishedBallot `json:"ballots"`
 		} `json:"items"`
 	}](t, body)
 	if len(res.Items) != 3 || res.ResultHash == "" {
@@ -502,7 +505,7 @@ func TestAssemblyFlow(t *testing.T) {
 	}
 	verified := false
 	for _, b := range res.Items[1].Ballots {
-		verified = verified || (b.Code == code[1] && models.VerifyReceipt(secret[1], accounts, b))
+		verified = verified || (b.Code == code[1] && governance.VerifyReceipt(secret[1], accounts, b))
 	}
 	if !verified {
 		t.Errorf("the receipt does not match a published ballot: %+v", res.Items[1].Ballots)
@@ -584,7 +587,7 @@ func TestAssemblyProxyAPI(t *testing.T) {
 
 func TestAssemblyBoardOnly(t *testing.T) {
 	w := newGovernanceWorld(t, "Mia")
-	createUser(t, w.srv, "root@example.org", models.RoleAdmin, models.RoleMember)
+	createUser(t, w.srv, "root@example.org", account.RoleAdmin, account.RoleMember)
 	resp, _ := w.board.submit("/board/assemblies/new", "/board/assemblies/new", url.Values{"title": {"AGM"},
 		"form": {"virtual"}, "voting_start": {moment(time.Hour)}, "voting_end": {moment(72 * time.Hour)}})
 	wantStatus(t, resp, http.StatusSeeOther)

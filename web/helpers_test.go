@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"allmende/models"
+	"allmende/models/account"
 	"allmende/web"
 )
 
@@ -48,10 +49,10 @@ func startServer(t *testing.T, libvirt string) (*web.Server, string, *web.Config
 	return srv, "http://" + addr, cfg
 }
 
-func createUser(t *testing.T, srv *web.Server, email string, roles ...models.Role) {
+func createUser(t *testing.T, srv *web.Server, email string, roles ...account.Role) {
 	t.Helper()
 	_, err := srv.Accounts.Register(context.Background(), models.SystemActor("test"),
-		models.RegisterInput{Email: email, Name: "Test " + email, Password: "correct horse battery", Roles: roles})
+		account.RegisterInput{Email: email, Name: "Test " + email, Password: "correct horse battery", Roles: roles})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"allmende/models"
+	"allmende/models/account"
+	"allmende/models/compute"
 	"allmende/web"
 )
 
@@ -60,7 +62,7 @@ type apiHosts struct {
 		MemoryBytes    int64  `json:"memory_bytes"`
 		LibvirtVersion string `json:"libvirt_version"`
 		QEMUVersion    string `json:"qemu_version"`
-		Pools          []models.HostPool
+		Pools          []compute.HostPool
 	} `json:"hosts"`
 }
 
@@ -68,7 +70,7 @@ type apiHosts struct {
 // "local", and the refresh job stores exactly what virsh reports.
 func TestLocalHostInventoryMatchesVirsh(t *testing.T) {
 	srv, base, cfg := startServer(t, "auto")
-	createUser(t, srv, "admin@example.org", models.RoleAdmin)
+	createUser(t, srv, "admin@example.org", account.RoleAdmin)
 	token := adminToken(t, cfg)
 	c := newClient(t, base)
 
@@ -123,7 +125,7 @@ func TestLocalHostInventoryMatchesVirsh(t *testing.T) {
 // An unreachable host makes /readyz fail and is shown as such.
 func TestUnreachableHost(t *testing.T) {
 	srv, base, cfg := startServer(t, "none")
-	createUser(t, srv, "admin@example.org", models.RoleAdmin)
+	createUser(t, srv, "admin@example.org", account.RoleAdmin)
 	c := newClient(t, base)
 	c.login("admin@example.org", "correct horse battery")
 	sock := filepath.Join(cfg.DataDir, "nothing-here.sock")
@@ -188,12 +190,12 @@ func adminToken(t *testing.T, cfg *web.Config) string {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	a := models.NewAccounts(db)
+	a := account.NewAccounts(db)
 	u, err := a.ByEmail(context.Background(), "admin@example.org")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, secret, err := models.NewTokens(db, a).Create(context.Background(), models.SystemActor("test"), u.ID, "test")
+	_, secret, err := account.NewTokens(db, a).Create(context.Background(), models.SystemActor("test"), u.ID, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"allmende/models"
+	"allmende/models/account"
+	"allmende/models/membership"
 )
 
 // joinValues is a valid application as the Join page submits it.
@@ -221,14 +223,14 @@ var withdrawRE = regexp.MustCompile(`action="(/membership/notice/[^"]+/withdraw)
 func TestMembershipOfAdmittedMember(t *testing.T) {
 	srv, base, cfg := startServer(t, "none")
 	createUser(t, srv, "mia@example.org")
-	createUser(t, srv, "anna@board.example", models.RoleBoard)
-	createUser(t, srv, "ben@board.example", models.RoleBoard)
+	createUser(t, srv, "anna@board.example", account.RoleBoard)
+	createUser(t, srv, "ben@board.example", account.RoleBoard)
 	d := openDomain(t, cfg)
 	rules, err := d.rules.Current(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	preview := models.NoticeEffectiveDate(time.Now(), rules).Format(time.DateOnly)
+	preview := membership.NoticeEffectiveDate(time.Now(), rules).Format(time.DateOnly)
 
 	c := newClient(t, base)
 	c.login("mia@example.org", "correct horse battery")
@@ -331,8 +333,8 @@ func TestMembershipOfAdmittedMember(t *testing.T) {
 func TestMembershipAddressAndExport(t *testing.T) {
 	srv, base, cfg := startServer(t, "none")
 	createUser(t, srv, "mia@example.org")
-	createUser(t, srv, "anna@board.example", models.RoleBoard)
-	createUser(t, srv, "ben@board.example", models.RoleBoard)
+	createUser(t, srv, "anna@board.example", account.RoleBoard)
+	createUser(t, srv, "ben@board.example", account.RoleBoard)
 	d := openDomain(t, cfg)
 	c := newClient(t, base)
 	c.login("mia@example.org", "correct horse battery")

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"allmende/handlers"
-	"allmende/models"
+	"allmende/models/account"
 	"allmende/static"
 )
 
@@ -42,7 +42,7 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	api.GET("/openapi.json", h.OpenAPI)
 	authed := api.Group("", h.APIAuth)
 	authed.GET("/me", h.APIMe)
-	authed.GET("/hosts", h.APIHosts, handlers.RequireRole(models.RoleAdmin))
+	authed.GET("/hosts", h.APIHosts, handlers.RequireRole(account.RoleAdmin))
 	api.Any("/*", func(echo.Context) error { return echo.ErrNotFound })
 
 	pages := e.Group("", h.LoadUser, h.CSRF)
@@ -59,7 +59,7 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	user.POST("/account/tokens", h.CreateToken)
 	user.POST("/account/tokens/:id/revoke", h.RevokeToken)
 
-	admin := pages.Group("/admin", handlers.RequireRole(models.RoleAdmin))
+	admin := pages.Group("/admin", handlers.RequireRole(account.RoleAdmin))
 	admin.GET("/hosts", h.ShowHosts)
 	admin.GET("/hosts/table", h.HostsTable)
 	admin.POST("/hosts", h.AddHost)

@@ -4,12 +4,12 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/handlers"
-	"allmende/models"
+	"allmende/models/account"
 )
 
 // boardRoutes are the board's pages and API endpoints.
 func boardRoutes(pages, api *echo.Group, h *handlers.Handler) {
-	board := pages.Group("/board", handlers.RequireRole(models.RoleBoard))
+	board := pages.Group("/board", handlers.RequireRole(account.RoleBoard))
 	board.GET("/applications", h.ShowApplications)
 	board.GET("/applications/:id", h.ShowApplication)
 	board.POST("/applications/:id/approve", h.ApproveApplication)
@@ -23,7 +23,7 @@ func boardRoutes(pages, api *echo.Group, h *handlers.Handler) {
 	board.POST("/ledger/capital/:id/reverse", h.ReverseCapitalTransaction)
 	board.POST("/refunds/:id/paid", h.PayRefund)
 
-	onlyBoard := handlers.RequireRole(models.RoleBoard)
+	onlyBoard := handlers.RequireRole(account.RoleBoard)
 	api.GET("/applications", h.APIApplications, onlyBoard)
 	api.POST("/applications/:id/admit", h.APIAdmit, onlyBoard)
 	api.POST("/applications/:id/reject", h.APIReject, onlyBoard)

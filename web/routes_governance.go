@@ -4,7 +4,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/handlers"
-	"allmende/models"
+	"allmende/models/account"
 )
 
 // governanceRoutes are the members' self-government: the rules registry,
@@ -30,7 +30,7 @@ func governanceRoutes(user, api *echo.Group, h *handlers.Handler) {
 	user.GET("/assemblies/:id/minutes", h.ShowMinutes)
 	user.GET("/assemblies/:id/minutes.md", h.MinutesMarkdown)
 
-	board := user.Group("/board/assemblies", handlers.RequireRole(models.RoleBoard))
+	board := user.Group("/board/assemblies", handlers.RequireRole(account.RoleBoard))
 	board.GET("/new", h.ShowNewAssembly)
 	board.POST("/new", h.CreateAssembly)
 	board.GET("/:id", h.ShowBoardAssembly)

@@ -22,6 +22,11 @@ import (
 	"allmende/jobs"
 	"allmende/mail"
 	"allmende/models"
+	"allmende/models/account"
+	"allmende/models/compute"
+	"allmende/models/governance"
+	"allmende/models/membership"
+	"allmende/models/rulebook"
 )
 
 // Server is one running portal instance.
@@ -34,8 +39,8 @@ type Server struct {
 	river    *jobs.Client
 	echo     *echo.Echo
 	listener net.Listener
-	hosts    *models.Hosts
-	Accounts *models.Accounts // exposed for tests and the bench harness
+	hosts    *compute.Hosts
+	Accounts *account.Accounts // exposed for tests and the bench harness
 
 	// releaseQueue drops the claim on a SQLite job queue (jobs.ClaimQueue).
 	releaseQueue func() error
@@ -65,12 +70,12 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	// A host that cannot be dialled within 10 s counts as down; retrying
 	// longer only holds jobs (and a graceful shutdown) hostage.
 	s.hv = hypervisor.NewManager(log, hypervisor.WithDialBudget(10*time.Second))
-	accounts := models.NewAccounts(s.db)
+	accounts := account.NewAccounts(s.db)
 	s.Accounts = accounts
 	// The workers need the Hosts service, and the Hosts service needs the
 	// client to enqueue; queueRef breaks the cycle.
 	queue := &queueRef{}
-	s.hosts = models.NewHosts(s.db, queue, hypervisor.ValidateURI)
+	s.hosts = compute.NewHosts(s.db, queue, hypervisor.ValidateURI)
 	outbox, sender, err := mailer(cfg)
 	if err != nil {
 		return nil, err
@@ -79,11 +84,11 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	if clock == nil {
 		clock = models.SystemClock{}
 	}
-	rules := models.NewRules(s.db, clock)
-	memberships := models.NewMemberships(s.db, queue, rules, clock)
-	vms := models.NewVMs(s.db, queue, models.MembershipEntitlements{Memberships: memberships})
-	tasks := models.NewTasks(s.db, queue)
-	images := models.NewImages(s.db, queue)
+	rules := rulebook.NewRules(s.db, clock)
+	memberships := membership.NewMemberships(s.db, queue, rules, clock)
+	vms := compute.NewVMs(s.db, queue, compute.MembershipEntitlements{Memberships: memberships})
+	tasks := compute.NewTasks(s.db, queue)
+	images := compute.NewImages(s.db, queue)
 	uploadDir := filepath.Join(cfg.DataDir, "uploads")
 	deps := jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender, Memberships: memberships,
 		VMs: vms, Tasks: tasks, Images: images, UploadDir: uploadDir}
@@ -105,21 +110,21 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	}
 	h := &handlers.Handler{
 		Accounts: accounts,
-		Tokens:   models.NewTokens(s.db, accounts),
+		Tokens:   account.NewTokens(s.db, accounts),
 		Hosts:    s.hosts,
 		Audit:    models.NewAuditLog(s.db),
 		Outbox:   outbox,
 		Members:  memberships,
 		Rules:    rules,
 
-		Governance: models.NewGovernance(s.db, queue, rules, clock),
+		Governance: governance.NewGovernance(s.db, queue, rules, clock),
 
 		VMs:          vms,
 		Tasks:        tasks,
-		Plans:        models.NewPlans(s.db),
+		Plans:        compute.NewPlans(s.db),
 		Images:       images,
-		Networks:     models.NewNetworks(s.db),
-		SSHKeys:      models.NewSSHKeys(s.db),
+		Networks:     compute.NewNetworks(s.db),
+		SSHKeys:      compute.NewSSHKeys(s.db),
 		HostSettings: s.hosts,
 		Console:      consoles{vms: vms, hv: s.hv},
 		UploadDir:    filepath.Join(cfg.DataDir, "uploads"),

@@ -21,6 +21,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"allmende/models"
+	"allmende/models/account"
+	"allmende/models/compute"
 )
 
 // vmWorld is a running portal with what VMs need, set up through the
@@ -31,9 +33,9 @@ import (
 type vmWorld struct {
 	base  string
 	d     *domain
-	small *models.Plan
-	big   *models.Plan
-	image *models.Image
+	small *compute.Plan
+	big   *compute.Plan
+	image *compute.Image
 
 	mia, otto, admin                *client
 	miaToken, ottoToken, adminToken string
@@ -57,9 +59,9 @@ func newVMWorld(t *testing.T) *vmWorld {
 	srv, base, cfg := startServer(t, "none")
 	d := openDomain(t, cfg)
 	ctx := context.Background()
-	createUser(t, srv, "admin@example.org", models.RoleAdmin)
-	createUser(t, srv, "anna@board.example", models.RoleBoard)
-	createUser(t, srv, "ben@board.example", models.RoleBoard)
+	createUser(t, srv, "admin@example.org", account.RoleAdmin)
+	createUser(t, srv, "anna@board.example", account.RoleBoard)
+	createUser(t, srv, "ben@board.example", account.RoleBoard)
 	for _, m := range []struct{ email, name string }{{"mia@example.org", "Mia Member"}, {"otto@example.org", "Otto Other"}} {
 		d.apply(t, m.email, m.name, 2)
 		admitWithPayment(t, d, 10000, "anna@board.example", "ben@board.example")
@@ -73,24 +75,24 @@ func newVMWorld(t *testing.T) *vmWorld {
 	// No libvirt listens on the host's socket: the VM jobs fail and are
 	// retried, so VMs stay in their transitional states while a test runs;
 	// tests that need another state set it with force.
-	hosts := models.NewHosts(d.db, vmNoQueue{}, func(string) error { return nil })
-	host, err := hosts.Add(ctx, admin, models.HostInput{Name: "node-a", URI: "qemu+unix:///system?socket=" + filepath.Join(cfg.DataDir, "no-libvirt.sock")})
+	hosts := compute.NewHosts(d.db, vmNoQueue{}, func(string) error { return nil })
+	host, err := hosts.Add(ctx, admin, compute.HostInput{Name: "node-a", URI: "qemu+unix:///system?socket=" + filepath.Join(cfg.DataDir, "no-libvirt.sock")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := hosts.StoreInventory(ctx, host.ID, models.HostInventory{Hostname: "node-a", CPUs: 8, MemoryBytes: 16 << 30,
-		FreeMemoryBytes: 16 << 30, Pools: []models.HostPool{{Name: "default", Active: true, CapacityBytes: 100 << 30, AvailableBytes: 100 << 30}}}); err != nil {
+	if err := hosts.StoreInventory(ctx, host.ID, compute.HostInventory{Hostname: "node-a", CPUs: 8, MemoryBytes: 16 << 30,
+		FreeMemoryBytes: 16 << 30, Pools: []compute.HostPool{{Name: "default", Active: true, CapacityBytes: 100 << 30, AvailableBytes: 100 << 30}}}); err != nil {
 		t.Fatal(err)
 	}
-	plans := models.NewPlans(d.db)
+	plans := compute.NewPlans(d.db)
 	w := &vmWorld{base: base, d: d}
-	if w.small, err = plans.Create(ctx, admin, av, models.PlanInput{Name: "small", VCPUs: 1, MemoryMiB: 1024, DiskGiB: 10}); err != nil {
+	if w.small, err = plans.Create(ctx, admin, av, compute.PlanInput{Name: "small", VCPUs: 1, MemoryMiB: 1024, DiskGiB: 10}); err != nil {
 		t.Fatal(err)
 	}
-	if w.big, err = plans.Create(ctx, admin, av, models.PlanInput{Name: "big", VCPUs: 4, MemoryMiB: 8192, DiskGiB: 50}); err != nil {
+	if w.big, err = plans.Create(ctx, admin, av, compute.PlanInput{Name: "big", VCPUs: 4, MemoryMiB: 8192, DiskGiB: 50}); err != nil {
 		t.Fatal(err)
 	}
-	if w.image, err = models.NewImages(d.db, vmNoQueue{}).Register(ctx, admin, av, models.ImageInput{Name: "debian-13",
+	if w.image, err = compute.NewImages(d.db, vmNoQueue{}).Register(ctx, admin, av, compute.ImageInput{Name: "debian-13",
 		HostID: host.ID, Pool: "default", Volume: "debian-13.qcow2", Format: "qcow2", VirtualSizeBytes: 2 << 30}); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +161,7 @@ func (w *vmWorld) createVM(t *testing.T, token, name string, keyIDs ...string) (
 
 // force puts a VM into state with no active task, as if its last job had
 // finished there.
-func (w *vmWorld) force(t *testing.T, vmID string, state models.VMState) {
+func (w *vmWorld) force(t *testing.T, vmID string, state compute.VMState) {
 	t.Helper()
 	if err := w.d.db.Gorm.Exec("UPDATE tasks SET status = 'succeeded', finished_at = ? WHERE vm_id = ? AND status IN ('queued', 'running')",
 		time.Now().UTC(), vmID).Error; err != nil {
@@ -294,7 +296,7 @@ func TestVMCreatePagesAndSSHKeys(t *testing.T) {
 	// Somebody without the member role cannot create VMs.
 	stranger := newClient(t, w.base)
 	if _, err := w.d.accounts.Register(context.Background(), models.SystemActor("test"),
-		models.RegisterInput{Email: "sam@example.org", Name: "Sam", Password: "correct horse battery"}); err != nil {
+		account.RegisterInput{Email: "sam@example.org", Name: "Sam", Password: "correct horse battery"}); err != nil {
 		t.Fatal(err)
 	}
 	stranger.login("sam@example.org", "correct horse battery")
@@ -367,7 +369,7 @@ func TestVMAPICreateAndActions(t *testing.T) {
 	// Actions the state does not allow are 409, in the API and as a flash.
 	resp, body = c.api(http.MethodPost, "/api/v1/vms/"+vm.ID+"/start", tok)
 	wantAPIError(t, resp, body, http.StatusConflict, "conflict")
-	w.force(t, vm.ID, models.VMStopped)
+	w.force(t, vm.ID, compute.VMStopped)
 	resp, body = c.api(http.MethodPost, "/api/v1/vms/"+vm.ID+"/shutdown", tok)
 	wantAPIError(t, resp, body, http.StatusConflict, "conflict")
 	resp, _ = c.submit("/vms/"+vm.ID, "/vms/"+vm.ID+"/reboot", url.Values{})
@@ -391,7 +393,7 @@ func TestVMAPICreateAndActions(t *testing.T) {
 	wantAPIError(t, resp, body, http.StatusConflict, "conflict")
 
 	// Running: shutdown shows its timeout, which both forms can change.
-	w.force(t, vm.ID, models.VMRunning)
+	w.force(t, vm.ID, compute.VMRunning)
 	_, body = c.get("/vms/" + vm.ID)
 	wantContains(t, body, "Shut down", "forced power-off after 60 s", `href="/vms/`+vm.ID+`/console"`)
 	resp, body = c.submit("/vms/"+vm.ID, "/vms/"+vm.ID+"/shutdown-timeout", url.Values{"shutdown_timeout": {"5"}})
@@ -426,7 +428,7 @@ func TestVMAPICreateAndActions(t *testing.T) {
 
 	// Stopped, the big plan exceeds the quota; a plan that does not exist
 	// is a field error, with the choice kept.
-	w.force(t, vm.ID, models.VMStopped)
+	w.force(t, vm.ID, compute.VMStopped)
 	resp, body = apiJSON(c, http.MethodPatch, "/api/v1/vms/"+vm.ID, tok, fmt.Sprintf(`{"plan_id":%q}`, w.big.ID))
 	wantAPIError(t, resp, body, http.StatusUnprocessableEntity, "invalid")
 	if e := decodeAPIError(t, body); !strings.Contains(e.Fields["plan_id"], "exceed") {
@@ -468,7 +470,7 @@ func TestVMAPICreateAndActions(t *testing.T) {
 
 	// The page's delete form, for a second VM.
 	vm2, _ := w.createVM(t, tok, "api-2")
-	w.force(t, vm2.ID, models.VMStopped)
+	w.force(t, vm2.ID, compute.VMStopped)
 	resp, _ = c.submit("/vms/"+vm2.ID, "/vms/"+vm2.ID+"/delete", url.Values{"confirm": {"api-2"}})
 	wantStatus(t, resp, http.StatusSeeOther)
 	if loc := resp.Header.Get("Location"); loc != "/vms" {
@@ -485,12 +487,12 @@ func TestTaskRetry(t *testing.T) {
 	vm, task := w.createVM(t, w.miaToken, "flaky")
 	ctx := context.Background()
 	q := models.Queue(vmNoQueue{})
-	tasks := models.NewTasks(w.d.db, q)
+	tasks := compute.NewTasks(w.d.db, q)
 	if err := tasks.Fail(ctx, task.ID, errors.New("no room in pool default")); err != nil {
 		t.Fatal(err)
 	}
 	d, err := tasks.Get(ctx, models.Viewer{Admin: true}, task.ID)
-	if err != nil || d.Status != models.TaskFailed {
+	if err != nil || d.Status != compute.TaskFailed {
 		t.Fatalf("task not failed: %+v %v", d, err)
 	}
 
@@ -550,7 +552,7 @@ func TestVMAuthorisationMatrix(t *testing.T) {
 		ID string `json:"id"`
 	}](t, body).ID
 	vm, task := w.createVM(t, w.miaToken, "private", keyID)
-	w.force(t, vm.ID, models.VMStopped)
+	w.force(t, vm.ID, compute.VMStopped)
 	vmp, tp := "/vms/"+vm.ID, "/tasks/"+task.ID
 
 	pages := []string{vmp, vmp + "/status", vmp + "/console", vmp + "/console/ws", tp, tp + "/log"}
@@ -641,7 +643,7 @@ func TestVMAuthorisationMatrix(t *testing.T) {
 	if s := w.state(t, vm.ID); s != "starting" {
 		t.Errorf("the admin's start left the VM %s", s)
 	}
-	w.force(t, vm.ID, models.VMStopped)
+	w.force(t, vm.ID, compute.VMStopped)
 	for p, form := range posts {
 		resp, body := admin.submit("/vms", p, form)
 		switch {
@@ -654,7 +656,7 @@ func TestVMAuthorisationMatrix(t *testing.T) {
 
 	// The console page of a running VM, with inline styles for xterm.js
 	// and nothing inline for scripts.
-	w.force(t, vm.ID, models.VMRunning)
+	w.force(t, vm.ID, compute.VMRunning)
 	resp, body = admin.get(vmp + "/console")
 	wantStatus(t, resp, http.StatusOK)
 	wantContains(t, body, `data-ws="/vms/`+vm.ID+`/console/ws"`, `src="/static/vendor/xterm.js"`, `href="/static/vendor/xterm.css"`, `src="/static/console.js"`)

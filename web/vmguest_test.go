@@ -13,7 +13,7 @@ import (
 
 	"allmende/e2e/crash"
 	"allmende/hypervisor/hvtest"
-	"allmende/models"
+	"allmende/models/compute"
 )
 
 // A member's VM made through the portal from a direct-kernel-boot image
@@ -50,7 +50,7 @@ func TestGuestConsoleThroughPortal(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	dom := (&models.VM{ID: vmID}).DomainName()
+	dom := (&compute.VM{ID: vmID}).DomainName()
 	xml := virsh(t, f.Host.URI, "dumpxml", dom)
 	for _, want := range []string{"<kernel>", "guest-vmlinuz</kernel>", "guest-initrd</initrd>", "<cmdline>" + hvtest.GuestCmdline + "</cmdline>"} {
 		if !strings.Contains(xml, want) {

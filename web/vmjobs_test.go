@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"allmende/e2e/crash"
-	"allmende/models"
+	"allmende/models/compute"
 	"allmende/web"
 )
 
@@ -52,7 +52,7 @@ func virsh(t *testing.T, uri string, args ...string) string {
 }
 
 // runTask starts an action and waits for its task to succeed.
-func runTask(t *testing.T, f *crash.Fixture, what string, start func() (*models.Task, error)) *models.TaskDetail {
+func runTask(t *testing.T, f *crash.Fixture, what string, start func() (*compute.Task, error)) *compute.TaskDetail {
 	t.Helper()
 	task, err := start()
 	if err != nil {
@@ -62,13 +62,13 @@ func runTask(t *testing.T, f *crash.Fixture, what string, start func() (*models.
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-	if done.Status != models.TaskSucceeded {
+	if done.Status != compute.TaskSucceeded {
 		t.Fatalf("%s: task %s: %s (%s); log: %s", what, done.Status, done.Error, done.Kind, crash.TaskLog(done))
 	}
 	return done
 }
 
-func wantVM(t *testing.T, f *crash.Fixture, id string, state models.VMState) {
+func wantVM(t *testing.T, f *crash.Fixture, id string, state compute.VMState) {
 	t.Helper()
 	vm, err := f.VMs.Get(context.Background(), f.AdminViewer, id)
 	if err != nil {
@@ -98,7 +98,7 @@ func TestVMJobsLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	done, err := f.WaitTask(ctx, task.ID, 90*time.Second)
-	if err != nil || done.Status != models.TaskSucceeded {
+	if err != nil || done.Status != compute.TaskSucceeded {
 		t.Fatalf("create: %v %+v", err, done)
 	}
 	log := crash.TaskLog(done)
@@ -107,7 +107,7 @@ func TestVMJobsLifecycle(t *testing.T) {
 			t.Errorf("create log lacks %q: %s", step, log)
 		}
 	}
-	wantVM(t, f, vm.ID, models.VMRunning)
+	wantVM(t, f, vm.ID, compute.VMRunning)
 	dom := vm.DomainName()
 	wantDomState(t, uri, dom, "running")
 	xml := virsh(t, uri, "dumpxml", dom)
@@ -124,16 +124,16 @@ func TestVMJobsLifecycle(t *testing.T) {
 		}
 	}
 
-	runTask(t, f, "reboot", func() (*models.Task, error) { return f.VMs.Reboot(ctx, f.Member, f.MemberViewer, vm.ID) })
-	wantVM(t, f, vm.ID, models.VMRunning)
+	runTask(t, f, "reboot", func() (*compute.Task, error) { return f.VMs.Reboot(ctx, f.Member, f.MemberViewer, vm.ID) })
+	wantVM(t, f, vm.ID, compute.VMRunning)
 	wantDomState(t, uri, dom, "running")
 
-	runTask(t, f, "poweroff", func() (*models.Task, error) { return f.VMs.PowerOff(ctx, f.Member, f.MemberViewer, vm.ID) })
-	wantVM(t, f, vm.ID, models.VMStopped)
+	runTask(t, f, "poweroff", func() (*compute.Task, error) { return f.VMs.PowerOff(ctx, f.Member, f.MemberViewer, vm.ID) })
+	wantVM(t, f, vm.ID, compute.VMStopped)
 	wantDomState(t, uri, dom, "shut off")
 
-	runTask(t, f, "start", func() (*models.Task, error) { return f.VMs.Start(ctx, f.Member, f.MemberViewer, vm.ID) })
-	wantVM(t, f, vm.ID, models.VMRunning)
+	runTask(t, f, "start", func() (*compute.Task, error) { return f.VMs.Start(ctx, f.Member, f.MemberViewer, vm.ID) })
+	wantVM(t, f, vm.ID, compute.VMRunning)
 	wantDomState(t, uri, dom, "running")
 
 	// The empty disk boots nothing, so nothing answers ACPI: the shutdown
@@ -142,7 +142,7 @@ func TestVMJobsLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	began := time.Now()
-	done = runTask(t, f, "shutdown", func() (*models.Task, error) { return f.VMs.Shutdown(ctx, f.Member, f.MemberViewer, vm.ID) })
+	done = runTask(t, f, "shutdown", func() (*compute.Task, error) { return f.VMs.Shutdown(ctx, f.Member, f.MemberViewer, vm.ID) })
 	if took := time.Since(began); took < 10*time.Second {
 		t.Errorf("shutdown powered off after %s, before the 10 s timeout", took)
 	}
@@ -150,15 +150,15 @@ func TestVMJobsLifecycle(t *testing.T) {
 	if !strings.Contains(log, "ACPI") || !strings.Contains(log, "did not shut down within 10s; powering off") {
 		t.Errorf("shutdown log: %s", log)
 	}
-	wantVM(t, f, vm.ID, models.VMStopped)
+	wantVM(t, f, vm.ID, compute.VMStopped)
 	wantDomState(t, uri, dom, "shut off")
 
 	// Resize while stopped: vCPUs and memory in the definition, the disk
 	// grown on the host.
-	runTask(t, f, "resize", func() (*models.Task, error) {
+	runTask(t, f, "resize", func() (*compute.Task, error) {
 		return f.VMs.Resize(ctx, f.Member, f.MemberViewer, vm.ID, f.Large.ID)
 	})
-	wantVM(t, f, vm.ID, models.VMStopped)
+	wantVM(t, f, vm.ID, compute.VMStopped)
 	info := virsh(t, uri, "dominfo", dom)
 	if !regexp.MustCompile(`Max memory:\s+196608 KiB`).MatchString(info) || !regexp.MustCompile(`CPU\(s\):\s+2`).MatchString(info) {
 		t.Errorf("dominfo after resize:\n%s", info)
@@ -191,7 +191,7 @@ func TestVMJobsLifecycle(t *testing.T) {
 		}
 		orphaned := false
 		for _, r := range d.Reports {
-			orphaned = orphaned || (r.Kind == models.DriftOrphan && r.DomainName == orphan)
+			orphaned = orphaned || (r.Kind == compute.DriftOrphan && r.DomainName == orphan)
 		}
 		if orphaned && len(d.Missing) == 1 && d.Missing[0].ID == vm.ID {
 			break
@@ -205,15 +205,15 @@ func TestVMJobsLifecycle(t *testing.T) {
 		t.Errorf("the reconciler removed a domain it does not know:\n%s", list)
 	}
 	virsh(t, uri, "undefine", orphan)
-	runTask(t, f, "reprovision", func() (*models.Task, error) { return f.VMs.Reprovision(ctx, f.Member, f.MemberViewer, vm.ID) })
-	wantVM(t, f, vm.ID, models.VMRunning)
+	runTask(t, f, "reprovision", func() (*compute.Task, error) { return f.VMs.Reprovision(ctx, f.Member, f.MemberViewer, vm.ID) })
+	wantVM(t, f, vm.ID, compute.VMRunning)
 	wantDomState(t, uri, dom, "running")
 	if out := virsh(t, uri, "vol-info", "--pool", "default", vm.DiskVolume()); !regexp.MustCompile(`Capacity:\s+2\.00 GiB`).MatchString(out) {
 		t.Errorf("reprovisioned disk:\n%s", out)
 	}
 
-	runTask(t, f, "delete", func() (*models.Task, error) { return f.VMs.Delete(ctx, f.Member, f.MemberViewer, vm.ID, "web-1") })
-	wantVM(t, f, vm.ID, models.VMDeleted)
+	runTask(t, f, "delete", func() (*compute.Task, error) { return f.VMs.Delete(ctx, f.Member, f.MemberViewer, vm.ID, "web-1") })
+	wantVM(t, f, vm.ID, compute.VMDeleted)
 	if list := virsh(t, uri, "list", "--all", "--name"); strings.Contains(list, dom) {
 		t.Errorf("domain left after delete:\n%s", list)
 	}

@@ -43,6 +43,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models"
+	"allmende/models/account"
 	"allmende/web"
 )
 
@@ -113,8 +114,8 @@ func run(o options) (met bool, err error) {
 	portal := "http://" + addr + "/"
 
 	const name, email, password = "Bench Member", "bench@example.org", "load-test-password-1"
-	_, err = srv.Accounts.Register(ctx, models.SystemActor("bench"), models.RegisterInput{
-		Email: email, Name: name, Password: password, Roles: []models.Role{models.RoleMember},
+	_, err = srv.Accounts.Register(ctx, models.SystemActor("bench"), account.RegisterInput{
+		Email: email, Name: name, Password: password, Roles: []account.Role{account.RoleMember},
 	})
 	if err != nil {
 		return false, fmt.Errorf("create account: %w", err)

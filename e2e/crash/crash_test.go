@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"allmende/hypervisor/hvtest"
-	"allmende/models"
+	"allmende/models/compute"
 )
 
 // binary is the portal built once for all tests.
@@ -182,17 +182,17 @@ func volumes(t *testing.T, uri string) []string {
 
 // wantOnce checks that the VM has exactly one task, succeeded, whose
 // River job completed.
-func wantOnce(t *testing.T, f *Fixture, vmID, taskID string) *models.TaskDetail {
+func wantOnce(t *testing.T, f *Fixture, vmID, taskID string) *compute.TaskDetail {
 	t.Helper()
 	ctx := context.Background()
 	done, err := f.WaitTask(ctx, taskID, 90*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if done.Status != models.TaskSucceeded {
+	if done.Status != compute.TaskSucceeded {
 		t.Fatalf("task %s: %s; log: %s", done.Status, done.Error, TaskLog(done))
 	}
-	tasks, err := f.Tasks.List(ctx, f.AdminViewer, models.TaskFilter{VMID: vmID})
+	tasks, err := f.Tasks.List(ctx, f.AdminViewer, compute.TaskFilter{VMID: vmID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func wantOnce(t *testing.T, f *Fixture, vmID, taskID string) *models.TaskDetail 
 	return done
 }
 
-func countActive(tasks []models.Task) int {
+func countActive(tasks []compute.Task) int {
 	n := 0
 	for _, t := range tasks {
 		if t.Active() {
@@ -227,7 +227,7 @@ func countActive(tasks []models.Task) int {
 }
 
 // createAPI asks for a VM through the API with the member's token.
-func createAPI(t *testing.T, f *Fixture, p *portal, name string) (*models.VM, *models.Task) {
+func createAPI(t *testing.T, f *Fixture, p *portal, name string) (*compute.VM, *compute.Task) {
 	t.Helper()
 	ctx := context.Background()
 	vmID, taskID, err := f.CreateVMAPI(ctx, "http://"+p.addr, name, f.Small)
@@ -238,7 +238,7 @@ func createAPI(t *testing.T, f *Fixture, p *portal, name string) (*models.VM, *m
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &vm.VM, &models.Task{ID: taskID}
+	return &vm.VM, &compute.Task{ID: taskID}
 }
 
 func setup(t *testing.T, dir string) *Fixture {
@@ -263,7 +263,7 @@ func TestCrashDuringCreate(t *testing.T) {
 			vm, task := createAPI(t, f, p, "crash-1")
 			waitLine(t, f, task.ID, at)
 			p.kill()
-			if got, _ := f.Tasks.Get(ctx, f.AdminViewer, task.ID); got.Status != models.TaskRunning {
+			if got, _ := f.Tasks.Get(ctx, f.AdminViewer, task.ID); got.Status != compute.TaskRunning {
 				t.Logf("killed with the task %s (log: %s)", got.Status, TaskLog(got))
 			}
 
@@ -285,7 +285,7 @@ func TestCrashDuringCreate(t *testing.T) {
 				t.Errorf("volumes = %v, want %v", got, want)
 			}
 			got, err := f.VMs.Get(ctx, f.AdminViewer, vm.ID)
-			if err != nil || got.State != models.VMRunning {
+			if err != nil || got.State != compute.VMRunning {
 				t.Errorf("vm: %v %+v", err, got)
 			}
 		})
@@ -319,7 +319,7 @@ func TestCrashDuringDelete(t *testing.T) {
 		t.Errorf("volumes = %v, want only the image", got)
 	}
 	got, err := f.VMs.Get(ctx, f.AdminViewer, vm.ID)
-	if err != nil || got.State != models.VMDeleted {
+	if err != nil || got.State != compute.VMDeleted {
 		t.Errorf("vm: %v %+v", err, got)
 	}
 }

@@ -23,6 +23,10 @@ import (
 	"allmende/jobs"
 	"allmende/jobs/jobargs"
 	"allmende/models"
+	"allmende/models/account"
+	"allmende/models/compute"
+	"allmende/models/membership"
+	"allmende/models/rulebook"
 )
 
 // Fixture is a portal's database, opened beside the running portal as
@@ -30,20 +34,20 @@ import (
 type Fixture struct {
 	DB     *models.DB
 	Queue  *jobs.Client // insert-only: the portal's workers do the work
-	VMs    *models.VMs
-	Tasks  *models.Tasks
-	Plans  *models.Plans
-	Images *models.Images
-	Hosts  *models.Hosts
+	VMs    *compute.VMs
+	Tasks  *compute.Tasks
+	Plans  *compute.Plans
+	Images *compute.Images
+	Hosts  *compute.Hosts
 
 	Admin        models.Actor
 	AdminViewer  models.Viewer
 	Member       models.Actor
 	MemberViewer models.Viewer
 	MemberToken  string // a personal access token of the member's, for the API
-	Host         *models.Host
-	Small, Large *models.Plan // 1 vCPU/128 MiB/1 GiB and 2 vCPU/192 MiB/2 GiB
-	Image        *models.Image
+	Host         *compute.Host
+	Small, Large *compute.Plan // 1 vCPU/128 MiB/1 GiB and 2 vCPU/192 MiB/2 GiB
+	Image        *compute.Image
 }
 
 // Password is every fixture account's password, for signing in.
@@ -73,22 +77,22 @@ func Setup(ctx context.Context, dsn, dataDir string, log *slog.Logger) (_ *Fixtu
 		return nil, err
 	}
 	clock := models.SystemClock{}
-	rules := models.NewRules(db, clock)
-	members := models.NewMemberships(db, q, rules, clock)
-	accounts := models.NewAccounts(db)
-	f := &Fixture{DB: db, Queue: q, Tasks: models.NewTasks(db, q), Plans: models.NewPlans(db), Images: models.NewImages(db, q),
-		Hosts: models.NewHosts(db, q, func(string) error { return nil }),
-		VMs:   models.NewVMs(db, q, models.MembershipEntitlements{Memberships: members})}
+	rules := rulebook.NewRules(db, clock)
+	members := membership.NewMemberships(db, q, rules, clock)
+	accounts := account.NewAccounts(db)
+	f := &Fixture{DB: db, Queue: q, Tasks: compute.NewTasks(db, q), Plans: compute.NewPlans(db), Images: compute.NewImages(db, q),
+		Hosts: compute.NewHosts(db, q, func(string) error { return nil }),
+		VMs:   compute.NewVMs(db, q, compute.MembershipEntitlements{Memberships: members})}
 
 	sys := models.SystemActor("fixture")
-	admin, err := accounts.Register(ctx, sys, models.RegisterInput{Email: "admin@fixture.example", Name: "Admin",
-		Password: Password, Roles: []models.Role{models.RoleAdmin}})
+	admin, err := accounts.Register(ctx, sys, account.RegisterInput{Email: "admin@fixture.example", Name: "Admin",
+		Password: Password, Roles: []account.Role{account.RoleAdmin}})
 	if err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
 	f.Admin, f.AdminViewer = models.Actor{UserID: admin.ID, Email: admin.Email}, models.Viewer{UserID: admin.ID, Admin: true}
-	board, err := accounts.Register(ctx, sys, models.RegisterInput{Email: "board@fixture.example", Name: "Board",
-		Password: Password, Roles: []models.Role{models.RoleBoard}})
+	board, err := accounts.Register(ctx, sys, account.RegisterInput{Email: "board@fixture.example", Name: "Board",
+		Password: Password, Roles: []account.Role{account.RoleBoard}})
 	if err != nil {
 		return nil, fmt.Errorf("board member: %w", err)
 	}
@@ -96,20 +100,20 @@ func Setup(ctx context.Context, dsn, dataDir string, log *slog.Logger) (_ *Fixtu
 	if f.Host, err = waitReachable(ctx, f.Hosts); err != nil {
 		return nil, err
 	}
-	if err := f.Hosts.SetVMSettings(ctx, f.Admin, f.AdminViewer, f.Host.ID, models.HostVMSettings{
+	if err := f.Hosts.SetVMSettings(ctx, f.Admin, f.AdminViewer, f.Host.ID, compute.HostVMSettings{
 		CPUOvercommitPercent: 2000, MemoryOvercommitPercent: 100, DomainType: "qemu"}); err != nil {
 		return nil, fmt.Errorf("host settings: %w", err)
 	}
 
 	// One paid share entitles to plenty; one approval admits.
 	from := time.Now().Add(-time.Hour)
-	for k, v := range map[string]string{models.RuleAdmissionApprovals: "1", models.RuleEntitlementVCPUs: "64",
-		models.RuleEntitlementMemory: "65536", models.RuleEntitlementDisk: "1000"} {
+	for k, v := range map[string]string{rulebook.RuleAdmissionApprovals: "1", rulebook.RuleEntitlementVCPUs: "64",
+		rulebook.RuleEntitlementMemory: "65536", rulebook.RuleEntitlementDisk: "1000"} {
 		if err := rules.Set(ctx, sys, k, v, from, "fixture"); err != nil {
 			return nil, fmt.Errorf("rule %s: %w", k, err)
 		}
 	}
-	u, err := accounts.Register(ctx, sys, models.RegisterInput{Email: "member@fixture.example", Name: "Member",
+	u, err := accounts.Register(ctx, sys, account.RegisterInput{Email: "member@fixture.example", Name: "Member",
 		Password: Password})
 	if err != nil {
 		return nil, fmt.Errorf("member: %w", err)
@@ -118,8 +122,8 @@ func Setup(ctx context.Context, dsn, dataDir string, log *slog.Logger) (_ *Fixtu
 	if err != nil {
 		return nil, err
 	}
-	m, err := members.Apply(ctx, models.Actor{UserID: u.ID, Email: u.Email}, u.ID, models.ApplicationInput{
-		PersonKind: models.PersonNatural, LegalName: "Member", Street: "Hauptstr. 1", PostalCode: "10115", City: "Berlin",
+	m, err := members.Apply(ctx, models.Actor{UserID: u.ID, Email: u.Email}, u.ID, membership.ApplicationInput{
+		PersonKind: membership.PersonNatural, LegalName: "Member", Street: "Hauptstr. 1", PostalCode: "10115", City: "Berlin",
 		Country: "DE", Shares: 1, AcceptBylaws: true, BylawsVersion: p.BylawsVersion})
 	if err != nil {
 		return nil, fmt.Errorf("apply: %w", err)
@@ -132,14 +136,14 @@ func Setup(ctx context.Context, dsn, dataDir string, log *slog.Logger) (_ *Fixtu
 		return nil, fmt.Errorf("payment: %w", err)
 	}
 	f.Member, f.MemberViewer = models.Actor{UserID: u.ID, Email: u.Email}, models.Viewer{UserID: u.ID}
-	if _, f.MemberToken, err = models.NewTokens(db, accounts).Create(ctx, sys, u.ID, "fixture"); err != nil {
+	if _, f.MemberToken, err = account.NewTokens(db, accounts).Create(ctx, sys, u.ID, "fixture"); err != nil {
 		return nil, fmt.Errorf("token: %w", err)
 	}
 
-	if f.Small, err = f.Plans.Create(ctx, f.Admin, f.AdminViewer, models.PlanInput{Name: "small", VCPUs: 1, MemoryMiB: 128, DiskGiB: 1}); err != nil {
+	if f.Small, err = f.Plans.Create(ctx, f.Admin, f.AdminViewer, compute.PlanInput{Name: "small", VCPUs: 1, MemoryMiB: 128, DiskGiB: 1}); err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
-	if f.Large, err = f.Plans.Create(ctx, f.Admin, f.AdminViewer, models.PlanInput{Name: "large", VCPUs: 2, MemoryMiB: 192, DiskGiB: 2}); err != nil {
+	if f.Large, err = f.Plans.Create(ctx, f.Admin, f.AdminViewer, compute.PlanInput{Name: "large", VCPUs: 2, MemoryMiB: 192, DiskGiB: 2}); err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
 	if f.Image, err = f.importImage(ctx, dataDir); err != nil {
@@ -148,7 +152,7 @@ func Setup(ctx context.Context, dsn, dataDir string, log *slog.Logger) (_ *Fixtu
 	return f, nil
 }
 
-func waitReachable(ctx context.Context, hosts *models.Hosts) (*models.Host, error) {
+func waitReachable(ctx context.Context, hosts *compute.Hosts) (*compute.Host, error) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		list, err := hosts.List(ctx)
@@ -156,7 +160,7 @@ func waitReachable(ctx context.Context, hosts *models.Hosts) (*models.Host, erro
 			return nil, err
 		}
 		for _, h := range list {
-			if h.Name == models.LocalHostName && h.Reachable && len(h.PoolList()) > 0 {
+			if h.Name == compute.LocalHostName && h.Reachable && len(h.PoolList()) > 0 {
 				return &h, nil
 			}
 		}
@@ -168,7 +172,7 @@ func waitReachable(ctx context.Context, hosts *models.Hosts) (*models.Host, erro
 }
 
 // importImage makes a small empty qcow2 file and has the portal import it.
-func (f *Fixture) importImage(ctx context.Context, dataDir string) (*models.Image, error) {
+func (f *Fixture) importImage(ctx context.Context, dataDir string) (*compute.Image, error) {
 	dir := filepath.Join(dataDir, "uploads")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -177,8 +181,8 @@ func (f *Fixture) importImage(ctx context.Context, dataDir string) (*models.Imag
 	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", path, fmt.Sprint(ImageBytes)).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("qemu-img: %v: %s", err, out)
 	}
-	img, err := f.Images.BeginUpload(ctx, f.Admin, f.AdminViewer, models.UploadInput{Name: "tiny", HostID: f.Host.ID,
-		Pool: "default", Format: models.FormatQCOW2, Path: path})
+	img, err := f.Images.BeginUpload(ctx, f.Admin, f.AdminViewer, compute.UploadInput{Name: "tiny", HostID: f.Host.ID,
+		Pool: "default", Format: compute.FormatQCOW2, Path: path})
 	if err != nil {
 		return nil, fmt.Errorf("upload image: %w", err)
 	}
@@ -189,9 +193,9 @@ func (f *Fixture) importImage(ctx context.Context, dataDir string) (*models.Imag
 			return nil, err
 		}
 		switch got.Status {
-		case models.ImageReady:
+		case compute.ImageReady:
 			return got, nil
-		case models.ImageFailed:
+		case compute.ImageFailed:
 			return nil, fmt.Errorf("image import failed: %s", got.Error)
 		}
 		if time.Now().After(deadline) {
@@ -206,14 +210,14 @@ func (f *Fixture) Close() error { return f.DB.Close() }
 
 // CreateVM asks for a VM of the member's, as the portal's create request
 // does.
-func (f *Fixture) CreateVM(ctx context.Context, name string, plan *models.Plan) (*models.VM, *models.Task, error) {
-	return f.VMs.Create(ctx, f.Member, f.MemberViewer, models.VMInput{Name: name, PlanID: plan.ID, ImageID: f.Image.ID})
+func (f *Fixture) CreateVM(ctx context.Context, name string, plan *compute.Plan) (*compute.VM, *compute.Task, error) {
+	return f.VMs.Create(ctx, f.Member, f.MemberViewer, compute.VMInput{Name: name, PlanID: plan.ID, ImageID: f.Image.ID})
 }
 
 // CreateVMAPI asks for a VM through the portal's API at base
 // (http://host:port), as a member's script would, and returns the ids of
 // the VM and of its create task.
-func (f *Fixture) CreateVMAPI(ctx context.Context, base, name string, plan *models.Plan) (vmID, taskID string, err error) {
+func (f *Fixture) CreateVMAPI(ctx context.Context, base, name string, plan *compute.Plan) (vmID, taskID string, err error) {
 	body, _ := json.Marshal(map[string]string{"name": name, "plan_id": plan.ID, "image_id": f.Image.ID})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/vms", bytes.NewReader(body))
 	if err != nil {
@@ -241,7 +245,7 @@ func (f *Fixture) CreateVMAPI(ctx context.Context, base, name string, plan *mode
 }
 
 // WaitTask waits until the task has finished and returns it.
-func (f *Fixture) WaitTask(ctx context.Context, taskID string, timeout time.Duration) (*models.TaskDetail, error) {
+func (f *Fixture) WaitTask(ctx context.Context, taskID string, timeout time.Duration) (*compute.TaskDetail, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		t, err := f.Tasks.Get(ctx, f.AdminViewer, taskID)
@@ -259,7 +263,7 @@ func (f *Fixture) WaitTask(ctx context.Context, taskID string, timeout time.Dura
 }
 
 // TaskLog joins a task's log lines.
-func TaskLog(t *models.TaskDetail) string {
+func TaskLog(t *compute.TaskDetail) string {
 	lines := make([]string, len(t.Lines))
 	for i, l := range t.Lines {
 		lines[i] = l.Line

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 
 	"allmende/hypervisor"
-	"allmende/models"
+	"allmende/models/compute"
 )
 
 // GuestDiskBytes is the virtual size of a guest image's disk. The guest
@@ -22,7 +22,7 @@ const GuestDiskBytes = 16 << 20
 // downloaded: it uploads kernel and initrd (e.g. from hvtest.Guest) and a
 // small empty qcow2 disk into the host's pool "default" and registers them
 // as image name, as an admin would with the register form.
-func (f *Fixture) AddGuestImage(ctx context.Context, name, kernel, initrd, cmdline string) (*models.Image, error) {
+func (f *Fixture) AddGuestImage(ctx context.Context, name, kernel, initrd, cmdline string) (*compute.Image, error) {
 	hv := hypervisor.NewManager(slog.New(slog.DiscardHandler))
 	defer hv.Close()
 	dir, err := os.MkdirTemp("", "alm-guest")
@@ -35,17 +35,17 @@ func (f *Fixture) AddGuestImage(ctx context.Context, name, kernel, initrd, cmdli
 		return nil, fmt.Errorf("qemu-img: %v: %s", err, out)
 	}
 	vols := map[string]struct{ path, format string }{
-		name + "-vmlinuz":    {kernel, models.FormatRaw},
-		name + "-initrd":     {initrd, models.FormatRaw},
-		name + "-disk.qcow2": {disk, models.FormatQCOW2},
+		name + "-vmlinuz":    {kernel, compute.FormatRaw},
+		name + "-initrd":     {initrd, compute.FormatRaw},
+		name + "-disk.qcow2": {disk, compute.FormatQCOW2},
 	}
 	for vol, src := range vols {
 		if err := upload(ctx, hv, f.Host.URI, vol, src.path, src.format); err != nil {
 			return nil, err
 		}
 	}
-	img, err := f.Images.Register(ctx, f.Admin, f.AdminViewer, models.ImageInput{Name: name, HostID: f.Host.ID, Pool: "default",
-		Volume: name + "-disk.qcow2", Format: models.FormatQCOW2, VirtualSizeBytes: GuestDiskBytes,
+	img, err := f.Images.Register(ctx, f.Admin, f.AdminViewer, compute.ImageInput{Name: name, HostID: f.Host.ID, Pool: "default",
+		Volume: name + "-disk.qcow2", Format: compute.FormatQCOW2, VirtualSizeBytes: GuestDiskBytes,
 		KernelVolume: name + "-vmlinuz", InitrdVolume: name + "-initrd", KernelCmdline: cmdline})
 	if err != nil {
 		return nil, fmt.Errorf("register guest image: %w", err)

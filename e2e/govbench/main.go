@@ -50,6 +50,9 @@ import (
 
 	"allmende/jobs"
 	"allmende/models"
+	"allmende/models/account"
+	"allmende/models/governance"
+	"allmende/models/rulebook"
 )
 
 const (
@@ -92,7 +95,7 @@ func main() {
 // item is one agenda item of the benchmark and the share of each choice
 // its voters take.
 type item struct {
-	in      models.ItemInput
+	in      governance.ItemInput
 	yes, no float64 // the rest abstain
 	id      string
 	want    map[string]int // choice → ballots sent
@@ -100,11 +103,11 @@ type item struct {
 
 func agenda() []*item {
 	return []*item{
-		{in: models.ItemInput{Title: "Approval of the annual accounts", Kind: models.ItemOrdinary}, yes: 0.70, no: 0.20},
-		{in: models.ItemInput{Title: "Discharge of the board", Kind: models.ItemOrdinary}, yes: 0.55, no: 0.35},
-		{in: models.ItemInput{Title: "Budget for new hosts", Kind: models.ItemOrdinary}, yes: 0.40, no: 0.50},
-		{in: models.ItemInput{Title: "Change of the bylaws: notice period", Kind: models.ItemBylawChange, Secret: true}, yes: 0.80, no: 0.15},
-		{in: models.ItemInput{Title: "Remuneration of the supervisory board", Kind: models.ItemOrdinary, Secret: true}, yes: 0.45, no: 0.45},
+		{in: governance.ItemInput{Title: "Approval of the annual accounts", Kind: governance.ItemOrdinary}, yes: 0.70, no: 0.20},
+		{in: governance.ItemInput{Title: "Discharge of the board", Kind: governance.ItemOrdinary}, yes: 0.55, no: 0.35},
+		{in: governance.ItemInput{Title: "Budget for new hosts", Kind: governance.ItemOrdinary}, yes: 0.40, no: 0.50},
+		{in: governance.ItemInput{Title: "Change of the bylaws: notice period", Kind: governance.ItemBylawChange, Secret: true}, yes: 0.80, no: 0.15},
+		{in: governance.ItemInput{Title: "Remuneration of the supervisory board", Kind: governance.ItemOrdinary, Secret: true}, yes: 0.45, no: 0.45},
 	}
 }
 
@@ -141,8 +144,8 @@ func run(o options) (met bool, err error) {
 		return false, err
 	}
 	clock := models.SystemClock{}
-	rules := models.NewRules(db, clock)
-	g := models.NewGovernance(db, queue, rules, clock)
+	rules := rulebook.NewRules(db, clock)
+	g := governance.NewGovernance(db, queue, rules, clock)
 
 	// Set-up.
 	t0 := time.Now()
@@ -159,7 +162,7 @@ func run(o options) (met bool, err error) {
 
 	t0 = time.Now()
 	now := clock.Now()
-	a, err := g.CreateAssembly(ctx, board, boardV, models.AssemblyInput{Title: "General assembly (benchmark)", Form: models.FormVirtual,
+	a, err := g.CreateAssembly(ctx, board, boardV, governance.AssemblyInput{Title: "General assembly (benchmark)", Form: governance.FormVirtual,
 		VotingStart: now.Add(-time.Minute), VotingEnd: now.Add(7 * 24 * time.Hour)})
 	if err != nil {
 		return false, fmt.Errorf("create assembly: %w", err)
@@ -190,12 +193,12 @@ func run(o options) (met bool, err error) {
 	ballots := make([]ballot, 0, o.members*len(items))
 	for m := range members {
 		for i, it := range items {
-			choice := models.ChoiceAbstain
+			choice := governance.ChoiceAbstain
 			switch r := rng.Float64(); {
 			case r < it.yes:
-				choice = models.ChoiceYes
+				choice = governance.ChoiceYes
 			case r < it.yes+it.no:
-				choice = models.ChoiceNo
+				choice = governance.ChoiceNo
 			}
 			it.want[choice]++
 			ballots = append(ballots, ballot{voter: m, item: i, choice: choice})
@@ -235,7 +238,7 @@ func run(o options) (met bool, err error) {
 				b := ballots[n]
 				who := members[b.voter].actor
 				s := time.Now()
-				_, err := g.Cast(ctx, who, models.Viewer{UserID: who.UserID}, a.ID, items[b.item].id, models.BallotInput{Choice: b.choice})
+				_, err := g.Cast(ctx, who, models.Viewer{UserID: who.UserID}, a.ID, items[b.item].id, governance.BallotInput{Choice: b.choice})
 				e := time.Now()
 				if err != nil {
 					failed.Add(1)
@@ -339,7 +342,7 @@ func run(o options) (met bool, err error) {
 }
 
 // check compares both counts with the ballots sent.
-func check(items []*item, members int, closed, recount *models.AssemblyResults) error {
+func check(items []*item, members int, closed, recount *governance.AssemblyResults) error {
 	if closed.ResultHash != recount.ResultHash {
 		return fmt.Errorf("the recount's hash %s differs from the published %s", recount.ResultHash, closed.ResultHash)
 	}
@@ -351,11 +354,11 @@ func check(items []*item, members int, closed, recount *models.AssemblyResults) 
 		if r.ItemID != it.id {
 			return fmt.Errorf("result %d is for item %s, want %s", i+1, r.ItemID, it.id)
 		}
-		if r.Yes != it.want[models.ChoiceYes] || r.No != it.want[models.ChoiceNo] || r.Abstain != it.want[models.ChoiceAbstain] ||
+		if r.Yes != it.want[governance.ChoiceYes] || r.No != it.want[governance.ChoiceNo] || r.Abstain != it.want[governance.ChoiceAbstain] ||
 			r.Cast != members || r.Electorate != members || len(r.Ballots) != members {
 			return fmt.Errorf("item %d %q: counted yes %d no %d abstain %d cast %d electorate %d, sent yes %d no %d abstain %d of %d",
 				i+1, r.Title, r.Yes, r.No, r.Abstain, r.Cast, r.Electorate,
-				it.want[models.ChoiceYes], it.want[models.ChoiceNo], it.want[models.ChoiceAbstain], members)
+				it.want[governance.ChoiceYes], it.want[governance.ChoiceNo], it.want[governance.ChoiceAbstain], members)
 		}
 		for _, b := range r.Ballots {
 			if (b.Code != "") != r.Secret || (b.Voter != "") == r.Secret {
@@ -378,7 +381,7 @@ func insertBoard(ctx context.Context, db *sql.DB) (models.Actor, error) {
 		id, email, "Bench Board", now, now); err != nil {
 		return models.Actor{}, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO user_roles (user_id, role, granted_at) VALUES (?, ?, ?)`, id, models.RoleBoard, now); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO user_roles (user_id, role, granted_at) VALUES (?, ?, ?)`, id, account.RoleBoard, now); err != nil {
 		return models.Actor{}, err
 	}
 	return models.Actor{UserID: id, Email: email, IP: "192.0.2.1"}, tx.Commit()

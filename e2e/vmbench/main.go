@@ -32,7 +32,7 @@ import (
 
 	"allmende/e2e/crash"
 	"allmende/hypervisor"
-	"allmende/models"
+	"allmende/models/compute"
 	"allmende/web"
 )
 
@@ -101,7 +101,7 @@ func run(n, workers int) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if t.Status != models.TaskSucceeded {
+		if t.Status != compute.TaskSucceeded {
 			return false, fmt.Errorf("create task %s: %s", t.Status, t.Error)
 		}
 		pickup = append(pickup, t.StartedAt.Sub(t.CreatedAt))
@@ -119,8 +119,8 @@ func run(n, workers int) (bool, error) {
 			defer wg.Done()
 			d, taskID, err := portalCreate(ctx, hv, f, base, uri, fmt.Sprintf("par-%d", i))
 			if err == nil {
-				var t *models.TaskDetail
-				if t, err = f.WaitTask(ctx, taskID, 2*time.Minute); err == nil && t.Status != models.TaskSucceeded {
+				var t *compute.TaskDetail
+				if t, err = f.WaitTask(ctx, taskID, 2*time.Minute); err == nil && t.Status != compute.TaskSucceeded {
 					err = fmt.Errorf("task %s: %s", t.Status, t.Error)
 				}
 			}
@@ -205,7 +205,7 @@ func portalCreate(ctx context.Context, hv *hypervisor.Manager, f *crash.Fixture,
 	if err != nil {
 		return 0, "", err
 	}
-	vm := models.VM{ID: vmID}
+	vm := compute.VM{ID: vmID}
 	if err := waitRunning(ctx, hv, uri, vm.DomainName()); err != nil {
 		return 0, taskID, err
 	}

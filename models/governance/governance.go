@@ -1,0 +1,240 @@
+package governance
+
+import (
+	"allmende/models"
+	"allmende/models/rulebook"
+	"context"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Governance is the members' self-government: the registry of rules,
+// proposals to change them, general assemblies with their agenda, proxies,
+// ballots and results. The rules of the GenG it follows live here.
+type Governance struct {
+	db    *models.DB
+	queue models.Queue
+	rules *rulebook.Rules
+	clock models.Clock
+
+	stmtMu sync.Mutex
+	cast   *castStmts // prepared once, see ballot.go
+}
+
+func NewGovernance(db *models.DB, queue models.Queue, rules *rulebook.Rules, clock models.Clock) *Governance {
+	return &Governance{db: db, queue: queue, rules: rules, clock: clock}
+}
+
+func (g *Governance) now() time.Time { return g.clock.Now().UTC() }
+
+func (g *Governance) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return g.db.Gorm.WithContext(ctx).Transaction(fn)
+}
+
+// RuleInfo is one line of the rules registry: a rule and its value in force now.
+type RuleInfo struct {
+	Key, Title, Kind string // Kind: "parameter" | "text"
+	Value            string
+	EffectiveFrom    time.Time
+	AdoptedBy        string
+	Versions         int
+}
+
+// DiffLine is one line of a line diff.
+type DiffLine struct {
+	Op   byte // ' ', '+', '-'
+	Text string
+}
+
+// Proposal kinds.
+const (
+	ProposalParameters = "parameters"
+	ProposalText       = "text"
+	ProposalMotion     = "motion"
+)
+
+// Proposal statuses.
+const (
+	ProposalSubmitted = "submitted"
+	ProposalOnAgenda  = "on_agenda"
+	ProposalAdopted   = "adopted"
+	ProposalRejected  = "rejected"
+)
+
+type ProposalInput struct {
+	Title, Reasoning, Kind string // Kind: "parameters" | "text" | "motion"
+	RuleKey, NewText       string
+	Parameters             map[string]string
+	EffectiveFrom          time.Time
+}
+
+type Proposal struct {
+	ID, AuthorID, AuthorName, Title, Reasoning, Kind, RuleKey, NewText string
+	Parameters                                                         map[string]string
+	EffectiveFrom                                                      time.Time
+	Status                                                             string // submitted, on_agenda, adopted, rejected
+	Supporters                                                         int
+	CreatedAt                                                          time.Time
+}
+
+type Comment struct {
+	ID, ProposalID, AuthorName, Text string
+	CreatedAt                        time.Time
+}
+
+type ProposalDetail struct {
+	Proposal
+	Comments          []Comment
+	SupportedByViewer bool
+	SupportNeeded     int
+	MustBePlaced      bool
+}
+
+// Assembly forms (§43b GenG).
+const (
+	FormInPerson = "in_person"
+	FormVirtual  = "virtual"
+	FormHybrid   = "hybrid"
+	FormTwoPhase = "two_phase"
+)
+
+// Assembly statuses.
+const (
+	AssemblyPlanned = "planned"
+	AssemblyVoting  = "voting"
+	AssemblyClosed  = "closed"
+)
+
+// Agenda item kinds.
+const (
+	ItemOrdinary     = "ordinary"
+	ItemBylawChange  = "bylaw_change"
+	ItemBylawNewDuty = "bylaw_new_duty"
+	ItemElection     = "election"
+)
+
+type AssemblyInput struct {
+	Title, Description, Form                               string // in_person | virtual | hybrid | two_phase
+	DiscussionStart, DiscussionEnd, VotingStart, VotingEnd time.Time
+}
+
+type Assembly struct {
+	ID, Title, Description, Form, Status                   string // planned, voting, closed
+	DiscussionStart, DiscussionEnd, VotingStart, VotingEnd time.Time
+	InvitedAt                                              *time.Time
+	OpenedAt, ClosedAt                                     *time.Time
+	ResultHash                                             string
+	CreatedAt                                              time.Time
+}
+
+type ItemInput struct {
+	Title, Description, Kind string // ordinary | bylaw_change | bylaw_new_duty | election
+	ProposalID               string
+	Secret                   bool
+	MajorityNum, MajorityDen int // 0 = by kind
+	Quorum                   int
+	Seats                    int
+	Candidates               []string
+	ExcludedUserIDs          []string
+}
+
+type AgendaItem struct {
+	ID, AssemblyID                          string
+	Position                                int
+	Title, Description, Kind, ProposalID    string
+	Secret                                  bool
+	MajorityNum, MajorityDen, Quorum, Seats int
+	Candidates                              []Candidate
+	ExcludedUserIDs                         []string
+}
+
+type Candidate struct{ ID, Name string }
+
+// VotingRight is one vote the viewer may cast: their own or a grantor's.
+type VotingRight struct {
+	OnBehalfOf, Name string          // the member voted for: self or a grantor
+	Voted            map[string]bool // item id → already voted
+}
+
+type AssemblyDetail struct {
+	Assembly
+	Items         []AgendaItem
+	Rights        []VotingRight // the viewer's own right and the proxies they hold
+	ProxyGiven    *Proxy        // the viewer's own proxy
+	ProxiesHeld   []Proxy
+	Electorate    int
+	Turnout       map[string]int // item id → ballots cast; board only, live
+	NoticeWarning string
+	MustPlace     []Proposal
+}
+
+type Proxy struct {
+	AssemblyID, GrantorID, GrantorName, ProxyID, ProxyName, Declaration string
+	CreatedAt                                                           time.Time
+	RevokedAt                                                           *time.Time
+}
+
+// Ballot choices.
+const (
+	ChoiceYes     = "yes"
+	ChoiceNo      = "no"
+	ChoiceAbstain = "abstain"
+)
+
+type BallotInput struct {
+	OnBehalfOf   string   // "" = self
+	Choice       string   // yes | no | abstain
+	CandidateIDs []string // elections
+}
+
+type Receipt struct {
+	ItemID string
+	Secret string // hex, shown once, secret ballots
+	Code   string // hex HMAC published in the ballot list
+}
+
+// ItemResult is the outcome of one agenda item; it is also the item's
+// entry in the published result file, hence the JSON names.
+type ItemResult struct {
+	ItemID string `json:"item_id"`
+	Title  string `json:"title"`
+	Kind   string `json:"kind"`
+	Secret bool   `json:"secret"`
+	// Yes and No are the votes cast (§43(2) GenG: the majority counts only
+	// these); Abstain counts abstentions (elections: empty ballots); Cast
+	// counts every ballot returned, abstentions included.
+	Yes        int `json:"yes"`
+	No         int `json:"no"`
+	Abstain    int `json:"abstain"`
+	Cast       int `json:"cast"`
+	Electorate int `json:"electorate"` // entitled to vote on this item
+	// The required share of yes among yes+no: exactly one half means "more
+	// than half", any larger fraction "at least".
+	MajorityNum int  `json:"majority_num"`
+	MajorityDen int  `json:"majority_den"`
+	Quorum      int  `json:"quorum"` // minimum yes+no
+	Adopted     bool `json:"adopted"`
+	// Elections: the names elected, and votes per candidate name. A tie for
+	// the last seat elects none of the tied (see Tie).
+	Elected        []string          `json:"elected,omitempty"`
+	CandidateVotes map[string]int    `json:"candidate_votes,omitempty"`
+	Tie            []string          `json:"tie,omitempty"`
+	Ballots        []PublishedBallot `json:"ballots"`
+}
+
+// PublishedBallot is one line of the ballot list published at close.
+type PublishedBallot struct {
+	Code   string `json:"code,omitempty"`  // receipt code for secret ballots
+	Voter  string `json:"voter,omitempty"` // named ballots: the member's name (and "by proxy NAME")
+	Choice string `json:"choice"`          // yes | no | abstain; elections: candidate ids, sorted, comma-separated
+}
+
+type AssemblyResults struct {
+	AssemblyID string
+	ClosedAt   time.Time
+	Items      []ItemResult
+	ResultFile []byte // canonical JSON
+	ResultHash string // sha256 hex of ResultFile
+}

@@ -1,0 +1,120 @@
+package governance
+
+import (
+	"allmende/models"
+	"allmende/models/rulebook"
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Rule kinds in the registry.
+const (
+	RuleKindParameter = "parameter"
+	RuleKindText      = "text"
+)
+
+// ruleTitles names the rules for people, in the registry's order.
+var ruleTitles = map[string]string{
+	rulebook.RuleSharePriceCents:        "Price of a share (cents)",
+	rulebook.RuleMinShares:              "Minimum number of shares",
+	rulebook.RuleMaxShares:              "Maximum number of shares",
+	rulebook.RuleNoticePeriodMonths:     "Notice period (months)",
+	rulebook.RuleBusinessYearStart:      "Start of the business year (MM-DD)",
+	rulebook.RuleEntitlementVCPUs:       "vCPUs per paid share",
+	rulebook.RuleEntitlementMemory:      "Memory per paid share (MiB)",
+	rulebook.RuleEntitlementDisk:        "Disk per paid share (GiB)",
+	rulebook.RuleAdmissionApprovals:     "Board approvals needed for admission",
+	rulebook.RuleBylawsVersion:          "Version of the bylaws",
+	rulebook.RuleBylawsText:             "Bylaws",
+	rulebook.RuleProposalSupportPercent: "Support that puts a proposal on the agenda (% of members)",
+	rulebook.RuleAssemblyNoticeDays:     "Notice period of a general assembly (days)",
+	rulebook.RuleProxyMaxRepresented:    "Members one proxy may represent",
+	rulebook.RuleHouseRulesText:         "House rules",
+}
+
+// bylawRules are part of the bylaws: changing them is a change of the
+// bylaws, which needs three quarters of the votes cast (§16(2) GenG).
+// Entitlements and the house rules are the assembly's ordinary business.
+var bylawRules = map[string]bool{
+	rulebook.RuleSharePriceCents: true, rulebook.RuleMinShares: true, rulebook.RuleMaxShares: true, rulebook.RuleNoticePeriodMonths: true,
+	rulebook.RuleBusinessYearStart: true, rulebook.RuleAdmissionApprovals: true, rulebook.RuleBylawsVersion: true, rulebook.RuleBylawsText: true,
+	rulebook.RuleProposalSupportPercent: true, rulebook.RuleAssemblyNoticeDays: true, rulebook.RuleProxyMaxRepresented: true,
+}
+
+// ruleVersionsAt returns, per key, the version in force at t.
+func ruleVersionsAt(tx *gorm.DB, t time.Time) (map[string]rulebook.RuleVersion, error) {
+	var rows []rulebook.RuleVersion
+	if err := tx.Where("effective_from <= ?", t.UTC()).Order("effective_from, created_at, id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("load rules: %w", err)
+	}
+	out := make(map[string]rulebook.RuleVersion, len(rulebook.RuleDefs))
+	for _, v := range rows {
+		out[v.Key] = v
+	}
+	return out, nil
+}
+
+// ruleIntAt reads one whole-number rule in force at t.
+func ruleIntAt(tx *gorm.DB, key string, t time.Time) (int, error) {
+	var v rulebook.RuleVersion
+	err := tx.Where("key = ? AND effective_from <= ?", key, t.UTC()).
+		Order("effective_from DESC, created_at DESC, id DESC").Limit(1).Find(&v).Error
+	if err != nil {
+		return 0, fmt.Errorf("load rule %s: %w", key, err)
+	}
+	if v.ID == "" {
+		return 0, fmt.Errorf("rule %s has no version in force at %s", key, t.UTC().Format(time.RFC3339))
+	}
+	n, err := strconv.Atoi(v.Value)
+	if err != nil {
+		return 0, fmt.Errorf("stored rule %s=%q: %w", key, v.Value, err)
+	}
+	return n, nil
+}
+
+// Registry lists every rule with the value in force now.
+func (g *Governance) Registry(ctx context.Context) ([]RuleInfo, error) {
+	db := g.db.Gorm.WithContext(ctx)
+	current, err := ruleVersionsAt(db, g.now())
+	if err != nil {
+		return nil, err
+	}
+	var counts []struct {
+		Key string
+		N   int
+	}
+	if err := db.Model(&rulebook.RuleVersion{}).Select("key, COUNT(*) AS n").Group("key").Scan(&counts).Error; err != nil {
+		return nil, fmt.Errorf("count rule versions: %w", err)
+	}
+	versions := map[string]int{}
+	for _, c := range counts {
+		versions[c.Key] = c.N
+	}
+	out := make([]RuleInfo, 0, len(rulebook.RuleDefs))
+	for _, def := range rulebook.RuleDefs {
+		v := current[def.Key]
+		kind := RuleKindParameter
+		if rulebook.IsTextRule(def.Key) {
+			kind = RuleKindText
+		}
+		out = append(out, RuleInfo{Key: def.Key, Title: ruleTitles[def.Key], Kind: kind, Value: v.Value,
+			EffectiveFrom: v.EffectiveFrom, AdoptedBy: v.AdoptedBy, Versions: versions[def.Key]})
+	}
+	return out, nil
+}
+
+// RuleHistory lists every version of a rule, oldest first; Diff compares two.
+func (g *Governance) RuleHistory(ctx context.Context, key string) ([]rulebook.RuleVersion, error) {
+	if _, ok := rulebook.RuleDefByKey(key); !ok {
+		return nil, models.NotFoundError("rule")
+	}
+	var out []rulebook.RuleVersion
+	if err := g.db.Gorm.WithContext(ctx).Where("key = ?", key).Order("effective_from, created_at, id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("load history of rule %s: %w", key, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,136 @@
+package membership
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"allmende/jobs/jobargs"
+	"allmende/models"
+	"allmende/models/internal/kit"
+	"allmende/models/rulebook"
+)
+
+// SubscribeShares books further shares for a member, up to the maximum.
+func (s *Memberships) SubscribeShares(ctx context.Context, actor models.Actor, userID string, shares int) error {
+	if shares < 1 {
+		return models.Invalid(map[string]string{"shares": "Subscribe at least one share."})
+	}
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		m, err := latestMembership(tx, userID, true)
+		if err != nil {
+			return err
+		}
+		if m.Status != StatusMember {
+			return models.Conflict("Only members can subscribe further shares.")
+		}
+		p, err := rulebook.RulesAt(tx, s.now())
+		if err != nil {
+			return err
+		}
+		held, err := shareBalance(tx, m.ID)
+		if err != nil {
+			return err
+		}
+		if held+shares > p.MaxShares {
+			return models.Invalid(map[string]string{"shares": fmt.Sprintf("A member holds at most %d shares; you hold %d and can add %d more.", p.MaxShares, held, max(0, p.MaxShares-held))})
+		}
+		today := s.today()
+		t, err := s.bookShares(tx, actor, m.ID, ShareSubscription, shares, today, nil, "subscription")
+		if err != nil {
+			return err
+		}
+		if err := s.addEvent(tx, m.ID, EventSharesSubscribed, today, fmt.Sprintf("subscribed %d shares, now %d", shares, held+shares)); err != nil {
+			return err
+		}
+		if err := kit.RecordAudit(tx, actor, "membership.shares_subscribe", "membership", m.ID,
+			map[string]any{"shares": shares, "total": held + shares, "transaction_id": t.ID}); err != nil {
+			return err
+		}
+		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail {
+			return mailSharesSubscribed(to, name, m, shares, held+shares, p)
+		})
+	})
+}
+
+// UpdateAddress records a member's new address as a dated register change.
+func (s *Memberships) UpdateAddress(ctx context.Context, actor models.Actor, userID string, in AddressInput) error {
+	in.normalize()
+	fields := map[string]string{}
+	in.validate(fields)
+	if len(fields) > 0 {
+		return models.Invalid(fields)
+	}
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		m, err := latestMembership(tx, userID, true)
+		if err != nil {
+			return err
+		}
+		if m.PurgedAt != nil {
+			return models.Conflict("This membership record has been closed.")
+		}
+		var changed []string
+		for _, f := range []struct{ name, old, new string }{
+			{"street", m.Street, in.Street}, {"postal_code", m.PostalCode, in.PostalCode},
+			{"city", m.City, in.City}, {"country", m.Country, in.Country},
+		} {
+			if f.old != f.new {
+				changed = append(changed, f.name)
+			}
+		}
+		if len(changed) == 0 {
+			return nil
+		}
+		err = tx.Model(&Membership{}).Where("id = ?", m.ID).Updates(map[string]any{
+			"street": in.Street, "postal_code": in.PostalCode, "city": in.City, "country": in.Country, "updated_at": s.now(),
+		}).Error
+		if err != nil {
+			return fmt.Errorf("update address of %s: %w", m.ID, err)
+		}
+		detail := fmt.Sprintf("address changed to %s, %s %s, %s", in.Street, in.PostalCode, in.City, in.Country)
+		if err := s.addEvent(tx, m.ID, EventAddressChanged, s.today(), detail); err != nil {
+			return err
+		}
+		// Which fields changed, not their values: the audit log cannot be
+		// purged, the register can.
+		return kit.RecordAudit(tx, actor, "membership.address_update", "membership", m.ID, map[string]any{"fields": changed})
+	})
+}
+
+// Exclude excludes a member (§68 GenG): the membership ends today, the
+// member role goes, and the paid-in capital is recorded as due back.
+func (s *Memberships) Exclude(ctx context.Context, actor models.Actor, membershipID, reason string) error {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return models.Invalid(map[string]string{"reason": "Give the reason for the exclusion."})
+	}
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		m, err := loadMembership(tx, membershipID, true)
+		if err != nil {
+			return err
+		}
+		if m.Status != StatusMember && m.Status != StatusLeaving {
+			return models.Conflict("Only members can be excluded.")
+		}
+		today := s.today()
+		refund, _, err := s.endMembershipTx(tx, actor, m, StatusExcluded, today, reason)
+		if err != nil {
+			return err
+		}
+		// Open notices are superseded by the exclusion.
+		if err := tx.Model(&Notice{}).Where("membership_id = ? AND withdrawn_at IS NULL AND processed_at IS NULL", m.ID).
+			Update("processed_at", s.now()).Error; err != nil {
+			return fmt.Errorf("close notices of %s: %w", m.ID, err)
+		}
+		if err := s.addEvent(tx, m.ID, EventExcluded, today, "excluded: "+reason); err != nil {
+			return err
+		}
+		if err := kit.RecordAudit(tx, actor, "membership.exclude", "membership", m.ID,
+			map[string]any{"reason": reason, "refund_cents": refund}); err != nil {
+			return err
+		}
+		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailExcluded(to, name, m, reason) })
+	})
+}

@@ -1,0 +1,173 @@
+package membership
+
+import (
+	"allmende/models"
+	"allmende/models/internal/kit"
+	"allmende/models/internal/like"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// RegisterFilter narrows the member register.
+type RegisterFilter struct {
+	Query  string // part of the name or organisation, or a member number
+	Status string // a MembershipStatus, empty for all
+}
+
+// RegisterEntry is one member in the register (§30 GenG).
+type RegisterEntry struct {
+	MembershipID   string
+	MemberNumber   int64
+	Status         MembershipStatus
+	Name           string
+	PersonKind     string
+	Organisation   string
+	Representative string
+	Street         string
+	PostalCode     string
+	City           string
+	Country        string
+	AdmittedOn     time.Time
+	Shares         int
+	LeftOn         *time.Time
+	LeaveReason    string
+	History        []MembershipEvent
+}
+
+// Register lists admitted members (present and past) by member number.
+func (s *Memberships) Register(ctx context.Context, f RegisterFilter) ([]RegisterEntry, error) {
+	db := s.db.Gorm.WithContext(ctx)
+	q := db.Model(&Membership{}).Where("member_number IS NOT NULL")
+	if st := strings.TrimSpace(f.Status); st != "" {
+		q = q.Where("status = ?", st)
+	}
+	if term := strings.TrimSpace(f.Query); term != "" {
+		like := "%" + like.Escape(strings.ToLower(term)) + "%"
+		cond := db.Where(`LOWER(legal_name) LIKE ? ESCAPE '\'`, like).Or(`LOWER(organisation) LIKE ? ESCAPE '\'`, like)
+		if n, err := strconv.ParseInt(strings.TrimPrefix(term, "#"), 10, 64); err == nil {
+			cond = cond.Or("member_number = ?", n)
+		}
+		q = q.Where(cond)
+	}
+	var ms []Membership
+	if err := q.Order("member_number").Find(&ms).Error; err != nil {
+		return nil, fmt.Errorf("read register: %w", err)
+	}
+	out := make([]RegisterEntry, 0, len(ms))
+	for _, m := range ms {
+		e := RegisterEntry{MembershipID: m.ID, MemberNumber: *m.MemberNumber, Status: m.Status, Name: m.DisplayName(),
+			PersonKind: m.PersonKind, Organisation: m.Organisation, Representative: m.Representative,
+			Street: m.Street, PostalCode: m.PostalCode, City: m.City, Country: m.Country,
+			LeftOn: m.LeftOn, LeaveReason: m.LeaveReason}
+		if m.AdmittedOn != nil {
+			e.AdmittedOn = *m.AdmittedOn
+		}
+		var err error
+		if e.Shares, err = shareBalance(db, m.ID); err != nil {
+			return nil, err
+		}
+		if err := db.Where("membership_id = ?", m.ID).Order("effective_date, created_at, id").Find(&e.History).Error; err != nil {
+			return nil, fmt.Errorf("read history of %s: %w", m.ID, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// WriteRegisterCSV writes the register as CSV, one member per row, the
+// history joined into one cell.
+func (s *Memberships) WriteRegisterCSV(ctx context.Context, f RegisterFilter, w io.Writer) error {
+	entries, err := s.Register(ctx, f)
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	header := []string{"member_number", "status", "name", "person_kind", "organisation", "representative",
+		"street", "postal_code", "city", "country", "admitted_on", "shares", "left_on", "leave_reason", "history"}
+	if err := cw.Write(header); err != nil {
+		return fmt.Errorf("write register csv: %w", err)
+	}
+	for _, e := range entries {
+		left := ""
+		if e.LeftOn != nil {
+			left = kit.FormatDate(*e.LeftOn)
+		}
+		var hist []string
+		for _, ev := range e.History {
+			hist = append(hist, kit.FormatDate(ev.EffectiveDate)+" "+ev.Kind+": "+ev.Detail)
+		}
+		row := []string{strconv.FormatInt(e.MemberNumber, 10), string(e.Status), e.Name, e.PersonKind, e.Organisation,
+			e.Representative, e.Street, e.PostalCode, e.City, e.Country, kit.FormatDate(e.AdmittedOn),
+			strconv.Itoa(e.Shares), left, e.LeaveReason, strings.Join(hist, "; ")}
+		for i := range row {
+			row[i] = csvSafe(row[i])
+		}
+		if err := cw.Write(row); err != nil {
+			return fmt.Errorf("write register csv: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("write register csv: %w", err)
+	}
+	return nil
+}
+
+// csvSafe defuses a cell a spreadsheet would run as a formula (CSV
+// injection): members choose their own names and addresses.
+func csvSafe(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}
+
+// registerRetentionYears: a former member's register entry is kept this long
+// after leaving, then its personal data is erased.
+const registerRetentionYears = 3
+
+// PurgeExpired erases the personal data of members who left more than three
+// years ago. The row, its number and its ledgers stay, anonymous, so the
+// books still add up. It returns how many entries it erased.
+func (s *Memberships) PurgeExpired(ctx context.Context) (int, error) {
+	cutoff := s.today().AddDate(-registerRetentionYears, 0, 0)
+	var ids []string
+	err := s.db.Gorm.WithContext(ctx).Model(&Membership{}).
+		Where("status IN ? AND left_on < ? AND purged_at IS NULL", []MembershipStatus{StatusFormer, StatusExcluded}, cutoff).
+		Order("id").Pluck("id", &ids).Error
+	if err != nil {
+		return 0, fmt.Errorf("find expired register entries: %w", err)
+	}
+	actor := models.SystemActor("register-purge")
+	for _, id := range ids {
+		err := s.tx(ctx, func(tx *gorm.DB) error {
+			res := tx.Model(&Membership{}).Where("id = ? AND purged_at IS NULL", id).Updates(map[string]any{
+				"legal_name": "", "organisation": "", "representative": "", "street": "", "postal_code": "",
+				"city": "", "country": "", "iban": "", "account_holder": "", "declaration": "", "leave_reason": "",
+				"purged_at": s.now(), "updated_at": s.now(),
+			})
+			if res.Error != nil {
+				return fmt.Errorf("erase register entry %s: %w", id, res.Error)
+			}
+			if res.RowsAffected == 0 {
+				return nil
+			}
+			// The history holds old addresses and reasons.
+			if err := tx.Where("membership_id = ?", id).Delete(&MembershipEvent{}).Error; err != nil {
+				return fmt.Errorf("erase history of %s: %w", id, err)
+			}
+			return kit.RecordAudit(tx, actor, "membership.purge", "membership", id, nil)
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
+}

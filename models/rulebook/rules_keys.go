@@ -1,0 +1,144 @@
+package rulebook
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Keys of the rule_versions table.
+const (
+	RuleSharePriceCents    = "share_price_cents"
+	RuleMinShares          = "min_shares"
+	RuleMaxShares          = "max_shares"
+	RuleNoticePeriodMonths = "notice_period_months"
+	RuleBusinessYearStart  = "business_year_start" // "MM-DD"
+	RuleEntitlementVCPUs   = "entitlement_vcpus"
+	RuleEntitlementMemory  = "entitlement_memory_mib"
+	RuleEntitlementDisk    = "entitlement_disk_gib"
+	RuleAdmissionApprovals = "admission_approvals"
+	RuleBylawsVersion      = "bylaws_version"
+	RuleBylawsText         = "bylaws_text"
+
+	// Self-government (governance.go). They are read by key rather than
+	// through RuleParams: the registry and the assembly are their only users.
+	RuleProposalSupportPercent = "proposal_support_percent"
+	RuleAssemblyNoticeDays     = "assembly_notice_days"
+	RuleProxyMaxRepresented    = "proxy_max_represented"
+	RuleHouseRulesText         = "house_rules_text"
+)
+
+// ruleDef knows how to check one rule's value and where it goes in
+// RuleParams; apply returns a user-facing message for a bad value.
+type ruleDef struct {
+	Key   string
+	Apply func(p *RuleParams, v string) string
+}
+
+var RuleDefs = []ruleDef{
+	{RuleSharePriceCents, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 1, 100_000_000) // up to one million per share
+		p.SharePriceCents = int64(n)
+		return msg
+	}},
+	{RuleMinShares, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 1, 1_000_000)
+		p.MinShares = n
+		return msg
+	}},
+	{RuleMaxShares, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 1, 1_000_000)
+		p.MaxShares = n
+		return msg
+	}},
+	{RuleNoticePeriodMonths, func(p *RuleParams, v string) string {
+		// §65(2) GenG: at least three months, at most five years.
+		n, msg := parseIntIn(v, 3, 60)
+		p.NoticePeriodMonths = n
+		return msg
+	}},
+	{RuleBusinessYearStart, func(p *RuleParams, v string) string {
+		// Year 2001 is no leap year, so 29 February is refused: a business
+		// year must start on the same day every year.
+		t, err := time.Parse("2006-01-02", "2001-"+v)
+		if err != nil || len(v) != 5 {
+			return "Enter the start of the business year as MM-DD, e.g. 01-01."
+		}
+		p.BusinessYearStartMonth, p.BusinessYearStartDay = int(t.Month()), t.Day()
+		return ""
+	}},
+	{RuleEntitlementVCPUs, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 0, 1024)
+		p.EntitlementPerShare.VCPUs = n
+		return msg
+	}},
+	{RuleEntitlementMemory, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 0, 4*1024*1024)
+		p.EntitlementPerShare.MemoryMiB = n
+		return msg
+	}},
+	{RuleEntitlementDisk, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 0, 1024*1024)
+		p.EntitlementPerShare.DiskGiB = n
+		return msg
+	}},
+	{RuleAdmissionApprovals, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 1, 2)
+		p.AdmissionApprovals = n
+		return msg
+	}},
+	{RuleBylawsVersion, func(p *RuleParams, v string) string {
+		if v == "" || utf8.RuneCountInString(v) > 50 {
+			return "Enter a version of 1 to 50 characters."
+		}
+		p.BylawsVersion = v
+		return ""
+	}},
+	{RuleBylawsText, func(p *RuleParams, v string) string {
+		if v == "" {
+			return "Enter the text of the bylaws."
+		}
+		p.BylawsText = v
+		return ""
+	}},
+	{RuleProposalSupportPercent, func(p *RuleParams, v string) string {
+		// §45(1) GenG: one tenth of the members may demand an item; the
+		// bylaws may ask for fewer, never for more.
+		_, msg := parseIntIn(v, 1, 10)
+		return msg
+	}},
+	{RuleAssemblyNoticeDays, func(p *RuleParams, v string) string {
+		// §46(1) GenG: at least two weeks.
+		_, msg := parseIntIn(v, 14, 90)
+		return msg
+	}},
+	{RuleProxyMaxRepresented, func(p *RuleParams, v string) string {
+		// §43(5) GenG: a proxy may represent no more than two members.
+		_, msg := parseIntIn(v, 0, 2)
+		return msg
+	}},
+	{RuleHouseRulesText, func(p *RuleParams, v string) string {
+		if v == "" {
+			return "Enter the text of the house rules."
+		}
+		return ""
+	}},
+}
+
+func RuleDefByKey(key string) (ruleDef, bool) {
+	for _, d := range RuleDefs {
+		if d.Key == key {
+			return d, true
+		}
+	}
+	return ruleDef{}, false
+}
+
+func parseIntIn(v string, lo, hi int) (int, string) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Sprintf("Enter a whole number from %d to %d.", lo, hi)
+	}
+	return n, ""
+}
