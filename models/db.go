@@ -196,3 +196,10 @@ func (db *DB) Local(key any, mk func() any) any {
 
 // ErrNotFound is returned when a looked-up row does not exist.
 var ErrNotFound = errors.New("not found")
+
+// Tx runs fn in one transaction on the writer: the state change, its audit
+// entry and any job insert commit together or not at all. It is the one way
+// domain packages open a transaction; fn's error rolls it back.
+func (db *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return db.Gorm.WithContext(ctx).Transaction(fn)
+}

@@ -64,7 +64,7 @@ func (a *Accounts) Authenticate(ctx context.Context, ip, email, password string)
 	if ok {
 		action, targetID = "user.login", u.ID
 	}
-	err = a.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = a.db.Tx(ctx, func(tx *gorm.DB) error {
 		att := loginAttempt{ID: kit.NewID(), Email: email, IP: ip, Success: ok, CreatedAt: time.Now().UTC()}
 		if err := tx.Create(&att).Error; err != nil {
 			return fmt.Errorf("record login attempt: %w", err)

@@ -62,7 +62,7 @@ func (t *Tokens) Create(ctx context.Context, actor models.Actor, userID, name st
 		ID: kit.NewID(), UserID: userID, Name: name, Prefix: secret[:len(tokenPrefix)+6],
 		TokenHash: hashToken(secret), CreatedAt: time.Now().UTC(),
 	}
-	err := t.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := t.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(tok).Error; err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		}
@@ -85,7 +85,7 @@ func (t *Tokens) List(ctx context.Context, userID string) ([]APIToken, error) {
 
 // Revoke ends a token of the user. Another user's token is "not found".
 func (t *Tokens) Revoke(ctx context.Context, actor models.Actor, userID, tokenID string) error {
-	return t.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return t.db.Tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&APIToken{}).Where("id = ? AND user_id = ? AND revoked_at IS NULL", tokenID, userID).
 			Update("revoked_at", time.Now().UTC())
 		if res.Error != nil {

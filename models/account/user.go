@@ -95,7 +95,7 @@ func (a *Accounts) Register(ctx context.Context, actor models.Actor, in Register
 	if actor.UserID == "" && actor.Email == "" {
 		actor = models.Actor{UserID: u.ID, Email: u.Email, IP: actor.IP} // self-registration
 	}
-	err = a.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = a.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(u).Error; err != nil {
 			if kit.IsUniqueViolation(err) {
 				return models.Invalid(map[string]string{"email": "An account with this email address already exists."})
@@ -202,7 +202,7 @@ func (a *Accounts) ChangePassword(ctx context.Context, actor models.Actor, userI
 		return err
 	}
 	defer usersOf(a.db).forget(u.ID) // after commit: other sessions end now
-	return a.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return a.db.Tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&User{}).Where("id = ?", u.ID).Updates(map[string]any{
 			"password_hash": hash, "session_epoch": gorm.Expr("session_epoch + 1"), "updated_at": time.Now().UTC(),
 		})
@@ -216,7 +216,7 @@ func (a *Accounts) ChangePassword(ctx context.Context, actor models.Actor, userI
 // GrantRole gives a role; granting a held role is a no-op.
 func (a *Accounts) GrantRole(ctx context.Context, actor models.Actor, userID string, r Role) error {
 	defer usersOf(a.db).forget(userID)
-	return a.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return a.db.Tx(ctx, func(tx *gorm.DB) error {
 		return GrantRoleTx(tx, actor, userID, r)
 	})
 }

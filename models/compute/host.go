@@ -118,7 +118,7 @@ func (h *Hosts) Add(ctx context.Context, actor models.Actor, in HostInput) (*Hos
 		return nil, models.Invalid(fields)
 	}
 	var host *Host
-	err := h.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := h.db.Tx(ctx, func(tx *gorm.DB) error {
 		var err error
 		host, err = h.insertTx(ctx, tx, actor, in.Name, in.URI)
 		return err
@@ -150,7 +150,7 @@ func (h *Hosts) insertTx(ctx context.Context, tx *gorm.DB, actor models.Actor, n
 func (h *Hosts) EnsureLocal(ctx context.Context, uri string) (*Host, error) {
 	actor := models.SystemActor("serve")
 	var host *Host
-	err := h.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := h.db.Tx(ctx, func(tx *gorm.DB) error {
 		var existing Host
 		err := tx.First(&existing, "name = ?", LocalHostName).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -176,7 +176,7 @@ func (h *Hosts) EnsureLocal(ctx context.Context, uri string) (*Host, error) {
 
 // RequestRefresh asks for a fresh inventory of a host.
 func (h *Hosts) RequestRefresh(ctx context.Context, actor models.Actor, hostID string) error {
-	return h.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return h.db.Tx(ctx, func(tx *gorm.DB) error {
 		var n int64
 		if err := tx.Model(&Host{}).Where("id = ?", hostID).Count(&n).Error; err != nil {
 			return fmt.Errorf("find host: %w", err)
@@ -207,7 +207,7 @@ func (h *Hosts) RequestRefreshAll(ctx context.Context) error {
 		return err
 	}
 	for _, host := range hosts {
-		err := h.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := h.db.Tx(ctx, func(tx *gorm.DB) error {
 			return h.requestRefreshTx(ctx, tx, host.ID)
 		})
 		if err != nil {

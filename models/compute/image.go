@@ -127,7 +127,7 @@ func (s *Images) Register(ctx context.Context, actor models.Actor, v models.View
 	img := &Image{ID: kit.NewID(), Name: in.Name, HostID: in.HostID, Pool: in.Pool, Volume: in.Volume, Format: in.Format,
 		VirtualSizeBytes: in.VirtualSizeBytes, KernelVolume: in.KernelVolume, InitrdVolume: in.InitrdVolume,
 		KernelCmdline: in.KernelCmdline, Status: ImageReady, CreatedAt: now, UpdatedAt: now}
-	err := s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		fields := map[string]string{}
 		if err := validateImageCommon(tx, fields, in.Name, in.HostID, in.Pool, in.Format); err != nil {
 			return err
@@ -163,7 +163,7 @@ func (s *Images) BeginUpload(ctx context.Context, actor models.Actor, v models.V
 	id := kit.NewID()
 	img := &Image{ID: id, Name: in.Name, HostID: in.HostID, Pool: in.Pool, Volume: "allmende-image-" + id, Format: in.Format,
 		Status: ImageUploading, CreatedAt: now, UpdatedAt: now}
-	err := s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		fields := map[string]string{}
 		if err := validateImageCommon(tx, fields, in.Name, in.HostID, in.Pool, in.Format); err != nil {
 			return err
@@ -319,7 +319,7 @@ func (s *Images) Delete(ctx context.Context, actor models.Actor, v models.Viewer
 	if err := kit.RequireAdmin(v); err != nil {
 		return err
 	}
-	return s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
 		var img Image
 		if err := kit.First(kit.ForUpdate(tx), &img, id, "image"); err != nil {
 			return err

@@ -145,7 +145,7 @@ func (s *Networks) Create(ctx context.Context, actor models.Actor, v models.View
 	now := kit.UTCNow()
 	n := &Network{ID: kit.NewID(), HostID: in.HostID, Name: in.Name, LibvirtNetwork: in.LibvirtNetwork, Bridge: in.Bridge,
 		CIDR: in.CIDR, Gateway: in.Gateway, DNS: strings.Join(in.DNS, ","), CreatedAt: now, UpdatedAt: now}
-	err := s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		var hosts int64
 		if err := tx.Model(&Host{}).Where("id = ?", in.HostID).Count(&hosts).Error; err != nil {
 			return fmt.Errorf("check host: %w", err)
@@ -182,7 +182,7 @@ func (s *Networks) Update(ctx context.Context, actor models.Actor, v models.View
 		return nil, err
 	}
 	var n Network
-	err := s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := kit.First(kit.ForUpdate(tx), &n, id, "network"); err != nil {
 			return err
 		}
@@ -221,7 +221,7 @@ func (s *Networks) Delete(ctx context.Context, actor models.Actor, v models.View
 	if err := kit.RequireAdmin(v); err != nil {
 		return err
 	}
-	return s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
 		var n Network
 		if err := kit.First(kit.ForUpdate(tx), &n, id, "network"); err != nil {
 			return err

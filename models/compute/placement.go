@@ -63,7 +63,7 @@ func (h *Hosts) SetVMSettings(ctx context.Context, actor models.Actor, v models.
 	if len(fields) > 0 {
 		return models.Invalid(fields)
 	}
-	return h.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return h.db.Tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&Host{}).Where("id = ?", hostID).Updates(map[string]any{
 			"cpu_overcommit_percent": in.CPUOvercommitPercent, "memory_overcommit_percent": in.MemoryOvercommitPercent,
 			"domain_type": in.DomainType, "updated_at": kit.UTCNow(),

@@ -76,7 +76,7 @@ func (s *Plans) Create(ctx context.Context, actor models.Actor, v models.Viewer,
 	}
 	now := kit.UTCNow()
 	p := &Plan{ID: kit.NewID(), Name: in.Name, VCPUs: in.VCPUs, MemoryMiB: in.MemoryMiB, DiskGiB: in.DiskGiB, CreatedAt: now, UpdatedAt: now}
-	err := s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(p).Error; err != nil {
 			if kit.IsUniqueViolation(err) {
 				return models.Invalid(map[string]string{"name": "A plan with this name exists already."})
@@ -105,7 +105,7 @@ func (s *Plans) Update(ctx context.Context, actor models.Actor, v models.Viewer,
 		return nil, models.Invalid(fields)
 	}
 	var p Plan
-	err := s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := kit.First(kit.ForUpdate(tx), &p, id, "plan"); err != nil {
 			return err
 		}
@@ -141,7 +141,7 @@ func (s *Plans) Delete(ctx context.Context, actor models.Actor, v models.Viewer,
 	if err := kit.RequireAdmin(v); err != nil {
 		return err
 	}
-	return s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
 		var p Plan
 		if err := kit.First(kit.ForUpdate(tx), &p, id, "plan"); err != nil {
 			return err

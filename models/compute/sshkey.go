@@ -96,7 +96,7 @@ func (s *SSHKeys) Add(ctx context.Context, actor models.Actor, v models.Viewer, 
 		return nil, models.Invalid(fields)
 	}
 	k := &SSHKey{ID: kit.NewID(), UserID: v.UserID, Name: in.Name, PublicKey: line, Fingerprint: fp, CreatedAt: kit.UTCNow()}
-	err := s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(k).Error; err != nil {
 			if kit.IsUniqueViolation(err) {
 				return models.Invalid(map[string]string{"public_key": "You have added this key already."})
@@ -145,7 +145,7 @@ func (s *SSHKeys) Rename(ctx context.Context, actor models.Actor, v models.Viewe
 	if len(fields) > 0 {
 		return models.Invalid(fields)
 	}
-	return s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
 		if _, err := ownKey(tx, v, id); err != nil {
 			return err
 		}
@@ -159,7 +159,7 @@ func (s *SSHKeys) Rename(ctx context.Context, actor models.Actor, v models.Viewe
 // Delete removes one of the viewer's keys. VMs made with it keep it: the
 // key was copied into them at creation.
 func (s *SSHKeys) Delete(ctx context.Context, actor models.Actor, v models.Viewer, id string) error {
-	return s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
 		k, err := ownKey(tx, v, id)
 		if err != nil {
 			return err

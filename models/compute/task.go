@@ -126,7 +126,7 @@ func loadTask(tx *gorm.DB, v models.Viewer, id string, t *Task) error {
 // Start records that a worker took up the task. A retried job calls it
 // again; that is fine while the task is not finished.
 func (s *Tasks) Start(ctx context.Context, taskID string) error {
-	return s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
 		var t Task
 		if err := kit.First(kit.ForUpdate(tx), &t, taskID, "task"); err != nil {
 			return err
@@ -163,7 +163,7 @@ func addTaskLine(tx *gorm.DB, taskID, line string) error {
 // Succeed records that the task is done. The worker sets the VM's new
 // state itself (SetState, MarkDeleted). Succeeding twice is a no-op.
 func (s *Tasks) Succeed(ctx context.Context, taskID string) error {
-	return s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
 		var t Task
 		if err := kit.First(kit.ForUpdate(tx), &t, taskID, "task"); err != nil {
 			return err
@@ -187,7 +187,7 @@ func (s *Tasks) Fail(ctx context.Context, taskID string, cause error) error {
 		cause = errors.New("unknown error")
 	}
 	reason := readableError(cause)
-	return s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
 		var t Task
 		if err := kit.First(kit.ForUpdate(tx), &t, taskID, "task"); err != nil {
 			return err
@@ -269,7 +269,7 @@ func (s *Tasks) FailAbandoned(ctx context.Context) (int, error) {
 // enqueueing the job in one transaction.
 func (s *Tasks) Retry(ctx context.Context, actor models.Actor, v models.Viewer, taskID string) (*Task, error) {
 	var next *Task
-	err := s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		var t Task
 		if err := loadTask(tx, v, taskID, &t); err != nil {
 			return err

@@ -226,7 +226,7 @@ func (s *VMs) SetShutdownTimeout(ctx context.Context, actor models.Actor, v mode
 		return models.Invalid(map[string]string{"shutdown_timeout": "Use 10 seconds to 1 hour."})
 	}
 	secs := int(timeout / time.Second)
-	return s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
 		vm, err := loadVM(tx, v, vmID)
 		if err != nil {
 			return err

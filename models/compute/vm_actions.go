@@ -145,7 +145,7 @@ func startTaskTx(ctx context.Context, tx *gorm.DB, q models.Queue, actor models.
 // act runs a plain action (one without input) on a VM the viewer may see.
 func (s *VMs) act(ctx context.Context, actor models.Actor, v models.Viewer, vmID string, a VMAction) (*Task, error) {
 	var t *Task
-	err := s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		vm, err := loadVM(tx, v, vmID)
 		if err != nil {
 			return err
@@ -190,7 +190,7 @@ func (s *VMs) Reprovision(ctx context.Context, actor models.Actor, v models.View
 // address is released when the job has removed the domain (MarkDeleted).
 func (s *VMs) Delete(ctx context.Context, actor models.Actor, v models.Viewer, vmID, confirmName string) (*Task, error) {
 	var t *Task
-	err := s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		vm, err := loadVM(tx, v, vmID)
 		if err != nil {
 			return err
@@ -224,7 +224,7 @@ func (s *VMs) Resize(ctx context.Context, actor models.Actor, v models.Viewer, v
 		return nil, err
 	}
 	var t *Task
-	err = s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
 		vm, err := loadVM(tx, v, vmID)
 		if err != nil {
 			return err

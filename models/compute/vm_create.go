@@ -93,7 +93,7 @@ func (s *VMs) Create(ctx context.Context, actor models.Actor, v models.Viewer, i
 	}
 	var vm *VM
 	var task *Task
-	err = s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
 		// The owner's row serialises their creates, so two at once cannot
 		// both fit into the quota that only one of them fits.
 		var u account.User

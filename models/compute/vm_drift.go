@@ -87,7 +87,7 @@ func (s *VMs) RecordDrift(ctx context.Context, hostID string, found []ObservedDo
 	for _, d := range found {
 		observed[d.Name] = d
 	}
-	return s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
 		var vms []VM
 		if err := kit.ForUpdate(tx).Where("host_id = ? AND state <> ?", hostID, VMDeleted).Order("id").Find(&vms).Error; err != nil {
 			return fmt.Errorf("load vms of host %s: %w", hostID, err)

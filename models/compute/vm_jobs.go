@@ -120,7 +120,7 @@ func (s *VMs) SetState(ctx context.Context, vmID string, state VMState, reason s
 	if !state.Transitional() {
 		set["prior_state"] = ""
 	}
-	return s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&VM{}).Where("id = ? AND state <> ?", vmID, VMDeleted).Updates(set)
 		if res.Error != nil {
 			return fmt.Errorf("set state of vm %s: %w", vmID, res.Error)
@@ -140,7 +140,7 @@ func (s *VMs) SetState(ctx context.Context, vmID string, state VMState, reason s
 // releases its address. It is idempotent, so a retried delete job may call
 // it again.
 func (s *VMs) MarkDeleted(ctx context.Context, vmID string) error {
-	return s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
 		vm, err := loadVM(tx, models.Viewer{Admin: true}, vmID)
 		if err != nil {
 			return err

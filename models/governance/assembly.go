@@ -185,7 +185,7 @@ func optionalTime(t time.Time) *time.Time {
 func (g *Governance) CreateAssembly(ctx context.Context, actor models.Actor, v models.Viewer, in AssemblyInput) (*Assembly, error) {
 	in.Title, in.Description, in.Form = strings.TrimSpace(in.Title), strings.TrimSpace(in.Description), strings.TrimSpace(in.Form)
 	var out Assembly
-	err := g.tx(ctx, func(tx *gorm.DB) error {
+	err := g.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := requireRole(tx, v, account.RoleBoard, "Only the board can convene a general assembly."); err != nil {
 			return err
 		}
@@ -231,7 +231,7 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 	in.Title, in.Description = strings.TrimSpace(in.Title), strings.TrimSpace(in.Description)
 	in.Kind, in.ProposalID = strings.TrimSpace(in.Kind), strings.TrimSpace(in.ProposalID)
 	var out *AgendaItem
-	err := g.tx(ctx, func(tx *gorm.DB) error {
+	err := g.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := requireRole(tx, v, account.RoleBoard, "Only the board can set the agenda."); err != nil {
 			return err
 		}
@@ -445,7 +445,7 @@ func noticeWarning(tx *gorm.DB, a *assemblyRow, sent time.Time) (string, error) 
 // agenda per member, in the same transaction that records the sending.
 // The warning is not an error: the board may have reasons, and it knows.
 func (g *Governance) SendInvitations(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) (warning string, err error) {
-	err = g.tx(ctx, func(tx *gorm.DB) error {
+	err = g.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := requireRole(tx, v, account.RoleBoard, "Only the board can convene a general assembly."); err != nil {
 			return err
 		}
@@ -493,7 +493,7 @@ func (g *Governance) SendInvitations(ctx context.Context, actor models.Actor, v 
 // ballot never moves by one member whose vote could then be told by
 // subtraction. Proxies count only if grantor and holder are both in it.
 func (g *Governance) OpenVoting(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) error {
-	return g.tx(ctx, func(tx *gorm.DB) error {
+	return g.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := requireRole(tx, v, account.RoleBoard, "Only the board can open the vote."); err != nil {
 			return err
 		}
@@ -709,7 +709,7 @@ func inGoodStanding(tx *gorm.DB, userID string) (*membership.Membership, error) 
 // most proxy_max_represented members and cannot pass the authority on.
 func (g *Governance) GrantProxy(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID, proxyEmail, declaration string) error {
 	proxyEmail, declaration = account.NormalizeEmail(proxyEmail), strings.TrimSpace(declaration)
-	return g.tx(ctx, func(tx *gorm.DB) error {
+	return g.db.Tx(ctx, func(tx *gorm.DB) error {
 		grantor, err := inGoodStanding(tx, v.UserID)
 		if err != nil {
 			return err
@@ -794,7 +794,7 @@ func (g *Governance) GrantProxy(ctx context.Context, actor models.Actor, v model
 
 // RevokeProxy withdraws the viewer's proxy, possible until voting opens.
 func (g *Governance) RevokeProxy(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) error {
-	return g.tx(ctx, func(tx *gorm.DB) error {
+	return g.db.Tx(ctx, func(tx *gorm.DB) error {
 		a, err := loadAssembly(tx, assemblyID, true)
 		if err != nil {
 			return err

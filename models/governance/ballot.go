@@ -176,7 +176,7 @@ func (g *Governance) Cast(ctx context.Context, actor models.Actor, v models.View
 		return nil, err
 	}
 	var receipt *Receipt
-	err = g.tx(ctx, func(tx *gorm.DB) error {
+	err = g.db.Tx(ctx, func(tx *gorm.DB) error {
 		sqlTx, ok := kit.SQLTxOf(tx)
 		if !ok {
 			return fmt.Errorf("cast: not inside a transaction")

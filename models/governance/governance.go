@@ -3,11 +3,8 @@ package governance
 import (
 	"allmende/models"
 	"allmende/models/rulebook"
-	"context"
 	"sync"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // Governance is the members' self-government: the registry of rules,
@@ -28,10 +25,6 @@ func NewGovernance(db *models.DB, queue models.Queue, rules *rulebook.Rules, clo
 }
 
 func (g *Governance) now() time.Time { return g.clock.Now().UTC() }
-
-func (g *Governance) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return g.db.Gorm.WithContext(ctx).Transaction(fn)
-}
 
 // RuleInfo is one line of the rules registry: a rule and its value in force now.
 type RuleInfo struct {

@@ -205,7 +205,7 @@ func (in *ProposalInput) validate(tx *gorm.DB, today time.Time) (map[string]stri
 func (g *Governance) Submit(ctx context.Context, actor models.Actor, v models.Viewer, in ProposalInput) (*Proposal, error) {
 	in.normalize()
 	var out *Proposal
-	err := g.tx(ctx, func(tx *gorm.DB) error {
+	err := g.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := requireRole(tx, v, account.RoleMember, "Only members can submit proposals."); err != nil {
 			return err
 		}
@@ -309,7 +309,7 @@ func (g *Governance) Comment(ctx context.Context, actor models.Actor, v models.V
 	if len(fields) > 0 {
 		return models.Invalid(fields)
 	}
-	return g.tx(ctx, func(tx *gorm.DB) error {
+	return g.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := requireRole(tx, v, account.RoleMember, "Only members can comment on proposals."); err != nil {
 			return err
 		}
@@ -326,7 +326,7 @@ func (g *Governance) Comment(ctx context.Context, actor models.Actor, v models.V
 
 // Support records a member's support of a proposal, once per member.
 func (g *Governance) Support(ctx context.Context, actor models.Actor, v models.Viewer, proposalID string) error {
-	return g.tx(ctx, func(tx *gorm.DB) error {
+	return g.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := requireRole(tx, v, account.RoleMember, "Only members can support proposals."); err != nil {
 			return err
 		}

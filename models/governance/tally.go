@@ -191,7 +191,7 @@ func countElection(r *ItemResult, it AgendaItem) {
 // take effect, all in one transaction.
 func (g *Governance) CloseVoting(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) (*AssemblyResults, error) {
 	var res *AssemblyResults
-	err := g.tx(ctx, func(tx *gorm.DB) error {
+	err := g.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := requireRole(tx, v, account.RoleBoard, "Only the board can close the vote."); err != nil {
 			return err
 		}

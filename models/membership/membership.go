@@ -149,7 +149,7 @@ func (s *Memberships) today() time.Time { return kit.DateOf(s.clock.Now()) }
 // tx runs fn in a transaction. Membership changes may grant or take the
 // member role, so after a commit the cache of signed-in users is dropped.
 func (s *Memberships) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	err := s.db.Gorm.WithContext(ctx).Transaction(fn)
+	err := s.db.Tx(ctx, fn)
 	if err == nil {
 		account.ForgetSignedInUsers(s.db)
 	}

@@ -114,7 +114,7 @@ func (r *Rules) Set(ctx context.Context, actor models.Actor, key, value string, 
 		return models.Invalid(fields)
 	}
 	now := r.clock.Now().UTC()
-	return r.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return r.db.Tx(ctx, func(tx *gorm.DB) error {
 		return SetRulesTx(tx, actor, map[string]string{key: value}, effectiveFrom, adoptedBy, now, "value")
 	})
 }
