@@ -51,3 +51,14 @@ func hasCode(err error, codes ...libvirt.ErrorNumber) bool {
 	}
 	return false
 }
+
+// Message is libvirt's own message when err is (or wraps) a libvirt error,
+// without the chain of wrapping (host URIs, socket paths): the part of a
+// failure a member can read. ok is false for any other error.
+func Message(err error) (msg string, ok bool) {
+	var lerr libvirt.Error
+	if !errors.As(err, &lerr) {
+		return "", false
+	}
+	return lerr.Message, true
+}

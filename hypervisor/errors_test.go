@@ -29,3 +29,14 @@ func TestIsNotFound(t *testing.T) {
 		}
 	}
 }
+
+func TestMessage(t *testing.T) {
+	wrapped := fmt.Errorf("start domain d on qemu+unix:///system?socket=/tmp/s: %w",
+		libvirt.Error{Code: 38, Message: "Cannot access storage file 'x': Permission denied"})
+	if msg, ok := Message(wrapped); !ok || msg != "Cannot access storage file 'x': Permission denied" {
+		t.Errorf("Message = %q, %v", msg, ok)
+	}
+	if _, ok := Message(errors.New("x")); ok {
+		t.Error("Message took a plain error for libvirt's")
+	}
+}

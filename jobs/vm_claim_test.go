@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/digitalocean/go-libvirt"
 	"github.com/riverqueue/river/rivertype"
 
+	"allmende/hypervisor/hvtest"
 	"allmende/jobs/jobargs"
 	"allmende/models"
 )
@@ -93,7 +93,7 @@ func TestVMRetryDelaysAndReasons(t *testing.T) {
 		}
 	}
 
-	lerr := libvirt.Error{Code: 38, Message: "Cannot access storage file 'x': Permission denied"}
+	lerr := hvtest.LibvirtError(38, "Cannot access storage file 'x': Permission denied")
 	wrapped := errors.Join(errors.New("start domain d on qemu+unix:///system?socket=/tmp/s"), lerr)
 	r := readable("starting", wrapped)
 	de, ok := models.AsError(r)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/digitalocean/go-libvirt"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -192,13 +191,13 @@ func (r *vmRun) fail(ctx context.Context, err error) error {
 // message, without the chain of wrapping (host URIs, socket paths).
 func readable(step string, err error) error {
 	msg := err.Error()
-	var lerr libvirt.Error
 	var p permanentError
+	lmsg, fromLibvirt := hypervisor.Message(err)
 	switch {
 	case errors.As(err, &p):
 		msg = p.err.Error()
-	case errors.As(err, &lerr):
-		msg = lerr.Message
+	case fromLibvirt:
+		msg = lmsg
 	case errors.Is(err, context.DeadlineExceeded):
 		msg = "timed out"
 	}
