@@ -58,21 +58,6 @@ func (h *Handler) CreateAssembly(c echo.Context) error {
 	return h.flashTo(c, "success", "The assembly has been created. Now set its agenda.", "/board/assemblies/"+a.ID)
 }
 
-// parseMoment reads a datetime-local input (or YYYY-MM-DD HH:MM) as UTC;
-// blank is the zero time, which the domain reports as missing.
-func parseMoment(s string) (time.Time, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, true
-	}
-	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02 15:04:05", time.RFC3339} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), true
-		}
-	}
-	return time.Time{}, false
-}
-
 // ShowBoardAssembly is the board's page of an assembly: the agenda and its
 // form, invitations, opening and closing the vote, live turnout.
 func (h *Handler) ShowBoardAssembly(c echo.Context) error {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -140,60 +138,3 @@ func (h *Handler) PayRefund(c echo.Context) error {
 	}
 	return h.flashTo(c, "success", "Refund recorded as paid.", back)
 }
-
-func (h *Handler) flashTo(c echo.Context, kind, msg, to string) error {
-	if err := h.Sessions.AddFlash(c, kind, msg); err != nil {
-		return err
-	}
-	return redirect(c, to)
-}
-
-// errText is the client-safe text of a domain error, with its field
-// messages when the error is about input.
-func errText(err error) string {
-	de, ok := models.AsError(err)
-	if !ok {
-		return "Something went wrong."
-	}
-	if len(de.Fields) == 0 {
-		return de.Safe
-	}
-	parts := make([]string, 0, len(de.Fields))
-	for _, m := range de.Fields {
-		parts = append(parts, m)
-	}
-	return strings.Join(parts, " ")
-}
-
-// parseEuroCents reads "50", "50.5", "50.50" or "1,250.00" as cents.
-func parseEuroCents(s string) (int64, bool) {
-	s = strings.ReplaceAll(strings.TrimSpace(s), ",", "")
-	s = strings.TrimPrefix(strings.TrimPrefix(s, "EUR"), "€")
-	s = strings.TrimSpace(s)
-	whole, frac, hasFrac := strings.Cut(s, ".")
-	if whole == "" || len(whole) > 12 || (hasFrac && (len(frac) == 0 || len(frac) > 2)) {
-		return 0, false
-	}
-	w, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || w < 0 {
-		return 0, false
-	}
-	var f int64
-	if hasFrac {
-		if len(frac) == 1 {
-			frac += "0"
-		}
-		if f, err = strconv.ParseInt(frac, 10, 64); err != nil || f < 0 {
-			return 0, false
-		}
-	}
-	return w*100 + f, true
-}
-
-// parseDay reads a YYYY-MM-DD date.
-func parseDay(s string) (time.Time, bool) {
-	t, err := time.Parse("2006-01-02", strings.TrimSpace(s))
-	return t, err == nil
-}
-
-func itoa64(n int64) string { return strconv.FormatInt(n, 10) }

@@ -3,8 +3,6 @@ package handlers
 import (
 	"context"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -134,38 +132,4 @@ func (h *Handler) APIRules(c echo.Context) error {
 			EffectiveFrom: r.EffectiveFrom, AdoptedBy: r.AdoptedBy, Versions: r.Versions})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"rules": out})
-}
-
-// optNumber reads an optional whole number from a form: blank is 0, and
-// anything but a non-negative number is an error on the field.
-func optNumber(f *views.Form, name, msg string) int {
-	s := strings.TrimSpace(f.Value(name))
-	if s == "" {
-		return 0
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		fieldErr(f, name, msg)
-		return 0
-	}
-	return n
-}
-
-// fieldErr marks one field of a form as wrong.
-func fieldErr(f *views.Form, name, msg string) {
-	if f.Errors == nil {
-		f.Errors = map[string]string{}
-	}
-	f.Errors[name] = msg
-}
-
-// lines splits a textarea into its non-blank lines.
-func lines(s string) []string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
 }

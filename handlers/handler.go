@@ -139,14 +139,3 @@ func formFailure(err error, f *views.Form) (status int, ok bool) {
 // redirect answers a form post with a redirect to a page (303 See Other,
 // so the browser follows with GET).
 func redirect(c echo.Context, to string) error { return c.Redirect(http.StatusSeeOther, to) }
-
-// refused answers a domain refusal of a button with a flash on the page
-// the button was on. "Not found" stays a 404, so that another member's ids
-// cannot be probed, and internal errors stay errors.
-func (h *Handler) refused(c echo.Context, err error, back string) error {
-	de, ok := models.AsError(err)
-	if !ok || de.Code == http.StatusNotFound {
-		return err
-	}
-	return h.flashTo(c, "error", errText(err), back)
-}

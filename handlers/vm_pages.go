@@ -141,15 +141,6 @@ func (h *Handler) CreateVM(c echo.Context) error {
 	return h.flashTo(c, "success", vm.Name+" is being created.", "/vms/"+vm.ID)
 }
 
-// formList returns every value of a repeated form field.
-func formList(c echo.Context, name string) []string {
-	params, err := c.FormParams()
-	if err != nil {
-		return nil
-	}
-	return params[name]
-}
-
 // ShowVM is a VM's page.
 func (h *Handler) ShowVM(c echo.Context) error {
 	return h.renderVM(c, http.StatusOK, views.VMForms{})
