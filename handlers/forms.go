@@ -1,4 +1,5 @@
 // Form parsing shared by several pages: repeated fields, optional numbers, field errors, lines.
+
 package handlers
 
 import (

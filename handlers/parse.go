@@ -1,4 +1,5 @@
 // Parsing of money, dates and numbers typed into forms.
+
 package handlers
 
 import (

@@ -1,4 +1,5 @@
 // Responses shared by several pages: flashes with a redirect, refusals, error text.
+
 package handlers
 
 import (
