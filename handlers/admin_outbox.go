@@ -7,16 +7,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"allmende/mail"
 	"allmende/models"
 	"allmende/views"
 )
-
-// OutboxReader is what the handlers need from mail.Outbox.
-type OutboxReader interface {
-	List() ([]mail.OutboxEntry, error)
-	Read(name string) ([]byte, error)
-}
 
 // ShowOutbox lists the mails written as .eml files.
 func (h *Handler) ShowOutbox(c echo.Context) error {

@@ -1,44 +1,15 @@
 package handlers
 
 import (
-	"context"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"allmende/models"
 	"allmende/models/governance"
 	"allmende/models/rulebook"
 	"allmende/views"
 )
-
-// GovernanceService is what the handlers need from models.Governance: the
-// rules registry, proposals, general assemblies, proxies, ballots, results.
-type GovernanceService interface {
-	Registry(ctx context.Context) ([]governance.RuleInfo, error)
-	RuleHistory(ctx context.Context, key string) ([]rulebook.RuleVersion, error)
-
-	Submit(ctx context.Context, actor models.Actor, v models.Viewer, in governance.ProposalInput) (*governance.Proposal, error)
-	Proposals(ctx context.Context, v models.Viewer) ([]governance.Proposal, error)
-	Proposal(ctx context.Context, v models.Viewer, id string) (*governance.ProposalDetail, error)
-	Comment(ctx context.Context, actor models.Actor, v models.Viewer, proposalID, text string) error
-	Support(ctx context.Context, actor models.Actor, v models.Viewer, proposalID string) error
-
-	CreateAssembly(ctx context.Context, actor models.Actor, v models.Viewer, in governance.AssemblyInput) (*governance.Assembly, error)
-	AddItem(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string, in governance.ItemInput) (*governance.AgendaItem, error)
-	SendInvitations(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) (string, error)
-	OpenVoting(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) error
-	CloseVoting(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) (*governance.AssemblyResults, error)
-	Assemblies(ctx context.Context, v models.Viewer) ([]governance.Assembly, error)
-	Assembly(ctx context.Context, v models.Viewer, id string) (*governance.AssemblyDetail, error)
-	GrantProxy(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID, proxyEmail, declaration string) error
-	RevokeProxy(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) error
-
-	Cast(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID, itemID string, in governance.BallotInput) (*governance.Receipt, error)
-	Results(ctx context.Context, v models.Viewer, assemblyID string) (*governance.AssemblyResults, error)
-	Minutes(ctx context.Context, v models.Viewer, assemblyID string) (string, error)
-}
 
 // ShowRules is the registry: every rule with its value in force, since
 // when, and the decision that adopted it.

@@ -2,73 +2,47 @@
 // models and renders the answer as a page, an htmx partial, or JSON.
 //
 // Each handler parses, authorises and calls one service method; rules live
-// in models. Handlers depend on the small interfaces below, not on globals.
+// in models. Handlers hold the domain services themselves (no globals); an interface
+// stands only where a test substitutes something (ConsoleOpener).
 package handlers
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"net/http"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"allmende/mail"
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/models/compute"
+	"allmende/models/governance"
+	"allmende/models/membership"
+	"allmende/models/rulebook"
 	"allmende/views"
 )
 
-// AccountService is what the handlers need from models.Accounts.
-type AccountService interface {
-	Register(ctx context.Context, actor models.Actor, in account.RegisterInput) (*account.User, error)
-	Authenticate(ctx context.Context, ip, email, password string) (*account.User, error)
-	ChangePassword(ctx context.Context, actor models.Actor, userID, current, next string) error
-	Get(ctx context.Context, id string) (*account.User, error)
-	// ByEmail finds an account, e.g. a member the board excludes from a vote.
-	ByEmail(ctx context.Context, email string) (*account.User, error)
-}
-
-// TokenService is what the handlers need from models.Tokens.
-type TokenService interface {
-	Create(ctx context.Context, actor models.Actor, userID, name string) (*account.APIToken, string, error)
-	List(ctx context.Context, userID string) ([]account.APIToken, error)
-	Revoke(ctx context.Context, actor models.Actor, userID, tokenID string) error
-	Authenticate(ctx context.Context, secret string) (*account.User, error)
-}
-
-// HostService is what the handlers need from models.Hosts.
-type HostService interface {
-	List(ctx context.Context) ([]compute.Host, error)
-	Add(ctx context.Context, actor models.Actor, in compute.HostInput) (*compute.Host, error)
-	RequestRefresh(ctx context.Context, actor models.Actor, hostID string) error
-}
-
-// AuditReader is what the handlers need from models.AuditLog.
-type AuditReader interface {
-	List(ctx context.Context, f models.AuditFilter) ([]models.AuditEvent, error)
-}
-
 // Handler holds the dependencies of every handler.
 type Handler struct {
-	Accounts AccountService
-	Tokens   TokenService
-	Hosts    HostService
-	Audit    AuditReader
-	Outbox   OutboxReader
-	Members  MembershipService
-	Rules    RuleReader
+	Accounts *account.Accounts
+	Tokens   *account.Tokens
+	Hosts    *compute.Hosts
+	Audit    *models.AuditLog
+	Outbox   *mail.Outbox
+	Members  *membership.Memberships
+	Rules    *rulebook.Rules
 
-	Governance GovernanceService
+	Governance *governance.Governance
 
-	VMs          VMService
-	Tasks        TaskService
-	Plans        PlanService
-	Images       ImageService
-	Networks     NetworkService
-	SSHKeys      SSHKeyService
-	HostSettings HostSettings
+	VMs          *compute.VMs
+	Tasks        *compute.Tasks
+	Plans        *compute.Plans
+	Images       *compute.Images
+	Networks     *compute.Networks
+	SSHKeys      *compute.SSHKeys
+	HostSettings *compute.Hosts
 	Console      ConsoleOpener
 	UploadDir    string // where image uploads are spooled before import
 
