@@ -140,14 +140,15 @@ func (h *Handler) AdminDeleteImage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Images.Delete(ctx, actor(c), v, img.ID); err != nil {
+	retired, err := h.Images.Delete(ctx, actor(c), v, img.ID)
+	if err != nil {
 		if _, ok := models.AsError(err); !ok {
 			return err
 		}
 		return h.flashTo(c, "error", errText(err), "/admin/images")
 	}
 	msg := "Image " + img.Name + " deleted."
-	if after, err := h.Images.Get(ctx, v, img.ID); err == nil && after.RetiredAt != nil {
+	if retired {
 		msg = "Virtual machines were made from image " + img.Name + ", so it was retired: it is no longer offered."
 	}
 	return h.flashTo(c, "success", msg, "/admin/images")

@@ -314,12 +314,14 @@ func (s *Images) Get(ctx context.Context, v models.Viewer, id string) (*Image, e
 }
 
 // Delete removes an image no VM was made from, and retires one that VMs
-// use. The volume itself stays in the pool: VM disks may be backed by it.
-func (s *Images) Delete(ctx context.Context, actor models.Actor, v models.Viewer, id string) error {
+// use; retired reports which of the two happened. The volume itself stays
+// in the pool: VM disks may be backed by it.
+func (s *Images) Delete(ctx context.Context, actor models.Actor, v models.Viewer, id string) (retired bool, err error) {
 	if err := kit.RequireAdmin(v); err != nil {
-		return err
+		return false, err
 	}
-	return s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+		retired = false // a retried transaction starts afresh
 		var img Image
 		if err := kit.First(kit.ForUpdate(tx), &img, id, "image"); err != nil {
 			return err
@@ -332,6 +334,7 @@ func (s *Images) Delete(ctx context.Context, actor models.Actor, v models.Viewer
 			if err := tx.Model(&img).Updates(map[string]any{"retired_at": kit.UTCNow(), "updated_at": kit.UTCNow()}).Error; err != nil {
 				return fmt.Errorf("retire image %s: %w", id, err)
 			}
+			retired = true
 			return kit.RecordAudit(tx, actor, "image.retire", "image", id, map[string]any{"name": img.Name})
 		}
 		if err := tx.Delete(&Image{}, "id = ?", id).Error; err != nil {
@@ -339,6 +342,7 @@ func (s *Images) Delete(ctx context.Context, actor models.Actor, v models.Viewer
 		}
 		return kit.RecordAudit(tx, actor, "image.delete", "image", id, map[string]any{"name": img.Name})
 	})
+	return retired && err == nil, err
 }
 
 // readableError turns a worker's error into a reason fit for a page: the

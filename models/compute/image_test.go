@@ -71,7 +71,7 @@ func TestImagesRegisterAndUpload(t *testing.T) {
 		if err != nil || len(ready) != 2 {
 			t.Fatalf("member images = %d, %v", len(ready), err)
 		}
-		if err := e.images.Delete(ctx, e.admin, e.adminV, failed.ID); err != nil {
+		if _, err := e.images.Delete(ctx, e.admin, e.adminV, failed.ID); err != nil {
 			t.Fatal(err)
 		}
 		if n := modelstest.Count(t, db, "images", "id = ?", failed.ID); n != 0 {
