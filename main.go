@@ -23,6 +23,7 @@ import (
 	"strings"
 	"syscall"
 
+	"allmende/config"
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/web"
@@ -64,7 +65,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer, log *slog.Logger) err
 }
 
 func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	cfg, err := web.ParseFlags("serve", args, true, nil)
+	cfg, err := config.ParseFlags("serve", args, true, nil)
 	if err != nil {
 		return err
 	}
@@ -87,11 +88,11 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 }
 
 func migrate(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	cfg, err := web.ParseFlags("migrate", args, false, nil)
+	cfg, err := config.ParseFlags("migrate", args, false, nil)
 	if err != nil {
 		return err
 	}
-	db, err := web.OpenDatabase(ctx, cfg, log)
+	db, err := config.OpenDatabase(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -116,7 +117,7 @@ func (r *roleFlags) Set(s string) error {
 func userCreate(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, log *slog.Logger) error {
 	var email, name string
 	var roles roleFlags
-	cfg, err := web.ParseFlags("user create", args, false, func(fs *flag.FlagSet) {
+	cfg, err := config.ParseFlags("user create", args, false, func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "email address (required)")
 		fs.StringVar(&name, "name", "", "display name (required)")
 		fs.Var(&roles, "role", "role to grant: member, board or admin (repeatable)")
@@ -128,7 +129,7 @@ func userCreate(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	if err != nil {
 		return err
 	}
-	db, err := web.OpenDatabase(ctx, cfg, log)
+	db, err := config.OpenDatabase(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -180,14 +181,14 @@ func readOrGeneratePassword(stdin io.Reader) (string, bool, error) {
 
 func tokenCreate(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
 	var email, name string
-	cfg, err := web.ParseFlags("token create", args, false, func(fs *flag.FlagSet) {
+	cfg, err := config.ParseFlags("token create", args, false, func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "email address of the account (required)")
 		fs.StringVar(&name, "name", "cli", "a name to recognise the token by")
 	})
 	if err != nil {
 		return err
 	}
-	db, err := web.OpenDatabase(ctx, cfg, log)
+	db, err := config.OpenDatabase(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

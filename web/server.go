@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/config"
 	"allmende/handlers"
 	"allmende/hypervisor"
 	"allmende/jobs"
@@ -64,7 +65,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 			s.close()
 		}
 	}()
-	if s.db, err = OpenDatabase(ctx, cfg, log); err != nil {
+	if s.db, err = config.OpenDatabase(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	// A host that cannot be dialled within 10 s counts as down; retrying
@@ -139,7 +140,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 // there, as the fallback and for the admins' Outbox page.
 func mailer(cfg *Config) (*mail.Outbox, mail.Sender, error) {
 	if cfg.SMTPFrom == "" {
-		cfg.SMTPFrom = defaultFrom
+		cfg.SMTPFrom = config.DefaultFrom
 	}
 	if _, err := netmail.ParseAddress(cfg.SMTPFrom); err != nil {
 		return nil, nil, fmt.Errorf("--smtp-from: %w", err)
@@ -156,28 +157,8 @@ func mailer(cfg *Config) (*mail.Outbox, mail.Sender, error) {
 	return outbox, smtp, nil
 }
 
-const defaultFrom = "Allmende <noreply@localhost>"
-
 // queueRef forwards to the River client once it exists.
 type queueRef struct{ models.Queue }
-
-// OpenDatabase opens and migrates the database: the application schema and
-// River's. Every subcommand goes through it.
-func OpenDatabase(ctx context.Context, cfg *Config, log *slog.Logger) (*models.DB, error) {
-	db, err := models.Open(cfg.Database)
-	if err != nil {
-		return nil, err
-	}
-	if err := models.Migrate(ctx, db); err != nil {
-		db.Close()
-		return nil, err
-	}
-	if err := jobs.Migrate(ctx, db, log); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-}
 
 // attachLibvirt starts the private daemon (auto) or registers the given
 // URI as host "local".

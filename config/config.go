@@ -1,0 +1,131 @@
+// Package config reads the portal's configuration from flags and the
+// environment and opens its database: what the command line (main.go) and
+// the server (web) share.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"allmende/models"
+)
+
+// Config is the portal's configuration. Every field can be set by a flag or
+// by the ALLMENDE_* environment variable named in the options table; a flag
+// wins over the environment, which wins over the default.
+type Config struct {
+	Listen     string
+	DataDir    string
+	Database   string // SQLite path or postgres:// URL; empty means <data>/allmende.db
+	Libvirt    string // "auto", "none", a libvirt URI, or a socket path
+	Workers    int
+	TrustProxy bool // honour X-Forwarded-For/-Proto from a reverse proxy
+
+	// Outgoing mail. Without SMTPHost, mails are written as .eml files to
+	// <data>/outbox and listed on the admins' Outbox page.
+	SMTPHost     string
+	SMTPPort     int
+	SMTPUser     string
+	SMTPPassword string
+	SMTPFrom     string
+	SMTPTLS      string // starttls, tls or none
+
+	// ShutdownGrace is how long a graceful shutdown lets running jobs
+	// finish before handing them back to the queue (default 30 s).
+	ShutdownGrace time.Duration
+
+	// Clock is the domain's notion of now; tests set a controllable one.
+	// Nil means the system clock. Not settable from the command line.
+	Clock models.Clock
+}
+
+type option struct {
+	name, env, usage string
+	// bind registers the flag on fs, with the environment or default applied.
+	bind func(fs *flag.FlagSet, c *Config, fromEnv string)
+}
+
+func str(name, env, def, usage string, field func(*Config) *string) option {
+	return option{name, env, usage, func(fs *flag.FlagSet, c *Config, v string) {
+		if v == "" {
+			v = def
+		}
+		fs.StringVar(field(c), name, v, usage+" (env "+env+")")
+	}}
+}
+
+// options is the configuration table: one line per setting.
+var options = []option{
+	str("data", "ALLMENDE_DATA", "./data", "data directory: database, session keys, private libvirtd", func(c *Config) *string { return &c.DataDir }),
+	str("database", "ALLMENDE_DATABASE", "", "SQLite file path or postgres:// URL (default <data>/allmende.db)", func(c *Config) *string { return &c.Database }),
+}
+
+func integer(name, env string, def int, usage string, field func(*Config) *int) option {
+	return option{name, env, usage, func(fs *flag.FlagSet, c *Config, v string) {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			n = def
+		}
+		fs.IntVar(field(c), name, n, usage+" (env "+env+")")
+	}}
+}
+
+var serveOptions = []option{
+	str("listen", "ALLMENDE_LISTEN", "127.0.0.1:8080", "address to listen on", func(c *Config) *string { return &c.Listen }),
+	str("libvirt", "ALLMENDE_LIBVIRT", "auto", `"auto" starts a private libvirtd under the data dir; "none" runs without hosts; or a libvirt URI or socket path`, func(c *Config) *string { return &c.Libvirt }),
+	integer("workers", "ALLMENDE_WORKERS", 4, "number of background jobs run at once", func(c *Config) *int { return &c.Workers }),
+	{"trust-proxy", "ALLMENDE_TRUST_PROXY", "trust X-Forwarded-* headers from a reverse proxy", func(fs *flag.FlagSet, c *Config, v string) {
+		b, _ := strconv.ParseBool(v)
+		fs.BoolVar(&c.TrustProxy, "trust-proxy", b, "trust X-Forwarded-* headers from a reverse proxy (env ALLMENDE_TRUST_PROXY)")
+	}},
+	str("smtp-host", "ALLMENDE_SMTP_HOST", "", "SMTP server for outgoing mail; empty writes .eml files to <data>/outbox", func(c *Config) *string { return &c.SMTPHost }),
+	integer("smtp-port", "ALLMENDE_SMTP_PORT", 587, "SMTP port", func(c *Config) *int { return &c.SMTPPort }),
+	str("smtp-user", "ALLMENDE_SMTP_USER", "", "SMTP user name (no authentication when empty)", func(c *Config) *string { return &c.SMTPUser }),
+	{"smtp-password", "ALLMENDE_SMTP_PASSWORD", "SMTP password", func(fs *flag.FlagSet, c *Config, v string) {
+		// Not as the flag's default: -h would print it.
+		fs.StringVar(&c.SMTPPassword, "smtp-password", "", "SMTP password; prefer the environment (env ALLMENDE_SMTP_PASSWORD)")
+		c.SMTPPassword = v
+	}},
+	str("smtp-from", "ALLMENDE_SMTP_FROM", DefaultFrom, "sender address of outgoing mail", func(c *Config) *string { return &c.SMTPFrom }),
+	str("smtp-tls", "ALLMENDE_SMTP_TLS", "starttls", "starttls, tls or none", func(c *Config) *string { return &c.SMTPTLS }),
+}
+
+// ParseFlags reads the common options, plus the server's when serve is true,
+// from args and the environment. extra registers a subcommand's own flags.
+func ParseFlags(name string, args []string, serve bool, extra func(*flag.FlagSet)) (*Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	c := &Config{}
+	opts := options
+	if serve {
+		opts = append(append([]option{}, options...), serveOptions...)
+	}
+	for _, o := range opts {
+		o.bind(fs, c, os.Getenv(o.env))
+	}
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	c.DataDir = abs
+	if c.Database == "" {
+		c.Database = filepath.Join(c.DataDir, "allmende.db")
+	}
+	return c, nil
+}
+
+// DefaultFrom is the sender of outgoing mail when none is configured.
+const DefaultFrom = "Allmende <noreply@localhost>"
