@@ -115,10 +115,35 @@ func unauthorized() error {
 	return &models.Error{Code: http.StatusUnauthorized, Safe: "authentication required: send Authorization: Bearer <token>"}
 }
 
-// safeNext keeps post-login redirects on this site.
+// safeNext keeps post-login redirects on this site: next is returned as
+// is when it is a clean absolute path (with optional query and fragment) of
+// this site, and "/" otherwise. Browsers are lenient with Location: they
+// drop tabs and newlines, read a backslash as a slash and "//host" or
+// "https:host" as another site, so only printable ASCII without
+// backslashes is accepted, it must start with exactly one slash, and it
+// must parse as a URL without scheme or host whose decoded path has no
+// control characters or backslashes either.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/"
+	const home = "/"
+	if !localPath(next) {
+		return home
 	}
 	return next
+}
+
+// localPath says whether s is a clean absolute path of this site.
+func localPath(s string) bool {
+	if len(s) == 0 || len(s) > 2048 || s[0] != '/' || strings.HasPrefix(s, "//") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b <= ' ' || b >= 0x7f || b == '\\' {
+			return false
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Opaque != "" || u.User != nil || u.Host != "" || !strings.HasPrefix(u.Path, "/") {
+		return false
+	}
+	return !strings.ContainsFunc(u.Path, func(r rune) bool { return r < ' ' || r == 0x7f || r == '\\' })
 }

@@ -120,8 +120,10 @@ func (h *Handler) reverse(c echo.Context, fn func(ctx context.Context, a models.
 // memberPageBack is the member page a ledger or refund button was on (the
 // rows do not carry their member), or the register.
 func memberPageBack(c echo.Context) string {
-	if u, err := url.Parse(c.Request().Referer()); err == nil && strings.HasPrefix(u.Path, "/board/members/") {
-		return u.Path
+	if u, err := url.Parse(c.Request().Referer()); err == nil {
+		if p := u.EscapedPath(); strings.HasPrefix(p, "/board/members/") && localPath(p) {
+			return p
+		}
 	}
 	return "/board/members"
 }
