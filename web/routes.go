@@ -31,6 +31,7 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}))
 	e.Use(m.middleware)
 	e.Use(securityHeaders)
+	e.Use(noStore)
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: maxBody, Skipper: streamingUpload}))
 
 	e.GET("/healthz", s.healthz)
@@ -91,6 +92,18 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		hdr.Set("Referrer-Policy", "same-origin")
 		if c.Scheme() == "https" {
 			hdr.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		return next(c)
+	}
+}
+
+// noStore keeps every answer but the static assets out of caches: pages
+// and API answers are personal, and the back button after logout must not
+// show them from the browser's cache. staticHandler sets its own caching.
+func noStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
+			c.Response().Header().Set("Cache-Control", "no-store")
 		}
 		return next(c)
 	}
