@@ -26,6 +26,14 @@ type Config struct {
 	Workers    int
 	TrustProxy bool // honour X-Forwarded-For/-Proto from a reverse proxy
 
+	// Operator endpoints. /metrics and the details of /readyz are served on
+	// the main listener only to requests with "Authorization: Bearer
+	// <MetricsToken>", and to anyone on MetricsListen, an address of its own
+	// that serves nothing else. Without either, /metrics answers only direct
+	// requests from this machine (see web/operator.go).
+	MetricsListen string
+	MetricsToken  string
+
 	// Outgoing mail. Without SMTPHost, mails are written as .eml files to
 	// <data>/outbox and listed on the admins' Outbox page.
 	SMTPHost     string
@@ -82,6 +90,12 @@ var serveOptions = []option{
 	{"trust-proxy", "ALLMENDE_TRUST_PROXY", "trust X-Forwarded-* headers from a reverse proxy", func(fs *flag.FlagSet, c *Config, v string) {
 		b, _ := strconv.ParseBool(v)
 		fs.BoolVar(&c.TrustProxy, "trust-proxy", b, "trust X-Forwarded-* headers from a reverse proxy (env ALLMENDE_TRUST_PROXY)")
+	}},
+	str("metrics-listen", "ALLMENDE_METRICS_LISTEN", "", "separate address serving /metrics and a detailed /readyz to anyone who reaches it (empty: none)", func(c *Config) *string { return &c.MetricsListen }),
+	{"metrics-token", "ALLMENDE_METRICS_TOKEN", "bearer token for /metrics on the main listener", func(fs *flag.FlagSet, c *Config, v string) {
+		// Not as the flag's default: -h would print it.
+		fs.StringVar(&c.MetricsToken, "metrics-token", "", "bearer token for /metrics and the details of /readyz on the main listener; prefer the environment (env ALLMENDE_METRICS_TOKEN)")
+		c.MetricsToken = v
 	}},
 	str("smtp-host", "ALLMENDE_SMTP_HOST", "", "SMTP server for outgoing mail; empty writes .eml files to <data>/outbox", func(c *Config) *string { return &c.SMTPHost }),
 	integer("smtp-port", "ALLMENDE_SMTP_PORT", 587, "SMTP port", func(c *Config) *int { return &c.SMTPPort }),

@@ -119,10 +119,11 @@ func TestMetricsAndHealth(t *testing.T) {
 	c.get("/missing")
 	resp, _ := c.get("/healthz")
 	wantStatus(t, resp, http.StatusOK)
-	resp, body := c.get("/readyz")
+	resp, body := c.api(http.MethodGet, "/readyz", testMetricsToken)
 	wantStatus(t, resp, http.StatusOK)
 	wantContains(t, body, `"database":"ok"`)
-	_, body = c.get("/metrics")
+	resp, body = c.api(http.MethodGet, "/metrics", testMetricsToken)
+	wantStatus(t, resp, http.StatusOK)
 	wantContains(t, body,
 		`allmende_http_requests_total{method="GET",route="/login",status="200"} 1`,
 		`allmende_http_requests_total{method="GET",route="unmatched",status="404"}`,

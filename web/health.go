@@ -14,7 +14,9 @@ func (s *Server) healthz(c echo.Context) error {
 }
 
 // readyz says whether the portal can serve: the database answers and every
-// registered libvirt host is reachable.
+// registered libvirt host is reachable. Everyone gets the status (200 or
+// 503); which check failed, naming hosts and errors, only those who may see
+// operator details (seesDetails).
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
 	defer cancel()
@@ -39,6 +41,9 @@ func (s *Server) readyz(c echo.Context) error {
 	status, word := http.StatusOK, "ready"
 	if !ready {
 		status, word = http.StatusServiceUnavailable, "not ready"
+	}
+	if !s.seesDetails(c) {
+		return c.JSON(status, map[string]any{"status": word})
 	}
 	return c.JSON(status, map[string]any{"status": word, "checks": checks})
 }

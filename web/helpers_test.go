@@ -19,9 +19,18 @@ import (
 	"allmende/web"
 )
 
+// testMetricsToken guards /metrics and the details of /readyz in tests.
+const testMetricsToken = "metrics-test-token"
+
 // startServer runs a real portal on a free port with a fresh SQLite data
 // dir. libvirt is "none" unless the test asks for the private daemon.
 func startServer(t *testing.T, libvirt string) (*web.Server, string, *web.Config) {
+	t.Helper()
+	return startServerWith(t, libvirt, nil)
+}
+
+// startServerWith is startServer with a change to the configuration.
+func startServerWith(t *testing.T, libvirt string, edit func(*web.Config)) (*web.Server, string, *web.Config) {
 	t.Helper()
 	// Short: the private libvirtd's socket path must fit 107 bytes.
 	dir, err := os.MkdirTemp("", "alm-web")
@@ -30,7 +39,11 @@ func startServer(t *testing.T, libvirt string) (*web.Server, string, *web.Config
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	cfg := &web.Config{Listen: "127.0.0.1:0", DataDir: dir, Database: filepath.Join(dir, "allmende.db"), Libvirt: libvirt, Workers: 2,
-		ShutdownGrace: 2 * time.Second} // jobs against the tests' unreachable hosts need not finish
+		ShutdownGrace: 2 * time.Second, // jobs against the tests' unreachable hosts need not finish
+		MetricsToken:  testMetricsToken}
+	if edit != nil {
+		edit(cfg)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx := context.Background()
 	srv, err := web.New(ctx, cfg, log)

@@ -103,7 +103,7 @@ func TestLocalHostInventoryMatchesVirsh(t *testing.T) {
 		t.Errorf("pools = %+v", h.Pools)
 	}
 
-	resp, body := c.get("/readyz")
+	resp, body := c.api(http.MethodGet, "/readyz", testMetricsToken)
 	wantStatus(t, resp, http.StatusOK)
 	wantContains(t, body, `"host local":"ok"`)
 
@@ -131,7 +131,7 @@ func TestUnreachableHost(t *testing.T) {
 	sock := filepath.Join(cfg.DataDir, "nothing-here.sock")
 	resp, _ := c.submit("/admin/hosts", "/admin/hosts", url.Values{"name": {"ghost"}, "uri": {"qemu+unix:///system?socket=" + sock}})
 	wantStatus(t, resp, http.StatusSeeOther)
-	resp, body := c.get("/readyz")
+	resp, body := c.api(http.MethodGet, "/readyz", testMetricsToken)
 	wantStatus(t, resp, http.StatusServiceUnavailable)
 	wantContains(t, body, `"host ghost"`, `"status":"not ready"`)
 }

@@ -35,8 +35,13 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: maxBody, Skipper: streamingUpload}))
 
 	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})))
+	// Operator endpoints: see operator.go.
+	metricsHandler := echo.WrapHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+	e.GET("/readyz", s.readyz, h.LoadUser)
+	e.GET("/metrics", metricsHandler, s.requireMetricsToken)
+	if s.cfg.MetricsListen != "" {
+		s.ops = &operator{echo: s.operatorRoutes(metricsHandler)}
+	}
 	e.GET("/static/*", staticHandler())
 
 	api := e.Group("/api/v1")

@@ -40,6 +40,7 @@ type Server struct {
 	river    *jobs.Client
 	echo     *echo.Echo
 	listener net.Listener
+	ops      *operator // the --metrics-listen server, nil without one
 	hosts    *compute.Hosts
 	Accounts *account.Accounts // exposed for tests and the bench harness
 
@@ -216,6 +217,9 @@ func (s *Server) Start(ctx context.Context) (string, error) {
 			s.log.Error("http server stopped", "err", err)
 		}
 	}()
+	if err := s.startOperator(); err != nil {
+		return "", err // the caller shuts down what runs
+	}
 	return ln.Addr().String(), nil
 }
 
@@ -229,7 +233,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	if s.echo != nil && s.echo.Server != nil {
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		errs = append(errs, s.echo.Server.Shutdown(hctx))
+		errs = append(errs, s.echo.Server.Shutdown(hctx), s.stopOperator(hctx))
 		cancel()
 	}
 	if s.river != nil && s.listener != nil {

@@ -5,6 +5,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"allmende/config"
+	"allmende/models/account"
+	"allmende/web"
 )
 
 // The login form carries next through; a value that would leave the site
@@ -66,5 +70,96 @@ func TestCacheControl(t *testing.T) {
 	wantStatus(t, resp, http.StatusOK)
 	if cc := resp.Header.Get("Cache-Control"); cc != "public, max-age=3600" {
 		t.Errorf("static asset: Cache-Control %q", cc)
+	}
+}
+
+// Without --metrics-token or --metrics-listen, /metrics does not exist on
+// the main listener and /readyz says only whether the portal is ready.
+func TestMetricsNotPublic(t *testing.T) {
+	_, base, _ := startServerWith(t, "none", func(cfg *web.Config) { cfg.MetricsToken = "" })
+	c := newClient(t, base)
+	resp, _ := c.get("/metrics")
+	wantStatus(t, resp, http.StatusNotFound)
+	resp, _ = c.api(http.MethodGet, "/metrics", "guess")
+	wantStatus(t, resp, http.StatusNotFound)
+	resp, body := c.get("/readyz")
+	wantStatus(t, resp, http.StatusOK)
+	if strings.TrimSpace(body) != `{"status":"ready"}` {
+		t.Errorf("public /readyz body %s", body)
+	}
+	resp, _ = c.get("/healthz")
+	wantStatus(t, resp, http.StatusOK)
+}
+
+// With a token, /metrics and the details of /readyz need it; a session
+// cookie (even an admin's) is not enough for /metrics.
+func TestMetricsToken(t *testing.T) {
+	srv, base, _ := startServer(t, "none")
+	createUser(t, srv, "admin@example.org", account.RoleAdmin)
+	c := newClient(t, base)
+	for _, token := range []string{"", "wrong", testMetricsToken + "x"} {
+		resp, body := c.api(http.MethodGet, "/metrics", token)
+		wantStatus(t, resp, http.StatusUnauthorized)
+		if strings.Contains(body, "allmende_") {
+			t.Errorf("/metrics with token %q shows metrics", token)
+		}
+		_, body = c.api(http.MethodGet, "/readyz", token)
+		if strings.Contains(body, "database") {
+			t.Errorf("/readyz with token %q shows details: %s", token, body)
+		}
+	}
+	c.login("admin@example.org", "correct horse battery")
+	resp, _ := c.get("/metrics")
+	wantStatus(t, resp, http.StatusUnauthorized)
+	_, body := c.get("/readyz") // admins see the details
+	wantContains(t, body, `"database":"ok"`)
+
+	resp, body = c.api(http.MethodGet, "/metrics", testMetricsToken)
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, `allmende_http_requests_total{method="GET",route="/metrics",status="401"}`)
+	resp, body = c.api(http.MethodGet, "/readyz", testMetricsToken)
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, `"database":"ok"`)
+}
+
+// --metrics-listen serves /metrics, a detailed /readyz and /healthz on an
+// address of its own, and nothing of the portal.
+func TestMetricsListen(t *testing.T) {
+	srv, base, _ := startServerWith(t, "none", func(cfg *web.Config) {
+		cfg.MetricsToken, cfg.MetricsListen = "", "127.0.0.1:0"
+	})
+	c := newClient(t, base)
+	c.get("/login")
+	resp, _ := c.get("/metrics")
+	wantStatus(t, resp, http.StatusNotFound)
+
+	ops := newClient(t, "http://"+srv.MetricsAddr())
+	resp, body := ops.get("/metrics")
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, `allmende_http_requests_total{method="GET",route="/login",status="200"} 1`)
+	resp, body = ops.get("/readyz")
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, `"database":"ok"`)
+	resp, _ = ops.get("/healthz")
+	wantStatus(t, resp, http.StatusOK)
+	resp, _ = ops.get("/login")
+	wantStatus(t, resp, http.StatusNotFound)
+}
+
+func TestMetricsFlags(t *testing.T) {
+	t.Setenv("ALLMENDE_METRICS_TOKEN", "from-env")
+	cfg, err := config.ParseFlags("serve", []string{"--data", t.TempDir(), "--metrics-listen", "127.0.0.1:9100"}, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MetricsListen != "127.0.0.1:9100" || cfg.MetricsToken != "from-env" {
+		t.Errorf("metrics listen %q, token %q", cfg.MetricsListen, cfg.MetricsToken)
+	}
+	cfg, err = config.ParseFlags("serve", []string{"--data", t.TempDir(), "--metrics-token", "from-flag"}, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MetricsListen != "" || cfg.MetricsToken != "from-flag" {
+		t.Errorf("metrics listen %q, token %q", cfg.MetricsListen, cfg.MetricsToken)
 	}
 }
