@@ -96,12 +96,17 @@ func (s *Server) MetricsAddr() string {
 	return s.ops.addr
 }
 
-// requireMetricsToken guards /metrics on the main listener: 404 when no
-// token is configured (the endpoint does not exist there), 401 without the
+// requireMetricsToken guards /metrics on the main listener. Without a
+// configured token or metrics listener only a scraper on this machine
+// talking to the portal directly gets it (localScrape), everyone else 404
+// (the endpoint does not exist for them); with a token, 401 without the
 // right bearer token.
 func (s *Server) requireMetricsToken(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if s.cfg.MetricsToken == "" {
+			if s.cfg.MetricsListen == "" && localScrape(c.Request()) {
+				return next(c)
+			}
 			return echo.ErrNotFound
 		}
 		if !s.hasMetricsToken(c) {
@@ -137,4 +142,22 @@ func (s *Server) seesDetails(c echo.Context) bool {
 	}
 	u := handlers.CurrentUser(c)
 	return u != nil && u.Has(account.RoleAdmin)
+}
+
+// localScrape says whether a request comes straight from this machine: the
+// peer (not a forwarded address) is a loopback address and no proxy header
+// is present, because a reverse proxy on the same machine would otherwise
+// turn every outside request into a local one.
+func localScrape(r *http.Request) bool {
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Real-Ip"} {
+		if r.Header.Get(h) != "" {
+			return false
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

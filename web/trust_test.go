@@ -78,11 +78,33 @@ func TestCacheControl(t *testing.T) {
 func TestMetricsNotPublic(t *testing.T) {
 	_, base, _ := startServerWith(t, "none", func(cfg *web.Config) { cfg.MetricsToken = "" })
 	c := newClient(t, base)
-	resp, _ := c.get("/metrics")
-	wantStatus(t, resp, http.StatusNotFound)
-	resp, _ = c.api(http.MethodGet, "/metrics", "guess")
-	wantStatus(t, resp, http.StatusNotFound)
-	resp, body := c.get("/readyz")
+	// Through a reverse proxy (which names the client in a header) the
+	// endpoint does not exist, with or without a guessed token.
+	for _, h := range []string{"X-Forwarded-For", "X-Real-Ip", "Forwarded"} {
+		for _, token := range []string{"", "guess"} {
+			req, err := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set(h, "203.0.113.9")
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("/metrics via proxy header %s (token %q): %d, want 404", h, token, resp.StatusCode)
+			}
+		}
+	}
+	// A scraper on this machine talking to the portal directly gets it.
+	resp, body := c.get("/metrics")
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, "allmende_")
+	resp, body = c.get("/readyz")
 	wantStatus(t, resp, http.StatusOK)
 	if strings.TrimSpace(body) != `{"status":"ready"}` {
 		t.Errorf("public /readyz body %s", body)
