@@ -4,6 +4,7 @@
 //	allmende user create ...        create an account (bootstrap the first admin)
 //	allmende token create ...       issue a personal access token
 //	allmende migrate                bring the database schema up to date
+//	allmende libvirtd status|stop   the private libvirtd of --libvirt auto
 //
 // Every subcommand takes --data and --database (or ALLMENDE_DATA,
 // ALLMENDE_DATABASE) and may run beside a server on the same data.
@@ -24,6 +25,7 @@ import (
 	"syscall"
 
 	"allmende/config"
+	"allmende/hypervisor"
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/web"
@@ -43,7 +45,9 @@ const usage = `usage:
   allmende serve [--listen ADDR] [--data DIR] [--database DSN] [--libvirt auto|none|URI] [--workers N]
   allmende user create --email E --name N [--role admin] [--role board] ...   (password from stdin, or generated)
   allmende token create --email E [--name NAME]
-  allmende migrate [--data DIR] [--database DSN]`
+  allmende migrate [--data DIR] [--database DSN]
+  allmende libvirtd status [--data DIR]   is the private libvirtd (--libvirt auto) running?
+  allmende libvirtd stop [--data DIR]     stop it, and with it every guest on it`
 
 func run(args []string, stdin io.Reader, stdout io.Writer, log *slog.Logger) error {
 	if len(args) == 0 {
@@ -60,6 +64,8 @@ func run(args []string, stdin io.Reader, stdout io.Writer, log *slog.Logger) err
 		return userCreate(ctx, rest[1:], stdin, stdout, log)
 	case cmd == "token" && len(rest) > 0 && rest[0] == "create":
 		return tokenCreate(ctx, rest[1:], stdout, log)
+	case cmd == "libvirtd" && len(rest) > 0 && (rest[0] == "stop" || rest[0] == "status"):
+		return libvirtdCommand(rest[0], rest[1:], stdout, log)
 	}
 	return errors.New(usage)
 }
@@ -85,6 +91,38 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	<-ctx.Done()
 	log.Info("shutting down")
 	return srv.Shutdown(context.Background())
+}
+
+// libvirtdCommand reports on or stops the private libvirtd that
+// `serve --libvirt auto` starts under the data dir. The portal never stops
+// it itself (guests must outlive a portal restart), so this is the way to.
+func libvirtdCommand(sub string, args []string, stdout io.Writer, log *slog.Logger) error {
+	cfg, err := config.ParseFlags("libvirtd "+sub, args, false, nil)
+	if err != nil {
+		return err
+	}
+	dir := web.LibvirtDir(cfg.DataDir)
+	if sub == "stop" {
+		if err := hypervisor.StopDaemon(dir, log); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "no libvirtd running in %s\n", dir)
+		return nil
+	}
+	st, err := hypervisor.StatusOf(dir)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !st.Running && !st.Answering:
+		fmt.Fprintf(stdout, "not running (%s)\n", dir)
+		return errors.New("the private libvirtd is not running")
+	case st.Answering:
+		fmt.Fprintf(stdout, "running, answering on %s (holder pid %d)\n", st.URI, st.HolderPID)
+	default:
+		fmt.Fprintf(stdout, "running but not answering yet on %s (holder pid %d)\n", st.URI, st.HolderPID)
+	}
+	return nil
 }
 
 func migrate(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {

@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"allmende/hypervisor"
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/views"
@@ -234,7 +235,14 @@ func startPortal(t *testing.T) *portal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	// Runs after the portal's shutdown: the portal leaves its private
+	// libvirtd running, as it must for guests; the test's own ends here.
+	t.Cleanup(func() {
+		if err := hypervisor.StopDaemon(web.LibvirtDir(dir), slog.New(slog.DiscardHandler)); err != nil {
+			t.Errorf("stop libvirtd: %v", err)
+		}
+		os.RemoveAll(dir)
+	})
 
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))

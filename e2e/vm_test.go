@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"allmende/e2e/crash"
+	"allmende/hypervisor"
 	"allmende/hypervisor/hvtest"
 	"allmende/models/compute"
 	"allmende/web"
@@ -152,7 +153,14 @@ func startVMPortal(t *testing.T) *portal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	// Runs after the portal's shutdown: the portal leaves its private
+	// libvirtd running, as it must for guests; the test's own ends here.
+	t.Cleanup(func() {
+		if err := hypervisor.StopDaemon(web.LibvirtDir(dir), slog.New(slog.DiscardHandler)); err != nil {
+			t.Errorf("stop libvirtd: %v", err)
+		}
+		os.RemoveAll(dir)
+	})
 	// QEMU runs as libvirt-qemu and must reach the pool below the data dir.
 	if err := os.Chmod(dir, 0o711); err != nil {
 		t.Fatal(err)

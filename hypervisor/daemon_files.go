@@ -23,9 +23,10 @@ const (
 
 // nsMounts maps directories under <dir>/ns to the fixed paths libvirt uses
 // for its state; the daemon script bind-mounts them in its namespace.
+// /run/libvirt is not among them: the script mounts a tmpfs there, so that
+// run state never outlives the namespace it describes.
 var nsMounts = []struct{ name, target string }{
 	{"etc", "/etc/libvirt"},
-	{"run", "/run/libvirt"},
 	{"lib", "/var/lib/libvirt"},
 	{"cache", "/var/cache/libvirt"},
 	{"log", "/var/log/libvirt"},
@@ -81,6 +82,11 @@ log_outputs = "3:file:%s"
 			}
 		}
 		return nil
+	}
+	// Run state that earlier versions kept on disk describes guests of a
+	// namespace long gone; see daemonScript.
+	if err := os.RemoveAll(filepath.Join(dir, "ns", "run")); err != nil {
+		return fmt.Errorf("remove stale run state: %w", err)
 	}
 	for _, m := range nsMounts {
 		if m.name == "etc" {

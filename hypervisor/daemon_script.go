@@ -1,56 +1,89 @@
 package hypervisor
 
-// daemonScript runs libvirtd and virtlogd in the foreground and stays their
-// parent, so that one process (this shell) stands for the whole daemon.
+// daemonScript is the holder of a private daemon: it runs libvirtd and
+// virtlogd in the foreground, stays their parent and restarts either within
+// a second or two when it dies, so that one long-lived process stands for
+// the whole daemon. It is started detached (a session of its own, no
+// parent-death signal) and outlives whoever started it.
 //
-// Arguments: $1 = daemon dir, $2 = libvirtd, $3 = virtlogd, $4 = 1 to set up
-// the private mount namespace.
+// Arguments: $0 = holderName (so it can be found), $1 = daemon dir,
+// $2 = libvirtd, $3 = virtlogd, $4 = 1 to set up the private namespaces.
 //
 // With $4 = 1 the shell is PID 1 of fresh PID and mount namespaces (the Go
 // side asks for them when starting it). It then:
 //   - makes every mount private, so nothing below leaks to the machine;
 //   - bind-mounts its own directories over libvirt's fixed state paths,
 //     which is what lets several privileged libvirtds run at once;
+//   - mounts a tmpfs over /run/libvirt: libvirt's run state (which guests
+//     run, their QEMU PIDs and monitor sockets) describes processes of this
+//     namespace only and must end with it, as /run ends with a reboot. Kept
+//     on disk, a daemon in a later namespace took it for guests of its own
+//     and tried to reconnect to QEMU PIDs that meant other processes there;
 //   - mounts a /proc that matches its PID namespace, because libvirtd looks
 //     up the QEMU processes it starts by PID.
 //
-// Being PID 1 gives clean-up for free: when this shell exits, the kernel
-// kills everything left in the namespace (QEMU guests included).
+// As PID 1 it is also the parent of every QEMU process (QEMU daemonises and
+// is reparented to it), so guests do not depend on libvirtd being alive: a
+// restarted libvirtd reconnects to them through the run state. And the
+// namespace's end is the clean-up: when this shell exits, the kernel kills
+// everything left in the namespace (QEMU guests included).
 //
 // On SIGTERM it stops libvirtd first and virtlogd last, since libvirtd hands
-// guest console logs to virtlogd until the end.
+// guest console logs to virtlogd until the end, and exits.
 const daemonScript = `
 set -u
 d=$1 libvirtd=$2 virtlogd=$3 ns=$4
 lv= vl= stopping=0
 trap 'stopping=1; [ -n "$lv" ] && kill -TERM "$lv" 2>/dev/null' TERM INT
+trap '' HUP
 
 if [ "$ns" = 1 ]; then
 	set -e
 	mount --make-rprivate /
-	for m in etc:/etc/libvirt run:/run/libvirt lib:/var/lib/libvirt cache:/var/cache/libvirt log:/var/log/libvirt; do
+	for m in etc:/etc/libvirt lib:/var/lib/libvirt cache:/var/cache/libvirt log:/var/log/libvirt; do
 		src="$d/ns/${m%%:*}" dst="${m#*:}"
 		mkdir -p "$dst"
 		mount --bind "$src" "$dst"
 	done
+	mkdir -p /run/libvirt
+	mount -t tmpfs -o mode=0755 allmende-run /run/libvirt
 	mount -t proc proc /proc
 	set +e
 fi
 
-"$virtlogd" --config "$d/virtlogd.conf" --pid-file "$d/virtlogd.pid" &
-vl=$!
-"$libvirtd" --config "$d/libvirtd.conf" --pid-file "$d/libvirtd.pid" &
-lv=$!
-[ "$stopping" = 1 ] && kill -TERM "$lv"
+start_virtlogd() {
+	"$virtlogd" --config "$d/virtlogd.conf" --pid-file "$d/virtlogd.pid" &
+	vl=$!
+}
+start_libvirtd() {
+	"$libvirtd" --config "$d/libvirtd.conf" --pid-file "$d/libvirtd.pid" &
+	lv=$!
+}
+# alive PID: running, not just an unreaped zombie. The shell reaps its
+# children whenever it waits (for the sleep below), so a dead daemon's
+# PID is gone by the next round at the latest.
+alive() { kill -0 "$1" 2>/dev/null; }
 
-wait "$lv"
-rc=$?
-# A trapped signal interrupts wait before libvirtd has exited: wait again.
-if [ "$stopping" = 1 ]; then
-	wait "$lv"
-	rc=0
-fi
+start_virtlogd
+start_libvirtd
+while [ "$stopping" = 0 ]; do
+	# A trapped signal interrupts wait (not a foreground sleep) at once.
+	sleep 1 &
+	wait $!
+	[ "$stopping" = 1 ] && break
+	if ! alive "$vl"; then
+		echo "$(date '+%F %T') allmende holder: virtlogd exited; restarting it"
+		start_virtlogd
+	fi
+	if ! alive "$lv"; then
+		echo "$(date '+%F %T') allmende holder: libvirtd exited; restarting it"
+		start_libvirtd
+	fi
+done
+
+# A trapped signal interrupts wait before the daemon has exited: wait again.
+while alive "$lv"; do wait "$lv"; done
 kill -TERM "$vl" 2>/dev/null
-wait "$vl"
-exit "$rc"
+while alive "$vl"; do wait "$vl"; done
+exit 0
 `

@@ -115,11 +115,23 @@ func TestRestartKeepsState(t *testing.T) {
 	}
 }
 
-func TestSecondDaemonOnSameDirRefused(t *testing.T) {
+// TestSecondStartReusesDaemon starts again on a dir whose daemon runs: the
+// running one is reused, not replaced, and not doubled.
+func TestSecondStartReusesDaemon(t *testing.T) {
 	t.Parallel()
 	d := hvtest.Start(t)
-	_, err := hypervisor.StartDaemon(testContext(t), d.Dir(), hvtest.Logger(t))
-	if err == nil || !strings.Contains(err.Error(), "already running") {
-		t.Fatalf("second StartDaemon on %s: err = %v, want already running", d.Dir(), err)
+	before := holderPID(t, d.Dir())
+	d2, err := hypervisor.StartDaemon(testContext(t), d.Dir(), hvtest.Logger(t))
+	if err != nil {
+		t.Fatalf("second StartDaemon on %s: %v", d.Dir(), err)
+	}
+	if d2.URI() != d.URI() {
+		t.Errorf("URI %s, want %s", d2.URI(), d.URI())
+	}
+	if after := holderPID(t, d.Dir()); after != before {
+		t.Errorf("holder pid %d after the second start, want the first one's %d", after, before)
+	}
+	if n := len(processesMentioning(t, filepath.Join(d.Dir(), "libvirtd.conf"))); n != 1 {
+		t.Errorf("%d libvirtd processes for the dir, want 1", n)
 	}
 }

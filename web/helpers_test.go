@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"allmende/hypervisor"
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/web"
@@ -37,14 +38,21 @@ func startServerWith(t *testing.T, libvirt string, edit func(*web.Config)) (*web
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Runs after the shutdown below. The portal leaves its private libvirtd
+	// running, as it must for guests; the test's own is stopped here.
+	t.Cleanup(func() {
+		if err := hypervisor.StopDaemon(web.LibvirtDir(dir), log); err != nil {
+			t.Errorf("stop libvirtd: %v", err)
+		}
+		os.RemoveAll(dir)
+	})
 	cfg := &web.Config{Listen: "127.0.0.1:0", DataDir: dir, Database: filepath.Join(dir, "allmende.db"), Libvirt: libvirt, Workers: 2,
 		ShutdownGrace: 2 * time.Second, // jobs against the tests' unreachable hosts need not finish
 		MetricsToken:  testMetricsToken}
 	if edit != nil {
 		edit(cfg)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx := context.Background()
 	srv, err := web.New(ctx, cfg, log)
 	if err != nil {

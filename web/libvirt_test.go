@@ -9,11 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"allmende/hypervisor"
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/models/compute"
@@ -95,7 +97,10 @@ func TestLocalHostInventoryMatchesVirsh(t *testing.T) {
 		t.Errorf("host name %q", h.Name)
 	}
 	cpus, mem, lv, qv := virshFacts(t, h.URI)
-	if h.CPUs != cpus || h.MemoryBytes != mem || h.LibvirtVersion != lv || h.QEMUVersion != qv {
+	// Total memory was stored by the refresh job and read by virsh at
+	// another moment; on a machine whose memory changes meanwhile (a
+	// ballooned VM) the two differ a little, so that is compared within 2 %.
+	if h.CPUs != cpus || !roughlyEqual(h.MemoryBytes, mem) || h.LibvirtVersion != lv || h.QEMUVersion != qv {
 		t.Errorf("stored inventory cpus=%d mem=%d libvirt=%s qemu=%s; virsh says %d %d %s %s",
 			h.CPUs, h.MemoryBytes, h.LibvirtVersion, h.QEMUVersion, cpus, mem, lv, qv)
 	}
@@ -136,8 +141,10 @@ func TestUnreachableHost(t *testing.T) {
 	wantContains(t, body, `"host ghost"`, `"status":"not ready"`)
 }
 
-// Shutdown stops the private libvirtd: no daemon is left for the data dir.
-func TestShutdownStopsPrivateLibvirtd(t *testing.T) {
+// Shutdown leaves the private libvirtd running (guests must outlive the
+// portal); `allmende libvirtd stop` (hypervisor.StopDaemon) ends it, and
+// then no daemon is left for the data dir.
+func TestShutdownLeavesPrivateLibvirtd(t *testing.T) {
 	dir, err := os.MkdirTemp("", "alm-stop")
 	if err != nil {
 		t.Fatal(err)
@@ -148,18 +155,37 @@ func TestShutdownStopsPrivateLibvirtd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer hypervisor.StopDaemon(web.LibvirtDir(dir), quietLogger())
 	if _, err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(processesWith(t, dir)) == 0 {
+	running := processesWith(t, dir)
+	if len(running) == 0 {
 		t.Fatal("no libvirtd process found for the data dir while running")
 	}
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if p := processesWith(t, dir); len(p) > 0 {
-		t.Errorf("processes left after shutdown: %v", p)
+	if after := processesWith(t, dir); !slices.Equal(after, running) {
+		t.Errorf("daemon processes after shutdown %v, want the same as before %v", after, running)
 	}
+	st, err := hypervisor.StatusOf(web.LibvirtDir(dir))
+	if err != nil || !st.Answering {
+		t.Errorf("after shutdown the private libvirtd does not answer: %+v %v", st, err)
+	}
+
+	if err := hypervisor.StopDaemon(web.LibvirtDir(dir), quietLogger()); err != nil {
+		t.Fatal(err)
+	}
+	if p := processesWith(t, dir); len(p) > 0 {
+		t.Errorf("processes left after libvirtd stop: %v", p)
+	}
+}
+
+// roughlyEqual compares amounts of host memory read at different moments.
+func roughlyEqual(a, b int64) bool {
+	d := max(a, b) - min(a, b)
+	return d*50 <= max(a, b)
 }
 
 func processesWith(t *testing.T, s string) []string {

@@ -35,7 +35,6 @@ type Server struct {
 	cfg      *Config
 	log      *slog.Logger
 	db       *models.DB
-	daemon   *hypervisor.Daemon // nil unless --libvirt auto
 	hv       *hypervisor.Manager
 	river    *jobs.Client
 	echo     *echo.Echo
@@ -161,21 +160,26 @@ func mailer(cfg *Config) (*mail.Outbox, mail.Sender, error) {
 // queueRef forwards to the River client once it exists.
 type queueRef struct{ models.Queue }
 
-// attachLibvirt starts the private daemon (auto) or registers the given
-// URI as host "local".
+// LibvirtDir is where --libvirt auto keeps the private libvirtd of a data
+// dir: `allmende libvirtd stop` and tests stop it there.
+func LibvirtDir(dataDir string) string { return filepath.Join(dataDir, "libvirt") }
+
+// attachLibvirt starts the private daemon, or finds it running from an
+// earlier start (auto), or registers the given URI as host "local".
 func (s *Server) attachLibvirt(ctx context.Context) error {
 	uri := s.cfg.Libvirt
 	switch {
 	case uri == "none":
 		return nil
 	case uri == "auto":
-		d, err := hypervisor.StartDaemon(ctx, filepath.Join(s.cfg.DataDir, "libvirt"), s.log)
+		// The daemon is not ours to stop: it keeps running, guests and all,
+		// when this portal exits, crashes or is upgraded.
+		d, err := hypervisor.StartDaemon(ctx, LibvirtDir(s.cfg.DataDir), s.log)
 		if err != nil {
 			return fmt.Errorf("start private libvirtd: %w", err)
 		}
-		s.daemon = d
 		uri = d.URI()
-		pool := filepath.Join(s.cfg.DataDir, "libvirt", "pools", "default")
+		pool := filepath.Join(LibvirtDir(s.cfg.DataDir), "pools", "default")
 		if err := s.hv.EnsureDirPool(ctx, uri, "default", pool); err != nil {
 			return fmt.Errorf("default storage pool: %w", err)
 		}
@@ -227,8 +231,9 @@ func (s *Server) Start(ctx context.Context) (string, error) {
 func (s *Server) Handler() http.Handler { return s.echo }
 
 // Shutdown stops taking requests, lets running jobs finish (or hands them
-// back to the queue when they take too long), closes libvirt connections,
-// stops the private libvirtd and closes the database.
+// back to the queue when they take too long), closes libvirt connections
+// and closes the database. The private libvirtd and its guests keep
+// running; `allmende libvirtd stop` stops them.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	if s.echo != nil && s.echo.Server != nil {
@@ -260,9 +265,6 @@ func (s *Server) close() error {
 	var errs []error
 	if s.hv != nil {
 		errs = append(errs, s.hv.Close())
-	}
-	if s.daemon != nil {
-		errs = append(errs, s.daemon.Stop())
 	}
 	if s.releaseQueue != nil {
 		errs = append(errs, s.releaseQueue())

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"allmende/hypervisor"
 	"allmende/hypervisor/hvtest"
 	"allmende/models/compute"
 )
@@ -65,7 +66,14 @@ func newDataDir(t *testing.T) string {
 	if err := os.Chmod(dir, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	// Runs after every portal on dir has been killed: the portals leave
+	// their private libvirtd running, as they must for guests.
+	t.Cleanup(func() {
+		if err := hypervisor.StopDaemon(filepath.Join(dir, "libvirt"), hvtest.Logger(t)); err != nil {
+			t.Errorf("stop libvirtd: %v", err)
+		}
+		os.RemoveAll(dir)
+	})
 	return dir
 }
 

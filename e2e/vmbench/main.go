@@ -60,6 +60,9 @@ func run(n, workers int) (bool, error) {
 		return false, err
 	}
 	defer os.RemoveAll(dir)
+	// Runs after the portal's shutdown, which leaves its private libvirtd
+	// running (as it must for guests).
+	defer hypervisor.StopDaemon(web.LibvirtDir(dir), slog.New(slog.DiscardHandler))
 	// QEMU (user libvirt-qemu) must traverse the data dir to the pool.
 	if err := os.Chmod(dir, 0o711); err != nil {
 		return false, err
