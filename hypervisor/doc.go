@@ -4,7 +4,9 @@
 //
 //   - Daemon starts a private libvirtd (plus its own virtlogd) under a
 //     directory, isolated from any other libvirtd on the machine, so tests,
-//     the dev server and CI can each have a real "host" of their own.
+//     the dev server and CI can each have a real "host" of their own. It
+//     runs detached and outlives the process that started it, so guests
+//     survive the portal; StopDaemon ends it.
 //   - Manager keeps one libvirt connection per host URI, redials lost
 //     connections with backoff and answers questions such as Inventory.
 //     It manages storage (dir pools; qcow2 disk volumes cloned from

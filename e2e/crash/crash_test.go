@@ -332,9 +332,9 @@ func TestCrashDuringDelete(t *testing.T) {
 	}
 }
 
-// libvirtd dies in the middle of a create (taking its guests along, as
-// its PID namespace ends) and comes back on the same directory: the
-// portal's connection manager redials, the job finishes exactly once.
+// libvirtd dies in the middle of a create and comes back on the same
+// directory (its holder restarts it; StartIn waits for that): the portal's
+// connection manager redials, the job finishes exactly once.
 func TestLibvirtdRestartDuringCreate(t *testing.T) {
 	dir := newDataDir(t)
 	p := startPortal(t, dir)

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"syscall"
 	"testing"
 )
@@ -19,7 +21,10 @@ import (
 //
 //   - it prints GuestMarker as soon as it is up, and again every two
 //     seconds while nothing is typed, because output sent while no console
-//     is attached is lost (QEMU's pty drops it);
+//     is attached is lost (QEMU's pty drops it); these repeats carry a
+//     counter that only the guest itself keeps ("ALLMENDE-GUEST-UP 7"), so
+//     a test can tell a guest that ran on from one started again (see
+//     GuestCounter);
 //   - every line typed comes back as GuestEchoPrefix + line;
 //   - the line "poweroff" powers the guest off (state shutoff).
 const (
@@ -43,6 +48,7 @@ const guestInit = `#!/bin/sh
 export PATH=/bin
 busybox stty -echo 2>/dev/null
 echo ` + GuestMarker + `
+n=0
 while :; do
 	if read -t 2 -r line; then
 		case "$line" in
@@ -50,10 +56,24 @@ while :; do
 		*) echo "` + GuestEchoPrefix + `$line" ;;
 		esac
 	else
-		echo ` + GuestMarker + `
+		n=$((n+1))
+		echo "` + GuestMarker + ` $n"
 	fi
 done
 `
+
+// GuestCounter returns the last counter value in console output of the
+// test guest, and false if there is none yet.
+func GuestCounter(output string) (int, bool) {
+	m := counterRe.FindAllStringSubmatch(output, -1)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[len(m)-1][1])
+	return n, err == nil
+}
+
+var counterRe = regexp.MustCompile(GuestMarker + ` (\d+)\r?\n`)
 
 // Guest returns the paths of the test guest's kernel and initramfs, building
 // them on first use. The first call on a machine downloads Debian's kernel
