@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"allmende/hypervisor"
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/web"
@@ -80,5 +81,46 @@ func TestCLIBesideRunningServer(t *testing.T) {
 	defer db.Close()
 	if got, err := account.NewTokens(db, account.NewAccounts(db)).Authenticate(context.Background(), tok); err != nil || got.ID != u.ID {
 		t.Errorf("token does not authenticate the account: %v", err)
+	}
+}
+
+// `allmende libvirtd status|stop` report on and stop the private libvirtd
+// that a portal started and left running when it shut down.
+func TestLibvirtdCommand(t *testing.T) {
+	dir, err := os.MkdirTemp("", "alm-lv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var out bytes.Buffer
+	if err := run([]string{"libvirtd", "status", "--data", dir}, nil, &out, log); err == nil || !strings.Contains(out.String(), "not running") {
+		t.Errorf("status before any start: err %v, output %q", err, out.String())
+	}
+
+	cfg := &web.Config{Listen: "127.0.0.1:0", DataDir: dir, Database: filepath.Join(dir, "allmende.db"), Libvirt: "auto", Workers: 1}
+	srv, err := web.New(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hypervisor.StopDaemon(web.LibvirtDir(dir), log) // if the test fails before its own stop
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	out.Reset()
+	if err := run([]string{"libvirtd", "status", "--data", dir}, nil, &out, log); err != nil || !strings.Contains(out.String(), "running, answering") {
+		t.Errorf("status after the portal's shutdown: err %v, output %q", err, out.String())
+	}
+	out.Reset()
+	if err := run([]string{"libvirtd", "stop", "--data", dir}, nil, &out, log); err != nil {
+		t.Fatalf("stop: %v (%q)", err, out.String())
+	}
+	if st, err := hypervisor.StatusOf(web.LibvirtDir(dir)); err != nil || st.Running || st.Answering {
+		t.Errorf("after stop: %+v %v", st, err)
+	}
+	// Stopping what is not running is fine: scripts may run it twice.
+	if err := run([]string{"libvirtd", "stop", "--data", dir}, nil, &out, log); err != nil {
+		t.Errorf("second stop: %v", err)
 	}
 }
