@@ -124,6 +124,10 @@ func startDaemon(ctx context.Context, dir string, log *slog.Logger, cfg startCon
 	defer unlock()
 
 	d := &Daemon{dir: dir, namespaced: namespaced, log: log, cfg: cfg}
+	// Starting is asking for the daemon: Supervise may keep it up again.
+	if err := os.Remove(filepath.Join(dir, stoppedMarker)); err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("daemon dir: %w", err)
+	}
 	if pid, ok := findHolder(dir); ok {
 		log.Info("reusing the running private libvirtd", "dir", dir, "holder", pid)
 		alive := func() error {
@@ -291,6 +295,10 @@ func stopDaemon(dir string, log *slog.Logger, timeout time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("daemon dir: %w", err)
 	}
+	// Tell a supervising portal that this stop is wanted (see Supervise).
+	if err := os.WriteFile(filepath.Join(dir, stoppedMarker), nil, 0o644); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("daemon dir: %w", err)
+	}
 	pid, ok := findHolder(dir)
 	if !ok {
 		if c, err := net.DialTimeout("unix", filepath.Join(dir, socketDirName, socketName), time.Second); err == nil {
@@ -316,6 +324,38 @@ func stopDaemon(dir string, log *slog.Logger, timeout time.Duration) error {
 	}
 	log.Info("libvirtd stopped", "dir", dir)
 	return nil
+}
+
+// stoppedMarker is a file StopDaemon leaves in the dir, so that Supervise
+// does not start again what an operator stopped.
+const stoppedMarker = "stopped-on-request"
+
+// Supervise keeps the daemon up until ctx ends. The holder already restarts
+// a libvirtd or virtlogd that dies, guests kept; Supervise covers the
+// holder itself dying (killed by hand or by the OOM killer): that ends the
+// namespace and its guests like a crash of the machine, and Supervise
+// starts a fresh daemon on the same dir within about every, as a machine
+// reboots. A daemon stopped with StopDaemon stays stopped.
+func (d *Daemon) Supervise(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, ok := findHolder(d.dir); ok {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(d.dir, stoppedMarker)); err == nil {
+			continue
+		}
+		d.log.Error("the private libvirtd's holder is gone, and with it its guests; starting it again", "dir", d.dir)
+		if _, err := startDaemon(ctx, d.dir, d.log, d.cfg); err != nil && ctx.Err() == nil {
+			d.log.Error("restarting the private libvirtd failed", "dir", d.dir, "err", err)
+		}
+	}
 }
 
 // DaemonStatus describes the private libvirtd of a dir.

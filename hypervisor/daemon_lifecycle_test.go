@@ -279,3 +279,36 @@ func procState(pid int) byte {
 	}
 	return b[i+2]
 }
+
+// A supervised daemon whose holder is killed (the whole host gone, as in a
+// crash of the machine) is started again; one stopped on request is not.
+func TestSuperviseRestartsHost(t *testing.T) {
+	t.Parallel()
+	d := hvtest.Start(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { d.Supervise(ctx, 200*time.Millisecond); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	old := holderPID(t, d.Dir())
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for procState(old) != 0 && procState(old) != 'Z' {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // the dead daemon's socket no longer answers
+	took := waitAnswers(t, d.URI(), 15*time.Second)
+	t.Logf("host answers again %s after its holder was killed", took.Round(time.Millisecond))
+	if now := holderPID(t, d.Dir()); now == old {
+		t.Fatalf("holder pid %d unchanged", now)
+	}
+
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // five rounds of supervision
+	if left := processesMentioning(t, d.Dir()); len(left) > 0 {
+		t.Errorf("a daemon stopped on request was started again: %v", left)
+	}
+}

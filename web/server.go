@@ -43,6 +43,10 @@ type Server struct {
 	hosts    *compute.Hosts
 	Accounts *account.Accounts // exposed for tests and the bench harness
 
+	// stopSupervising ends the private libvirtd's supervision (not the
+	// daemon); nil unless --libvirt auto.
+	stopSupervising context.CancelFunc
+
 	// releaseQueue drops the claim on a SQLite job queue (jobs.ClaimQueue).
 	releaseQueue func() error
 }
@@ -178,6 +182,9 @@ func (s *Server) attachLibvirt(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("start private libvirtd: %w", err)
 		}
+		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopSupervising = cancel
+		go d.Supervise(sctx, 2*time.Second)
 		uri = d.URI()
 		pool := filepath.Join(LibvirtDir(s.cfg.DataDir), "pools", "default")
 		if err := s.hv.EnsureDirPool(ctx, uri, "default", pool); err != nil {
@@ -263,6 +270,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) close() error {
 	var errs []error
+	if s.stopSupervising != nil {
+		s.stopSupervising()
+	}
 	if s.hv != nil {
 		errs = append(errs, s.hv.Close())
 	}
