@@ -44,8 +44,8 @@ type Server struct {
 	Accounts *account.Accounts // exposed for tests and the bench harness
 
 	// stopSupervising ends the private libvirtd's supervision (not the
-	// daemon); nil unless --libvirt auto.
-	stopSupervising context.CancelFunc
+	// daemon) and waits for it; nil unless --libvirt auto.
+	stopSupervising func()
 
 	// releaseQueue drops the claim on a SQLite job queue (jobs.ClaimQueue).
 	releaseQueue func() error
@@ -183,8 +183,9 @@ func (s *Server) attachLibvirt(ctx context.Context) error {
 			return fmt.Errorf("start private libvirtd: %w", err)
 		}
 		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		s.stopSupervising = cancel
-		go d.Supervise(sctx, 2*time.Second)
+		done := make(chan struct{})
+		go func() { d.Supervise(sctx, 2*time.Second); close(done) }()
+		s.stopSupervising = func() { cancel(); <-done }
 		uri = d.URI()
 		pool := filepath.Join(LibvirtDir(s.cfg.DataDir), "pools", "default")
 		if err := s.hv.EnsureDirPool(ctx, uri, "default", pool); err != nil {
