@@ -17,7 +17,7 @@ import (
 
 	"allmende/hypervisor"
 	"allmende/hypervisor/hvtest"
-	"allmende/models"
+	"allmende/models/compute"
 )
 
 // The portal manages guests but does not own their lives: a crash, restart
@@ -36,7 +36,7 @@ func runningGuest(t *testing.T, f *Fixture, name string) (vmID, dom string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm, task, err := f.VMs.Create(ctx, f.Member, f.MemberViewer, models.VMInput{Name: name, PlanID: f.Small.ID, ImageID: img.ID})
+	vm, task, err := f.VMs.Create(ctx, f.Member, f.MemberViewer, compute.VMInput{Name: name, PlanID: f.Small.ID, ImageID: img.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestGuestSurvivesPortal(t *testing.T) {
 			after := wantGuestRan(t, uri, dom, qemu, before)
 			t.Logf("restarted portal ready after %s; guest counter %d -> %d", took.Round(time.Millisecond), before, after)
 			vm, err := f.VMs.Get(context.Background(), f.AdminViewer, vmID)
-			if err != nil || vm.State != models.VMRunning {
+			if err != nil || vm.State != compute.VMRunning {
 				t.Errorf("the portal's VM after the restart: %v %+v", err, vm)
 			}
 		})
