@@ -75,6 +75,9 @@ type Deps struct {
 	// it open; empty means "qemu" (TCG): KVM is chosen per host by the
 	// admins once a KVM boot has been seen to work there.
 	DomainType string
+	// Lease is this instance's lease on a PostgreSQL queue (NewLease); nil
+	// on SQLite.
+	Lease *Lease
 }
 
 // rescueStuckJobsAfter is how long a job may stay "running" before River's
@@ -86,9 +89,10 @@ type Deps struct {
 // rescued while a live worker may still act on it: past its timeout its
 // context is cancelled and every libvirt call returns.
 //
-// On SQLite ClaimQueue does better at start-up (see there); this is the
-// path for PostgreSQL, where several portals may share the queue and a
-// dead one's jobs are taken up by the others.
+// On SQLite ClaimQueue does better at start-up (see there), and on
+// PostgreSQL, where several portals may share the queue, the instance
+// leases (instances.go) hand a dead portal's jobs to the others within
+// seconds; the rescuer stays as the last resort.
 const rescueStuckJobsAfter = 2 * time.Minute
 
 // NewWorking returns a client with every worker registered and a pool of
@@ -114,9 +118,17 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 	river.AddWorker(workers, &ImageImportWorker{images: deps.Images, hv: deps.Hypervisor, uploadDir: deps.UploadDir, logger: log})
 	river.AddWorker(workers, &ReconcileWorker{hosts: deps.Hosts, vms: deps.VMs, tasks: deps.Tasks, hv: deps.Hypervisor, logger: log})
 
+	var middleware []rivertype.Middleware
+	if deps.Lease != nil {
+		middleware = append(middleware, deps.Lease.middleware())
+	}
 	c, err := river.NewClient(driver(db), &river.Config{
-		Logger:  riverLog(log),
-		Workers: workers,
+		// The instance's ID names it in river_job.attempted_by, which is
+		// how the others find the jobs of a dead one.
+		ID:         deps.Lease.ID(),
+		Middleware: middleware,
+		Logger:     riverLog(log),
+		Workers:    workers,
 		// FetchCooldown and FetchPollInterval stay at River's defaults: on
 		// SQLite an insert reaches the workers through riversqlite's
 		// notification table (polled every 50 ms), and e2e/vmbench measured
@@ -183,8 +195,8 @@ func CountByState(ctx context.Context, db *models.DB) (map[string]int64, error) 
 // failure (instead of River discarding it and leaving its task open).
 //
 // On PostgreSQL several portals may share the queue and a running job may
-// belong to a live one, so nothing is handed back here: the rescuer does
-// it after rescueStuckJobsAfter.
+// belong to a live one, so nothing is handed back here: the instance leases
+// (NewLease) do it once the job's instance stopped heartbeating.
 func ClaimQueue(ctx context.Context, db *models.DB, log *slog.Logger) (release func() error, err error) {
 	if db.Dialect != models.SQLite {
 		return func() error { return nil }, nil
@@ -231,22 +243,44 @@ func handBack(ctx context.Context, exec riverdriver.Executor) (int, error) {
 	if len(stuck) == 0 {
 		return 0, nil
 	}
+	jobs := make([]rescueJob, len(stuck))
+	for i, j := range stuck {
+		jobs[i] = rescueJob{id: j.ID, attempt: j.Attempt, why: "the portal stopped while working on this job; handed back at start-up"}
+	}
+	if err := rescue(ctx, exec, jobs); err != nil {
+		return 0, err
+	}
+	return len(stuck), nil
+}
+
+// rescueJob is a running job to hand back, and why.
+type rescueJob struct {
+	id      int64
+	attempt int
+	why     string
+}
+
+// rescue makes running jobs available now through River's own rescue, so
+// that each job's errors list and rescue count record it. The attempt is
+// not refunded.
+func rescue(ctx context.Context, exec riverdriver.Executor, jobs []rescueJob) error {
+	// Any attempted_at counts: the horizon lies in the future.
+	horizon := time.Now().Add(24 * time.Hour)
 	now := time.Now().UTC()
 	p := &riverdriver.JobRescueManyParams{StuckHorizon: horizon}
-	for _, j := range stuck {
-		e, err := json.Marshal(rivertype.AttemptError{At: now, Attempt: max(j.Attempt, 0),
-			Error: "the portal stopped while working on this job; handed back at start-up"})
+	for _, j := range jobs {
+		e, err := json.Marshal(rivertype.AttemptError{At: now, Attempt: max(j.attempt, 0), Error: j.why})
 		if err != nil {
-			return 0, fmt.Errorf("attempt error: %w", err)
+			return fmt.Errorf("attempt error: %w", err)
 		}
-		p.ID = append(p.ID, j.ID)
+		p.ID = append(p.ID, j.id)
 		p.Error = append(p.Error, e)
 		p.FinalizedAt = append(p.FinalizedAt, nil)
 		p.ScheduledAt = append(p.ScheduledAt, now)
 		p.State = append(p.State, string(rivertype.JobStateAvailable))
 	}
 	if _, err := exec.JobRescueMany(ctx, p); err != nil {
-		return 0, fmt.Errorf("hand back orphaned jobs: %w", err)
+		return fmt.Errorf("hand back orphaned jobs: %w", err)
 	}
-	return len(stuck), nil
+	return nil
 }

@@ -49,6 +49,8 @@ type Server struct {
 
 	// releaseQueue drops the claim on a SQLite job queue (jobs.ClaimQueue).
 	releaseQueue func() error
+	// lease is this instance's lease on a PostgreSQL job queue; nil on SQLite.
+	lease *jobs.Lease
 }
 
 // New opens the database, migrates it, starts the private libvirtd when
@@ -102,6 +104,10 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	if s.releaseQueue, err = jobs.ClaimQueue(ctx, s.db, log); err != nil {
 		return nil, err
 	}
+	// On PostgreSQL the instances working the queue watch each other's
+	// heartbeats and take a dead one's jobs over within seconds.
+	s.lease = jobs.NewLease(s.db, log)
+	deps.Lease = s.lease
 	if s.river, err = jobs.NewWorking(s.db, log, cfg.Workers, deps); err != nil {
 		return nil, err
 	}
@@ -211,10 +217,14 @@ func (s *Server) Start(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
 	}
 	s.listener = ln
+	if err := s.lease.Start(ctx); err != nil {
+		ln.Close()
+		return "", err
+	}
 	// River's work runs until Stop; the request context must not end it.
 	if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
 		ln.Close()
-		return "", fmt.Errorf("start workers: %w", err)
+		return "", errors.Join(fmt.Errorf("start workers: %w", err), s.lease.Close(ctx, true))
 	}
 	srv := &http.Server{
 		Handler:           s.echo,
@@ -255,15 +265,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			grace = 30 * time.Second
 		}
 		jctx, cancel := context.WithTimeout(ctx, grace)
+		stopped := true
 		if err := s.river.Stop(jctx); err != nil {
 			// Cancelled jobs go back to the queue as retryable, so the next
 			// start runs them again; the workers are idempotent.
 			s.log.Warn("jobs did not finish in time; handing them back", "err", err)
 			cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			errs = append(errs, s.river.StopAndCancel(cctx))
+			if err := s.river.StopAndCancel(cctx); err != nil {
+				errs = append(errs, err)
+				stopped = false
+			}
 			ccancel()
 		}
 		cancel()
+		// With every job finished or handed back the instance leaves at
+		// once; otherwise the others take its jobs over when its heartbeat
+		// is stale.
+		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		errs = append(errs, s.lease.Close(dctx, stopped))
+		dcancel()
 	}
 	errs = append(errs, s.close())
 	return errors.Join(errs...)
