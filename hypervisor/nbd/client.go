@@ -106,10 +106,9 @@ func Dial(ctx context.Context, network, addr, export string, metaContexts ...str
 // tunnel), as Dial does. The conn is closed if the handshake fails.
 func Handshake(ctx context.Context, conn net.Conn, export string, metaContexts ...string) (*Client, error) {
 	c := &Client{conn: conn, r: bufio.NewReaderSize(conn, 64<<10)}
-	// Every handshake error is fatal: guard records it and closes conn.
-	c.guard(ctx, func() error { return c.handshake(export, metaContexts) })
-	if c.broken != nil {
-		return nil, c.broken
+	if err := c.guard(ctx, func() error { return c.handshake(export, metaContexts) }); err != nil {
+		conn.Close()
+		return nil, err
 	}
 	return c, nil
 }
@@ -156,18 +155,22 @@ func (c *Client) Close() error {
 // blocked read or write returns at once. Any error of fn that is not a
 // server-reported *Error marks the client broken and closes the connection.
 // The caller holds c.mu (or owns c exclusively).
-func (c *Client) guard(ctx context.Context, fn func() error) {
+func (c *Client) guard(ctx context.Context, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("nbd: %w", context.Cause(ctx)) // nothing sent: the stream is still in step
+	}
 	stop := context.AfterFunc(ctx, func() { c.conn.Close() })
 	err := fn()
 	cancelled := !stop()
 	if cancelled {
 		c.fail(fmt.Errorf("nbd: %w", context.Cause(ctx)))
-		return
+		return c.broken
 	}
 	var serr *Error
 	if err != nil && !errors.As(err, &serr) {
 		c.fail(err)
 	}
+	return err
 }
 
 func (c *Client) fail(err error) {
@@ -483,24 +486,23 @@ func (c *Client) BlockStatus(ctx context.Context, name string, offset, length ui
 		return nil, fmt.Errorf("nbd: block status [%d, +%d) beyond export size %d", offset, length, c.size)
 	}
 	var out []Extent
-	var err error
-	c.guard(ctx, func() error {
-		end := offset + length
-		for off := offset; off < end && err == nil; {
-			n := min(end-off, maxStatusRequest)
-			var got []Extent
-			got, err = c.blockStatus(id, off, n)
+	err := c.guard(ctx, func() error {
+		for off, end := offset, offset+length; off < end; {
+			got, err := c.blockStatus(id, off, min(end-off, maxStatusRequest))
+			if err != nil {
+				return err
+			}
 			for _, e := range got {
-				out = append(out, e)
 				off += e.Length
 			}
+			out = append(out, got...)
 		}
-		return err
+		return nil
 	})
-	if c.broken != nil {
-		return nil, c.broken
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	return out, nil
 }
 
 // blockStatus sends one request and returns the extents for context id,
@@ -613,12 +615,7 @@ func (c *Client) ReadAtContext(ctx context.Context, p []byte, off int64) (int, e
 		p, eof = p[:c.size-uint64(off)], io.EOF
 	}
 	var n int
-	var err error
-	c.guard(ctx, func() error { n, err = c.readAligned(p, uint64(off)); return err })
-	if c.broken != nil {
-		return n, c.broken
-	}
-	if err != nil {
+	if err := c.guard(ctx, func() (err error) { n, err = c.readAligned(p, uint64(off)); return err }); err != nil {
 		return n, err
 	}
 	return n, eof
