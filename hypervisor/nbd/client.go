@@ -693,8 +693,8 @@ func (c *Client) read(p []byte, off uint64) error {
 			if ch.typ == replyTypeOffsetHole {
 				b = c.scratch[:12]
 			}
-			if ch.length < 9 || (ch.typ == replyTypeOffsetHole && ch.length != 12) ||
-				uint64(ch.length-8) > uint64(len(p)) {
+			if ch.typ == replyTypeOffsetHole && ch.length != 12 ||
+				ch.typ == replyTypeOffsetData && (ch.length < 9 || uint64(ch.length-8) > uint64(len(p))) {
 				return protoErr("read chunk type %d of %d bytes for a %d-byte read", ch.typ, ch.length, len(p))
 			}
 			if _, err := io.ReadFull(c.r, b); err != nil {
