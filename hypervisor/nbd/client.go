@@ -74,7 +74,6 @@ type Client struct {
 	broken error // set once the stream is unusable; every later call returns it
 
 	size              uint64
-	flags             uint16
 	structured        bool
 	min, pref, max    uint32
 	contexts          map[string]uint32
@@ -95,11 +94,7 @@ func Dial(ctx context.Context, network, addr, export string, metaContexts ...str
 	if err != nil {
 		return nil, fmt.Errorf("nbd: dial %s %s: %w", network, addr, err)
 	}
-	c, err := Handshake(ctx, conn, export, metaContexts...)
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
+	return Handshake(ctx, conn, export, metaContexts...)
 }
 
 // Handshake negotiates export over an already connected conn (for example a
@@ -355,8 +350,7 @@ func (c *Client) optGo(export string) error {
 			if len(data) != 12 {
 				return protoErr("NBD_INFO_EXPORT of %d bytes", len(data))
 			}
-			c.size = binary.BigEndian.Uint64(data[2:])
-			c.flags = binary.BigEndian.Uint16(data[10:])
+			c.size = binary.BigEndian.Uint64(data[2:]) // the transmission flags after it matter only for writes
 			gotExport = true
 		case infoBlockSize:
 			if len(data) != 14 {
