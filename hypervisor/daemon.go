@@ -56,6 +56,7 @@ type startConfig struct {
 	searchDirs   []string      // where to look for the daemons besides PATH
 	readyTimeout time.Duration // how long libvirtd may take to answer
 	stopTimeout  time.Duration // how long Stop waits before SIGKILL
+	opts         DaemonOptions // TCP listener, host UUID, port ranges (rig hosts)
 }
 
 func defaultStartConfig() startConfig {
@@ -148,7 +149,7 @@ func startDaemon(ctx context.Context, dir string, log *slog.Logger, cfg startCon
 		c.Close()
 		return nil, fmt.Errorf("a libvirtd not started by allmende is already running in %s", dir)
 	}
-	if err := writeDaemonFiles(dir, namespaced); err != nil {
+	if err := writeDaemonFiles(dir, namespaced, cfg.opts); err != nil {
 		return nil, err
 	}
 	exited, err := d.start(libvirtd, virtlogd)
@@ -185,7 +186,11 @@ func (d *Daemon) start(libvirtd, virtlogd string) (exited func() error, err erro
 	if d.namespaced {
 		ns = "1"
 	}
-	cmd := exec.Command("/bin/sh", "-c", daemonScript, holderName, d.dir, libvirtd, virtlogd, ns)
+	listen := "0"
+	if d.cfg.opts.TCPPort != 0 {
+		listen = "1"
+	}
+	cmd := exec.Command("/bin/sh", "-c", daemonScript, holderName, d.dir, libvirtd, virtlogd, ns, listen)
 	cmd.Dir = d.dir
 	cmd.Stdout = out
 	cmd.Stderr = out

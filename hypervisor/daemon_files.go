@@ -49,7 +49,7 @@ func checkDir(dir string) error {
 
 // writeDaemonFiles creates the directory tree and configuration of a daemon
 // in dir. State from an earlier run in the same dir (pools, domains) is kept.
-func writeDaemonFiles(dir string, namespaced bool) error {
+func writeDaemonFiles(dir string, namespaced bool, opts DaemonOptions) error {
 	// 0755, not 0700: QEMU runs as libvirt-qemu and must be able to reach
 	// disk images in pools below dir.
 	if err := os.MkdirAll(filepath.Join(dir, socketDirName), 0o755); err != nil {
@@ -64,7 +64,7 @@ unix_sock_dir = "%s"
 auth_unix_rw = "none"
 auth_unix_ro = "none"
 log_outputs = "3:file:%s"
-`, filepath.Join(dir, socketDirName), filepath.Join(dir, "libvirtd.log"))
+`, filepath.Join(dir, socketDirName), filepath.Join(dir, "libvirtd.log")) + opts.libvirtdConf()
 	virtlogdConf := fmt.Sprintf(`# Private virtlogd written by allmende; see package hypervisor.
 log_outputs = "3:file:%s"
 `, filepath.Join(dir, "virtlogd.log"))
@@ -96,7 +96,10 @@ log_outputs = "3:file:%s"
 			return fmt.Errorf("create %s for %s: %w", m.name, m.target, err)
 		}
 	}
-	return privateEtc("/etc/libvirt", filepath.Join(dir, "ns", "etc"))
+	if err := privateEtc("/etc/libvirt", filepath.Join(dir, "ns", "etc")); err != nil {
+		return err
+	}
+	return opts.writeQEMUConf("/etc/libvirt", filepath.Join(dir, "ns", "etc"))
 }
 
 // privateQEMUConf is put in front of the machine's qemu.conf (libvirt uses

@@ -7,7 +7,8 @@ package hypervisor
 // parent-death signal) and outlives whoever started it.
 //
 // Arguments: $0 = holderName (so it can be found), $1 = daemon dir,
-// $2 = libvirtd, $3 = virtlogd, $4 = 1 to set up the private namespaces.
+// $2 = libvirtd, $3 = virtlogd, $4 = 1 to set up the private namespaces,
+// $5 = 1 to start libvirtd with --listen (its TCP listener; see DaemonOptions).
 //
 // With $4 = 1 the shell is PID 1 of fresh PID and mount namespaces (the Go
 // side asks for them when starting it). It then:
@@ -32,7 +33,7 @@ package hypervisor
 // guest console logs to virtlogd until the end, and exits.
 const daemonScript = `
 set -u
-d=$1 libvirtd=$2 virtlogd=$3 ns=$4
+d=$1 libvirtd=$2 virtlogd=$3 ns=$4 listen=${5:-0}
 lv= vl= stopping=0
 trap 'stopping=1; [ -n "$lv" ] && kill -TERM "$lv" 2>/dev/null' TERM INT
 trap '' HUP
@@ -56,7 +57,11 @@ start_virtlogd() {
 	vl=$!
 }
 start_libvirtd() {
-	"$libvirtd" --config "$d/libvirtd.conf" --pid-file "$d/libvirtd.pid" &
+	if [ "$listen" = 1 ]; then
+		"$libvirtd" --listen --config "$d/libvirtd.conf" --pid-file "$d/libvirtd.pid" &
+	else
+		"$libvirtd" --config "$d/libvirtd.conf" --pid-file "$d/libvirtd.pid" &
+	fi
 	lv=$!
 }
 # alive PID: running, not just an unreaped zombie. The shell reaps its
