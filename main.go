@@ -5,6 +5,7 @@
 //	allmende token create ...       issue a personal access token
 //	allmende migrate                bring the database schema up to date
 //	allmende libvirtd status|stop   the private libvirtd of --libvirt auto
+//	allmende dev two-hosts          two libvirt hosts on this machine and a portal
 //
 // Every subcommand takes --data and --database (or ALLMENDE_DATA,
 // ALLMENDE_DATABASE) and may run beside a server on the same data.
@@ -47,7 +48,8 @@ const usage = `usage:
   allmende token create --email E [--name NAME]
   allmende migrate [--data DIR] [--database DSN]
   allmende libvirtd status [--data DIR]   is the private libvirtd (--libvirt auto) running?
-  allmende libvirtd stop [--data DIR]     stop it, and with it every guest on it`
+  allmende libvirtd stop [--data DIR]     stop it (and rig hosts), and with it every guest on it
+  allmende dev two-hosts [serve flags] [--base-port 16610] [--stop]   two libvirt hosts a, b and a portal`
 
 func run(args []string, stdin io.Reader, stdout io.Writer, log *slog.Logger) error {
 	if len(args) == 0 {
@@ -66,6 +68,8 @@ func run(args []string, stdin io.Reader, stdout io.Writer, log *slog.Logger) err
 		return tokenCreate(ctx, rest[1:], stdout, log)
 	case cmd == "libvirtd" && len(rest) > 0 && (rest[0] == "stop" || rest[0] == "status"):
 		return libvirtdCommand(rest[0], rest[1:], stdout, log)
+	case cmd == "dev" && len(rest) > 0 && rest[0] == "two-hosts":
+		return devTwoHosts(ctx, rest[1:], stdout, log)
 	}
 	return errors.New(usage)
 }
@@ -103,7 +107,7 @@ func libvirtdCommand(sub string, args []string, stdout io.Writer, log *slog.Logg
 	}
 	dir := web.LibvirtDir(cfg.DataDir)
 	if sub == "stop" {
-		if err := hypervisor.StopDaemon(dir, log); err != nil {
+		if err := errors.Join(hypervisor.StopDaemon(dir, log), hypervisor.StopRig(cfg.DataDir, log)); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "no libvirtd running in %s\n", dir)
@@ -113,7 +117,20 @@ func libvirtdCommand(sub string, args []string, stdout io.Writer, log *slog.Logg
 	if err != nil {
 		return err
 	}
+	rig, err := hypervisor.RigHosts(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	for _, name := range rig {
+		rs, err := hypervisor.StatusOf(hypervisor.RigHostDir(cfg.DataDir, name))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "rig host %s: running %t, answering %t (holder pid %d)\n", name, rs.Running, rs.Answering, rs.HolderPID)
+	}
 	switch {
+	case len(rig) > 0 && !st.Running && !st.Answering:
+		// a rig's data dir (dev two-hosts) has no private libvirtd of its own
 	case !st.Running && !st.Answering:
 		fmt.Fprintf(stdout, "not running (%s)\n", dir)
 		return errors.New("the private libvirtd is not running")
