@@ -82,7 +82,7 @@ func Setup(ctx context.Context, dsn, dataDir string, log *slog.Logger) (_ *Fixtu
 	accounts := account.NewAccounts(db)
 	f := &Fixture{DB: db, Queue: q, Tasks: compute.NewTasks(db, q), Plans: compute.NewPlans(db), Images: compute.NewImages(db, q),
 		Hosts: compute.NewHosts(db, q, func(string) error { return nil }),
-		VMs:   compute.NewVMs(db, q, compute.MembershipEntitlements{Memberships: members})}
+		VMs:   compute.NewVMs(db, q, compute.MembershipEntitlements{Memberships: members}, clock)}
 
 	sys := models.SystemActor("fixture")
 	admin, err := accounts.Register(ctx, sys, account.RegisterInput{Email: "admin@fixture.example", Name: "Admin",

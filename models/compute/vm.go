@@ -56,7 +56,7 @@ type VM struct {
 	OwnerID                string
 	Name                   string
 	State                  VMState
-	StateReason            string  // why it is in error or missing
+	StateReason            string  // why it is in error or missing, or stopped unexpectedly
 	PriorState             VMState // the state before the current transitional one
 	PlanID                 string
 	ImageID                string
@@ -65,9 +65,16 @@ type VM struct {
 	SSHAuthorizedKeys      string `gorm:"column:ssh_authorized_keys"` // copied at creation, one per line
 	UserData               string
 	ShutdownTimeoutSeconds int
-	CreatedAt              time.Time
-	UpdatedAt              time.Time
-	DeletedAt              *time.Time
+	// AutoRestart: start the VM again when it stops without a portal
+	// action (vm_restart.go); on unless the member turns it off.
+	AutoRestart           bool `gorm:"default:true"`
+	AutoRestarts          int  // automatic restarts in the window that began at AutoRestartWindowAt
+	AutoRestartWindowAt   *time.Time
+	LastAutoRestartAt     *time.Time
+	StoppedUnexpectedlyAt *time.Time // since when it is known stopped against its member's wish
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+	DeletedAt             *time.Time
 }
 
 func (VM) TableName() string { return "vms" }
@@ -121,12 +128,14 @@ type VMs struct {
 	db           *models.DB
 	queue        models.Queue
 	entitlements EntitlementSource
+	clock        models.Clock // paces automatic restarts
 }
 
 // NewVMs wires the service; entitlements tells what each member's paid
-// shares allow (see MembershipEntitlements).
-func NewVMs(db *models.DB, queue models.Queue, entitlements EntitlementSource) *VMs {
-	return &VMs{db: db, queue: queue, entitlements: entitlements}
+// shares allow (see MembershipEntitlements), and clock paces automatic
+// restarts (vm_restart.go).
+func NewVMs(db *models.DB, queue models.Queue, entitlements EntitlementSource, clock models.Clock) *VMs {
+	return &VMs{db: db, queue: queue, entitlements: entitlements, clock: clock}
 }
 
 var vmNameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)

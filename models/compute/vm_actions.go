@@ -27,6 +27,9 @@ const (
 	ActionReboot      VMAction = "reboot"
 	ActionResize      VMAction = "resize"
 	ActionDelete      VMAction = "delete"
+	// ActionRestart is no member's action: the reconciler starts a VM
+	// again that stopped against its member's wish (vm_restart.go).
+	ActionRestart VMAction = "restart"
 )
 
 // actionRule says from which states an action may start, which
@@ -59,6 +62,9 @@ var vmActions = map[VMAction]actionRule{
 		job: func(t jobargs.VMTask) river.JobArgs { return jobargs.VMResize{VMTask: t} }},
 	ActionDelete: {from: []VMState{VMStopped, VMRunning, VMError, VMMissing}, to: VMDeleting, past: "deleted",
 		job: func(t jobargs.VMTask) river.JobArgs { return jobargs.VMDelete{VMTask: t} }},
+	// From running: the database still has the VM as its member left it.
+	ActionRestart: {from: []VMState{VMRunning}, to: VMStarting, past: "restarted",
+		job: func(t jobargs.VMTask) river.JobArgs { return jobargs.VMStart{VMTask: t} }},
 }
 
 // Allows reports whether action a may start from state s.

@@ -79,9 +79,11 @@ func wantsRunning(s VMState) bool {
 
 // RecordDrift compares what the reconciler found on a host with the
 // database. A running or stopped VM whose domain is gone becomes missing;
-// a VM running against its state, or the reverse, and an allmende- domain
-// the database does not know are reported to the admins. VMs a job is
-// working on are left alone. Reports no longer observed are resolved.
+// a running VM whose domain is shut off is started again, or left stopped
+// (unexpectedStopTx, vm_restart.go); a VM running against its state, or
+// the reverse, and an allmende- domain the database does not know are
+// reported to the admins. VMs a job is working on are left alone. Reports
+// no longer observed are resolved.
 func (s *VMs) RecordDrift(ctx context.Context, hostID string, found []ObservedDomain) error {
 	observed := make(map[string]ObservedDomain, len(found))
 	for _, d := range found {
@@ -113,6 +115,24 @@ func (s *VMs) RecordDrift(ctx context.Context, hostID string, found []ObservedDo
 				}
 				continue
 			}
+			if d.Running && vm.StoppedUnexpectedlyAt != nil {
+				if err := clearUnexpectedStopTx(tx, vm.ID); err != nil {
+					return err
+				}
+			}
+			if vm.State == VMRunning && !d.Running {
+				after, err := s.unexpectedStopTx(ctx, tx, &vm)
+				if err != nil {
+					return err
+				}
+				switch after {
+				case VMStarting: // restarting: its report, if any, waits for the outcome
+					keep[DriftMismatch+"/"+name] = true
+					continue
+				case VMStopped: // the database agrees with libvirt now
+					continue
+				}
+			}
 			if d.Running != (vm.State == VMRunning) {
 				id := vm.ID
 				current[DriftMismatch+"/"+name] = DriftReport{Kind: DriftMismatch, DomainName: name, VMID: &id,
@@ -127,6 +147,15 @@ func (s *VMs) RecordDrift(ctx context.Context, hostID string, found []ObservedDo
 		}
 		return storeDriftTx(tx, hostID, current, keep, now)
 	})
+}
+
+// clearUnexpectedStopTx forgets that a VM stopped unexpectedly: it runs.
+func clearUnexpectedStopTx(tx *gorm.DB, vmID string) error {
+	if err := tx.Model(&VM{}).Where("id = ? AND state = ?", vmID, VMRunning).
+		Updates(map[string]any{"stopped_unexpectedly_at": nil, "state_reason": ""}).Error; err != nil {
+		return fmt.Errorf("clear unexpected stop of vm %s: %w", vmID, err)
+	}
+	return nil
 }
 
 func runningWord(running bool) string {

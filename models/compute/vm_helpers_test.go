@@ -29,6 +29,7 @@ type vmEnv struct {
 	keys     *compute.SSHKeys
 	vms      *compute.VMs
 	tasks    *compute.Tasks
+	clock    *models.ManualClock // paces automatic restarts
 
 	admin   models.Actor
 	adminV  models.Viewer
@@ -48,8 +49,10 @@ func newVMEnv(t *testing.T, db *models.DB) *vmEnv {
 func newVMEnvWith(t *testing.T, db *models.DB, ent compute.EntitlementSource) *vmEnv {
 	t.Helper()
 	q := modelstest.NewQueue(t, db)
+	clock := models.NewManualClock(time.Date(2026, 3, 15, 10, 0, 0, 0, time.UTC))
 	e := &vmEnv{db: db, hosts: compute.NewHosts(db, q, acceptURI), plans: compute.NewPlans(db), images: compute.NewImages(db, q),
-		networks: compute.NewNetworks(db), keys: compute.NewSSHKeys(db), vms: compute.NewVMs(db, q, ent), tasks: compute.NewTasks(db, q)}
+		networks: compute.NewNetworks(db), keys: compute.NewSSHKeys(db), vms: compute.NewVMs(db, q, ent, clock), tasks: compute.NewTasks(db, q),
+		clock: clock}
 	e.admin = vmUser(t, db, "admin@example.org", account.RoleAdmin)
 	e.adminV = models.Viewer{UserID: e.admin.UserID, Admin: true}
 	e.host = e.addHost(t, "node-a", 8, 16, 100)

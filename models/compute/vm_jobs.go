@@ -120,6 +120,11 @@ func (s *VMs) SetState(ctx context.Context, vmID string, state VMState, reason s
 	if !state.Transitional() {
 		set["prior_state"] = ""
 	}
+	if state == VMRunning || state == VMStopped {
+		// The worker has seen what the domain is; a failed restart (error)
+		// keeps the record of the unexpected stop.
+		set["stopped_unexpectedly_at"] = nil
+	}
 	return s.db.Tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&VM{}).Where("id = ? AND state <> ?", vmID, VMDeleted).Updates(set)
 		if res.Error != nil {
