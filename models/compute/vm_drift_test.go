@@ -30,8 +30,8 @@ func TestRecordDrift(t *testing.T) {
 		found := []compute.ObservedDomain{
 			{Name: "allmende-" + running.ID, Running: true},
 			{Name: "allmende-" + stopped.ID, Running: true}, // mismatch (a running one stopped is restarted: TestAutoRestart)
-			{Name: "allmende-0000-stray", Running: true}, // orphan
-			{Name: "someone-elses-vm", Running: true},    // not ours: ignored
+			{Name: "allmende-0000-stray", Running: true},    // orphan
+			{Name: "someone-elses-vm", Running: true},       // not ours: ignored
 		}
 		if err := e.vms.RecordDrift(ctx, e.host.ID, found); err != nil {
 			t.Fatal(err)
