@@ -34,6 +34,9 @@ type apiVM struct {
 	IPAddress              string    `json:"ip_address"`
 	MAC                    string    `json:"mac"`
 	ShutdownTimeoutSeconds int       `json:"shutdown_timeout_seconds"`
+	ObservedState          string    `json:"observed_state"`
+	StoppedUnexpectedly    bool      `json:"stopped_unexpectedly"`
+	AutoRestart            bool      `json:"auto_restart"`
 	CreatedAt              time.Time `json:"created_at"`
 	UpdatedAt              time.Time `json:"updated_at"`
 }
@@ -109,6 +112,7 @@ type apiCreateVM struct {
 type apiPatchVM struct {
 	PlanID                 *string `json:"plan_id"`
 	ShutdownTimeoutSeconds *int64  `json:"shutdown_timeout_seconds"`
+	AutoRestart            *bool   `json:"auto_restart"`
 }
 
 type apiDeleteVM struct {
@@ -127,6 +131,7 @@ func toAPIVM(s *compute.VMSummary) apiVM {
 		StateReason: s.StateReason, PlanID: s.PlanID, PlanName: s.PlanName, VCPUs: s.VCPUs, MemoryMiB: s.MemoryMiB,
 		DiskGiB: s.DiskGiB, ImageID: s.ImageID, ImageName: s.ImageName, HostID: s.HostID, HostName: s.HostName,
 		IPAddress: s.IPAddress, MAC: s.MAC, ShutdownTimeoutSeconds: s.ShutdownTimeoutSeconds,
+		ObservedState: string(s.ObservedState()), StoppedUnexpectedly: s.StoppedUnexpectedly(), AutoRestart: s.AutoRestart,
 		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
 }
 
@@ -193,16 +198,17 @@ func (h *Handler) APIGetVM(c echo.Context) error {
 	return c.JSON(http.StatusOK, toAPIVMDetail(d))
 }
 
-// APIPatchVM answers PATCH /api/v1/vms/{id}: a new shutdown timeout takes
-// effect at once; a new plan is a resize task (202). The timeout is set
-// first: it cannot conflict with the VM's state, while a resize can.
+// APIPatchVM answers PATCH /api/v1/vms/{id}: a new shutdown timeout and
+// the automatic restart setting take effect at once; a new plan is a
+// resize task (202). The settings are set first: they cannot conflict with
+// the VM's state, while a resize can.
 func (h *Handler) APIPatchVM(c echo.Context) error {
 	var in apiPatchVM
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	if in.PlanID == nil && in.ShutdownTimeoutSeconds == nil {
-		return models.Invalid(map[string]string{"plan_id": "Give plan_id, shutdown_timeout_seconds or both."})
+	if in.PlanID == nil && in.ShutdownTimeoutSeconds == nil && in.AutoRestart == nil {
+		return models.Invalid(map[string]string{"plan_id": "Give plan_id, shutdown_timeout_seconds, auto_restart or several."})
 	}
 	ctx, v, id := c.Request().Context(), viewer(CurrentUser(c)), c.Param("id")
 	if s := in.ShutdownTimeoutSeconds; s != nil {
@@ -210,6 +216,11 @@ func (h *Handler) APIPatchVM(c echo.Context) error {
 		timeout := time.Duration(min(max(*s, -1), 1<<31)) * time.Second
 		if err := h.VMs.SetShutdownTimeout(ctx, actor(c), v, id, timeout); err != nil {
 			return renameField(err, "shutdown_timeout", "shutdown_timeout_seconds")
+		}
+	}
+	if in.AutoRestart != nil {
+		if err := h.VMs.SetAutoRestart(ctx, actor(c), v, id, *in.AutoRestart); err != nil {
+			return err
 		}
 	}
 	var task *apiTask

@@ -261,6 +261,24 @@ func (h *Handler) SetVMShutdownTimeout(c echo.Context) error {
 	return h.flashTo(c, "success", "A shutdown now waits "+strconv.FormatInt(secs, 10)+" s before powering off.", "/vms/"+c.Param("id"))
 }
 
+// SetVMAutoRestart turns the automatic restart after an unexpected stop
+// on ("on") or off ("off").
+func (h *Handler) SetVMAutoRestart(c echo.Context) error {
+	back := "/vms/" + c.Param("id")
+	on, ok := map[string]bool{"on": true, "off": false}[c.FormValue("auto_restart")]
+	if !ok {
+		return h.refused(c, models.Invalid(map[string]string{"auto_restart": "Choose on or off."}), back)
+	}
+	if err := h.VMs.SetAutoRestart(c.Request().Context(), actor(c), viewer(CurrentUser(c)), c.Param("id"), on); err != nil {
+		return h.refused(c, err, back)
+	}
+	done := "The virtual machine is started again when it stops unexpectedly."
+	if !on {
+		done = "The virtual machine stays stopped when it stops unexpectedly."
+	}
+	return h.flashTo(c, "success", done, back)
+}
+
 // DeleteVM deletes a VM once its name has been typed to confirm.
 func (h *Handler) DeleteVM(c echo.Context) error {
 	f := formOf(c, "confirm")

@@ -24,6 +24,7 @@ func vmRoutes(user, api *echo.Group, h *handlers.Handler) {
 	user.POST("/vms/:id/reprovision", h.ReprovisionVM)
 	user.POST("/vms/:id/resize", h.ResizeVM)
 	user.POST("/vms/:id/shutdown-timeout", h.SetVMShutdownTimeout)
+	user.POST("/vms/:id/auto-restart", h.SetVMAutoRestart)
 	user.POST("/vms/:id/delete", h.DeleteVM)
 	user.GET("/vms/:id/console", h.ShowConsole)
 	user.GET("/vms/:id/console/ws", h.ConsoleSocket)

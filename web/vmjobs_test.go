@@ -19,7 +19,13 @@ import (
 // returns it with its configuration and base URL.
 func vmFixture(t *testing.T) (*crash.Fixture, *web.Config, string) {
 	t.Helper()
-	_, base, cfg := startServer(t, "auto")
+	return vmFixtureWith(t, nil)
+}
+
+// vmFixtureWith is vmFixture with a change to the configuration.
+func vmFixtureWith(t *testing.T, edit func(*web.Config)) (*crash.Fixture, *web.Config, string) {
+	t.Helper()
+	_, base, cfg := startServerWith(t, "auto", edit)
 	// QEMU runs as libvirt-qemu and must reach the pool below the data
 	// dir, which the portal creates 0700 (reported: serve --libvirt auto
 	// cannot start VMs in a 0700 data dir).
