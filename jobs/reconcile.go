@@ -22,8 +22,10 @@ const reconcileInterval = time.Minute
 
 // ReconcileWorker compares, for every host that answers, the domains the
 // database expects with those libvirt has, and records the differences
-// (VMs.RecordDrift). It changes nothing on the hosts: a domain the
-// database does not know is reported, never deleted.
+// (VMs.RecordDrift). It changes nothing on the hosts itself: a domain the
+// database does not know is reported, never deleted, and a VM its member
+// left running that is found shut off is started again by the ordinary
+// start job, which RecordDrift queues (models/compute/vm_restart.go).
 //
 // It also fails tasks whose River job ended without the worker recording
 // an outcome (a job the rescuer discarded after its last attempt, or one
