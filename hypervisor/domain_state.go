@@ -28,6 +28,9 @@ type DomainInfo struct {
 	Name  string
 	UUID  string
 	State DomainState
+	// GuestShutdown: shut off because the guest itself powered off (libvirt's
+	// shut-off reason "shutdown"), not because QEMU died or was killed.
+	GuestShutdown bool
 }
 
 // DomainState returns the domain's state; StateMissing (not an error) if
@@ -52,14 +55,23 @@ func (m *Manager) DomainState(ctx context.Context, uri, name string) (DomainStat
 // domainState asks libvirt for a domain's state. A domain undefined
 // meanwhile is StateMissing.
 func domainState(l *libvirt.Libvirt, dom libvirt.Domain) (DomainState, error) {
-	st, _, err := l.DomainGetState(dom, 0)
+	st, _, err := domainStateReason(l, dom)
+	return st, err
+}
+
+// domainStateReason is domainState plus whether a shut-off domain was
+// powered off by its guest.
+func domainStateReason(l *libvirt.Libvirt, dom libvirt.Domain) (DomainState, bool, error) {
+	st, reason, err := l.DomainGetState(dom, 0)
 	if IsNotFound(err) {
-		return StateMissing, nil
+		return StateMissing, false, nil
 	}
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	return stateOf(libvirt.DomainState(st)), nil
+	state := stateOf(libvirt.DomainState(st))
+	guest := state == StateShutoff && libvirt.DomainShutoffReason(reason) == libvirt.DomainShutoffShutdown
+	return state, guest, nil
 }
 
 func stateOf(st libvirt.DomainState) DomainState {
@@ -93,14 +105,14 @@ func (m *Manager) ListDomains(ctx context.Context, uri, prefix string) ([]Domain
 			if !strings.HasPrefix(d.Name, prefix) {
 				continue
 			}
-			st, err := domainState(l, d)
+			st, guest, err := domainStateReason(l, d)
 			if err != nil {
 				return nil, fmt.Errorf("state of %s: %w", d.Name, err)
 			}
 			if st == StateMissing {
 				continue // undefined since the listing
 			}
-			list = append(list, DomainInfo{Name: d.Name, UUID: uuid.UUID(d.UUID).String(), State: st})
+			list = append(list, DomainInfo{Name: d.Name, UUID: uuid.UUID(d.UUID).String(), State: st, GuestShutdown: guest})
 		}
 		slices.SortFunc(list, func(a, b DomainInfo) int { return strings.Compare(a.Name, b.Name) })
 		return list, nil

@@ -95,7 +95,7 @@ func (w *ReconcileWorker) host(ctx context.Context, h compute.Host) error {
 	}
 	found := make([]compute.ObservedDomain, len(doms))
 	for i, d := range doms {
-		found[i] = compute.ObservedDomain{Name: d.Name, Running: active(d.State)}
+		found[i] = compute.ObservedDomain{Name: d.Name, Running: active(d.State), GuestShutdown: d.GuestShutdown}
 	}
 	return w.vms.RecordDrift(ctx, h.ID, found)
 }

@@ -23,6 +23,9 @@ type ExpectedDomain struct {
 type ObservedDomain struct {
 	Name    string
 	Running bool
+	// GuestShutdown: the guest powered itself off (poweroff inside the VM),
+	// which is its member's choice, not an unexpected stop.
+	GuestShutdown bool
 }
 
 // Kinds of drift reports.
@@ -119,6 +122,12 @@ func (s *VMs) RecordDrift(ctx context.Context, hostID string, found []ObservedDo
 				if err := clearUnexpectedStopTx(tx, vm.ID); err != nil {
 					return err
 				}
+			}
+			if vm.State == VMRunning && !d.Running && d.GuestShutdown {
+				if err := guestShutdownTx(tx, &vm); err != nil {
+					return err
+				}
+				continue // the database agrees with libvirt now
 			}
 			if vm.State == VMRunning && !d.Running {
 				after, err := s.unexpectedStopTx(ctx, tx, &vm)

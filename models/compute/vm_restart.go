@@ -1,13 +1,14 @@
 package compute
 
 import (
-	"allmende/models"
-	"allmende/models/internal/kit"
 	"context"
 	"fmt"
 	"time"
 
 	"gorm.io/gorm"
+
+	"allmende/models"
+	"allmende/models/internal/kit"
 )
 
 // Automatic restart. The reconciler (RecordDrift) may find a VM that its
@@ -151,6 +152,22 @@ func (s *VMs) unexpectedStopTx(ctx context.Context, tx *gorm.DB, vm *VM) (VMStat
 }
 
 var reconcileActor = models.SystemActor("reconcile")
+
+// ReasonGuestShutdown is what members read on a VM whose guest powered
+// itself off: that was done inside the VM, so it is not restarted.
+const ReasonGuestShutdown = "shut down from inside the guest"
+
+// guestShutdownTx records, in RecordDrift's transaction, that a running
+// VM's guest powered itself off (poweroff inside the VM): the VM becomes
+// stopped as if its member had stopped it in the portal.
+func guestShutdownTx(tx *gorm.DB, vm *VM) error {
+	set := map[string]any{"state": VMStopped, "state_reason": ReasonGuestShutdown,
+		"stopped_unexpectedly_at": nil, "updated_at": kit.UTCNow()}
+	if err := updateRunningTx(tx, vm, set); err != nil {
+		return err
+	}
+	return kit.RecordAudit(tx, reconcileActor, "vm.guest_shutdown", "vm", vm.ID, map[string]any{"host_id": vm.HostID})
+}
 
 // updateRunningTx writes set on a VM that is still running.
 func updateRunningTx(tx *gorm.DB, vm *VM, set map[string]any) error {

@@ -215,3 +215,40 @@ func TestAutoRestartOff(t *testing.T) {
 		}
 	})
 }
+
+// A guest that powered itself off (poweroff inside the VM) was stopped by
+// its member's choice: the VM becomes stopped, nothing is restarted, and a
+// later crash of another VM is still restarted.
+func TestGuestShutdownIsNotRestarted(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		e := newVMEnv(t, db)
+		ada, adaV := e.member(t, "ada@example.org")
+		inside := e.create(t, ada, adaV, "inside")
+		crashed := e.create(t, ada, adaV, "crashed")
+		e.force(t, inside.ID, compute.VMRunning)
+		e.force(t, crashed.ID, compute.VMRunning)
+		before := modelstest.Count(t, db, "tasks", "")
+		err := e.vms.RecordDrift(ctx, e.host.ID, []compute.ObservedDomain{
+			{Name: "allmende-" + inside.ID, GuestShutdown: true}, {Name: "allmende-" + crashed.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := e.detail(t, inside.ID)
+		if d.State != compute.VMStopped || d.StoppedUnexpectedly() || d.StateReason != compute.ReasonGuestShutdown {
+			t.Errorf("vm shut down inside: %s, unexpected %v, %q", d.State, d.StoppedUnexpectedly(), d.StateReason)
+		}
+		if !d.Allows(compute.ActionStart) {
+			t.Error("its member cannot start it")
+		}
+		if n := modelstest.Count(t, db, "audit_events", "action = 'vm.guest_shutdown' AND target_id = ?", inside.ID); n != 1 {
+			t.Errorf("guest shutdown audit entries: %d", n)
+		}
+		if n := modelstest.Count(t, db, "tasks", ""); n != before+1 {
+			t.Errorf("tasks queued: %d, want 1 (the crashed VM's restart)", n-before)
+		}
+		if d := e.detail(t, crashed.ID); d.State != compute.VMStarting || d.ActiveTask == nil || d.ActiveTask.Kind != compute.ActionRestart {
+			t.Errorf("crashed vm: %s, task %+v; want a restart under way", d.State, d.ActiveTask)
+		}
+	})
+}
