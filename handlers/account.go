@@ -23,29 +23,26 @@ func (h *Handler) renderAccount(c echo.Context, status int, pw, tok views.Form, 
 	if err != nil {
 		return err
 	}
-	a := views.Account{Email: u.Email, Tokens: tokens, NewToken: newToken}
+	sessions, err := h.Accounts.Sessions(c.Request().Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	a := views.Account{Email: u.Email, Tokens: tokens, NewToken: newToken, Sessions: sessions, Current: currentSession(c)}
 	return render(c, status, views.AccountPage(p, a, pw, tok))
 }
 
-// ChangePassword replaces the password; other sessions end, this one is
-// renewed with the new epoch.
+// ChangePassword replaces the password; the other sessions end, this one
+// stays.
 func (h *Handler) ChangePassword(c echo.Context) error {
 	u := CurrentUser(c)
 	f := formOf(c, "current", "new")
-	err := h.Accounts.ChangePassword(c.Request().Context(), actor(c), u.ID, f.Value("current"), f.Value("new"))
+	err := h.Accounts.ChangePassword(c.Request().Context(), actor(c), u.ID, currentSession(c), f.Value("current"), f.Value("new"))
 	if err != nil {
 		status, ok := formFailure(err, &f)
 		if !ok {
 			return err
 		}
 		return h.renderAccount(c, status, f, views.Form{}, "")
-	}
-	fresh, err := h.Accounts.Get(c.Request().Context(), u.ID)
-	if err != nil {
-		return err
-	}
-	if err := h.Sessions.Login(c, fresh); err != nil {
-		return err
 	}
 	if err := h.Sessions.AddFlash(c, "success", "Your password has been changed. Other sessions have been signed out."); err != nil {
 		return err
@@ -81,4 +78,36 @@ func (h *Handler) RevokeToken(c echo.Context) error {
 		return err
 	}
 	return redirect(c, "/account")
+}
+
+// EndSession ends one of the user's sessions; another member's is 404.
+// Ending the current one is a logout.
+func (h *Handler) EndSession(c echo.Context) error {
+	u := CurrentUser(c)
+	id := c.Param("id")
+	if err := h.Accounts.EndSession(c.Request().Context(), actor(c), u.ID, id); err != nil {
+		return err
+	}
+	if id == currentSession(c) {
+		if err := h.Sessions.Logout(c); err != nil {
+			return err
+		}
+		return redirect(c, "/login")
+	}
+	if err := h.Sessions.AddFlash(c, "success", "The session has been ended."); err != nil {
+		return err
+	}
+	return redirect(c, "/account")
+}
+
+// EndAllSessions logs out everywhere, here included.
+func (h *Handler) EndAllSessions(c echo.Context) error {
+	u := CurrentUser(c)
+	if _, err := h.Accounts.EndSessions(c.Request().Context(), actor(c), u.ID, ""); err != nil {
+		return err
+	}
+	if err := h.Sessions.Logout(c); err != nil {
+		return err
+	}
+	return redirect(c, "/login")
 }

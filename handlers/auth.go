@@ -11,7 +11,10 @@ import (
 	"allmende/models/account"
 )
 
-const ctxUser = "allmende.user"
+const (
+	ctxUser    = "allmende.user"
+	ctxSession = "allmende.session" // the id of the request's account.Session
+)
 
 // CurrentUser returns the signed-in user, or nil.
 func CurrentUser(c echo.Context) *account.User {
@@ -19,25 +22,30 @@ func CurrentUser(c echo.Context) *account.User {
 	return u
 }
 
-// LoadUser resolves the session cookie to its user. A session whose epoch
-// is older than the account's (the password changed since) is ended.
+// currentSession returns the id of the request's server-side session.
+func currentSession(c echo.Context) string {
+	id, _ := c.Get(ctxSession).(string)
+	return id
+}
+
+// LoadUser resolves the session cookie to its server-side session and
+// user. A session that was ended (logout, elsewhere, password change, lock)
+// or has expired drops the cookie.
 func (h *Handler) LoadUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id, epoch := h.Sessions.userRef(c)
-		if id == "" {
+		token := h.Sessions.token(c)
+		if token == "" {
 			return next(c)
 		}
-		u, err := h.Accounts.Get(c.Request().Context(), id)
+		u, sid, err := h.Accounts.SessionUser(c.Request().Context(), token, c.RealIP())
 		if models.IsNotFound(err) {
 			return h.endSession(c, next)
 		}
 		if err != nil {
 			return err
 		}
-		if u.SessionEpoch != epoch {
-			return h.endSession(c, next)
-		}
 		c.Set(ctxUser, u)
+		c.Set(ctxSession, sid)
 		return next(c)
 	}
 }

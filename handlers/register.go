@@ -39,7 +39,7 @@ func (h *Handler) Register(c echo.Context) error {
 		}
 		return h.renderRegister(c, status, f)
 	}
-	if err := h.Sessions.Login(c, u); err != nil {
+	if err := h.signIn(c, u); err != nil {
 		return err
 	}
 	if err := h.Sessions.AddFlash(c, "success", "Welcome! Your account has been created."); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
@@ -17,8 +18,7 @@ import (
 
 const (
 	sessionName = "allmende"
-	keyUserID   = "uid"
-	keyEpoch    = "epoch"
+	keySession  = "sid" // the token of the server-side session (account.Session)
 	keyCSRF     = "csrf"
 	csrfField   = "_csrf"
 	csrfHeader  = "X-CSRF-Token"
@@ -35,7 +35,7 @@ func NewSessions(hashKey, blockKey []byte) *Sessions {
 	s := sessions.NewCookieStore(hashKey, blockKey)
 	s.Options = &sessions.Options{
 		Path:     "/",
-		MaxAge:   14 * 24 * 3600,
+		MaxAge:   int(account.SessionMaxAge / time.Second),
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	}
@@ -93,19 +93,18 @@ func (s *Sessions) validCSRF(c echo.Context) bool {
 	return want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
 }
 
-// Login starts a fresh session for u: new CSRF token (against session
-// fixation) and the account's session epoch.
-func (s *Sessions) Login(c echo.Context, u *account.User) error {
+// Login puts a fresh server-side session's token into the cookie, with a
+// new CSRF token (against session fixation).
+func (s *Sessions) Login(c echo.Context, token string) error {
 	sess := s.session(c)
 	for k := range sess.Values {
 		delete(sess.Values, k)
 	}
-	sess.Values[keyUserID] = u.ID
-	sess.Values[keyEpoch] = u.SessionEpoch
+	sess.Values[keySession] = token
 	return s.save(c, sess)
 }
 
-// Logout ends the session.
+// Logout drops the cookie; the server-side session is ended by the caller.
 func (s *Sessions) Logout(c echo.Context) error {
 	sess := s.session(c)
 	opts := *s.store.Options
@@ -117,12 +116,10 @@ func (s *Sessions) Logout(c echo.Context) error {
 	return s.save(c, sess)
 }
 
-// userRef returns the signed-in user id and epoch from the cookie.
-func (s *Sessions) userRef(c echo.Context) (string, int64) {
-	sess := s.session(c)
-	id, _ := sess.Values[keyUserID].(string)
-	epoch, _ := sess.Values[keyEpoch].(int64)
-	return id, epoch
+// token returns the server-side session's token from the cookie.
+func (s *Sessions) token(c echo.Context) string {
+	tok, _ := s.session(c).Values[keySession].(string)
+	return tok
 }
 
 // AddFlash queues a message for the next page.

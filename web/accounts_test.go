@@ -64,13 +64,17 @@ func TestLoginBadInput(t *testing.T) {
 	_, bodyUnknown := c.submit("/login", "/login", url.Values{"email": {"nobody@example.org"}, "password": {"wrong password"}})
 	wantContains(t, bodyUnknown, html.EscapeString("The email address or password is wrong."))
 
-	// Four more failures reach the per-account limit of five.
+	// After three failures this address has to wait before it may try
+	// ada's account again, even with the right password.
 	for range 4 {
 		c.submit("/login", "/login", url.Values{"email": {"ada@example.org"}, "password": {"wrong password"}})
 	}
 	resp, body = c.submit("/login", "/login", url.Values{"email": {"ada@example.org"}, "password": {"correct horse battery"}})
 	wantStatus(t, resp, http.StatusTooManyRequests)
-	wantContains(t, body, "Too many failed logins")
+	wantContains(t, body, "Too many failed logins", "try again")
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
 }
 
 func TestCSRFBodyLimitAndNotFound(t *testing.T) {

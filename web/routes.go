@@ -64,6 +64,8 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	user.POST("/account/password", h.ChangePassword)
 	user.POST("/account/tokens", h.CreateToken)
 	user.POST("/account/tokens/:id/revoke", h.RevokeToken)
+	user.POST("/account/sessions/end-all", h.EndAllSessions)
+	user.POST("/account/sessions/:id/end", h.EndSession)
 
 	admin := pages.Group("/admin", handlers.RequireRole(account.RoleAdmin))
 	admin.GET("/hosts", h.ShowHosts)
@@ -71,6 +73,7 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	admin.POST("/hosts", h.AddHost)
 	admin.POST("/hosts/:id/refresh", h.RefreshHost)
 	admin.GET("/audit", h.ShowAudit)
+	admin.GET("/logins", h.ShowLogins)
 	admin.GET("/outbox", h.ShowOutbox)
 	admin.GET("/outbox/:file", h.ShowOutboxMail)
 

@@ -121,5 +121,12 @@ func (t *Tokens) Authenticate(ctx context.Context, secret string) (*User, error)
 			return nil, fmt.Errorf("touch token: %w", err)
 		}
 	}
-	return t.accounts.Get(ctx, tok.UserID)
+	u, err := t.accounts.Get(ctx, tok.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if u.LockedAt != nil {
+		return nil, unauthorized
+	}
+	return u, nil
 }

@@ -37,8 +37,8 @@ type User struct {
 	ID           string
 	Email        string
 	Name         string
-	PasswordHash string `json:"-"`
-	SessionEpoch int64  `json:"-"`
+	PasswordHash string     `json:"-"`
+	LockedAt     *time.Time // set by an administrator: no login, no session, no API token
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	Roles        []Role `gorm:"-"`
@@ -56,9 +56,12 @@ type UserRole struct {
 func (UserRole) TableName() string { return "user_roles" }
 
 // Accounts registers users, checks their passwords and manages their roles.
-type Accounts struct{ db *models.DB }
+type Accounts struct {
+	db    *models.DB
+	clock models.Clock
+}
 
-func NewAccounts(db *models.DB) *Accounts { return &Accounts{db: db} }
+func NewAccounts(db *models.DB) *Accounts { return &Accounts{db: db, clock: models.SystemClock{}} }
 
 // RegisterInput is what the registration form and `user create` submit.
 type RegisterInput struct {
@@ -122,7 +125,7 @@ func (a *Accounts) Get(ctx context.Context, id string) (*User, error) {
 	if u, ok := usersOf(a.db).get(id); ok {
 		return u, nil
 	}
-	rows, err := a.db.Read.WithContext(ctx).Raw(`SELECT u.id, u.email, u.name, u.password_hash, u.session_epoch,
+	rows, err := a.db.Read.WithContext(ctx).Raw(`SELECT u.id, u.email, u.name, u.password_hash, u.locked_at,
 		u.created_at, u.updated_at, r.role FROM users u LEFT JOIN user_roles r ON r.user_id = u.id
 		WHERE u.id = ? ORDER BY r.role`, id).Rows()
 	if err != nil {
@@ -133,7 +136,7 @@ func (a *Accounts) Get(ctx context.Context, id string) (*User, error) {
 	for rows.Next() {
 		var row User
 		var role *string
-		if err := rows.Scan(&row.ID, &row.Email, &row.Name, &row.PasswordHash, &row.SessionEpoch,
+		if err := rows.Scan(&row.ID, &row.Email, &row.Name, &row.PasswordHash, &row.LockedAt,
 			&row.CreatedAt, &row.UpdatedAt, &role); err != nil {
 			return nil, fmt.Errorf("scan user %s: %w", id, err)
 		}
@@ -181,8 +184,8 @@ func (a *Accounts) loadRoles(ctx context.Context, u *User) error {
 }
 
 // ChangePassword replaces the password after checking the current one, and
-// bumps the session epoch so that every other session of the account ends.
-func (a *Accounts) ChangePassword(ctx context.Context, actor models.Actor, userID, current, next string) error {
+// ends every session of the account but keep (the one that changed it).
+func (a *Accounts) ChangePassword(ctx context.Context, actor models.Actor, userID, keep, current, next string) error {
 	u, err := a.Get(ctx, userID)
 	if err != nil {
 		return err
@@ -201,15 +204,19 @@ func (a *Accounts) ChangePassword(ctx context.Context, actor models.Actor, userI
 	if err != nil {
 		return err
 	}
-	defer usersOf(a.db).forget(u.ID) // after commit: other sessions end now
+	defer usersOf(a.db).forgetUserSessions(u.ID) // after commit: other sessions end now
 	return a.db.Tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&User{}).Where("id = ?", u.ID).Updates(map[string]any{
-			"password_hash": hash, "session_epoch": gorm.Expr("session_epoch + 1"), "updated_at": time.Now().UTC(),
+			"password_hash": hash, "updated_at": time.Now().UTC(),
 		})
 		if res.Error != nil {
 			return fmt.Errorf("update password: %w", res.Error)
 		}
-		return kit.RecordAudit(tx, actor, "user.password_change", "user", u.ID, nil)
+		ended, err := endSessionsTx(tx, u.ID, keep)
+		if err != nil {
+			return err
+		}
+		return kit.RecordAudit(tx, actor, "user.password_change", "user", u.ID, map[string]any{"sessions_ended": ended})
 	})
 }
 

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// userCacheTTL bounds how long a signed-in user (roles, session epoch) is
+// userCacheTTL bounds how long a signed-in user (roles) or session is
 // served from memory. Changes made through this process forget the entry
 // at once; changes by another portal instance or the command line show
 // after at most this long. Without the cache every page paid a SQLite
@@ -18,8 +18,20 @@ const userCacheTTL = 2 * time.Second
 const maxCachedUsers = 10000
 
 type userCache struct {
-	mu      sync.Mutex
-	entries map[string]cachedUser
+	mu       sync.Mutex
+	entries  map[string]cachedUser
+	sessions map[string]cachedSession // by token hash
+	// gen counts evictions. A load that started before an eviction must
+	// not put what it read (perhaps a session just ended) back.
+	gen uint64
+}
+
+// cachedSession is what a signed-in request needs of its session row.
+type cachedSession struct {
+	id, userID string
+	expires    time.Time
+	lastSeen   time.Time
+	at         time.Time // when it was read
 }
 
 type cachedUser struct {
@@ -27,7 +39,9 @@ type cachedUser struct {
 	at   time.Time
 }
 
-func newUserCache() *userCache { return &userCache{entries: map[string]cachedUser{}} }
+func newUserCache() *userCache {
+	return &userCache{entries: map[string]cachedUser{}, sessions: map[string]cachedSession{}}
+}
 
 type userCacheKey struct{}
 
@@ -74,6 +88,7 @@ func (c *userCache) forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.entries, id)
+	c.gen++
 }
 
 // forgetAll is for changes that may touch any account's roles.
@@ -84,6 +99,90 @@ func (c *userCache) forgetAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clear(c.entries)
+	clear(c.sessions)
+	c.gen++
+}
+
+// generation is read before a load; putSession drops what the load read
+// when something was evicted meanwhile.
+func (c *userCache) generation() uint64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// session returns the cached session of a token hash, unless it is older
+// than userCacheTTL or has expired.
+func (c *userCache) session(hash string, now time.Time) (cachedSession, bool) {
+	if c == nil {
+		return cachedSession{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.sessions[hash]
+	if !ok || time.Since(s.at) > userCacheTTL || !now.Before(s.expires) {
+		return cachedSession{}, false
+	}
+	return s, true
+}
+
+func (c *userCache) putSession(hash string, s cachedSession, gen uint64) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if len(c.sessions) >= maxCachedUsers {
+		clear(c.sessions)
+	}
+	s.at = time.Now()
+	c.sessions[hash] = s
+}
+
+// touched notes a written "last seen" in the cached session.
+func (c *userCache) touched(hash string, at time.Time) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.sessions[hash]; ok {
+		s.lastSeen = at
+		c.sessions[hash] = s
+	}
+}
+
+func (c *userCache) forgetSession(hash string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.sessions, hash)
+	c.gen++
+}
+
+// forgetUserSessions evicts every cached session of a user (and the user).
+// It walks the map: ending sessions is rare, the map is bounded.
+func (c *userCache) forgetUserSessions(userID string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for h, s := range c.sessions {
+		if s.userID == userID {
+			delete(c.sessions, h)
+		}
+	}
+	delete(c.entries, userID)
+	c.gen++
 }
 
 // ForgetSignedInUsers drops every cached signed-in user of db, for changes
