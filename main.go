@@ -2,6 +2,7 @@
 //
 //	allmende serve                  run the portal
 //	allmende user create ...        create an account (bootstrap the first admin)
+//	allmende user lock|unlock ...   shut an account out (ends its sessions) or let it back in
 //	allmende token create ...       issue a personal access token
 //	allmende migrate                bring the database schema up to date
 //	allmende libvirtd status|stop   the private libvirtd of --libvirt auto
@@ -45,6 +46,8 @@ func main() {
 const usage = `usage:
   allmende serve [--listen ADDR] [--data DIR] [--database DSN] [--libvirt auto|none|URI] [--workers N]
   allmende user create --email E --name N [--role admin] [--role board] ...   (password from stdin, or generated)
+  allmende user lock --email E       end the account's sessions and refuse its logins and tokens
+  allmende user unlock --email E     let a locked account log in again
   allmende token create --email E [--name NAME]
   allmende migrate [--data DIR] [--database DSN]
   allmende libvirtd status [--data DIR]   is the private libvirtd (--libvirt auto) running?
@@ -64,6 +67,8 @@ func run(args []string, stdin io.Reader, stdout io.Writer, log *slog.Logger) err
 		return migrate(ctx, rest, stdout, log)
 	case cmd == "user" && len(rest) > 0 && rest[0] == "create":
 		return userCreate(ctx, rest[1:], stdin, stdout, log)
+	case cmd == "user" && len(rest) > 0 && (rest[0] == "lock" || rest[0] == "unlock"):
+		return userLock(ctx, rest[0], rest[1:], stdout, log)
 	case cmd == "token" && len(rest) > 0 && rest[0] == "create":
 		return tokenCreate(ctx, rest[1:], stdout, log)
 	case cmd == "libvirtd" && len(rest) > 0 && (rest[0] == "stop" || rest[0] == "status"):
@@ -232,6 +237,37 @@ func readOrGeneratePassword(stdin io.Reader) (string, bool, error) {
 		out[i] = alphabet[int(c)%len(alphabet)]
 	}
 	return string(out), true, nil
+}
+
+// userLock locks or unlocks an account. There is no admin page for
+// accounts yet; the command line is the administrators' way in.
+func userLock(ctx context.Context, verb string, args []string, stdout io.Writer, log *slog.Logger) error {
+	var email string
+	cfg, err := config.ParseFlags("user "+verb, args, false, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "email address of the account (required)")
+	})
+	if err != nil {
+		return err
+	}
+	db, err := config.OpenDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	accounts := account.NewAccounts(db)
+	change := accounts.Lock
+	if verb == "unlock" {
+		change = accounts.Unlock
+	}
+	u, err := change(ctx, models.SystemActor("cli"), email)
+	if models.IsNotFound(err) {
+		return fmt.Errorf("no account with email %q", email)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%sed %s (%s)\n", verb, u.Email, u.ID)
+	return nil
 }
 
 func tokenCreate(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {

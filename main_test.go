@@ -82,6 +82,45 @@ func TestCLIBesideRunningServer(t *testing.T) {
 	if got, err := account.NewTokens(db, account.NewAccounts(db)).Authenticate(context.Background(), tok); err != nil || got.ID != u.ID {
 		t.Errorf("token does not authenticate the account: %v", err)
 	}
+
+	// user lock ends the sessions the running server knows and refuses the
+	// password and the token; user unlock lets the account back in.
+	session, err := srv.Accounts.StartSession(context.Background(), u, "192.0.2.1", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run([]string{"user", "lock", "--email", "root@example.org"}, nil, &out, log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "locked root@example.org") {
+		t.Errorf("lock said %q", out.String())
+	}
+	if _, _, err := srv.Accounts.SessionUser(context.Background(), session, "192.0.2.1"); !models.IsNotFound(err) {
+		t.Errorf("session of a locked account: %v", err)
+	}
+	if _, err := srv.Accounts.Authenticate(context.Background(), "192.0.2.1", "root@example.org", password); err == nil {
+		t.Error("a locked account logs in")
+	}
+	// A fresh handle: the one above cached the account for up to 2 s, as
+	// another portal instance would.
+	db2, err := models.Open(cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	if _, err := account.NewTokens(db2, account.NewAccounts(db2)).Authenticate(context.Background(), tok); err == nil {
+		t.Error("a locked account's token works")
+	}
+	if err := run([]string{"user", "lock", "--email", "nobody@example.org"}, nil, &out, log); err == nil || !strings.Contains(err.Error(), "no account") {
+		t.Errorf("lock of an unknown account: %v", err)
+	}
+	if err := run([]string{"user", "unlock", "--email", "root@example.org"}, nil, &out, log); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Accounts.Authenticate(context.Background(), "192.0.2.1", "root@example.org", password); err != nil {
+		t.Errorf("an unlocked account cannot log in: %v", err)
+	}
 }
 
 // `allmende libvirtd status|stop` report on and stop the private libvirtd

@@ -74,13 +74,20 @@ func (s *Sessions) CSRFToken(c echo.Context) (string, error) {
 	if tok, ok := sess.Values[keyCSRF].(string); ok && tok != "" {
 		return tok, nil
 	}
+	tok, err := newCSRFToken()
+	if err != nil {
+		return "", err
+	}
+	sess.Values[keyCSRF] = tok
+	return tok, s.save(c, sess)
+}
+
+func newCSRFToken() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("read csrf token: %w", err)
 	}
-	tok := base64.RawURLEncoding.EncodeToString(b)
-	sess.Values[keyCSRF] = tok
-	return tok, s.save(c, sess)
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // validCSRF compares the submitted token with the session's in constant time.
@@ -94,13 +101,20 @@ func (s *Sessions) validCSRF(c echo.Context) bool {
 }
 
 // Login puts a fresh server-side session's token into the cookie, with a
-// new CSRF token (against session fixation).
+// new CSRF token (against session fixation). The CSRF token is set here
+// rather than on the next page, so the cookie of the login answer already
+// holds everything the session's forms need.
 func (s *Sessions) Login(c echo.Context, token string) error {
 	sess := s.session(c)
 	for k := range sess.Values {
 		delete(sess.Values, k)
 	}
+	csrf, err := newCSRFToken()
+	if err != nil {
+		return err
+	}
 	sess.Values[keySession] = token
+	sess.Values[keyCSRF] = csrf
 	return s.save(c, sess)
 }
 
