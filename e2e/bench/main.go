@@ -181,9 +181,9 @@ func run(o options) (met bool, err error) {
 var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([^"]*)"`)
 
 // logIn signs in as a browser would — GET the form for the CSRF cookie and
-// token, POST it — then loads the dashboard once, because the first page
-// after login adds a CSRF token to the session cookie. It returns the
-// resulting Cookie header value.
+// token, POST it — and follows to the dashboard once. It returns the
+// resulting Cookie header value (the server-side session's token and the
+// CSRF token).
 func logIn(base, email, password string) (string, error) {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
