@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"allmende/jobs/jobargs"
@@ -210,7 +211,8 @@ func TestMembership(t *testing.T) {
 		// Ben books the transfer of the shares' price on the member's page.
 		ben.submit(`nav a[href="/board/members"]`, http.StatusOK)
 		today := views.Day(clock.Now())
-		want := []string{"1", name, street + ", " + postal + " " + city + ", DE", today, strconv.Itoa(shares), "member", "—"}
+		owed := views.EUR(int64(shares) * rules.SharePriceCents)
+		want := []string{"1", name, street + ", " + postal + " " + city + ", DE", today, strconv.Itoa(shares), "EUR 0.00 / " + owed, "member", "—"}
 		if rows := ben.rows("main table"); len(rows) != 1 || !slices.Equal(rows[0], want) {
 			t.Errorf("register %q, want [%q]", rows, want)
 		}
@@ -219,10 +221,22 @@ func TestMembership(t *testing.T) {
 		if got := ben.fact("Shares subscribed / paid"); got != fmt.Sprintf("%d / 0", shares) {
 			t.Errorf("shares subscribed / paid before the payment: %q", got)
 		}
-		ben.fill("#f-amount", "100.00")
+		// Ben's browser is German: "100,00" is a hundred euros, shown back
+		// before anything is booked.
+		if _, err := chromedp.Call(ben.ctx, network.SetExtraHTTPHeaders,
+			network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": "de-DE,de;q=0.9"}}); err != nil {
+			t.Fatal(err)
+		}
+		ben.fill("#f-amount", "100,00")
 		run(t, ben.ctx, chromedp.SetValue(chromedp.CSS("#f-date"), today))
 		ben.fill("#f-note", "bank transfer")
-		ben.submit(`form[action$="/payments"] button[type=submit]`, http.StatusOK)
+		ben.submit(`form[action$="/payments"]:not(#payment-confirm-form) button[type=submit]`, http.StatusOK)
+		ben.wantText("#payment-confirm-amount", "EUR 100.00")
+		ben.wantText("#payment-confirm-owed", "Owed: "+owed)
+		if got := ben.fact("Capital subscribed / paid"); got != owed+" / EUR 0.00" {
+			t.Errorf("booked before the confirmation: capital subscribed / paid %q", got)
+		}
+		ben.submit(`#payment-confirm-form button[type=submit]`, http.StatusOK)
 		ben.wantText("main .flash.success", "Payment of EUR 100.00 recorded.")
 		if got := ben.fact("Shares subscribed / paid"); got != fmt.Sprintf("%d / %d", shares, paidShares) {
 			t.Errorf("shares subscribed / paid after the payment: %q", got)
@@ -496,7 +510,7 @@ func TestMembership(t *testing.T) {
 			}
 			numbers = append(numbers, n)
 			byName[row[1]]++
-			if slices.Contains(names, row[1]) && row[5] != "member" {
+			if slices.Contains(names, row[1]) && row[6] != "member" {
 				t.Errorf("register row %q: want status member", row)
 			}
 		}

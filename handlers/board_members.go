@@ -59,22 +59,37 @@ func (h *Handler) renderBoardMember(c echo.Context, status int, f views.MemberFo
 	return render(c, status, views.BoardMemberPage(p, o, f))
 }
 
-// RecordPayment books a payment on a member's shares.
+// RecordPayment books a payment on a member's shares in two steps: the
+// typed amount is read by the browser's locale and shown back with what the
+// member owes; only the confirming post (carrying the cents it showed) books.
 func (h *Handler) RecordPayment(c echo.Context) error {
 	f := formOf(c, "amount", "date", "note")
-	cents, okAmount := parseEuroCents(f.Value("amount"))
+	ctx := c.Request().Context()
+	cents, okAmount := parseMoney(f.Value("amount"), localeOf(c))
+	if confirmed := c.FormValue("confirm_cents"); confirmed != "" {
+		cents, okAmount = parseCents(confirmed)
+	}
 	date, okDate := parseDay(f.Value("date"))
 	if !okAmount || !okDate {
 		f.Errors = map[string]string{}
 		if !okAmount {
-			f.Errors["amount"] = "Enter an amount in euros, like 50 or 50.00."
+			f.Errors["amount"] = "Enter an amount in euros, like 50 or " + moneyExample(localeOf(c)) + "."
 		}
 		if !okDate {
 			f.Errors["date"] = "Enter a date as YYYY-MM-DD."
 		}
 		return h.renderBoardMember(c, http.StatusUnprocessableEntity, views.MemberForms{Payment: f})
 	}
-	err := h.Members.RecordPayment(c.Request().Context(), actor(c), c.Param("id"), cents, date, f.Value("note"))
+	var err error
+	if c.FormValue("confirm_cents") == "" {
+		var check *membership.PaymentCheck
+		if check, err = h.Members.CheckPayment(ctx, c.Param("id"), cents, date); err == nil {
+			return h.renderBoardMember(c, http.StatusOK, views.MemberForms{Payment: f,
+				PaymentConfirm: &views.PaymentConfirm{Cents: cents, Check: *check}})
+		}
+	} else {
+		err = h.Members.RecordPayment(ctx, actor(c), c.Param("id"), cents, date, f.Value("note"))
+	}
 	if err != nil {
 		status, ok := formFailure(err, &f)
 		if !ok || status == http.StatusNotFound {

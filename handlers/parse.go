@@ -1,4 +1,4 @@
-// Parsing of money, dates and numbers typed into forms.
+// Parsing of dates and numbers typed into forms (money: money.go).
 
 package handlers
 
@@ -7,31 +7,6 @@ import (
 	"strings"
 	"time"
 )
-
-// parseEuroCents reads "50", "50.5", "50.50" or "1,250.00" as cents.
-func parseEuroCents(s string) (int64, bool) {
-	s = strings.ReplaceAll(strings.TrimSpace(s), ",", "")
-	s = strings.TrimPrefix(strings.TrimPrefix(s, "EUR"), "€")
-	s = strings.TrimSpace(s)
-	whole, frac, hasFrac := strings.Cut(s, ".")
-	if whole == "" || len(whole) > 12 || (hasFrac && (len(frac) == 0 || len(frac) > 2)) {
-		return 0, false
-	}
-	w, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || w < 0 {
-		return 0, false
-	}
-	var f int64
-	if hasFrac {
-		if len(frac) == 1 {
-			frac += "0"
-		}
-		if f, err = strconv.ParseInt(frac, 10, 64); err != nil || f < 0 {
-			return 0, false
-		}
-	}
-	return w*100 + f, true
-}
 
 // parseDay reads a YYYY-MM-DD date.
 func parseDay(s string) (time.Time, bool) {

@@ -225,9 +225,12 @@ func TestBoardLedgerAndExclusion(t *testing.T) {
 	if n := d.count(t, "capital_transactions", ""); n != 0 {
 		t.Fatalf("bad payments booked: %d", n)
 	}
-	resp, _ := anna.submit(page, page+"/payments", url.Values{"amount": {"100.00"}, "date": {today}, "note": {"bank transfer"}})
+	resp, body := anna.submit(page, page+"/payments", url.Values{"amount": {"100.00"}, "date": {today}, "note": {"bank transfer"}})
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, "Confirm: book EUR 100.00")
+	resp, _ = anna.submit(page, page+"/payments", url.Values{"confirm_cents": {"10000"}, "amount": {"100.00"}, "date": {today}, "note": {"bank transfer"}})
 	wantStatus(t, resp, http.StatusSeeOther)
-	_, body := anna.get(page)
+	_, body = anna.get(page)
 	wantContains(t, body, "EUR 100.00", "bank transfer", "2 / 2")
 
 	// Reverse the payment: a new row, the old one stays; twice is refused.
@@ -405,4 +408,71 @@ func TestBoardAPIConcurrentAdmissions(t *testing.T) {
 	wantStatus(t, resp, http.StatusNoContent)
 	resp, _ = apiJSON(c, "POST", "/api/v1/applications/"+last+"/admit", tokens[0], "")
 	wantStatus(t, resp, http.StatusNotFound)
+}
+
+// TestBoardPaymentConfirm: a typed amount is read by the browser's language
+// and shown back with what the member owes; nothing is booked before the
+// confirming post.
+func TestBoardPaymentConfirm(t *testing.T) {
+	srv, base, cfg := startServer(t, "none")
+	d := openDomain(t, cfg)
+	createUser(t, srv, "anna@board.example", account.RoleBoard)
+	createUser(t, srv, "ben@board.example", account.RoleBoard)
+	id := d.apply(t, "eva@example.org", "Eva Member", 2) // owes 2 × EUR 50.00
+	anna, ben := newClient(t, base), newClient(t, base)
+	anna.login("anna@board.example", "correct horse battery")
+	ben.login("ben@board.example", "correct horse battery")
+	anna.submit("/board/applications/"+id, "/board/applications/"+id+"/approve", url.Values{})
+	ben.submit("/board/applications/"+id, "/board/applications/"+id+"/approve", url.Values{})
+
+	page := "/board/members/" + id
+	today := time.Now().UTC().Format("2006-01-02")
+	post := func(lang string, form url.Values) (*http.Response, string) {
+		t.Helper()
+		form.Set("_csrf", anna.csrf(page))
+		r, _ := http.NewRequest(http.MethodPost, base+page+"/payments", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Accept-Language", lang)
+		return anna.do(r)
+	}
+	booked := func() int64 { t.Helper(); return d.count(t, "capital_transactions", "") }
+	for _, c := range []struct {
+		lang, amount string
+		want         []string
+	}{
+		{"de-DE,de;q=0.9", "100,00", []string{"Confirm: book EUR 100.00", "Owed: EUR 100.00", `name="confirm_cents" value="10000"`}},
+		{"en-US", "100,00", []string{"Confirm: book EUR 100.00"}},
+		{"de-DE", "1.000", []string{"Confirm: book EUR 1,000.00", "This exceeds what is owed by EUR 900.00", `value="1.000"`}},
+		{"en-US", "1.000", []string{"Confirm: book EUR 1.00", "Owed: EUR 100.00"}},
+		{"de", "€ 1.000,50", []string{"Confirm: book EUR 1,000.50", "exceeds what is owed by EUR 900.50"}},
+	} {
+		resp, body := post(c.lang, url.Values{"amount": {c.amount}, "date": {today}, "note": {"transfer"}})
+		wantStatus(t, resp, http.StatusOK)
+		wantContains(t, body, c.want...)
+		if strings.Contains(body, "exceeds") != strings.Contains(strings.Join(c.want, " "), "exceeds") {
+			t.Errorf("%s %q: excess warning shown wrongly", c.lang, c.amount)
+		}
+	}
+	if n := booked(); n != 0 {
+		t.Fatalf("booked before confirmation: %d rows", n)
+	}
+	// Garbage keeps the typed value, with the field's error.
+	resp, body := post("de", url.Values{"amount": {"10,0,0"}, "date": {today}})
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	wantContains(t, body, `value="10,0,0"`, `aria-invalid="true"`, "like 50 or 50,00")
+	// A future date is refused in the first step already.
+	resp, _ = post("de", url.Values{"amount": {"100,00"}, "date": {"2999-01-01"}})
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+
+	resp, _ = post("de", url.Values{"confirm_cents": {"10000"}, "amount": {"100,00"}, "date": {today}, "note": {"transfer"}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	if n := booked(); n != 1 {
+		t.Fatalf("booked after confirmation: %d rows, want 1", n)
+	}
+	_, body = anna.get(page)
+	wantContains(t, body, "Payment of EUR 100.00 recorded.", "EUR 100.00 / EUR 100.00")
+	_, body = anna.get("/board/members")
+	wantContains(t, body, "Paid / owed", "EUR 100.00 / EUR 0.00")
+	_, body = anna.get("/board/members.csv")
+	wantContains(t, body, "paid_eur,owed_eur", ",100.00,0.00")
 }

@@ -3,6 +3,7 @@ package membership
 import (
 	"allmende/models"
 	"allmende/models/internal/kit"
+	"allmende/models/rulebook"
 	"cmp"
 	"context"
 	"fmt"
@@ -15,6 +16,78 @@ import (
 
 // RecordPayment books money a member paid in on their shares.
 func (s *Memberships) RecordPayment(ctx context.Context, actor models.Actor, membershipID string, amountCents int64, date time.Time, note string) error {
+	if err := s.validatePayment(amountCents, date); err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		m, err := loadMembership(tx, membershipID, true)
+		if err != nil {
+			return err
+		}
+		if err := payable(m); err != nil {
+			return err
+		}
+		t, err := s.bookCapital(tx, actor, CapitalTransaction{MembershipID: m.ID, Kind: CapitalDeposit, AmountCents: amountCents,
+			EffectiveDate: kit.DateOf(date), Note: strings.TrimSpace(note)})
+		if err != nil {
+			return err
+		}
+		return kit.RecordAudit(tx, actor, "membership.payment", "membership", m.ID,
+			map[string]any{"transaction_id": t.ID, "amount_cents": amountCents, "date": kit.FormatDate(t.EffectiveDate)})
+	})
+}
+
+// PaymentCheck is what the board confirms before a payment is booked.
+type PaymentCheck struct {
+	MemberNumber int64
+	Name         string
+	OwedCents    int64 // subscribed capital not paid in yet, never negative
+	ExcessCents  int64 // how far the payment exceeds what is owed, or 0
+}
+
+// CheckPayment validates a payment as RecordPayment would, without booking
+// it, and says how it compares with what the member owes.
+func (s *Memberships) CheckPayment(ctx context.Context, membershipID string, amountCents int64, date time.Time) (*PaymentCheck, error) {
+	if err := s.validatePayment(amountCents, date); err != nil {
+		return nil, err
+	}
+	db := s.db.Gorm.WithContext(ctx)
+	m, err := loadMembership(db, membershipID, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := payable(m); err != nil {
+		return nil, err
+	}
+	owed, err := s.owed(db, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	c := &PaymentCheck{Name: m.DisplayName(), OwedCents: owed, ExcessCents: max(0, amountCents-owed)}
+	if m.MemberNumber != nil {
+		c.MemberNumber = *m.MemberNumber
+	}
+	return c, nil
+}
+
+// owed is the subscribed capital (at today's share price) not yet paid in.
+func (s *Memberships) owed(db *gorm.DB, membershipID string) (int64, error) {
+	p, err := rulebook.RulesAt(db, s.now())
+	if err != nil {
+		return 0, err
+	}
+	shares, err := shareBalance(db, membershipID)
+	if err != nil {
+		return 0, err
+	}
+	paid, err := capitalBalance(db, membershipID)
+	if err != nil {
+		return 0, err
+	}
+	return max(0, int64(shares)*p.SharePriceCents-paid), nil
+}
+
+func (s *Memberships) validatePayment(amountCents int64, date time.Time) error {
 	fields := map[string]string{}
 	if amountCents <= 0 {
 		fields["amount"] = "Enter an amount greater than zero."
@@ -25,22 +98,14 @@ func (s *Memberships) RecordPayment(ctx context.Context, actor models.Actor, mem
 	if len(fields) > 0 {
 		return models.Invalid(fields)
 	}
-	return s.tx(ctx, func(tx *gorm.DB) error {
-		m, err := loadMembership(tx, membershipID, true)
-		if err != nil {
-			return err
-		}
-		if m.Status != StatusMember && m.Status != StatusLeaving {
-			return models.Conflict("Payments can be booked only for members.")
-		}
-		t, err := s.bookCapital(tx, actor, CapitalTransaction{MembershipID: m.ID, Kind: CapitalDeposit, AmountCents: amountCents,
-			EffectiveDate: kit.DateOf(date), Note: strings.TrimSpace(note)})
-		if err != nil {
-			return err
-		}
-		return kit.RecordAudit(tx, actor, "membership.payment", "membership", m.ID,
-			map[string]any{"transaction_id": t.ID, "amount_cents": amountCents, "date": kit.FormatDate(t.EffectiveDate)})
-	})
+	return nil
+}
+
+func payable(m *Membership) error {
+	if m.Status != StatusMember && m.Status != StatusLeaving {
+		return models.Conflict("Payments can be booked only for members.")
+	}
+	return nil
 }
 
 func (s *Memberships) checkBookingDate(date time.Time) string {

@@ -21,7 +21,16 @@ func TestPaymentsAndEntitlement(t *testing.T) {
 		before := modelstest.Snapshot(t, db)
 		modelstest.FieldErr(t, e.Memberships.RecordPayment(ctx, e.Board1, m.ID, 0, today, ""), "amount")
 		modelstest.FieldErr(t, e.Memberships.RecordPayment(ctx, e.Board1, m.ID, 100, today.AddDate(0, 0, 1), ""), "date")
-		modelstest.SameSnapshot(t, db, before, "after bad payments")
+		_, err := e.Memberships.CheckPayment(ctx, m.ID, 0, today)
+		modelstest.FieldErr(t, err, "amount")
+		check, err := e.Memberships.CheckPayment(ctx, m.ID, 20000, today)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if check.OwedCents != 15000 || check.ExcessCents != 5000 || check.Name != "Ada Lovelace" || check.MemberNumber == 0 {
+			t.Errorf("check of EUR 200 on 3 unpaid shares: %+v", check)
+		}
+		modelstest.SameSnapshot(t, db, before, "after bad payments and a check")
 
 		steps := []struct {
 			pay        int64
@@ -44,10 +53,19 @@ func TestPaymentsAndEntitlement(t *testing.T) {
 		if n := modelstest.Count(t, db, "audit_events", "action = 'membership.payment'"); n != 3 {
 			t.Errorf("payment audits = %d", n)
 		}
+		if reg, err := e.Memberships.Register(ctx, membership.RegisterFilter{}); err != nil || len(reg) != 1 ||
+			reg[0].PaidCents != 25000 || reg[0].OwedCents != 0 {
+			t.Errorf("register paid / owed: %+v, %v", reg, err)
+		}
+		if check, err := e.Memberships.CheckPayment(ctx, m.ID, 100, today); err != nil || check.OwedCents != 0 || check.ExcessCents != 100 {
+			t.Errorf("check after paying in full: %+v, %v", check, err)
+		}
 		// An applicant cannot pay yet.
 		bob := e.User(t, "bob@example.org")
 		app := e.Apply(t, bob, "Bob", 1)
 		modelstest.WantCode(t, e.Memberships.RecordPayment(ctx, e.Board1, app.ID, 5000, today, ""), http.StatusConflict)
+		_, err = e.Memberships.CheckPayment(ctx, app.ID, 5000, today)
+		modelstest.WantCode(t, err, http.StatusConflict)
 	})
 }
 

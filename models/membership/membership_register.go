@@ -4,6 +4,7 @@ import (
 	"allmende/models"
 	"allmende/models/internal/kit"
 	"allmende/models/internal/like"
+	"allmende/models/rulebook"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -36,6 +37,8 @@ type RegisterEntry struct {
 	Country        string
 	AdmittedOn     time.Time
 	Shares         int
+	PaidCents      int64 // capital paid in
+	OwedCents      int64 // subscribed capital not paid in yet
 	LeftOn         *time.Time
 	LeaveReason    string
 	History        []MembershipEvent
@@ -56,6 +59,10 @@ func (s *Memberships) Register(ctx context.Context, f RegisterFilter) ([]Registe
 		}
 		q = q.Where(cond)
 	}
+	p, err := rulebook.RulesAt(db, s.now())
+	if err != nil {
+		return nil, err
+	}
 	var ms []Membership
 	if err := q.Order("member_number").Find(&ms).Error; err != nil {
 		return nil, fmt.Errorf("read register: %w", err)
@@ -73,6 +80,10 @@ func (s *Memberships) Register(ctx context.Context, f RegisterFilter) ([]Registe
 		if e.Shares, err = shareBalance(db, m.ID); err != nil {
 			return nil, err
 		}
+		if e.PaidCents, err = capitalBalance(db, m.ID); err != nil {
+			return nil, err
+		}
+		e.OwedCents = max(0, int64(e.Shares)*p.SharePriceCents-e.PaidCents)
 		if err := db.Where("membership_id = ?", m.ID).Order("effective_date, created_at, id").Find(&e.History).Error; err != nil {
 			return nil, fmt.Errorf("read history of %s: %w", m.ID, err)
 		}
@@ -90,7 +101,7 @@ func (s *Memberships) WriteRegisterCSV(ctx context.Context, f RegisterFilter, w 
 	}
 	cw := csv.NewWriter(w)
 	header := []string{"member_number", "status", "name", "person_kind", "organisation", "representative",
-		"street", "postal_code", "city", "country", "admitted_on", "shares", "left_on", "leave_reason", "history"}
+		"street", "postal_code", "city", "country", "admitted_on", "shares", "left_on", "leave_reason", "history", "paid_eur", "owed_eur"}
 	if err := cw.Write(header); err != nil {
 		return fmt.Errorf("write register csv: %w", err)
 	}
@@ -105,7 +116,7 @@ func (s *Memberships) WriteRegisterCSV(ctx context.Context, f RegisterFilter, w 
 		}
 		row := []string{strconv.FormatInt(e.MemberNumber, 10), string(e.Status), e.Name, e.PersonKind, e.Organisation,
 			e.Representative, e.Street, e.PostalCode, e.City, e.Country, kit.FormatDate(e.AdmittedOn),
-			strconv.Itoa(e.Shares), left, e.LeaveReason, strings.Join(hist, "; ")}
+			strconv.Itoa(e.Shares), left, e.LeaveReason, strings.Join(hist, "; "), decimalEUR(e.PaidCents), decimalEUR(e.OwedCents)}
 		for i := range row {
 			row[i] = csvSafe(row[i])
 		}
@@ -118,6 +129,15 @@ func (s *Memberships) WriteRegisterCSV(ctx context.Context, f RegisterFilter, w 
 		return fmt.Errorf("write register csv: %w", err)
 	}
 	return nil
+}
+
+// decimalEUR writes cents as "1250.00" for spreadsheets.
+func decimalEUR(cents int64) string {
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, cents/100, cents%100)
 }
 
 // csvSafe defuses a cell a spreadsheet would run as a formula (CSV
