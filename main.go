@@ -96,10 +96,31 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 		return errors.Join(err, srv.Shutdown(context.Background()))
 	}
 	fmt.Fprintf(stdout, "Allmende is running: open http://%s/\n", addr)
-	fmt.Fprintf(stdout, "First admin: allmende user create --data %s --email you@example.org --name You --role admin\n", cfg.DataDir)
+	fmt.Fprintf(stdout, "First admin, in a second terminal in this directory:\n  %s user create --data %s --email you@example.org --name You --role admin\n",
+		selfCommand(os.Args[0]), shellQuote(cfg.DataDir))
+	fmt.Fprintln(stdout, "Ctrl-C stops the portal; its private libvirtd and guests keep running (stop them: "+
+		selfCommand(os.Args[0])+" libvirtd stop --data "+shellQuote(cfg.DataDir)+").")
 	<-ctx.Done()
 	log.Info("shutting down")
 	return srv.Shutdown(context.Background())
+}
+
+// selfCommand is how to run this program again from the same directory:
+// the path it was started by ("bin/allmende" after `go tool task run`,
+// "allmende" from PATH), or "go run ." when `go run` built it into a cache.
+func selfCommand(arg0 string) string {
+	if arg0 == "" || strings.Contains(arg0, "go-build") || strings.HasSuffix(arg0, ".test") {
+		return "go run ."
+	}
+	return shellQuote(arg0)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // libvirtdCommand reports on or stops the private libvirtd that
