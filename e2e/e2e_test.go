@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -196,6 +198,76 @@ func TestPortal(t *testing.T) {
 			`document.querySelector('main a[href="/admin/hosts"]')?.parentElement.textContent.trim() ?? ""`))
 		if summary != "1 host, 1 reachable." {
 			t.Errorf("dashboard hosts summary %q, want %q", summary, "1 host, 1 reachable.")
+		}
+	})
+
+	t.Run("AdminUploadsImagesInForm", func(t *testing.T) {
+		const email, password = "images@example.org", "hypervisor-admin-2"
+		p.register(t, "Imogen", email, password, account.RoleAdmin)
+		tab := b.newTab(t, p.url)
+		tab.logIn(email, password)
+		dir := t.TempDir()
+		file := func(name string) string {
+			path := filepath.Join(dir, name)
+			if err := os.WriteFile(path, bytes.Repeat([]byte{'k'}, 64<<10), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return path
+		}
+		tab.open("/admin/images")
+		// The only host is preselected.
+		if got := run(t, tab.ctx, chromedp.Evaluate[string](`document.querySelector("#up-host_id").selectedOptions[0].textContent`)); got != "local" {
+			t.Errorf("host preselected %q, want local", got)
+		}
+		upload := func(path, name, kind string) {
+			t.Helper()
+			run(t, tab.ctx, chromedp.SetUploadFiles(chromedp.CSS("#up-file"), []string{path}))
+			run(t, tab.ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+				`document.querySelector("#up-name").value = %q; document.querySelector("#up-kind").value = %q`, name, kind)))
+			run(t, tab.ctx, chromedp.Click(chromedp.CSS(`#upload button[type=submit]`)))
+		}
+		// No name: the form comes back in place, with the error by the
+		// field, the kind kept, and a word about the file.
+		upload(file("vmlinuz"), "", "kernel")
+		if err := chromedp.Do(tab.ctx, chromedp.WaitVisible(chromedp.CSS("#up-e-name"))); err != nil {
+			t.Fatalf("no field error after an upload without a name: %v\n%s", err, tab.html("main"))
+		}
+		tab.wantFieldError("#up-name", "up-e-name", "Give the image a name.")
+		tab.wantValue("#up-kind", "kernel")
+		tab.wantText("#up-rechoose", "Choose the file again: browsers do not keep a chosen file when a form comes back.")
+		tab.wantPath("/admin/images")
+
+		for _, up := range []struct{ file, name, kind string }{
+			{"vmlinuz", "e2e-kernel", "kernel"}, {"initrd.gz", "e2e-initrd", "initrd"}, {"disk.raw", "e2e-disk", "disk"},
+		} {
+			upload(file(up.file), up.name, up.kind)
+			row := `#images tr[data-image="` + up.name + `"]`
+			if err := chromedp.Do(tab.ctx, chromedp.WaitVisible(chromedp.CSS(row+" .badge.ok"))); err != nil {
+				t.Fatalf("%s never became ready: %v\n%s", up.name, err, tab.html("main"))
+			}
+			tab.wantText(row+" td:nth-child(2)", up.kind)
+		}
+		// The kernel and the initrd are offered for direct kernel boot.
+		for sel, want := range map[string]string{"#up-kernel_image_id": "e2e-kernel", "#up-initrd_image_id": "e2e-initrd"} {
+			if got := tab.texts(sel + " option"); len(got) != 2 || !strings.HasPrefix(got[1], want) {
+				t.Errorf("%s offers %q", sel, got)
+			}
+		}
+
+		// A member is offered the disk only.
+		const memberEmail, memberPassword = "imagemember@example.org", "image-member-1"
+		p.register(t, "Ina", memberEmail, memberPassword, account.RoleMember)
+		mt := b.newTab(t, p.url)
+		mt.logIn(memberEmail, memberPassword)
+		mt.open("/vms/new")
+		offered := mt.texts("#f-image_id option")
+		if !slices.ContainsFunc(offered, func(s string) bool { return strings.Contains(s, "e2e-disk") }) {
+			t.Errorf("the member is not offered the disk image: %q", offered)
+		}
+		for _, o := range offered {
+			if strings.Contains(o, "e2e-kernel") || strings.Contains(o, "e2e-initrd") {
+				t.Errorf("the member is offered %q", o)
+			}
 		}
 	})
 

@@ -30,7 +30,7 @@ const (
 	maxUploadField  = 4 << 10
 )
 
-var uploadFields = []string{"name", "host_id", "pool", "format"}
+var uploadFields = []string{"name", "host_id", "pool", "format", "kind", "kernel_image_id", "initrd_image_id", "kernel_cmdline"}
 
 // AdminImages lists the images with the upload and register forms.
 func (h *Handler) AdminImages(c echo.Context) error {
@@ -52,14 +52,35 @@ func (h *Handler) renderAdminImages(c echo.Context, status int, register, upload
 		return err
 	}
 	if upload.Values == nil {
-		upload.Values = map[string]string{"format": compute.FormatQCOW2}
+		upload.Values = uploadDefaults(hosts)
 	}
 	if register.Values == nil {
-		register.Values = map[string]string{"format": compute.FormatQCOW2}
+		register.Values = uploadDefaults(hosts)
 	}
 	d := views.AdminImagesData{Images: images, Hosts: hosts, Register: register, Upload: upload,
 		MaxSize: views.Bytes(MaxImageUpload)}
+	if c.Request().Header.Get("HX-Request") == "true" && upload.Errors != nil {
+		// An htmx upload that failed: only the form, with its errors and
+		// values; static/app.js swaps it in place of the one sent.
+		c.Response().Header().Set("X-Form-Errors", "true")
+		return render(c, status, views.AdminImageUploadForm(p, d))
+	}
 	return render(c, status, views.AdminImagesPage(p, d))
+}
+
+// uploadDefaults preselects the host and pool when there is just one, and
+// a disk image in qcow2.
+func uploadDefaults(hosts []compute.Host) map[string]string {
+	v := map[string]string{"format": compute.FormatQCOW2, "kind": string(compute.ImageDisk)}
+	if len(hosts) == 1 {
+		v["host_id"] = hosts[0].ID
+		if pools := hosts[0].PoolList(); len(pools) == 1 {
+			v["pool"] = pools[0].Name
+		} else {
+			v["pool"] = "default"
+		}
+	}
+	return v
 }
 
 // AdminImagesTable is the htmx partial the images page polls while an
@@ -187,6 +208,8 @@ func (h *Handler) AdminUploadImage(c echo.Context) error {
 	}
 	img, err := h.Images.BeginUpload(req.Context(), actor(c), viewer(CurrentUser(c)), compute.UploadInput{
 		Name: f.Value("name"), HostID: f.Value("host_id"), Pool: f.Value("pool"), Format: f.Value("format"), Path: path,
+		Kind: compute.ImageKind(f.Value("kind")), KernelImageID: f.Value("kernel_image_id"), InitrdImageID: f.Value("initrd_image_id"),
+		KernelCmdline: f.Value("kernel_cmdline"),
 	})
 	if err != nil {
 		if rerr := os.Remove(path); rerr != nil && h.Log != nil {
@@ -205,20 +228,17 @@ func (h *Handler) AdminUploadImage(c echo.Context) error {
 	return redirect(c, "/admin/images")
 }
 
-// uploadFailed answers a failed upload: the form again with its errors, or,
-// for htmx (which swaps no error responses), a flash and a redirect to the
-// images page. Internal errors go to the error handler.
+// uploadFailed answers a failed upload with the form again, its values and
+// errors by the fields (for htmx just the form, marked for app.js to swap
+// in although the status is an error). Internal errors go to the error
+// handler.
 func (h *Handler) uploadFailed(c echo.Context, err error, f views.Form) error {
 	status, ok := formFailure(err, &f)
 	if !ok {
 		return err
 	}
-	if c.Request().Header.Get("HX-Request") == "true" {
-		if ferr := h.Sessions.AddFlash(c, "error", errText(err)); ferr != nil {
-			return ferr
-		}
-		c.Response().Header().Set("HX-Redirect", "/admin/images")
-		return c.NoContent(status)
+	if f.Errors == nil {
+		f.Errors = map[string]string{}
 	}
 	return h.renderAdminImages(c, status, views.Form{}, f)
 }

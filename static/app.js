@@ -48,4 +48,32 @@
     e.preventDefault();
     if (confirmed(el)) e.detail.issueRequest(true);
   });
+
+  // A form marked data-swap-errors gets its error answer swapped in when
+  // the server marks it as the form again (X-Form-Errors), so the values
+  // typed and the errors by the fields show; htmx swaps no errors itself.
+  document.addEventListener('htmx:beforeSwap', function (e) {
+    var elt = e.detail.requestConfig && e.detail.requestConfig.elt;
+    if (!elt || !elt.hasAttribute || !elt.hasAttribute('data-swap-errors')) return;
+    if (e.detail.xhr.getResponseHeader('X-Form-Errors') === 'true') {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+
+  // Upload progress: the form's <progress class="upload-progress"> follows
+  // the bytes sent.
+  document.addEventListener('htmx:xhr:progress', function (e) {
+    var form = e.target && e.target.closest ? e.target.closest('form') : null;
+    var bar = form && form.querySelector('progress.upload-progress');
+    if (!bar || !e.detail.lengthComputable || !e.detail.total) return;
+    bar.hidden = false;
+    bar.max = e.detail.total;
+    bar.value = e.detail.loaded;
+    var text = form.querySelector('#' + bar.id + '-text');
+    if (text) {
+      var pct = Math.floor(100 * e.detail.loaded / e.detail.total);
+      text.textContent = pct < 100 ? 'Uploading: ' + pct + ' %' : 'Uploaded; the server is storing the file…';
+    }
+  });
 })();

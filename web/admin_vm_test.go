@@ -309,15 +309,19 @@ func TestAdminImageUpload(t *testing.T) {
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
 	wantContains(t, body, "Choose an image file to upload.", `value="nofile"`)
 
-	// htmx swaps no error responses: the errors come as a flash on the
-	// page it is sent to.
-	resp, _ = c.upload("/admin/images", map[string]string{"name": "", "host_id": hostID, "pool": "default", "format": "raw"}, 1024, viaHTMX)
+	// htmx gets the form alone, values kept and errors by the fields,
+	// marked for static/app.js to swap in despite the error status.
+	resp, body = c.upload("/admin/images", map[string]string{"name": "", "host_id": hostID, "pool": "default", "format": "raw",
+		"kernel_cmdline": "console=ttyS0"}, 1024, viaHTMX)
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
-	if got := resp.Header.Get("HX-Redirect"); got != "/admin/images" {
-		t.Errorf("HX-Redirect %q", got)
+	if resp.Header.Get("X-Form-Errors") != "true" || resp.Header.Get("HX-Redirect") != "" {
+		t.Errorf("htmx error answer headers: %v", resp.Header)
 	}
-	_, body = c.get("/admin/images")
-	wantContains(t, body, "Give the image a name.")
+	wantContains(t, body, `id="upload-section"`, "Give the image a name.", `value="console=ttyS0"`, "Choose the file again",
+		"A kernel command line needs a kernel as well.")
+	if strings.Contains(body, "<html") {
+		t.Error("htmx error answer is a whole page")
+	}
 	if n := len(uploads(t, cfg)); n != 3 {
 		t.Errorf("%d uploaded files after failed uploads, want 3", n)
 	}
@@ -329,6 +333,63 @@ func TestAdminImageUpload(t *testing.T) {
 	}
 	if n := len(uploads(t, cfg)); n != 4 {
 		t.Errorf("%d uploaded files, want 4", n)
+	}
+}
+
+// The images page preselects the only host; kernels and initrds uploaded
+// as such are offered to disk uploads for direct kernel boot, never to
+// members.
+func TestAdminImageUploadKinds(t *testing.T) {
+	server, c, hostID, cfg := adminWithHost(t)
+	db := openDB(t, cfg)
+	_, body := c.get("/admin/images")
+	wantContains(t, body, `<option value="`+hostID+`" selected>`, `<option value="disk" selected>`, `id="up-progress"`)
+
+	for _, kind := range []string{"kernel", "initrd"} {
+		resp, _ := c.upload("/admin/images", map[string]string{"name": "tiny-" + kind, "kind": kind, "host_id": hostID, "pool": "default",
+			"format": "qcow2"}, 1024, viaHeader)
+		wantStatus(t, resp, http.StatusSeeOther)
+	}
+	var kernel, initrd compute.Image
+	if err := db.Gorm.First(&kernel, "name = ?", "tiny-kernel").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Gorm.First(&initrd, "name = ?", "tiny-initrd").Error; err != nil {
+		t.Fatal(err)
+	}
+	if kernel.Kind != compute.ImageKernel || kernel.Format != compute.FormatRaw || initrd.Kind != compute.ImageInitrd {
+		t.Errorf("kernel %+v, initrd %+v", kernel, initrd)
+	}
+	_, body = c.get("/admin/images")
+	wantContains(t, body, `<option value="`+kernel.ID+`">tiny-kernel`, `<option value="`+initrd.ID+`">tiny-initrd`)
+
+	resp, _ := c.upload("/admin/images", map[string]string{"name": "tiny", "kind": "disk", "host_id": hostID, "pool": "default",
+		"format": "raw", "kernel_image_id": kernel.ID, "initrd_image_id": initrd.ID, "kernel_cmdline": "console=ttyS0"}, 1024, viaHeader)
+	wantStatus(t, resp, http.StatusSeeOther)
+	var disk compute.Image
+	if err := db.Gorm.First(&disk, "name = ?", "tiny").Error; err != nil {
+		t.Fatal(err)
+	}
+	if disk.Kind != compute.ImageDisk || disk.KernelVolume != kernel.Volume || disk.InitrdVolume != initrd.Volume || disk.KernelCmdline != "console=ttyS0" {
+		t.Errorf("disk %+v", disk)
+	}
+	// Members: ready disks only, in the API as on the create form.
+	if err := db.Gorm.Model(&compute.Image{}).Where("1 = 1").Update("status", compute.ImageReady).Error; err != nil {
+		t.Fatal(err)
+	}
+	createUser(t, server, "mia@example.org", account.RoleMember)
+	mia := newClient(t, c.base)
+	wantStatus(t, mia.login("mia@example.org", "correct horse battery"), http.StatusSeeOther)
+	_, body = mia.get("/vms/new")
+	wantContains(t, body, ">tiny<")
+	if strings.Contains(body, "tiny-kernel") || strings.Contains(body, "tiny-initrd") {
+		t.Error("the VM create form offers a kernel or an initrd")
+	}
+	d := openDomain(t, cfg)
+	_, body = mia.api(http.MethodGet, "/api/v1/images", tokenFor(t, d, "mia@example.org"))
+	wantContains(t, body, `"tiny"`)
+	if strings.Contains(body, "tiny-kernel") || strings.Contains(body, "tiny-initrd") {
+		t.Errorf("the API offers a kernel or an initrd: %s", body)
 	}
 }
 

@@ -26,6 +26,15 @@ const (
 	ImageFailed    ImageStatus = "failed"
 )
 
+// ImageKind is what an image is for.
+type ImageKind string
+
+const (
+	ImageDisk   ImageKind = "disk"   // a base volume VM disks are made from
+	ImageKernel ImageKind = "kernel" // a kernel that disk images boot directly
+	ImageInitrd ImageKind = "initrd" // an initrd for such a kernel
+)
+
 // Image formats a base volume may have.
 const (
 	FormatQCOW2 = "qcow2"
@@ -41,6 +50,7 @@ type Image struct {
 	Pool             string
 	Volume           string
 	Format           string
+	Kind             ImageKind `gorm:"default:disk"` // only disks are offered to members
 	VirtualSizeBytes int64
 	// Direct kernel boot, optional: VMs made from the image boot this
 	// kernel (with the initrd and command line) instead of the disk's boot
@@ -75,7 +85,13 @@ type UploadInput struct {
 	HostID string
 	Pool   string
 	Format string
-	Path   string // absolute, under the data dir
+	Kind   ImageKind // "" is a disk
+	Path   string    // absolute, under the data dir
+	// Optional direct kernel boot of a disk: kernel and initrd images (ids)
+	// on the same host and in the same pool, and the command line.
+	KernelImageID string
+	InitrdImageID string
+	KernelCmdline string
 }
 
 // ImageImportView is what the import worker needs.
@@ -126,7 +142,7 @@ func (s *Images) Register(ctx context.Context, actor models.Actor, v models.View
 	now := kit.UTCNow()
 	img := &Image{ID: kit.NewID(), Name: in.Name, HostID: in.HostID, Pool: in.Pool, Volume: in.Volume, Format: in.Format,
 		VirtualSizeBytes: in.VirtualSizeBytes, KernelVolume: in.KernelVolume, InitrdVolume: in.InitrdVolume,
-		KernelCmdline: in.KernelCmdline, Status: ImageReady, CreatedAt: now, UpdatedAt: now}
+		KernelCmdline: in.KernelCmdline, Kind: ImageDisk, Status: ImageReady, CreatedAt: now, UpdatedAt: now}
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		fields := map[string]string{}
 		if err := validateImageCommon(tx, fields, in.Name, in.HostID, in.Pool, in.Format); err != nil {
@@ -159,13 +175,23 @@ func (s *Images) BeginUpload(ctx context.Context, actor models.Actor, v models.V
 	}
 	in.Name, in.Pool = strings.TrimSpace(in.Name), strings.TrimSpace(in.Pool)
 	in.Format = strings.ToLower(strings.TrimSpace(in.Format))
+	in.KernelCmdline = strings.TrimSpace(in.KernelCmdline)
+	if in.Kind == "" {
+		in.Kind = ImageDisk
+	}
+	if in.Kind == ImageKernel || in.Kind == ImageInitrd {
+		in.Format = FormatRaw // a kernel or initrd file is copied byte for byte
+	}
 	now := kit.UTCNow()
 	id := kit.NewID()
 	img := &Image{ID: id, Name: in.Name, HostID: in.HostID, Pool: in.Pool, Volume: "allmende-image-" + id, Format: in.Format,
-		Status: ImageUploading, CreatedAt: now, UpdatedAt: now}
+		Kind: in.Kind, KernelCmdline: in.KernelCmdline, Status: ImageUploading, CreatedAt: now, UpdatedAt: now}
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		fields := map[string]string{}
 		if err := validateImageCommon(tx, fields, in.Name, in.HostID, in.Pool, in.Format); err != nil {
+			return err
+		}
+		if err := s.kernelBootOfUpload(tx, fields, in, img); err != nil {
 			return err
 		}
 		if !filepath.IsAbs(in.Path) {
@@ -185,6 +211,61 @@ func (s *Images) BeginUpload(ctx context.Context, actor models.Actor, v models.V
 		return nil, err
 	}
 	return img, nil
+}
+
+// kernelBootOfUpload checks the kind of an upload and, for a disk, the
+// kernel and initrd images it boots: of their kind, not failed or retired,
+// on the disk's host and in its pool. It sets img's kernel and initrd
+// volumes, which VMs boot.
+func (s *Images) kernelBootOfUpload(tx *gorm.DB, fields map[string]string, in UploadInput, img *Image) error {
+	switch in.Kind {
+	case ImageDisk:
+	case ImageKernel, ImageInitrd:
+		if in.KernelImageID != "" || in.InitrdImageID != "" || in.KernelCmdline != "" {
+			fields["kind"] = "Only a disk image boots a kernel; leave the kernel boot fields empty for a kernel or initrd."
+		}
+		return nil
+	default:
+		fields["kind"] = "Choose disk image, kernel or initrd."
+		return nil
+	}
+	for _, ref := range []struct {
+		id, field string
+		kind      ImageKind
+		volume    *string
+	}{{in.KernelImageID, "kernel_image_id", ImageKernel, &img.KernelVolume}, {in.InitrdImageID, "initrd_image_id", ImageInitrd, &img.InitrdVolume}} {
+		if ref.id == "" {
+			continue
+		}
+		var other Image
+		if err := tx.Where("id = ? AND kind = ? AND status <> ? AND retired_at IS NULL", ref.id, ref.kind, ImageFailed).Limit(1).Find(&other).Error; err != nil {
+			return fmt.Errorf("load %s image: %w", ref.kind, err)
+		}
+		switch {
+		case other.ID == "":
+			fields[ref.field] = "Choose an uploaded " + string(ref.kind) + "."
+		case other.HostID != in.HostID || other.Pool != in.Pool:
+			fields[ref.field] = "This " + string(ref.kind) + " is on another host or in another pool; upload it to the disk's host and pool."
+		default:
+			*ref.volume = other.Volume
+		}
+	}
+	kb := map[string]string{}
+	validateKernelBoot(kb, ImageInput{Volume: img.Volume, KernelVolume: img.KernelVolume, InitrdVolume: img.InitrdVolume, KernelCmdline: in.KernelCmdline})
+	for k, msg := range kb {
+		switch k {
+		case "kernel_cmdline":
+			fields[k] = msg
+		case "initrd_volume":
+			if in.KernelImageID == "" && fields["initrd_image_id"] == "" {
+				fields["initrd_image_id"] = "An initrd needs a kernel as well."
+			}
+		}
+	}
+	if in.KernelImageID == "" && in.KernelCmdline != "" {
+		fields["kernel_cmdline"] = "A kernel command line needs a kernel as well."
+	}
+	return nil
 }
 
 // MaxKernelCmdline bounds an image's kernel command line; x86 kernels
@@ -240,7 +321,7 @@ func (s *Images) insertTx(tx *gorm.DB, actor models.Actor, img *Image, action st
 		}
 		return fmt.Errorf("insert image: %w", err)
 	}
-	detail := map[string]any{"name": img.Name, "host_id": img.HostID, "pool": img.Pool, "volume": img.Volume, "format": img.Format}
+	detail := map[string]any{"name": img.Name, "host_id": img.HostID, "pool": img.Pool, "volume": img.Volume, "format": img.Format, "kind": img.Kind}
 	if img.KernelVolume != "" {
 		detail["kernel_volume"], detail["initrd_volume"], detail["kernel_cmdline"] = img.KernelVolume, img.InitrdVolume, img.KernelCmdline
 	}
@@ -287,12 +368,12 @@ func (s *Images) finish(ctx context.Context, imageID string, set map[string]any)
 	return nil
 }
 
-// List returns the images members may choose (ready, not retired), by
-// name; admins see every image not retired, whatever its status.
+// List returns the images members may choose (ready disks, not retired),
+// by name; admins see every image not retired, whatever its status or kind.
 func (s *Images) List(ctx context.Context, v models.Viewer) ([]Image, error) {
 	q := s.db.Gorm.WithContext(ctx).Where("retired_at IS NULL")
 	if !v.Admin {
-		q = q.Where("status = ?", ImageReady)
+		q = q.Where("status = ? AND kind = ?", ImageReady, ImageDisk)
 	}
 	var out []Image
 	if err := q.Order("name, host_id").Find(&out).Error; err != nil {
@@ -307,7 +388,7 @@ func (s *Images) Get(ctx context.Context, v models.Viewer, id string) (*Image, e
 	if err := kit.First(s.db.Gorm.WithContext(ctx), &img, id, "image"); err != nil {
 		return nil, err
 	}
-	if !v.Admin && (img.Status != ImageReady || img.RetiredAt != nil) {
+	if !v.Admin && (img.Status != ImageReady || img.RetiredAt != nil || img.Kind != ImageDisk) {
 		return nil, models.NotFoundError("image")
 	}
 	return &img, nil

@@ -161,3 +161,90 @@ func TestImagesKernelBoot(t *testing.T) {
 		}
 	})
 }
+
+// Kernels and initrds are uploaded as images of their kind, which disk
+// uploads boot; members are offered disks only.
+func TestImageUploadKinds(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		e := newVMEnv(t, db)
+		m, memberV := e.member(t, "m@example.org")
+		up := func(in compute.UploadInput) (*compute.Image, error) {
+			in.HostID, in.Path = e.host.ID, "/data/uploads/"+in.Name
+			if in.Pool == "" {
+				in.Pool = "default"
+			}
+			return e.images.BeginUpload(ctx, e.admin, e.adminV, in)
+		}
+		ready := func(img *compute.Image) {
+			t.Helper()
+			if err := e.images.MarkReady(ctx, img.ID, 1<<20); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := up(compute.UploadInput{Name: "odd", Format: "raw", Kind: "firmware"})
+		modelstest.FieldErr(t, err, "kind")
+		_, err = up(compute.UploadInput{Name: "k0", Format: "raw", Kind: compute.ImageKernel, KernelCmdline: "console=ttyS0"})
+		modelstest.FieldErr(t, err, "kind")
+
+		kernel, err := up(compute.UploadInput{Name: "vmlinuz", Format: "qcow2", Kind: compute.ImageKernel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kernel.Format != compute.FormatRaw || kernel.Kind != compute.ImageKernel {
+			t.Errorf("kernel upload = %+v", kernel)
+		}
+		initrd, err := up(compute.UploadInput{Name: "initrd", Format: "raw", Kind: compute.ImageInitrd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		elsewhere, err := up(compute.UploadInput{Name: "vmlinuz-other", Format: "raw", Kind: compute.ImageKernel, Pool: "other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			in    compute.UploadInput
+			field string
+		}{
+			{compute.UploadInput{KernelImageID: initrd.ID}, "kernel_image_id"},
+			{compute.UploadInput{KernelImageID: elsewhere.ID}, "kernel_image_id"},
+			{compute.UploadInput{InitrdImageID: initrd.ID}, "initrd_image_id"},
+			{compute.UploadInput{KernelCmdline: "console=ttyS0"}, "kernel_cmdline"},
+			{compute.UploadInput{KernelImageID: kernel.ID, KernelCmdline: "a\nb"}, "kernel_cmdline"},
+		} {
+			c.in.Name, c.in.Format = "bad-disk", "qcow2"
+			_, err := up(c.in)
+			modelstest.FieldErr(t, err, c.field)
+		}
+		disk, err := up(compute.UploadInput{Name: "tiny", Format: "raw", KernelImageID: kernel.ID, InitrdImageID: initrd.ID,
+			KernelCmdline: "console=ttyS0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if disk.Kind != compute.ImageDisk || disk.KernelVolume != kernel.Volume || disk.InitrdVolume != initrd.Volume || disk.KernelCmdline != "console=ttyS0" {
+			t.Errorf("disk upload = %+v", disk)
+		}
+		for _, img := range []*compute.Image{kernel, initrd, disk} {
+			ready(img)
+		}
+		list, err := e.images.List(ctx, memberV)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, img := range list {
+			if img.Kind != compute.ImageDisk {
+				t.Errorf("members are offered %s image %s", img.Kind, img.Name)
+			}
+		}
+		if _, err := e.images.Get(ctx, memberV, kernel.ID); err == nil {
+			t.Error("a member reads a kernel image")
+		}
+		_, _, err = e.vms.Create(ctx, m, memberV, compute.VMInput{Name: "k", PlanID: e.plan.ID, ImageID: kernel.ID})
+		if err == nil {
+			t.Error("a VM made from a kernel image")
+		}
+		if all, _ := e.images.List(ctx, e.adminV); len(all) < 4 {
+			t.Errorf("admins see %d images", len(all))
+		}
+	})
+}

@@ -161,7 +161,7 @@ type candidate struct {
 func placeTx(tx *gorm.DB, image *Image, size rulebook.Entitlement) ([]candidate, error) {
 	var copies []Image
 	if err := tx.Table("images").Joins("JOIN hosts h ON h.id = images.host_id").
-		Where("LOWER(images.name) = LOWER(?) AND images.status = ? AND images.retired_at IS NULL", image.Name, ImageReady).
+		Where("LOWER(images.name) = LOWER(?) AND images.status = ? AND images.kind = ? AND images.retired_at IS NULL", image.Name, ImageReady, ImageDisk).
 		Where("h.reachable = ? AND h.role = ?", true, HostRoleCompute).
 		Select("images.*").Find(&copies).Error; err != nil {
 		return nil, fmt.Errorf("find copies of image %s: %w", image.Name, err)

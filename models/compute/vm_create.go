@@ -157,7 +157,7 @@ func (s *VMs) checkCreateTx(tx *gorm.DB, v models.Viewer, in VMInput) (*Plan, *I
 		fields["plan_id"] = "Choose one of the plans on offer."
 	}
 	var img Image
-	if err := tx.Where("id = ? AND status = ? AND retired_at IS NULL", in.ImageID, ImageReady).Limit(1).Find(&img).Error; err != nil {
+	if err := tx.Where("id = ? AND status = ? AND kind = ? AND retired_at IS NULL", in.ImageID, ImageReady, ImageDisk).Limit(1).Find(&img).Error; err != nil {
 		return nil, nil, nil, fmt.Errorf("load image %s: %w", in.ImageID, err)
 	}
 	if img.ID == "" {
