@@ -128,7 +128,8 @@ type VMs struct {
 	db           *models.DB
 	queue        models.Queue
 	entitlements EntitlementSource
-	clock        models.Clock // paces automatic restarts
+	clock        models.Clock   // paces automatic restarts
+	guard        PlacementGuard // nil: placement looks at the host alone
 }
 
 // NewVMs wires the service; entitlements tells what each member's paid

@@ -125,6 +125,11 @@ func (s *VMs) Create(ctx context.Context, actor models.Actor, v models.Viewer, i
 			}
 			return fmt.Errorf("insert vm: %w", err)
 		}
+		if s.guard != nil {
+			if err := s.guard.Placed(tx, vm, plan.Size()); err != nil {
+				return err
+			}
+		}
 		detail := map[string]any{"name": vm.Name, "plan": plan.Name, "image": img.Name, "host_id": vm.HostID, "mac": vm.MAC}
 		if alloc != nil {
 			alloc.VMID = vm.ID
@@ -193,7 +198,18 @@ func (s *VMs) placeVMTx(tx *gorm.DB, vm *VM, img *Image, plan *Plan) (*IPAllocat
 	if err != nil {
 		return nil, err
 	}
+	refused := ""
 	for _, c := range cands {
+		if s.guard != nil {
+			why, err := s.guard.Admit(tx, c.host.ID, c.image.Pool, plan.Size())
+			if err != nil {
+				return nil, err
+			}
+			if why != "" {
+				refused = why
+				continue
+			}
+		}
 		alloc, ok, err := pickAddressTx(tx, c.host.ID)
 		if err != nil {
 			return nil, err
@@ -202,6 +218,9 @@ func (s *VMs) placeVMTx(tx *gorm.DB, vm *VM, img *Image, plan *Plan) (*IPAllocat
 			vm.HostID, vm.ImageID = c.host.ID, c.image.ID
 			return alloc, nil
 		}
+	}
+	if refused != "" {
+		return nil, noHost(refused)
 	}
 	return nil, noHost("The hosts with room for this plan have no free network address left; please ask the administrators.")
 }

@@ -35,6 +35,9 @@ type RuleParams struct {
 	AdmissionApprovals     int
 	BylawsVersion          string
 	BylawsText             string
+	// ReplicationIntervalSeconds is how often a VM's disk is copied to its
+	// standby host when its plan sets no interval of its own.
+	ReplicationIntervalSeconds int
 }
 
 // RuleVersion is one adopted value of one rule.

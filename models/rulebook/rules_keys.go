@@ -27,6 +27,18 @@ const (
 	RuleAssemblyNoticeDays     = "assembly_notice_days"
 	RuleProxyMaxRepresented    = "proxy_max_represented"
 	RuleHouseRulesText         = "house_rules_text"
+
+	// Replication (models/replication): how often a VM's disk is copied
+	// to its standby host unless its plan says otherwise.
+	RuleReplicationIntervalSeconds = "replication_interval_seconds"
+)
+
+// Bounds of the replication interval: below 30 s a copy hardly finishes
+// before the next is due; a day is the longest data-loss window the rule
+// may accept.
+const (
+	MinReplicationIntervalSeconds = 30
+	MaxReplicationIntervalSeconds = 86400
 )
 
 // ruleDef knows how to check one rule's value and where it goes in
@@ -123,6 +135,11 @@ var RuleDefs = []ruleDef{
 			return "Enter the text of the house rules."
 		}
 		return ""
+	}},
+	{RuleReplicationIntervalSeconds, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, MinReplicationIntervalSeconds, MaxReplicationIntervalSeconds)
+		p.ReplicationIntervalSeconds = n
+		return msg
 	}},
 }
 

@@ -1,0 +1,292 @@
+package replication
+
+import (
+	"allmende/models"
+	"allmende/models/compute"
+	"allmende/models/internal/kit"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// leaseFor is how long a run's lease holds before another worker may take
+// the VM over: longer than a run's job timeout (jobs), so a live run has
+// always been cancelled first.
+const leaseFor = RunTimeout + time.Minute
+
+// RunTimeout bounds one run; a full copy of a large disk is the longest.
+const RunTimeout = 30 * time.Minute
+
+// skippedStates are VM states no copy is taken in: no disk yet, or going.
+var skippedStates = []compute.VMState{compute.VMProvisioning, compute.VMDeleting, compute.VMDeleted, compute.VMMissing}
+
+// Due lists the VMs whose next run is due and that no run holds.
+func (r *Replicas) Due(ctx context.Context, limit int) ([]string, error) {
+	now := r.now()
+	var ids []string
+	err := r.db.Gorm.WithContext(ctx).Table("vm_replicas AS r").Joins("JOIN vms v ON v.id = r.vm_id").
+		Where("r.next_run_at <= ? AND (r.running_run_id = '' OR r.running_since < ?)", now, now.Add(-leaseFor)).
+		Where("r.replica_host_id <> v.host_id AND v.state NOT IN ?", skippedStates).
+		Order("r.next_run_at, r.vm_id").Limit(limit).Pluck("r.vm_id", &ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("find due replications: %w", err)
+	}
+	return ids, nil
+}
+
+// RunSpec is what one run copies, from where to where.
+type RunSpec struct {
+	RunID, VMID    string
+	Kind           string // full | incremental
+	SourceURI      string
+	Domain         string
+	Disk           string // the guest's disk target, "vda"
+	TargetHostID   string
+	TargetURI      string
+	TargetPool     string
+	TargetVolume   string
+	FromCheckpoint string // "" for a full copy
+	NewCheckpoint  string
+	StartedAt      time.Time
+}
+
+// ErrNotDue means there is nothing to run now: the VM is not due, another
+// run holds it, or it has no replica host.
+var ErrNotDue = errors.New("replication not due")
+
+// CheckpointName is the checkpoint a run leaves on the primary: made from
+// the run's id only, so a retried attempt of the same run names the same.
+func CheckpointName(runID string) string { return "allmende-rep-" + runID }
+
+// BeginRun takes the VM's lease with a conditional UPDATE (one run per VM,
+// whatever the job queue does) and records the run's start.
+func (r *Replicas) BeginRun(ctx context.Context, vmID string) (*RunSpec, error) {
+	var spec *RunSpec
+	err := r.db.Tx(ctx, func(tx *gorm.DB) error {
+		now := r.now()
+		var rep Replica
+		if err := tx.Where("vm_id = ?", vmID).Limit(1).Find(&rep).Error; err != nil {
+			return fmt.Errorf("load replica of vm %s: %w", vmID, err)
+		}
+		if rep.VMID == "" || rep.NextRunAt.After(now) {
+			return ErrNotDue
+		}
+		var vm compute.VM
+		if err := kit.First(tx, &vm, vmID, "virtual machine"); err != nil {
+			return err
+		}
+		for _, s := range skippedStates {
+			if vm.State == s {
+				return ErrNotDue
+			}
+		}
+		if rep.ReplicaHostID == vm.HostID {
+			return ErrNotDue
+		}
+		runID := kit.NewID()
+		res := tx.Model(&Replica{}).Where("vm_id = ? AND (running_run_id = '' OR running_since < ?)", vmID, now.Add(-leaseFor)).
+			Updates(map[string]any{"running_run_id": runID, "running_since": now, "updated_at": now})
+		if res.Error != nil {
+			return fmt.Errorf("take replication lease of vm %s: %w", vmID, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotDue
+		}
+		var src, dst compute.Host
+		if err := kit.First(tx, &src, vm.HostID, "host"); err != nil {
+			return err
+		}
+		if err := kit.First(tx, &dst, rep.ReplicaHostID, "host"); err != nil {
+			return err
+		}
+		pool, err := imagePool(tx, vm.ImageID)
+		if err != nil {
+			return err
+		}
+		spec = &RunSpec{RunID: runID, VMID: vmID, Kind: RunFull, SourceURI: src.URI, Domain: vm.DomainName(), Disk: "vda",
+			TargetHostID: dst.ID, TargetURI: dst.URI, TargetPool: pool, TargetVolume: vm.DiskVolume(),
+			FromCheckpoint: rep.LastGoodCheckpoint, NewCheckpoint: CheckpointName(runID), StartedAt: now}
+		if spec.FromCheckpoint != "" {
+			spec.Kind = RunIncremental
+		}
+		run := Run{ID: runID, VMID: vmID, ReplicaHostID: dst.ID, Kind: spec.Kind, StartedAt: now,
+			FromCheckpoint: spec.FromCheckpoint, NewCheckpoint: spec.NewCheckpoint}
+		if err := tx.Create(&run).Error; err != nil {
+			return fmt.Errorf("insert replication run: %w", err)
+		}
+		set := map[string]any{"last_run_at": now}
+		if rep.LastGoodAt == nil {
+			set["state"] = StateSeeding
+		}
+		return tx.Model(&Replica{}).Where("vm_id = ?", vmID).Updates(set).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	return spec, nil
+}
+
+// Outcome is what the hypervisor reported for a run.
+type Outcome struct {
+	BytesSent  int64
+	Extents    int64
+	Duration   time.Duration
+	Checkpoint string
+	Verified   bool
+	Err        error // in words a member may read
+}
+
+// FinishRun records how a run ended. A verified copy becomes the last good
+// one, as of the run's start (the checkpoint's moment); anything else
+// keeps the last good copy, counts a failure and schedules the next run
+// with backoff. It is idempotent: a run already finished stays as it was.
+func (r *Replicas) FinishRun(ctx context.Context, runID string, out Outcome) error {
+	return r.db.Tx(ctx, func(tx *gorm.DB) error {
+		now := r.now()
+		var run Run
+		if err := kit.First(kit.ForUpdate(tx), &run, runID, "replication run"); err != nil {
+			return err
+		}
+		if run.FinishedAt != nil {
+			return nil
+		}
+		var rep Replica
+		if err := kit.ForUpdate(tx).Where("vm_id = ?", run.VMID).Limit(1).Find(&rep).Error; err != nil {
+			return fmt.Errorf("load replica of vm %s: %w", run.VMID, err)
+		}
+		msg := ""
+		switch {
+		case out.Err != nil:
+			msg = out.Err.Error()
+		case !out.Verified:
+			msg = "the copy could not be verified"
+		case out.Checkpoint != "" && out.Checkpoint != run.NewCheckpoint:
+			msg = fmt.Sprintf("the copy ended at checkpoint %q instead of %q", out.Checkpoint, run.NewCheckpoint)
+		case rep.VMID == "" || rep.ReplicaHostID != run.ReplicaHostID:
+			msg = "the standby host changed during the copy"
+		}
+		msg = kit.Truncate(strings.TrimSpace(msg), 2000)
+		if err := tx.Model(&Run{}).Where("id = ?", runID).Updates(map[string]any{
+			"finished_at": now, "bytes_sent": out.BytesSent, "extents": out.Extents,
+			"duration_ms": out.Duration.Milliseconds(), "verified": out.Verified && msg == "", "error": msg,
+		}).Error; err != nil {
+			return fmt.Errorf("record replication run %s: %w", runID, err)
+		}
+		if rep.VMID == "" || rep.ReplicaHostID != run.ReplicaHostID {
+			return releaseTx(tx, run.VMID, runID)
+		}
+		interval, err := r.intervalTx(tx, run.VMID, now)
+		if err != nil {
+			return err
+		}
+		set := map[string]any{"bytes_last": out.BytesSent, "updated_at": now, "running_run_id": "", "running_since": nil}
+		if msg == "" {
+			set["state"], set["last_good_at"], set["last_good_checkpoint"] = StateGood, run.StartedAt, run.NewCheckpoint
+			set["last_error"], set["consecutive_failures"] = "", 0
+			set["next_run_at"] = later(run.StartedAt.Add(interval), now)
+		} else {
+			n := rep.ConsecutiveFailures + 1
+			set["state"], set["last_error"], set["consecutive_failures"] = StateFailed, msg, n
+			set["next_run_at"] = now.Add(backoff(n, interval))
+		}
+		// Only while this run holds the lease: if it ran out and another
+		// run took the VM, this run's history stays recorded and the state
+		// is the other run's.
+		if err := tx.Model(&Replica{}).Where("vm_id = ? AND running_run_id = ?", run.VMID, runID).Updates(set).Error; err != nil {
+			return fmt.Errorf("record replica of vm %s: %w", run.VMID, err)
+		}
+		return nil
+	})
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func releaseTx(tx *gorm.DB, vmID, runID string) error {
+	return tx.Model(&Replica{}).Where("vm_id = ? AND running_run_id = ?", vmID, runID).
+		Updates(map[string]any{"running_run_id": "", "running_since": nil}).Error
+}
+
+// intervalTx is the VM's interval: its plan's, or the rule's.
+func (r *Replicas) intervalTx(tx *gorm.DB, vmID string, now time.Time) (time.Duration, error) {
+	var secs []*int64
+	if err := tx.Table("vms AS v").Joins("JOIN plans p ON p.id = v.plan_id").Where("v.id = ?", vmID).
+		Pluck("p.replication_interval_seconds", &secs).Error; err != nil {
+		return 0, fmt.Errorf("load interval of vm %s: %w", vmID, err)
+	}
+	def, err := defaultInterval(tx, now)
+	if err != nil {
+		return 0, err
+	}
+	if len(secs) == 0 {
+		return def, nil
+	}
+	return intervalOf(secs[0], def), nil
+}
+
+// LagChange is a VM whose copy started or stopped lagging.
+type LagChange struct {
+	VMID, VMName string
+	Lag          time.Duration
+	Interval     time.Duration
+	Lagging      bool // true: it started lagging
+}
+
+// CheckLag marks the VMs whose copy became older than twice their
+// interval, and unmarks those that caught up, with an audit entry each,
+// so that the admins' alert has a trail; it returns the changes for the
+// log.
+func (r *Replicas) CheckLag(ctx context.Context) ([]LagChange, error) {
+	all, err := r.Lags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var flagged []string
+	if err := r.db.Gorm.WithContext(ctx).Model(&Replica{}).Where("lagging_since IS NOT NULL").Pluck("vm_id", &flagged).Error; err != nil {
+		return nil, fmt.Errorf("load lagging replicas: %w", err)
+	}
+	was := map[string]bool{}
+	for _, id := range flagged {
+		was[id] = true
+	}
+	var changes []LagChange
+	for _, s := range all {
+		if s.Lagging() != was[s.VMID] {
+			changes = append(changes, LagChange{VMID: s.VMID, VMName: s.VMName, Lag: s.Lag, Interval: s.Interval, Lagging: s.Lagging()})
+		}
+	}
+	if len(changes) == 0 {
+		return nil, nil
+	}
+	err = r.db.Tx(ctx, func(tx *gorm.DB) error {
+		now := r.now()
+		actor := models.SystemActor("replication.schedule")
+		for _, c := range changes {
+			var since any
+			action := "replication.recovered"
+			if c.Lagging {
+				since, action = now, "replication.lagging"
+			}
+			if err := tx.Model(&Replica{}).Where("vm_id = ?", c.VMID).Update("lagging_since", since).Error; err != nil {
+				return fmt.Errorf("mark lag of vm %s: %w", c.VMID, err)
+			}
+			if err := kit.RecordAudit(tx, actor, action, "vm", c.VMID, map[string]any{
+				"lag_seconds": int64(c.Lag.Seconds()), "interval_seconds": int64(c.Interval.Seconds())}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return changes, nil
+}
