@@ -217,9 +217,9 @@ func releaseTx(tx *gorm.DB, vmID, runID string) error {
 
 // intervalTx is the VM's interval: its plan's, or the rule's.
 func (r *Replicas) intervalTx(tx *gorm.DB, vmID string, now time.Time) (time.Duration, error) {
-	var secs []*int64
+	var secs []struct{ Seconds *int64 }
 	if err := tx.Table("vms AS v").Joins("JOIN plans p ON p.id = v.plan_id").Where("v.id = ?", vmID).
-		Pluck("p.replication_interval_seconds", &secs).Error; err != nil {
+		Select("p.replication_interval_seconds AS seconds").Scan(&secs).Error; err != nil {
 		return 0, fmt.Errorf("load interval of vm %s: %w", vmID, err)
 	}
 	def, err := defaultInterval(tx, now)
@@ -229,7 +229,7 @@ func (r *Replicas) intervalTx(tx *gorm.DB, vmID string, now time.Time) (time.Dur
 	if len(secs) == 0 {
 		return def, nil
 	}
-	return intervalOf(secs[0], def), nil
+	return intervalOf(secs[0].Seconds, def), nil
 }
 
 // LagChange is a VM whose copy started or stopped lagging.
