@@ -24,6 +24,7 @@ import (
 	"allmende/mail"
 	"allmende/models"
 	"allmende/models/compute"
+	"allmende/models/replication"
 )
 
 // Client is River's client over database/sql, the same type for SQLite and
@@ -78,12 +79,17 @@ type Deps struct {
 	// Lease is this instance's lease on a PostgreSQL queue (NewLease); nil
 	// on SQLite.
 	Lease *Lease
+	// Replicas runs replication; nil leaves its jobs out. Replicator copies
+	// the disks; nil makes the schedule assign and watch but copy nothing.
+	Replicas   *replication.Replicas
+	Replicator Replicator
 }
 
 // rescueStuckJobsAfter is how long a job may stay "running" before River's
 // rescuer (on the leader, every 30 s) hands it back to the queue, for a
 // worker that died with its process (kill -9, power loss). It must exceed
-// every worker's Timeout (the longest fixed one is vmJobTimeout, 90 s), and
+// every worker's Timeout (the longest fixed one of the VM jobs is vmJobTimeout,
+// 90 s; a replication run may take replication.RunTimeout), and
 // River's rescuer additionally skips a job whose own Timeout has not yet
 // passed (image imports scale theirs with the file), so a job is never
 // rescued while a live worker may still act on it: past its timeout its
@@ -118,6 +124,28 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 	river.AddWorker(workers, &ImageImportWorker{images: deps.Images, hv: deps.Hypervisor, uploadDir: deps.UploadDir, logger: log})
 	river.AddWorker(workers, &ReconcileWorker{hosts: deps.Hosts, vms: deps.VMs, tasks: deps.Tasks, hv: deps.Hypervisor, logger: log})
 
+	periodic := []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(reconcileInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return jobargs.Reconcile{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(5*time.Minute),
+			func() (river.JobArgs, *river.InsertOpts) { return jobargs.RefreshAllHosts{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: false}),
+		// Hourly rather than daily: it is cheap and idempotent, and a
+		// notice then takes effect within the hour of its date even if
+		// the portal was down at midnight.
+		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return jobargs.ProcessMemberships{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
+	}
+	if deps.Replicas != nil {
+		river.AddWorker(workers, NewReplicationScheduleWorker(deps.Replicas, deps.Replicator, log))
+		river.AddWorker(workers, NewReplicationRunWorker(deps.Replicas, deps.Replicator, log))
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(scheduleEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return jobargs.ReplicationSchedule{}, scheduleOpts() },
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
+
 	var middleware []rivertype.Middleware
 	if deps.Lease != nil {
 		middleware = append(middleware, deps.Lease.middleware())
@@ -135,25 +163,22 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 		// a job pickup of ~25 ms at p50.
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
 		RescueStuckJobsAfter: rescueStuckJobsAfter,
-		PeriodicJobs: []*river.PeriodicJob{
-			river.NewPeriodicJob(river.PeriodicInterval(reconcileInterval),
-				func() (river.JobArgs, *river.InsertOpts) { return jobargs.Reconcile{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
-			river.NewPeriodicJob(river.PeriodicInterval(5*time.Minute),
-				func() (river.JobArgs, *river.InsertOpts) { return jobargs.RefreshAllHosts{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: false}),
-			// Hourly rather than daily: it is cheap and idempotent, and a
-			// notice then takes effect within the hour of its date even if
-			// the portal was down at midnight.
-			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
-				func() (river.JobArgs, *river.InsertOpts) { return jobargs.ProcessMemberships{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
-		},
+		PeriodicJobs:         periodic,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
 	return c, nil
+}
+
+// scheduleOpts keeps one schedule job queued at a time: with several
+// portals on PostgreSQL only the leader enqueues periodic jobs, and a slow
+// schedule must not pile up behind itself.
+func scheduleOpts() *river.InsertOpts {
+	return &river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+	}}}
 }
 
 // CountByState reports how many jobs are in each River state, for /metrics.

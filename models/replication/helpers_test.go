@@ -39,7 +39,7 @@ func newEnv(t *testing.T, db *models.DB) *env {
 	e := &env{db: db, clock: models.NewManualClock(time.Now().UTC().Truncate(time.Second)),
 		hosts: compute.NewHosts(db, q, func(string) error { return nil }), plans: compute.NewPlans(db), images: compute.NewImages(db, q),
 		vms: compute.NewVMs(db, q, compute.FixedEntitlement{VCPUs: 64, MemoryMiB: 65536, DiskGiB: 1000})}
-	e.reps = replication.New(db, e.clock)
+	e.reps = replication.New(db, q, e.clock)
 	e.vms.SetPlacementGuard(e.reps)
 	e.admin = user(t, db, "admin@example.org", account.RoleAdmin)
 	e.adminV = models.Viewer{UserID: e.admin.UserID, Admin: true}

@@ -130,15 +130,16 @@ func (s *Status) Lagging() bool { return s.Replicated && s.Lag > 2*s.Interval }
 // Replicas is the replication domain's service.
 type Replicas struct {
 	db    *models.DB
+	queue models.Queue
 	clock models.Clock
 }
 
-// New wires the service.
-func New(db *models.DB, clock models.Clock) *Replicas {
+// New wires the service; clock is what "now" is for schedules and lag.
+func New(db *models.DB, queue models.Queue, clock models.Clock) *Replicas {
 	if clock == nil {
 		clock = models.SystemClock{}
 	}
-	return &Replicas{db: db, clock: clock}
+	return &Replicas{db: db, queue: queue, clock: clock}
 }
 
 func (r *Replicas) now() time.Time { return r.clock.Now().UTC() }

@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"allmende/jobs/jobargs"
 	"allmende/models"
 	"allmende/models/compute"
 	"allmende/models/internal/kit"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"gorm.io/gorm"
 )
 
@@ -36,6 +39,37 @@ func (r *Replicas) Due(ctx context.Context, limit int) ([]string, error) {
 		return nil, fmt.Errorf("find due replications: %w", err)
 	}
 	return ids, nil
+}
+
+// runOpts keeps at most one run per VM queued or running, across portal
+// instances (River's unique jobs); the lease in BeginRun is the second line.
+func runOpts() *river.InsertOpts {
+	return &river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+	}}}
+}
+
+// EnqueueDue enqueues a run for every VM that is due; a VM whose run is
+// still queued or running gets no second one. It returns how many it
+// asked for (duplicates River skipped included).
+func (r *Replicas) EnqueueDue(ctx context.Context) (int, error) {
+	ids, err := r.Due(ctx, 500)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	err = r.db.Tx(ctx, func(tx *gorm.DB) error {
+		for _, id := range ids {
+			if _, err := kit.Enqueue(ctx, r.queue, tx, jobargs.ReplicationRun{VMID: id}, runOpts()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(ids), nil
 }
 
 // RunSpec is what one run copies, from where to where.
