@@ -20,6 +20,7 @@ import (
 	"allmende/models/compute"
 	"allmende/models/governance"
 	"allmende/models/membership"
+	"allmende/models/replication"
 	"allmende/models/rulebook"
 	"allmende/views"
 )
@@ -43,6 +44,7 @@ type Handler struct {
 	Networks     *compute.Networks
 	SSHKeys      *compute.SSHKeys
 	HostSettings *compute.Hosts
+	Replicas     *replication.Replicas // nil: no replication section or pages
 	Console      ConsoleOpener
 	UploadDir    string // where image uploads are spooled before import
 

@@ -186,7 +186,11 @@ func (h *Handler) vmView(c echo.Context, forms views.VMForms) (views.VMView, err
 	if forms.Timeout.Values == nil {
 		forms.Timeout.Values = map[string]string{"shutdown_timeout": strconv.Itoa(d.ShutdownTimeoutSeconds)}
 	}
-	return views.VMView{VM: d, Plans: plans, Forms: forms, ShowOwner: v.Admin}, nil
+	rep, err := h.vmReplication(ctx, v, d.ID)
+	if err != nil {
+		return views.VMView{}, err
+	}
+	return views.VMView{VM: d, Plans: plans, Forms: forms, ShowOwner: v.Admin, Replication: rep}, nil
 }
 
 func (h *Handler) renderVM(c echo.Context, status int, forms views.VMForms) error {

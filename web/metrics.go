@@ -11,6 +11,7 @@ import (
 
 	"allmende/jobs"
 	"allmende/models"
+	"allmende/models/replication"
 )
 
 // metrics owns the portal's Prometheus registry; it is not the global
@@ -21,7 +22,7 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 }
 
-func newMetrics(db *models.DB) *metrics {
+func newMetrics(db *models.DB, replicas *replication.Replicas) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -32,7 +33,7 @@ func newMetrics(db *models.DB) *metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route", "method"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, &jobCollector{db: db},
+	m.registry.MustRegister(m.requests, m.latency, &jobCollector{db: db}, &replicationCollector{replicas: replicas},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,4 +76,38 @@ func (j *jobCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, state := range []string{"available", "cancelled", "completed", "discarded", "pending", "retryable", "running", "scheduled"} {
 		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(counts[state]), state)
 	}
+}
+
+// replicationCollector reads every replicated VM's data-loss window at
+// scrape time; a VM is labelled by its id (names repeat across members).
+type replicationCollector struct{ replicas *replication.Replicas }
+
+var (
+	replicationLagDesc = prometheus.NewDesc("allmende_replication_lag_seconds",
+		"Seconds since the moment the VM's last good standby copy holds (the data-loss window).", []string{"vm"}, nil)
+	replicationLaggingDesc = prometheus.NewDesc("allmende_replication_lagging",
+		"Replicated VMs whose last good copy is older than twice their interval.", nil, nil)
+)
+
+func (r *replicationCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- replicationLagDesc
+	ch <- replicationLaggingDesc
+}
+
+func (r *replicationCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	lags, err := r.replicas.Lags(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(replicationLagDesc, err)
+		return
+	}
+	lagging := 0
+	for _, s := range lags {
+		ch <- prometheus.MustNewConstMetric(replicationLagDesc, prometheus.GaugeValue, s.Lag.Seconds(), s.VMID)
+		if s.Lagging() {
+			lagging++
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(replicationLaggingDesc, prometheus.GaugeValue, float64(lagging))
 }

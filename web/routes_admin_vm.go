@@ -36,6 +36,10 @@ func adminVMRoutes(admin, api *echo.Group, h *handlers.Handler) {
 	admin.POST("/hosts/:id/settings", h.AdminSaveHostSettings)
 
 	admin.GET("/drift", h.AdminDrift)
+
+	admin.GET("/replication", h.AdminReplication)
+	admin.POST("/replication/vms/:id/host", h.AdminSetReplicaHost)
+	admin.POST("/replication/plans/:id", h.AdminSetPlanInterval)
 }
 
 // streamingUpload exempts an image upload from the global body limit; the

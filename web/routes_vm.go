@@ -41,6 +41,7 @@ func vmRoutes(user, api *echo.Group, h *handlers.Handler) {
 	api.GET("/vms", h.APIListVMs)
 	api.POST("/vms", h.APICreateVM)
 	api.GET("/vms/:id", h.APIGetVM)
+	api.GET("/vms/:id/replication", h.APIGetVMReplication)
 	api.PATCH("/vms/:id", h.APIPatchVM)
 	api.DELETE("/vms/:id", h.APIDeleteVM)
 	api.POST("/vms/:id/start", h.APIStartVM)

@@ -27,6 +27,7 @@ import (
 	"allmende/models/compute"
 	"allmende/models/governance"
 	"allmende/models/membership"
+	"allmende/models/replication"
 	"allmende/models/rulebook"
 )
 
@@ -97,8 +98,15 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	tasks := compute.NewTasks(s.db, queue)
 	images := compute.NewImages(s.db, queue)
 	uploadDir := filepath.Join(cfg.DataDir, "uploads")
+	// Replication joins placement (N+1, the replica host of a new VM)
+	// through compute's guard, since compute ranks below it.
+	replicas := replication.New(s.db, queue, clock)
+	vms.SetPlacementGuard(replicas)
+	// Replicator stays nil until the hypervisor's disk copy is wired in
+	// (an adapter over s.hv): the schedule then assigns replica hosts and
+	// watches the lag, but enqueues no copies.
 	deps := jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender, Memberships: memberships,
-		VMs: vms, Tasks: tasks, Images: images, UploadDir: uploadDir}
+		VMs: vms, Tasks: tasks, Images: images, UploadDir: uploadDir, Replicas: replicas}
 	// Before the workers start: jobs a killed predecessor left running are
 	// taken up at once rather than after River's rescue delay.
 	if s.releaseQueue, err = jobs.ClaimQueue(ctx, s.db, log); err != nil {
@@ -137,12 +145,13 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		Networks:     compute.NewNetworks(s.db),
 		SSHKeys:      compute.NewSSHKeys(s.db),
 		HostSettings: s.hosts,
+		Replicas:     replicas,
 		Console:      consoles{vms: vms, hv: s.hv},
 		UploadDir:    filepath.Join(cfg.DataDir, "uploads"),
 		Sessions:     handlers.NewSessions(keyHash, keyBlock),
 		Log:          log,
 	}
-	s.echo = s.routes(h, newMetrics(s.db))
+	s.echo = s.routes(h, newMetrics(s.db, replicas))
 	return s, nil
 }
 

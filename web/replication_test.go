@@ -1,0 +1,118 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"allmende/models"
+	"allmende/models/compute"
+)
+
+// replicatedWorld is vmWorld with a second host offering the image, and
+// one VM of Mia's placed with a replica host.
+func replicatedWorld(t *testing.T) (*vmWorld, vmJSON) {
+	t.Helper()
+	w := newVMWorld(t)
+	ctx := context.Background()
+	u, err := w.d.accounts.ByEmail(ctx, "admin@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, av := models.Actor{UserID: u.ID, Email: u.Email}, models.Viewer{UserID: u.ID, Admin: true}
+	hosts := compute.NewHosts(w.d.db, vmNoQueue{}, func(string) error { return nil })
+	host, err := hosts.Add(ctx, admin, compute.HostInput{Name: "node-b", URI: "qemu+unix:///system?socket=" + filepath.Join(t.TempDir(), "no.sock")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hosts.StoreInventory(ctx, host.ID, compute.HostInventory{Hostname: "node-b", CPUs: 8, MemoryBytes: 16 << 30,
+		Pools: []compute.HostPool{{Name: "default", Active: true, CapacityBytes: 100 << 30}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := compute.NewImages(w.d.db, vmNoQueue{}).Register(ctx, admin, av, compute.ImageInput{Name: "debian-13",
+		HostID: host.ID, Pool: "default", Volume: "debian-13.qcow2", Format: "qcow2", VirtualSizeBytes: 2 << 30}); err != nil {
+		t.Fatal(err)
+	}
+	vm, _ := w.createVM(t, w.miaToken, "web")
+	return w, vm
+}
+
+// A member sees the Replication section of their own VM and its API;
+// another member gets 404 on both; admins see every VM's replication.
+func TestReplicationPagesAndAPI(t *testing.T) {
+	w, vm := replicatedWorld(t)
+	standby := map[string]string{"node-a": "node-b", "node-b": "node-a"}[vm.HostName]
+	resp, body := w.mia.get("/vms/" + vm.ID)
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, `id="vm-replication"`, "Standby host", standby, "Data-loss window", "first copy pending")
+
+	resp, body = w.mia.api(http.MethodGet, "/api/v1/vms/"+vm.ID+"/replication", w.miaToken)
+	wantStatus(t, resp, http.StatusOK)
+	rep := decode[struct {
+		Replicated  bool   `json:"replicated"`
+		StandbyHost string `json:"standby_host"`
+		Interval    int    `json:"interval_seconds"`
+		Health      string `json:"health"`
+	}](t, body)
+	if !rep.Replicated || rep.StandbyHost != standby || rep.Interval != 300 || rep.Health != "first copy pending" {
+		t.Fatalf("api: %s", body)
+	}
+
+	resp, _ = w.otto.get("/vms/" + vm.ID)
+	wantStatus(t, resp, http.StatusNotFound)
+	resp, _ = w.otto.api(http.MethodGet, "/api/v1/vms/"+vm.ID+"/replication", w.ottoToken)
+	wantStatus(t, resp, http.StatusNotFound)
+	resp, _ = w.admin.api(http.MethodGet, "/api/v1/vms/"+vm.ID+"/replication", w.adminToken)
+	wantStatus(t, resp, http.StatusOK)
+
+	resp, _ = w.mia.get("/admin/replication")
+	if resp.StatusCode == http.StatusOK {
+		t.Fatal("a member opened the admin replication page")
+	}
+	resp, body = w.admin.get("/admin/replication")
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, `data-vm="web"`, "mia@example.org", `id="replication-capacity"`, `data-host="node-a"`, `data-plan="small"`)
+	resp, body = w.admin.get("/admin/replication?filter=lagging")
+	wantStatus(t, resp, http.StatusOK)
+	if strings.Contains(body, `data-vm="web"`) {
+		t.Error("a fresh VM listed as lagging")
+	}
+}
+
+// A bad replica host is a field error (422) and writes nothing; a good one
+// is saved with an audit entry.
+func TestReplicationAdminChangeHost(t *testing.T) {
+	w, vm := replicatedWorld(t)
+	var own, other compute.Host
+	if err := w.d.db.Gorm.First(&own, "name = ?", vm.HostName).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := w.d.db.Gorm.First(&other, "name <> ?", vm.HostName).Error; err != nil {
+		t.Fatal(err)
+	}
+	audits := func() int64 {
+		var n int64
+		w.d.db.Gorm.Table("audit_events").Where("action = 'replication.set_host'").Count(&n)
+		return n
+	}
+	for _, bad := range []string{own.ID, "not-a-host", ""} {
+		resp, body := w.admin.submit("/admin/replication", "/admin/replication/vms/"+vm.ID+"/host", url.Values{"replica_host_id": {bad}})
+		wantStatus(t, resp, http.StatusUnprocessableEntity)
+		wantContains(t, body, "field-error")
+	}
+	resp, _ := w.admin.submit("/admin/replication", "/admin/replication/vms/no-such-vm/host", url.Values{"replica_host_id": {other.ID}})
+	wantStatus(t, resp, http.StatusNotFound)
+	if n := audits(); n != 0 {
+		t.Fatalf("refused changes audited: %d", n)
+	}
+	resp, _ = w.admin.submit("/admin/replication", "/admin/replication/plans/"+w.small.ID, url.Values{"interval_seconds": {"10"}})
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	resp, _ = w.admin.submit("/admin/replication", "/admin/replication/plans/"+w.small.ID, url.Values{"interval_seconds": {"120"}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	resp, body := w.mia.api(http.MethodGet, "/api/v1/vms/"+vm.ID+"/replication", w.miaToken)
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, `"interval_seconds":120`)
+}
