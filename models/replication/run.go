@@ -21,6 +21,10 @@ import (
 // always been cancelled first.
 const leaseFor = RunTimeout + time.Minute
 
+// fullAfterFailures is how many failed runs in a row make the next one a
+// full copy.
+const fullAfterFailures = 3
+
 // RunTimeout bounds one run; a full copy of a large disk is the longest.
 const RunTimeout = 30 * time.Minute
 
@@ -144,6 +148,11 @@ func (r *Replicas) BeginRun(ctx context.Context, vmID string) (*RunSpec, error) 
 		spec = &RunSpec{RunID: runID, VMID: vmID, Kind: RunFull, SourceURI: src.URI, Domain: vm.DomainName(), Disk: "vda",
 			TargetHostID: dst.ID, TargetURI: dst.URI, TargetPool: pool, TargetVolume: vm.DiskVolume(),
 			FromCheckpoint: rep.LastGoodCheckpoint, NewCheckpoint: CheckpointName(runID), StartedAt: now}
+		// After fullAfterFailures failures in a row the checkpoint itself may
+		// be the trouble (lost in a migration, removed by hand): copy whole.
+		if rep.ConsecutiveFailures >= fullAfterFailures {
+			spec.FromCheckpoint = ""
+		}
 		if spec.FromCheckpoint != "" {
 			spec.Kind = RunIncremental
 		}
