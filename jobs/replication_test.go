@@ -55,7 +55,7 @@ func newRepEnv(t *testing.T, db *models.DB) *repEnv {
 	e := &repEnv{db: db, clock: models.NewManualClock(time.Now().UTC().Truncate(time.Second)), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	e.reps = replication.New(db, q, e.clock)
 	hosts, plans, images := compute.NewHosts(db, q, func(string) error { return nil }), compute.NewPlans(db), compute.NewImages(db, q)
-	vms := compute.NewVMs(db, q, compute.FixedEntitlement{VCPUs: 8, MemoryMiB: 8192, DiskGiB: 100})
+	vms := compute.NewVMs(db, q, compute.FixedEntitlement{VCPUs: 8, MemoryMiB: 8192, DiskGiB: 100}, models.SystemClock{})
 	vms.SetPlacementGuard(e.reps)
 	admin := testUser(t, db, "admin@example.org", "admin")
 	av := models.Viewer{UserID: admin.UserID, Admin: true}

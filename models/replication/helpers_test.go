@@ -36,9 +36,10 @@ type env struct {
 func newEnv(t *testing.T, db *models.DB) *env {
 	t.Helper()
 	q := modelstest.NewQueue(t, db)
-	e := &env{db: db, clock: models.NewManualClock(time.Now().UTC().Truncate(time.Second)),
+	clock := models.NewManualClock(time.Now().UTC().Truncate(time.Second))
+	e := &env{db: db, clock: clock,
 		hosts: compute.NewHosts(db, q, func(string) error { return nil }), plans: compute.NewPlans(db), images: compute.NewImages(db, q),
-		vms: compute.NewVMs(db, q, compute.FixedEntitlement{VCPUs: 64, MemoryMiB: 65536, DiskGiB: 1000})}
+		vms: compute.NewVMs(db, q, compute.FixedEntitlement{VCPUs: 64, MemoryMiB: 65536, DiskGiB: 1000}, clock)}
 	e.reps = replication.New(db, q, e.clock)
 	e.vms.SetPlacementGuard(e.reps)
 	e.admin = user(t, db, "admin@example.org", account.RoleAdmin)
