@@ -51,12 +51,12 @@ func (g *Governance) Minutes(ctx context.Context, v models.Viewer, assemblyID st
 	fmt.Fprintf(&b, "- Members entitled to vote: %d\n", f.Electorate)
 	fmt.Fprintf(&b, "- Result file SHA-256: `%s`\n", res.ResultHash)
 	if a.Description != "" {
-		fmt.Fprintf(&b, "\n%s\n", a.Description)
+		fmt.Fprintf(&b, "\n%s", mdQuote(a.Description))
 	}
 	for i, r := range res.Items {
 		fmt.Fprintf(&b, "\n## %d. %s\n\n", i+1, mdEscape(r.Title))
 		if i < len(items) && items[i].Description != "" {
-			fmt.Fprintf(&b, "%s\n\n", items[i].Description)
+			fmt.Fprintf(&b, "%s\n", mdQuote(items[i].Description))
 		}
 		ballot := "named ballot"
 		if r.Secret {
@@ -122,7 +122,50 @@ func majorityName(num, den int) string {
 	return fmt.Sprintf("at least %d/%d", num, den)
 }
 
-// mdEscape keeps member-written titles from turning into markup.
+// mdEscape keeps member-written titles and names from turning into markup:
+// it stays on one line, every Markdown punctuation mark is backslash-escaped
+// and HTML's specials are entities, so the text can neither open a heading,
+// table, list, link or emphasis nor carry raw HTML.
 func mdEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "`", "\\`", "|", `\|`, "#", `\#`, "[", `\[`, "]", `\]`, "<", "&lt;", "\n", " ").Replace(s)
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '\n' || r == '\r' || r == '\t':
+			b.WriteByte(' ')
+		case r < 0x20 || r == 0x7f:
+			// Control characters are refused on input; old rows lose them here.
+		case r < 0x80 && strings.ContainsRune(mdPunct, r):
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// mdPunct is the ASCII punctuation Markdown may give a meaning to (less the
+// HTML specials, which become entities); a backslash makes each literal.
+const mdPunct = "\\`*_{}[]()#+-.!|~=:"
+
+// mdQuote sets member-written text (an assembly's or an item's description,
+// which may be a member's reasoning) apart as a block quote: every line is
+// escaped and starts with "> ", so nothing in it can pass for the minutes'
+// own headings, result tables or verdicts. Results come only from the tally.
+func mdQuote(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
+		if l = strings.TrimSpace(mdEscape(l)); l == "" {
+			b.WriteString(">\n")
+			continue
+		}
+		b.WriteString("> " + l + "\n")
+	}
+	return b.String()
 }
