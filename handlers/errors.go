@@ -77,17 +77,21 @@ func (h *Handler) ErrorHandler(err error, c echo.Context) {
 	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
 		return
 	}
-	status, msg, fields := http.StatusInternalServerError, "", map[string]string(nil)
+	status, msg, fields, reason := http.StatusInternalServerError, "", map[string]string(nil), ""
 	var de *models.Error
 	var he *echo.HTTPError
 	switch {
 	case errors.As(err, &de):
-		status, msg, fields = de.Code, de.Safe, de.Fields
+		status, msg, fields, reason = de.Code, de.Safe, de.Fields, de.Reason
 	case errors.As(err, &he):
 		status = he.Code
 		msg = friendly(status)
 	}
-	if status >= 500 {
+	if status >= 500 && reason != "" {
+		// An expected condition (no capacity, storage full): its message
+		// is for the client; the cause, if any, is logged as a warning.
+		h.Log.Warn("request refused", "method", c.Request().Method, "path", c.Request().URL.Path, "reason", reason, "err", err)
+	} else if status >= 500 {
 		h.Log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 		msg = friendly(http.StatusInternalServerError)
 	}
@@ -96,7 +100,11 @@ func (h *Handler) ErrorHandler(err error, c echo.Context) {
 	}
 
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
-		body := APIError{Error: APIErrorBody{Status: status, Code: codeOf(status), Message: msg, Fields: fields}}
+		code := reason
+		if code == "" {
+			code = codeOf(status)
+		}
+		body := APIError{Error: APIErrorBody{Status: status, Code: code, Message: msg, Fields: fields}}
 		if c.Request().Method == http.MethodHead {
 			_ = c.NoContent(status)
 			return

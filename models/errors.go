@@ -13,6 +13,11 @@ type Error struct {
 	Safe   string            // shown to the client
 	Fields map[string]string // form field → message
 	Err    error             // internal cause, logged, never shown
+	// Reason is the API's machine-readable error code when the status
+	// alone does not say it ("no_capacity", "storage_full"). A 5xx error
+	// with a Reason is an expected condition of the service, not a fault:
+	// its Safe message is shown rather than the generic one.
+	Reason string
 }
 
 func (e *Error) Error() string {
@@ -39,6 +44,12 @@ func Forbidden(msg string) *Error { return &Error{Code: http.StatusForbidden, Sa
 
 // Conflict reports an action the current state forbids.
 func Conflict(msg string) *Error { return &Error{Code: http.StatusConflict, Safe: msg} }
+
+// Unavailable reports an expected condition that keeps the service from
+// doing what was asked right now (503), with its reason for API clients.
+func Unavailable(reason, msg string, fields map[string]string) *Error {
+	return &Error{Code: http.StatusServiceUnavailable, Reason: reason, Safe: msg, Fields: fields}
+}
 
 // IsNotFound reports whether err says a row does not exist (or belongs to
 // someone the viewer may not know about).

@@ -6,7 +6,6 @@ import (
 	"allmende/models/rulebook"
 	"context"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 
@@ -180,6 +179,7 @@ func placeTx(tx *gorm.DB, image *Image, size rulebook.Entitlement) ([]candidate,
 		return nil, err
 	}
 	var out []candidate
+	var most hostRoom // the most any host has free, per resource
 	for _, h := range hosts {
 		img := byHost[h.ID]
 		room, ok, err := roomOn(tx, &h, img.Pool, "")
@@ -189,9 +189,14 @@ func placeTx(tx *gorm.DB, image *Image, size rulebook.Entitlement) ([]candidate,
 		if ok && room.fits(size) {
 			out = append(out, candidate{host: h, image: img, room: room})
 		}
+		if ok {
+			most = hostRoom{VCPUs: max(most.VCPUs, room.VCPUs), MemoryMiB: max(most.MemoryMiB, room.MemoryMiB), DiskGiB: max(most.DiskGiB, room.DiskGiB)}
+		}
 	}
 	if len(out) == 0 {
-		return nil, noHost("No host has room for this plan right now; choose a smaller plan or ask the administrators.")
+		return nil, noHost(fmt.Sprintf("No host has room for this plan right now: it needs %d vCPU(s), %d MiB of memory and %d GiB of disk; "+
+			"the most any host has free is %d vCPU(s), %d MiB and %d GiB. Choose a smaller plan or ask the administrators.",
+			size.VCPUs, size.MemoryMiB, size.DiskGiB, max(most.VCPUs, 0), max(most.MemoryMiB, 0), max(most.DiskGiB, 0)))
 	}
 	// Spread the load: the host with the most memory left goes first.
 	sort.SliceStable(out, func(i, j int) bool {
@@ -203,8 +208,11 @@ func placeTx(tx *gorm.DB, image *Image, size rulebook.Entitlement) ([]candidate,
 	return out, nil
 }
 
+// noHost is the answer when no host can take a VM: an expected state of
+// the commons, not a fault, so the client gets the reason (code
+// "no_capacity" in the API).
 func noHost(msg string) *models.Error {
-	return &models.Error{Code: http.StatusServiceUnavailable, Safe: msg, Fields: map[string]string{"plan_id": msg}}
+	return models.Unavailable("no_capacity", msg, map[string]string{"plan_id": msg})
 }
 
 // checkRoomForResize refuses a resize the VM's host has no room for.
