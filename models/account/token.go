@@ -53,6 +53,9 @@ func (t *Tokens) Create(ctx context.Context, actor models.Actor, userID, name st
 	if name == "" || utf8.RuneCountInString(name) > 100 {
 		return nil, "", models.Invalid(map[string]string{"name": "Give the token a name of 1 to 100 characters."})
 	}
+	if kit.HasControl(name, false) {
+		return nil, "", models.Invalid(map[string]string{"name": kit.ControlCharsMessage})
+	}
 	raw := make([]byte, 20)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, "", fmt.Errorf("read token bytes: %w", err)

@@ -4,6 +4,8 @@ import (
 	"net/mail"
 	"strings"
 	"unicode/utf8"
+
+	"allmende/models/internal/kit"
 )
 
 // Validation lives here, apart from storage, so that the page and the API
@@ -44,6 +46,8 @@ func validateName(name string) string {
 		return "Enter your name."
 	case n > 200:
 		return "This name is too long (at most 200 characters)."
+	case kit.HasControl(name, false):
+		return kit.ControlCharsMessage
 	}
 	return ""
 }

@@ -44,6 +44,8 @@ func (in *VMInput) validate() map[string]string {
 		fields["user_data"] = fmt.Sprintf("User data may be at most %d KiB.", maxUserData>>10)
 	case !utf8.ValidString(in.UserData):
 		fields["user_data"] = "User data must be text (UTF-8)."
+	case kit.HasControl(in.UserData, true):
+		fields["user_data"] = kit.ControlCharsMessage
 	}
 	var ids []string
 	for _, id := range in.SSHKeyIDs {

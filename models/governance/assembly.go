@@ -143,6 +143,7 @@ func (in *AssemblyInput) validate(now time.Time) map[string]string {
 	if kit.UTF8Len(in.Description) > 20000 {
 		fields["description"] = "This is too long (at most 20000 characters)."
 	}
+	kit.NoControl(fields, "description", in.Description, true)
 	if !slices.Contains(assemblyForms, in.Form) {
 		fields["form"] = "Choose in person, virtual, hybrid or two phases."
 	}
@@ -262,6 +263,7 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 		if kit.UTF8Len(in.Description) > 20000 {
 			fields["description"] = "This is too long (at most 20000 characters)."
 		}
+		kit.NoControl(fields, "description", in.Description, true)
 		row := itemRow{ID: kit.NewID(), AssemblyID: a.ID, Title: in.Title, Description: in.Description, Kind: in.Kind,
 			Secret: in.Secret, Quorum: in.Quorum}
 		if prop != nil {
@@ -287,6 +289,7 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 				if seen[c] {
 					fields["candidates"] = fmt.Sprintf("%s is named twice.", c)
 				}
+				kit.NoControl(fields, "candidates", c, false)
 				seen[c] = true
 				candidates = append(candidates, c)
 			}
@@ -775,6 +778,9 @@ func (g *Governance) GrantProxy(ctx context.Context, actor models.Actor, v model
 		}
 		if kit.UTF8Len(declaration) > 5000 {
 			return models.Invalid(map[string]string{"declaration": "This is too long (at most 5000 characters)."})
+		}
+		if kit.HasControl(declaration, true) {
+			return models.Invalid(map[string]string{"declaration": kit.ControlCharsMessage})
 		}
 		p := proxyRow{ID: kit.NewID(), AssemblyID: a.ID, GrantorID: v.UserID, ProxyID: holder.ID, Declaration: declaration, CreatedAt: g.now()}
 		if err := tx.Create(&p).Error; err != nil {

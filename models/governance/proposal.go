@@ -140,7 +140,8 @@ func (in *ProposalInput) normalize() {
 func (in *ProposalInput) validate(tx *gorm.DB, today time.Time) (map[string]string, error) {
 	fields := map[string]string{}
 	kit.TextField(fields, "title", in.Title, "Give the proposal a title.", 200)
-	kit.TextField(fields, "reasoning", in.Reasoning, "Explain why the members should adopt it.", 20000)
+	kit.TextBlock(fields, "reasoning", in.Reasoning, "Explain why the members should adopt it.", 20000)
+	kit.NoControl(fields, "new_text", in.NewText, true)
 	switch in.Kind {
 	case ProposalParameters, ProposalText:
 		if in.EffectiveFrom.IsZero() {
@@ -305,7 +306,7 @@ var goodStanding = []membership.MembershipStatus{membership.StatusMember, member
 func (g *Governance) Comment(ctx context.Context, actor models.Actor, v models.Viewer, proposalID, text string) error {
 	text = strings.TrimSpace(text)
 	fields := map[string]string{}
-	kit.TextField(fields, "text", text, "Write your comment.", 10000)
+	kit.TextBlock(fields, "text", text, "Write your comment.", 10000)
 	if len(fields) > 0 {
 		return models.Invalid(fields)
 	}

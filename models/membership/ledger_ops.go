@@ -124,6 +124,9 @@ func (s *Memberships) ReverseShareTransaction(ctx context.Context, actor models.
 	if reason == "" {
 		return models.Invalid(map[string]string{"reason": "Give the reason for the reversal."})
 	}
+	if kit.HasControl(reason, true) {
+		return models.Invalid(map[string]string{"reason": kit.ControlCharsMessage})
+	}
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		var orig ShareTransaction
 		if err := kit.First(tx, &orig, txID, "booking"); err != nil {
@@ -150,6 +153,9 @@ func (s *Memberships) ReverseCapitalTransaction(ctx context.Context, actor model
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return models.Invalid(map[string]string{"reason": "Give the reason for the reversal."})
+	}
+	if kit.HasControl(reason, true) {
+		return models.Invalid(map[string]string{"reason": kit.ControlCharsMessage})
 	}
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		var orig CapitalTransaction
@@ -237,10 +243,11 @@ func (s *Memberships) TransferCapital(ctx context.Context, actor models.Actor, f
 	if msg := s.checkBookingDate(date); msg != "" {
 		fields["date"] = msg
 	}
+	note = strings.TrimSpace(note)
+	kit.NoControl(fields, "note", note, true)
 	if len(fields) > 0 {
 		return models.Invalid(fields)
 	}
-	note = strings.TrimSpace(note)
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		locked, err := lockMemberships(tx, fromMembershipID, toMembershipID)
 		if err != nil {

@@ -192,6 +192,9 @@ func (s *Memberships) Reject(ctx context.Context, actor models.Actor, membership
 	if reason == "" {
 		return models.Invalid(map[string]string{"reason": "Give the applicant the reason for the rejection."})
 	}
+	if kit.HasControl(reason, true) {
+		return models.Invalid(map[string]string{"reason": kit.ControlCharsMessage})
+	}
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		m, err := openApplicationTx(tx, actor, membershipID, "reject")
 		if err != nil {

@@ -106,6 +106,9 @@ func (s *Memberships) Exclude(ctx context.Context, actor models.Actor, membershi
 	if reason == "" {
 		return models.Invalid(map[string]string{"reason": "Give the reason for the exclusion."})
 	}
+	if kit.HasControl(reason, true) {
+		return models.Invalid(map[string]string{"reason": kit.ControlCharsMessage})
+	}
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		m, err := loadMembership(tx, membershipID, true)
 		if err != nil {
