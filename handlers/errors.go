@@ -77,6 +77,10 @@ func (h *Handler) ErrorHandler(err error, c echo.Context) {
 	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
 		return
 	}
+	// A write outside a domain transaction may also meet a full disk.
+	if _, ok := models.AsError(err); !ok && models.IsStorageFull(err) {
+		err = models.StorageFull(err)
+	}
 	status, msg, fields, reason := http.StatusInternalServerError, "", map[string]string(nil), ""
 	var de *models.Error
 	var he *echo.HTTPError

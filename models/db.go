@@ -10,11 +10,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -52,6 +54,9 @@ type DB struct {
 	// locals holds per-handle state of domain packages (account's cache
 	// of signed-in users), see Local. Only a handle made by Open has it.
 	locals *sync.Map
+	// fullSince is when a write last failed for lack of space (unix
+	// nanoseconds, 0: not since the last success), see StorageFull.
+	fullSince *atomic.Int64
 }
 
 // Open connects to the database named by dsn: a postgres:// URL selects
@@ -89,7 +94,7 @@ func openSQLite(path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open gorm on sqlite: %w", err)
 	}
-	db := &DB{Gorm: g, SQL: sqlDB, Dialect: SQLite, locals: new(sync.Map)}
+	db := &DB{Gorm: g, SQL: sqlDB, Dialect: SQLite, locals: new(sync.Map), fullSince: newFullMark()}
 	if err := db.ping(); err != nil {
 		return nil, err
 	}
@@ -141,7 +146,7 @@ func openPostgres(dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open gorm on postgres: %w", err)
 	}
-	db := &DB{Gorm: g, SQL: sqlDB, Dialect: Postgres, Read: g, locals: new(sync.Map)}
+	db := &DB{Gorm: g, SQL: sqlDB, Dialect: Postgres, Read: g, locals: new(sync.Map), fullSince: newFullMark()}
 	if err := db.ping(); err != nil {
 		return nil, err
 	}
@@ -199,7 +204,16 @@ var ErrNotFound = errors.New("not found")
 
 // Tx runs fn in one transaction on the writer: the state change, its audit
 // entry and any job insert commit together or not at all. It is the one way
-// domain packages open a transaction; fn's error rolls it back.
+// domain packages open a transaction; fn's error rolls it back. A write
+// that fails for lack of space comes back as StorageFull (507), which
+// forms and the API show as such.
 func (db *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return db.Gorm.WithContext(ctx).Transaction(fn)
+	err := db.Gorm.WithContext(ctx).Transaction(fn)
+	db.noteWrite(err)
+	if IsStorageFull(err) {
+		if e, ok := AsError(err); !ok || e.Code != http.StatusInsufficientStorage {
+			return StorageFull(err)
+		}
+	}
+	return err
 }

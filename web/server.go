@@ -257,6 +257,10 @@ func (s *Server) Start(ctx context.Context) (string, error) {
 // Handler exposes the router, for in-process tests.
 func (s *Server) Handler() http.Handler { return s.echo }
 
+// DB is the server's database handle, for tests and tools that must act on
+// its own connections (on SQLite the single writer).
+func (s *Server) DB() *models.DB { return s.db }
+
 // Shutdown stops taking requests, lets running jobs finish (or hands them
 // back to the queue when they take too long), closes libvirt connections
 // and closes the database. The private libvirtd and its guests keep
