@@ -74,6 +74,7 @@ func TestPortal(t *testing.T) {
 		tab.fill("#f-email", email)
 		tab.fill("#f-password", password)
 		tab.submit(`form[action="/register"] button[type=submit]`, http.StatusOK)
+		tab.confirmRegistration(p.dataDir, email)
 		tab.wantPath("/")
 		tab.wantText("main h1", "Welcome, "+name)
 		tab.wantText("main .flash.success", "Welcome! Your account has been created.")

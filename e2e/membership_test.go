@@ -86,6 +86,7 @@ func TestMembership(t *testing.T) {
 		tab.fill("#f-email", email)
 		tab.fill("#f-password", password)
 		tab.submit(`form[action="/register"] button[type=submit]`, http.StatusOK)
+		tab.confirmRegistration(p.dataDir, email)
 		tab.wantPath("/")
 		tab.wantText("main article h2", "Not a member yet")
 

@@ -27,13 +27,14 @@ import (
 
 // Handler holds the dependencies of every handler.
 type Handler struct {
-	Accounts *account.Accounts
-	Tokens   *account.Tokens
-	Hosts    *compute.Hosts
-	Audit    *models.AuditLog
-	Outbox   *mail.Outbox
-	Members  *membership.Memberships
-	Rules    *rulebook.Rules
+	Accounts      *account.Accounts
+	Registrations *account.Registrations
+	Tokens        *account.Tokens
+	Hosts         *compute.Hosts
+	Audit         *models.AuditLog
+	Outbox        *mail.Outbox
+	Members       *membership.Memberships
+	Rules         *rulebook.Rules
 
 	Governance *governance.Governance
 

@@ -2,10 +2,10 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
 
-	"allmende/models"
 	"allmende/models/account"
 	"allmende/views"
 )
@@ -26,10 +26,12 @@ func (h *Handler) renderRegister(c echo.Context, status int, f views.Form) error
 	return render(c, status, views.RegisterPage(p, f))
 }
 
-// Register creates the account and signs it in.
+// Register takes the registration form. Bad input is shown on the form;
+// otherwise every address gets the same answer, the page asking for the
+// mailed code, so the form does not tell whether an address has an account.
 func (h *Handler) Register(c echo.Context) error {
 	f := formOf(c, "name", "email", "password")
-	u, err := h.Accounts.Register(c.Request().Context(), models.Actor{IP: c.RealIP()}, account.RegisterInput{
+	err := h.Registrations.Start(c.Request().Context(), c.RealIP(), account.RegisterInput{
 		Name: f.Value("name"), Email: f.Value("email"), Password: f.Value("password"),
 	})
 	if err != nil {
@@ -38,6 +40,38 @@ func (h *Handler) Register(c echo.Context) error {
 			return err
 		}
 		return h.renderRegister(c, status, f)
+	}
+	return redirect(c, "/register/confirm?email="+url.QueryEscape(account.NormalizeEmail(f.Value("email"))))
+}
+
+// ShowRegisterConfirm asks for the code mailed to a new address.
+func (h *Handler) ShowRegisterConfirm(c echo.Context) error {
+	if CurrentUser(c) != nil {
+		return redirect(c, "/")
+	}
+	return h.renderRegisterConfirm(c, http.StatusOK, views.Form{Values: map[string]string{"email": c.QueryParam("email")}})
+}
+
+func (h *Handler) renderRegisterConfirm(c echo.Context, status int, f views.Form) error {
+	p, err := h.page(c, "Check your mail", "register")
+	if err != nil {
+		return err
+	}
+	return render(c, status, views.RegisterConfirmPage(p, f))
+}
+
+// ConfirmRegistration makes the account once the mailed code comes back
+// and signs it in.
+func (h *Handler) ConfirmRegistration(c echo.Context) error {
+	f := formOf(c, "email", "code")
+	u, err := h.Registrations.Confirm(c.Request().Context(), c.RealIP(), f.Value("email"), f.Value("code"))
+	if err != nil {
+		status, ok := formFailure(err, &f)
+		if !ok {
+			return err
+		}
+		f.Values["code"] = ""
+		return h.renderRegisterConfirm(c, status, f)
 	}
 	if err := h.signIn(c, u); err != nil {
 		return err

@@ -55,6 +55,8 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	pages.GET("/", h.Home)
 	pages.GET("/register", h.ShowRegister)
 	pages.POST("/register", h.Register)
+	pages.GET("/register/confirm", h.ShowRegisterConfirm)
+	pages.POST("/register/confirm", h.ConfirmRegistration)
 	pages.GET("/login", h.ShowLogin)
 	pages.POST("/login", h.Login)
 	pages.POST("/logout", h.Logout)

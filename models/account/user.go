@@ -98,25 +98,30 @@ func (a *Accounts) Register(ctx context.Context, actor models.Actor, in Register
 	if actor.UserID == "" && actor.Email == "" {
 		actor = models.Actor{UserID: u.ID, Email: u.Email, IP: actor.IP} // self-registration
 	}
-	err = a.db.Tx(ctx, func(tx *gorm.DB) error {
-		if err := tx.Create(u).Error; err != nil {
-			if kit.IsUniqueViolation(err) {
-				return models.Invalid(map[string]string{"email": "An account with this email address already exists."})
-			}
-			return fmt.Errorf("insert user: %w", err)
-		}
-		for _, r := range in.Roles {
-			if err := tx.Create(&UserRole{UserID: u.ID, Role: r, GrantedAt: now}).Error; err != nil {
-				return fmt.Errorf("grant role %s: %w", r, err)
-			}
-		}
-		return kit.RecordAudit(tx, actor, "user.register", "user", u.ID, map[string]any{"email": u.Email, "roles": in.Roles})
-	})
+	err = a.db.Tx(ctx, func(tx *gorm.DB) error { return insertUserTx(tx, actor, u, in.Roles) })
 	if err != nil {
 		return nil, err
 	}
-	u.Roles = in.Roles
 	return u, nil
+}
+
+// insertUserTx stores a new account with its roles and the audit entry.
+// An address that has an account is a field error: only an administrator
+// (`user create`) or the address's owner (a confirmed registration) get here.
+func insertUserTx(tx *gorm.DB, actor models.Actor, u *User, roles []Role) error {
+	if err := tx.Create(u).Error; err != nil {
+		if kit.IsUniqueViolation(err) {
+			return models.Invalid(map[string]string{"email": "An account with this email address already exists."})
+		}
+		return fmt.Errorf("insert user: %w", err)
+	}
+	for _, r := range roles {
+		if err := tx.Create(&UserRole{UserID: u.ID, Role: r, GrantedAt: u.CreatedAt}).Error; err != nil {
+			return fmt.Errorf("grant role %s: %w", r, err)
+		}
+	}
+	u.Roles = roles
+	return kit.RecordAudit(tx, actor, "user.register", "user", u.ID, map[string]any{"email": u.Email, "roles": roles})
 }
 
 // Get loads a user with roles. It runs on every signed-in request, so it
