@@ -83,7 +83,7 @@ func (h *Handler) RecordPayment(c echo.Context) error {
 	var err error
 	if c.FormValue("confirm_cents") == "" {
 		var check *membership.PaymentCheck
-		if check, err = h.Members.CheckPayment(ctx, c.Param("id"), cents, date); err == nil {
+		if check, err = h.Members.CheckPayment(ctx, c.Param("id"), cents, date, f.Value("note")); err == nil {
 			return h.renderBoardMember(c, http.StatusOK, views.MemberForms{Payment: f,
 				PaymentConfirm: &views.PaymentConfirm{Cents: cents, Check: *check}})
 		}

@@ -16,7 +16,7 @@ import (
 
 // RecordPayment books money a member paid in on their shares.
 func (s *Memberships) RecordPayment(ctx context.Context, actor models.Actor, membershipID string, amountCents int64, date time.Time, note string) error {
-	if err := s.validatePayment(amountCents, date); err != nil {
+	if err := s.validatePayment(amountCents, date, note); err != nil {
 		return err
 	}
 	return s.tx(ctx, func(tx *gorm.DB) error {
@@ -47,8 +47,8 @@ type PaymentCheck struct {
 
 // CheckPayment validates a payment as RecordPayment would, without booking
 // it, and says how it compares with what the member owes.
-func (s *Memberships) CheckPayment(ctx context.Context, membershipID string, amountCents int64, date time.Time) (*PaymentCheck, error) {
-	if err := s.validatePayment(amountCents, date); err != nil {
+func (s *Memberships) CheckPayment(ctx context.Context, membershipID string, amountCents int64, date time.Time, note string) (*PaymentCheck, error) {
+	if err := s.validatePayment(amountCents, date, note); err != nil {
 		return nil, err
 	}
 	db := s.db.Gorm.WithContext(ctx)
@@ -87,8 +87,9 @@ func (s *Memberships) owed(db *gorm.DB, membershipID string) (int64, error) {
 	return max(0, int64(shares)*p.SharePriceCents-paid), nil
 }
 
-func (s *Memberships) validatePayment(amountCents int64, date time.Time) error {
+func (s *Memberships) validatePayment(amountCents int64, date time.Time, note string) error {
 	fields := map[string]string{}
+	kit.NoControl(fields, "note", note, true)
 	if amountCents <= 0 {
 		fields["amount"] = "Enter an amount greater than zero."
 	}

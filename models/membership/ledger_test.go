@@ -21,9 +21,12 @@ func TestPaymentsAndEntitlement(t *testing.T) {
 		before := modelstest.Snapshot(t, db)
 		modelstest.FieldErr(t, e.Memberships.RecordPayment(ctx, e.Board1, m.ID, 0, today, ""), "amount")
 		modelstest.FieldErr(t, e.Memberships.RecordPayment(ctx, e.Board1, m.ID, 100, today.AddDate(0, 0, 1), ""), "date")
-		_, err := e.Memberships.CheckPayment(ctx, m.ID, 0, today)
+		_, err := e.Memberships.CheckPayment(ctx, m.ID, 0, today, "")
 		modelstest.FieldErr(t, err, "amount")
-		check, err := e.Memberships.CheckPayment(ctx, m.ID, 20000, today)
+		modelstest.FieldErr(t, e.Memberships.RecordPayment(ctx, e.Board1, m.ID, 100, today, "paid\x00in cash"), "note")
+		_, err = e.Memberships.CheckPayment(ctx, m.ID, 100, today, "\x1b[2J")
+		modelstest.FieldErr(t, err, "note")
+		check, err := e.Memberships.CheckPayment(ctx, m.ID, 20000, today, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,14 +60,14 @@ func TestPaymentsAndEntitlement(t *testing.T) {
 			reg[0].PaidCents != 25000 || reg[0].OwedCents != 0 {
 			t.Errorf("register paid / owed: %+v, %v", reg, err)
 		}
-		if check, err := e.Memberships.CheckPayment(ctx, m.ID, 100, today); err != nil || check.OwedCents != 0 || check.ExcessCents != 100 {
+		if check, err := e.Memberships.CheckPayment(ctx, m.ID, 100, today, ""); err != nil || check.OwedCents != 0 || check.ExcessCents != 100 {
 			t.Errorf("check after paying in full: %+v, %v", check, err)
 		}
 		// An applicant cannot pay yet.
 		bob := e.User(t, "bob@example.org")
 		app := e.Apply(t, bob, "Bob", 1)
 		modelstest.WantCode(t, e.Memberships.RecordPayment(ctx, e.Board1, app.ID, 5000, today, ""), http.StatusConflict)
-		_, err = e.Memberships.CheckPayment(ctx, app.ID, 5000, today)
+		_, err = e.Memberships.CheckPayment(ctx, app.ID, 5000, today, "")
 		modelstest.WantCode(t, err, http.StatusConflict)
 	})
 }
