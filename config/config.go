@@ -47,6 +47,11 @@ type Config struct {
 	// finish before handing them back to the queue (default 30 s).
 	ShutdownGrace time.Duration
 
+	// StarterCache is where the starter.build job keeps the starter
+	// guest's files (package starter); empty means <data>/cache/starter.
+	// Not settable from the command line (tests share one cache).
+	StarterCache string
+
 	// Clock is the domain's notion of now; tests set a controllable one.
 	// Nil means the system clock. Not settable from the command line.
 	Clock models.Clock

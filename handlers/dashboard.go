@@ -28,6 +28,9 @@ func (h *Handler) Home(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		if d.FirstRun, err = h.Starter.FirstRunNeeded(c.Request().Context()); err != nil {
+			return err
+		}
 		d.HostsTotal = len(hosts)
 		for _, host := range hosts {
 			if host.Reachable {

@@ -42,6 +42,7 @@ type Handler struct {
 	Tasks        *compute.Tasks
 	Plans        *compute.Plans
 	Images       *compute.Images
+	Starter      *compute.Starter
 	Networks     *compute.Networks
 	SSHKeys      *compute.SSHKeys
 	HostSettings *compute.Hosts

@@ -69,6 +69,10 @@ type Deps struct {
 	VMs         *compute.VMs
 	Tasks       *compute.Tasks
 	Images      *compute.Images
+	Starter     *compute.Starter
+	// StarterCache is where the starter.build job keeps the starter
+	// guest's files (package starter).
+	StarterCache string
 	// UploadDir is where uploaded images are spooled; the import worker
 	// reads nothing outside it. Empty allows any path (tests).
 	UploadDir string
@@ -122,6 +126,8 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 	river.AddWorker(workers, &VMResizeWorker{vmJob[jobargs.VMResize]{vmWorkers: vw}})
 	river.AddWorker(workers, &VMDeleteWorker{vmJob[jobargs.VMDelete]{vmWorkers: vw}})
 	river.AddWorker(workers, &ImageImportWorker{images: deps.Images, hv: deps.Hypervisor, uploadDir: deps.UploadDir, logger: log})
+	river.AddWorker(workers, &StarterBuildWorker{starter: deps.Starter, images: deps.Images, hv: deps.Hypervisor,
+		cacheDir: deps.StarterCache, logger: log})
 	river.AddWorker(workers, &ReconcileWorker{hosts: deps.Hosts, vms: deps.VMs, tasks: deps.Tasks, hv: deps.Hypervisor, logger: log})
 
 	periodic := []*river.PeriodicJob{

@@ -82,40 +82,48 @@ func (w *ImageImportWorker) Work(ctx context.Context, job *river.Job[jobargs.Ima
 }
 
 func (w *ImageImportWorker) importFile(ctx context.Context, view *compute.ImageImportView, path string) error {
-	img := view.Image
 	if !w.inUploadDir(path) {
 		return permanent("the uploaded file %s is outside the upload directory", path)
 	}
+	if err := importImage(ctx, w.hv, w.images, view, path); err != nil {
+		return err
+	}
+	w.remove(path)
+	return nil
+}
+
+// importImage streams the file at path into the image's volume, reads the
+// virtual size libvirt sees and records the image as ready: the one way a
+// file becomes an image, for uploads and for the starter images alike.
+// Errors that a retry cannot mend are permanent (isPermanent).
+func importImage(ctx context.Context, hv VMHypervisor, images *compute.Images, view *compute.ImageImportView, path string) error {
+	img := view.Image
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return permanent("the uploaded file is gone")
+		return permanent("the image file is gone")
 	}
 	if err != nil {
-		return fmt.Errorf("open upload: %w", err)
+		return fmt.Errorf("open image file: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("stat upload: %w", err)
+		return fmt.Errorf("stat image file: %w", err)
 	}
 	if fi.Size() == 0 {
-		return permanent("the uploaded file is empty")
+		return permanent("the image file is empty")
 	}
-	if err := w.hv.UploadVolume(ctx, view.HostURI, img.Pool, img.Volume, img.Format, uint64(fi.Size()), f); err != nil {
+	if err := hv.UploadVolume(ctx, view.HostURI, img.Pool, img.Volume, img.Format, uint64(fi.Size()), f); err != nil {
 		if strings.Contains(err.Error(), "names a backing file") {
 			return permanentError{err}
 		}
 		return err
 	}
-	info, err := w.hv.VolumeInfo(ctx, view.HostURI, img.Pool, img.Volume)
+	info, err := hv.VolumeInfo(ctx, view.HostURI, img.Pool, img.Volume)
 	if err != nil {
 		return err
 	}
-	if err := w.images.MarkReady(ctx, img.ID, int64(info.CapacityBytes)); err != nil {
-		return err
-	}
-	w.remove(path)
-	return nil
+	return images.MarkReady(ctx, img.ID, int64(info.CapacityBytes))
 }
 
 func (w *ImageImportWorker) inUploadDir(path string) bool {

@@ -1056,7 +1056,7 @@ type AdminImagesData struct {
 
 func anyUploading(images []compute.Image) bool {
 	for i := range images {
-		if images[i].Status == compute.ImageUploading {
+		if images[i].Status == compute.ImageUploading || images[i].Status == compute.ImagePending {
 			return true
 		}
 	}

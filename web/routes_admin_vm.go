@@ -11,9 +11,13 @@ import (
 // imageUploadPath is the one route that takes bodies beyond maxBody.
 const imageUploadPath = "/admin/images/upload"
 
-// adminVMRoutes are the admins' pages for plans, images, networks, host
+// adminVMRoutes are the admins' pages for getting started, plans, images, networks, host
 // settings and the reconciler's findings.
 func adminVMRoutes(admin, api *echo.Group, h *handlers.Handler) {
+	admin.GET("/setup", h.AdminSetup)
+	admin.GET("/setup/status", h.AdminSetupStatus)
+	admin.POST("/setup", h.AdminCreateStarter)
+
 	admin.GET("/plans", h.AdminPlans)
 	admin.POST("/plans", h.AdminCreatePlan)
 	admin.GET("/plans/:id", h.AdminEditPlan)

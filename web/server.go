@@ -105,8 +105,14 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	// Replicator stays nil until the hypervisor's disk copy is wired in
 	// (an adapter over s.hv): the schedule then assigns replica hosts and
 	// watches the lag, but enqueues no copies.
+	starterSvc := compute.NewStarter(s.db, queue)
+	starterCache := cfg.StarterCache
+	if starterCache == "" {
+		starterCache = StarterCacheDir(cfg.DataDir)
+	}
 	deps := jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender, Memberships: memberships,
-		VMs: vms, Tasks: tasks, Images: images, UploadDir: uploadDir, Replicas: replicas}
+		VMs: vms, Tasks: tasks, Images: images, Starter: starterSvc, StarterCache: starterCache, UploadDir: uploadDir,
+		Replicas: replicas}
 	// Before the workers start: jobs a killed predecessor left running are
 	// taken up at once rather than after River's rescue delay.
 	if s.releaseQueue, err = jobs.ClaimQueue(ctx, s.db, log); err != nil {
@@ -143,6 +149,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		Tasks:        tasks,
 		Plans:        compute.NewPlans(s.db),
 		Images:       images,
+		Starter:      starterSvc,
 		Networks:     compute.NewNetworks(s.db),
 		SSHKeys:      compute.NewSSHKeys(s.db),
 		HostSettings: s.hosts,
@@ -179,6 +186,10 @@ func mailer(cfg *Config) (*mail.Outbox, mail.Sender, error) {
 
 // queueRef forwards to the River client once it exists.
 type queueRef struct{ models.Queue }
+
+// StarterCacheDir is where the starter.build job keeps the starter guest's
+// files by default.
+func StarterCacheDir(dataDir string) string { return filepath.Join(dataDir, "cache", "starter") }
 
 // LibvirtDir is where --libvirt auto keeps the private libvirtd of a data
 // dir: `allmende libvirtd stop` and tests stop it there.

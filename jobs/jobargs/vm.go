@@ -58,3 +58,11 @@ type ImageImport struct {
 }
 
 func (ImageImport) Kind() string { return "image.import" }
+
+// StarterBuild builds the starter guest's files (package starter) and
+// imports them into the host's pool as the starter images.
+type StarterBuild struct {
+	HostID string `json:"host_id"`
+}
+
+func (StarterBuild) Kind() string { return "starter.build" }

@@ -21,6 +21,7 @@ import (
 type ImageStatus string
 
 const (
+	ImagePending   ImageStatus = "pending"   // the starter.build job makes and imports it
 	ImageUploading ImageStatus = "uploading" // the import job is copying it into the pool
 	ImageReady     ImageStatus = "ready"
 	ImageFailed    ImageStatus = "failed"

@@ -1,4 +1,4 @@
-package hvtest
+package starter
 
 import (
 	"fmt"
