@@ -4,6 +4,7 @@
 //	allmende user create ...        create an account (bootstrap the first admin)
 //	allmende user lock|unlock ...   shut an account out (ends its sessions) or let it back in
 //	allmende token create ...       issue a personal access token
+//	allmende setup starter          the starter plan and image (as Admin → Getting started)
 //	allmende migrate                bring the database schema up to date
 //	allmende libvirtd status|stop   the private libvirtd of --libvirt auto
 //	allmende dev two-hosts          two libvirt hosts on this machine and a portal
@@ -49,6 +50,7 @@ const usage = `usage:
   allmende user lock --email E       end the account's sessions and refuse its logins and tokens
   allmende user unlock --email E     let a locked account log in again
   allmende token create --email E [--name NAME]
+  allmende setup starter [--data DIR] [--host NAME]   queue the starter plan and image (built by the portal)
   allmende migrate [--data DIR] [--database DSN]
   allmende libvirtd status [--data DIR]   is the private libvirtd (--libvirt auto) running?
   allmende libvirtd stop [--data DIR]     stop it (and rig hosts), and with it every guest on it
@@ -69,6 +71,8 @@ func run(args []string, stdin io.Reader, stdout io.Writer, log *slog.Logger) err
 		return userCreate(ctx, rest[1:], stdin, stdout, log)
 	case cmd == "user" && len(rest) > 0 && (rest[0] == "lock" || rest[0] == "unlock"):
 		return userLock(ctx, rest[0], rest[1:], stdout, log)
+	case cmd == "setup" && len(rest) > 0 && rest[0] == "starter":
+		return setupStarter(ctx, rest[1:], stdout, log)
 	case cmd == "token" && len(rest) > 0 && rest[0] == "create":
 		return tokenCreate(ctx, rest[1:], stdout, log)
 	case cmd == "libvirtd" && len(rest) > 0 && (rest[0] == "stop" || rest[0] == "status"):
