@@ -151,7 +151,7 @@ type pullBackup struct {
 	checkpoint  string // "" for none, else the checkpoint created with the job
 	host        string // the NBD server's address on the source host
 	port        int
-	scratchFile string // "" lets libvirt choose
+	scratchFile string // "" for one next to the disk's file
 }
 
 // bitmapContext is the NBD meta context of an incremental export's dirty
@@ -183,8 +183,11 @@ func (b pullBackup) xml(disks []string) (backupXML, checkpointXML string, err er
 			}
 			continue
 		}
-		pd := libvirtxml.DomainBackupPullDisk{Name: d, Backup: "yes", ExportName: d}
+		// backup='yes' is the default, and the schema wants it only
+		// together with a scratch file's type.
+		pd := libvirtxml.DomainBackupPullDisk{Name: d, ExportName: d}
 		if b.scratchFile != "" {
+			pd.Backup = "yes"
 			pd.Scratch = &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: b.scratchFile}}
 		}
 		backup.Pull.Disks.Disks = append(backup.Pull.Disks.Disks, pd)
@@ -203,19 +206,18 @@ func (b pullBackup) xml(disks []string) (backupXML, checkpointXML string, err er
 	return backupXML, checkpointXML, nil
 }
 
-// backupDisks returns the target names of the domain's disks, and checks
-// that disk is among them and can be backed up: a writable disk backed by
-// a file (not a CD-ROM).
-func backupDisks(l *libvirt.Libvirt, dom libvirt.Domain, disk string) ([]string, error) {
+// backupDisks returns the target names of the domain's disks and the file
+// of disk, and checks that disk is among them and can be backed up: a
+// writable qcow2 disk backed by a file (not a CD-ROM).
+func backupDisks(l *libvirt.Libvirt, dom libvirt.Domain, disk string) (names []string, file string, err error) {
 	x, err := l.DomainGetXMLDesc(dom, 0)
 	if err != nil {
-		return nil, fmt.Errorf("domain XML: %w", err)
+		return nil, "", fmt.Errorf("domain XML: %w", err)
 	}
 	var def libvirtxml.Domain
 	if err := def.Unmarshal(x); err != nil {
-		return nil, fmt.Errorf("parse domain XML: %w", err)
+		return nil, "", fmt.Errorf("parse domain XML: %w", err)
 	}
-	var names []string
 	found := false
 	if def.Devices != nil {
 		for _, d := range def.Devices.Disks {
@@ -228,16 +230,20 @@ func backupDisks(l *libvirt.Libvirt, dom libvirt.Domain, disk string) ([]string,
 			}
 			found = true
 			if d.Device == "cdrom" || d.Device == "floppy" || d.ReadOnly != nil {
-				return nil, fmt.Errorf("disk %s is read-only (%s): nothing to replicate", disk, d.Device)
+				return nil, "", fmt.Errorf("disk %s is read-only (%s): nothing to replicate", disk, d.Device)
 			}
 			if d.Driver == nil || d.Driver.Type != "qcow2" {
-				return nil, fmt.Errorf("disk %s is not qcow2: checkpoints need dirty bitmaps in a qcow2 v3 file", disk)
+				return nil, "", fmt.Errorf("disk %s is not qcow2: checkpoints need dirty bitmaps in a qcow2 v3 file", disk)
 			}
+			if d.Source == nil || d.Source.File == nil || d.Source.File.File == "" {
+				return nil, "", fmt.Errorf("disk %s is not backed by a file", disk)
+			}
+			file = d.Source.File.File
 		}
 	}
 	if !found {
-		return nil, fmt.Errorf("domain has no disk %s (it has %s)", disk, strings.Join(names, ", "))
+		return nil, "", fmt.Errorf("domain has no disk %s (it has %s)", disk, strings.Join(names, ", "))
 	}
 	slices.Sort(names)
-	return names, nil
+	return names, file, nil
 }

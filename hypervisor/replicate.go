@@ -101,8 +101,8 @@ type ReplicateRequest struct {
 	NBDHost string
 	NBDPort int
 	// ScratchDir is where QEMU keeps the old data of blocks the guest
-	// overwrites during the run (on the source host); "" lets libvirt
-	// choose.
+	// overwrites during the run (on the source host); "" puts the scratch
+	// file next to the disk's file. libvirt removes it when the job ends.
 	ScratchDir string
 	// CompareFull also compares the whole replica with the export, byte
 	// for byte, before the run succeeds (reads the whole virtual disk and
@@ -382,9 +382,19 @@ func (m *Manager) beginBackup(l *libvirt.Libvirt, uri, domain string, b pullBack
 	if !active {
 		return ErrDomainNotRunning
 	}
-	disks, err := backupDisks(l, dom, b.disk)
+	disks, file, err := backupDisks(l, dom, b.disk)
 	if err != nil {
 		return err
+	}
+	if b.scratchFile == "" {
+		// libvirt 9 has no default for a pull-mode job's scratch file.
+		// Next to the disk QEMU may write, and there is room for the
+		// disk's data; the job removes it when it ends.
+		name := "scratch"
+		if b.checkpoint != "" {
+			name = b.checkpoint
+		}
+		b.scratchFile = file + "." + name + ".scratch"
 	}
 	if b.from != "" {
 		ok, err := checkpointExists(l, dom, b.from)
@@ -613,6 +623,10 @@ func createSparseRaw(l *libvirt.Libvirt, pool, name string, size uint64) error {
 	return nil
 }
 
+// testHookChunkRead, if set (by tests only), is called after each chunk
+// was read from the export.
+var testHookChunkRead func(off uint64)
+
 // chunkSum is the checksum of one chunk that was sent.
 type chunkSum struct {
 	off uint64
@@ -667,6 +681,9 @@ func (r *replica) upload(ctx context.Context, c *nbd.Client, ranges []nbd.Range)
 					return fmt.Errorf("read [%d, +%d) from the export: %w", off, n, err)
 				}
 				sums = append(sums, chunkSum{off: off, n: uint32(n), sum: sha256.Sum256(buf)})
+				if testHookChunkRead != nil {
+					testHookChunkRead(off)
+				}
 				select {
 				case full <- chunk{off, buf}:
 					return nil
@@ -756,8 +773,18 @@ func (cr *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// errMismatch ends a download whose data differs from what was expected.
+// errMismatch marks a download whose data differs from what was expected.
 var errMismatch = errors.New("replica differs")
+
+// Downloads and their writers. go-libvirt routes each stream packet to the
+// call by an unbuffered channel while holding its connection's routing
+// lock: a Writer that returns an error makes StorageVolDownload stop
+// reading that channel, and the next packet then blocks the connection
+// for good (even Disconnect waits for the lock). So the writers here never
+// fail: they record the first problem, stop looking at data, and cut the
+// stream short by closing the dedicated connection's socket, which ends
+// the download with an error that the caller replaces with the recorded
+// one.
 
 // verify downloads every sent chunk back from the replica and compares its
 // checksum with the one taken when it was sent.
@@ -770,13 +797,14 @@ func (r *replica) verify(ctx context.Context, sums []chunkSum) error {
 		}
 		off := sums[i].off
 		length := sums[j-1].off + uint64(sums[j-1].n) - off
-		w := &sumWriter{want: sums[i:j], h: sha256.New()}
+		w := &sumWriter{want: sums[i:j], h: sha256.New(), stop: r.cut}
 		err := r.s.l.StorageVolDownload(r.vol, w, off, length, 0)
-		if err == nil {
+		if w.err != nil {
+			err = w.err
+		} else if err == nil {
 			err = w.finish()
 		}
 		if err != nil {
-			// A download stopped mid-flight leaves the connection unusable.
 			r.close()
 			if ctx.Err() != nil {
 				return fmt.Errorf("aborted: %w", context.Cause(ctx))
@@ -788,18 +816,24 @@ func (r *replica) verify(ctx context.Context, sums []chunkSum) error {
 	return nil
 }
 
+// cut ends the stream in flight by closing the connection's socket.
+func (r *replica) cut() { _ = r.s.raw.Close() }
+
 // sumWriter checksums a download chunk by chunk and compares each sum.
 type sumWriter struct {
 	want []chunkSum
 	h    hash.Hash
 	got  uint32 // bytes of want[0] hashed
+	stop func()
+	err  error // the first mismatch; the rest of the stream is ignored
 }
 
 func (w *sumWriter) Write(p []byte) (int, error) {
 	n := len(p)
-	for len(p) > 0 {
+	for len(p) > 0 && w.err == nil {
 		if len(w.want) == 0 {
-			return 0, fmt.Errorf("%w: the download is longer than what was sent", errMismatch)
+			w.fail(fmt.Errorf("%w: the download is longer than what was sent", errMismatch))
+			break
 		}
 		c := w.want[0]
 		k := min(uint32(len(p)), c.n-w.got)
@@ -808,7 +842,8 @@ func (w *sumWriter) Write(p []byte) (int, error) {
 		w.got += k
 		if w.got == c.n {
 			if !bytes.Equal(w.h.Sum(nil), c.sum[:]) {
-				return 0, fmt.Errorf("%w: checksum of [%d, +%d) does not match what was sent", errMismatch, c.off, c.n)
+				w.fail(fmt.Errorf("%w: checksum of [%d, +%d) does not match what was sent", errMismatch, c.off, c.n))
+				break
 			}
 			w.h.Reset()
 			w.got = 0
@@ -816,6 +851,11 @@ func (w *sumWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+func (w *sumWriter) fail(err error) {
+	w.err = err
+	w.stop()
 }
 
 func (w *sumWriter) finish() error {
@@ -827,16 +867,20 @@ func (w *sumWriter) finish() error {
 
 // compare downloads the whole replica and compares it with the export.
 func (r *replica) compare(ctx context.Context, c *nbd.Client) (bool, int64, error) {
-	w := &compareWriter{ctx: ctx, c: c, buf: make([]byte, 0, replicateChunk), src: make([]byte, replicateChunk), diff: -1}
+	w := &compareWriter{ctx: ctx, c: c, buf: make([]byte, 0, replicateChunk), src: make([]byte, replicateChunk), diff: -1, stop: r.cut}
 	err := r.s.l.StorageVolDownload(r.vol, w, 0, r.size, 0)
-	if err == nil {
-		err = w.flush()
+	if err == nil && w.err == nil {
+		w.flush()
 	}
-	if w.diff >= 0 {
-		r.close() // a download stopped mid-flight leaves the connection unusable
+	switch {
+	case w.diff >= 0:
+		r.close()
 		return false, w.diff, nil
+	case w.err != nil:
+		err = w.err
 	}
 	if err != nil {
+		r.close()
 		if ctx.Err() != nil {
 			return false, -1, fmt.Errorf("aborted: %w", context.Cause(ctx))
 		}
@@ -855,31 +899,33 @@ type compareWriter struct {
 	buf  []byte // downloaded, not yet compared
 	src  []byte
 	off  uint64 // offset of buf[0]
-	diff int64
+	diff int64  // the first differing byte, -1 if none yet
+	stop func()
+	err  error // the first difference or read error; the rest is ignored
 }
 
 func (w *compareWriter) Write(p []byte) (int, error) {
 	n := len(p)
-	for len(p) > 0 {
+	for len(p) > 0 && w.err == nil {
 		k := min(len(p), cap(w.buf)-len(w.buf))
 		w.buf = append(w.buf, p[:k]...)
 		p = p[k:]
 		if len(w.buf) == cap(w.buf) {
-			if err := w.flush(); err != nil {
-				return 0, err
-			}
+			w.flush()
 		}
 	}
 	return n, nil
 }
 
-func (w *compareWriter) flush() error {
-	if len(w.buf) == 0 {
-		return nil
+func (w *compareWriter) flush() {
+	if len(w.buf) == 0 || w.err != nil {
+		return
 	}
 	src := w.src[:len(w.buf)]
 	if _, err := w.c.ReadAtContext(w.ctx, src, int64(w.off)); err != nil {
-		return fmt.Errorf("read [%d, +%d) from the export: %w", w.off, len(src), err)
+		w.err = fmt.Errorf("read [%d, +%d) from the export: %w", w.off, len(src), err)
+		w.stop()
+		return
 	}
 	if !bytes.Equal(src, w.buf) {
 		for i := range src {
@@ -888,9 +934,10 @@ func (w *compareWriter) flush() error {
 				break
 			}
 		}
-		return errMismatch
+		w.err = errMismatch
+		w.stop()
+		return
 	}
 	w.off += uint64(len(w.buf))
 	w.buf = w.buf[:0]
-	return nil
 }
