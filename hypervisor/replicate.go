@@ -343,6 +343,9 @@ func (m *Manager) beginExport(ctx context.Context, uri, domain string, b pullBac
 		}
 		b.port = p
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("aborted: %w", err)
+	}
 	// Setting up runs to its end even if ctx ends: an abandoned
 	// BackupBegin could otherwise create a job after we cleaned up.
 	setup, cancel := context.WithTimeout(context.WithoutCancel(ctx), exportTimeout)
@@ -702,6 +705,7 @@ func (r *replica) upload(ctx context.Context, c *nbd.Client, ranges []nbd.Range)
 	for _, rg := range ranges {
 		if rg.End() > r.size {
 			cancel(nil)
+			<-readErr
 			return nil, fmt.Errorf("range [%d, +%d) beyond the replica's %d bytes", rg.Offset, rg.Length, r.size)
 		}
 		src := &chunkReader{ctx: ctx, full: full, free: free, left: rg.Length, next: rg.Offset}
