@@ -603,8 +603,8 @@ func (m *Manager) openReplica(ctx context.Context, t ReplicaTarget, size uint64,
 	return r, nil
 }
 
-// createSparseRaw (re)creates an empty raw volume. Allocation 0 keeps it
-// sparse: without it libvirt allocates the whole capacity.
+// createSparseRaw (re)creates an empty raw volume. Allocation 0 asks for a
+// sparse file (the test checks that the replica stays sparse).
 func createSparseRaw(l *libvirt.Libvirt, pool, name string, size uint64) error {
 	if err := deleteVolume(l, pool, name); err != nil {
 		return err
