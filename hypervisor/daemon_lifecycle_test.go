@@ -312,3 +312,31 @@ func TestSuperviseRestartsHost(t *testing.T) {
 		t.Errorf("a daemon stopped on request was started again: %v", left)
 	}
 }
+
+// A daemon whose directory is removed stops by itself (with its guests):
+// nothing can name it for `libvirtd stop` any more.
+func TestDaemonStopsWhenDirRemoved(t *testing.T) {
+	t.Parallel()
+	dir := newDir(t)
+	d, err := hypervisor.StartDaemon(testContext(t), dir, hvtest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qemu := startGuest(t, d.URI(), dir, "orphan")
+	holder := holderPID(t, dir)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, pid := range []int{holder, qemu} {
+		for syscall.Kill(pid, 0) == nil && procState(pid) != 'Z' {
+			if time.Now().After(deadline) {
+				t.Fatalf("process %d of the removed daemon dir still runs", pid)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if left := processesMentioning(t, dir); len(left) > 0 {
+		t.Errorf("processes left for the removed dir: %v", left)
+	}
+}

@@ -30,7 +30,10 @@ package hypervisor
 // everything left in the namespace (QEMU guests included).
 //
 // On SIGTERM it stops libvirtd first and virtlogd last, since libvirtd hands
-// guest console logs to virtlogd until the end, and exits.
+// guest console logs to virtlogd until the end, and exits. It does the same
+// when its daemon dir has been removed: a data dir deleted with the daemon
+// still running (a test's temp dir, a throw-away install) would otherwise
+// leave a daemon that no `libvirtd stop --data DIR` can name any more.
 const daemonScript = `
 set -u
 d=$1 libvirtd=$2 virtlogd=$3 ns=$4 listen=${5:-0}
@@ -76,6 +79,14 @@ while [ "$stopping" = 0 ]; do
 	sleep 1 &
 	wait $!
 	[ "$stopping" = 1 ] && break
+	if [ ! -d "$d" ]; then
+		# Its directory is gone (rm -rf of a test's or a throw-away data
+		# dir): nothing is left to serve, and nobody could stop it by dir.
+		echo "$(date '+%F %T') allmende holder: $d removed; stopping"
+		stopping=1
+		kill -TERM "$lv" 2>/dev/null
+		break
+	fi
 	if ! alive "$vl"; then
 		echo "$(date '+%F %T') allmende holder: virtlogd exited; restarting it"
 		start_virtlogd
