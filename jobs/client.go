@@ -147,6 +147,7 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 	if deps.Replicas != nil {
 		river.AddWorker(workers, NewReplicationScheduleWorker(deps.Replicas, deps.Replicator, log))
 		river.AddWorker(workers, NewReplicationRunWorker(deps.Replicas, deps.Replicator, log))
+		river.AddWorker(workers, NewReplicaRemoveWorker(deps.Replicas, deps.Replicator, log))
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(scheduleEvery),
 			func() (river.JobArgs, *river.InsertOpts) { return jobargs.ReplicationSchedule{}, scheduleOpts() },
 			&river.PeriodicJobOpts{RunOnStart: true}))

@@ -18,39 +18,13 @@ import (
 // 30 s minimum interval a run starts at most 10 s late.
 const scheduleEvery = 10 * time.Second
 
-// ReplicaTarget is where a replica goes: a volume in a pool of a host.
-type ReplicaTarget struct {
-	URI, Pool, Volume string
-}
-
-// ReplicateRequest is one copy of a VM's disk. Without FromCheckpoint the
-// whole disk is copied; NewCheckpoint is made on the source and is where
-// the next incremental copy starts.
-type ReplicateRequest struct {
-	SourceURI      string
-	Domain         string
-	Disk           string // the guest's disk target, "vda"
-	Target         ReplicaTarget
-	FromCheckpoint string
-	NewCheckpoint  string
-}
-
-// ReplicateResult is what a copy did; Verified means the target's data
-// was checked against the source's.
-type ReplicateResult struct {
-	BytesSent  int64
-	Extents    int
-	Duration   time.Duration
-	Checkpoint string
-	Verified   bool
-}
-
-// Replicator copies a VM's disk to its replica host. It mirrors the
-// hypervisor layer's disk copy (hypervisor/replicate.go, built in
-// parallel); an adapter over *hypervisor.Manager is wired in web once that
-// lands, and tests pass a fake.
+// Replicator copies a VM's disk to its replica host and tidies up after
+// it: *hypervisor.Manager (wired in web); tests pass a fake.
 type Replicator interface {
-	Replicate(ctx context.Context, req ReplicateRequest) (ReplicateResult, error)
+	Replicate(ctx context.Context, req hypervisor.ReplicateRequest) (hypervisor.ReplicateResult, error)
+	ListCheckpoints(ctx context.Context, uri, domain string) ([]hypervisor.Checkpoint, error)
+	DeleteCheckpoint(ctx context.Context, uri, domain, name string) error
+	DeleteVolume(ctx context.Context, uri, pool, name string) error
 }
 
 // ReplicationScheduleWorker is the periodic job: replica hosts for VMs
@@ -80,6 +54,9 @@ func (w *ReplicationScheduleWorker) Work(ctx context.Context, _ *river.Job[jobar
 	}
 	if w.replicator != nil {
 		if _, err := w.reps.EnqueueDue(ctx); err != nil {
+			return err
+		}
+		if err := w.removeDeleted(ctx); err != nil {
 			return err
 		}
 	}
@@ -129,16 +106,48 @@ func (w *ReplicationRunWorker) Work(ctx context.Context, job *river.Job[jobargs.
 	if err != nil {
 		return fmt.Errorf("begin replication of vm %s: %w", job.Args.VMID, err)
 	}
-	res, rerr := w.replicator.Replicate(ctx, ReplicateRequest{
+	if err := w.copy(ctx, spec); err != nil {
+		return err
+	}
+	if spec.FromCheckpoint == "" {
+		return nil
+	}
+	// The base checkpoint was gone: that run is recorded as failed, and
+	// the VM is due again at once for a full copy, in this same job.
+	spec, err = w.reps.BeginRun(ctx, job.Args.VMID)
+	if errors.Is(err, replication.ErrNotDue) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("begin full replication of vm %s: %w", job.Args.VMID, err)
+	}
+	return w.copy(ctx, spec)
+}
+
+// copy runs one copy and records it. It returns nil with
+// spec.FromCheckpoint still set only when that checkpoint was gone (the
+// caller then starts a full copy); otherwise it clears it.
+func (w *ReplicationRunWorker) copy(ctx context.Context, spec *replication.RunSpec) error {
+	res, rerr := w.replicator.Replicate(ctx, hypervisor.ReplicateRequest{
 		SourceURI: spec.SourceURI, Domain: spec.Domain, Disk: spec.Disk,
-		Target:         ReplicaTarget{URI: spec.TargetURI, Pool: spec.TargetPool, Volume: spec.TargetVolume},
+		Target:         hypervisor.ReplicaTarget{URI: spec.TargetURI, Pool: spec.TargetPool, Volume: spec.TargetVolume},
 		FromCheckpoint: spec.FromCheckpoint, NewCheckpoint: spec.NewCheckpoint,
 	})
-	out := replication.Outcome{BytesSent: res.BytesSent, Extents: int64(res.Extents), Duration: res.Duration,
+	out := replication.Outcome{BytesSent: int64(res.BytesSent), Extents: int64(res.Extents), Duration: res.Duration,
 		Checkpoint: res.Checkpoint, Verified: res.Verified}
-	if rerr != nil {
+	noCheckpoint := rerr != nil && spec.FromCheckpoint != "" && errors.Is(rerr, hypervisor.ErrNoCheckpoint)
+	switch {
+	case noCheckpoint:
+		out.Err = fmt.Errorf("the checkpoint %s the copy was to start from is gone from the host; making a full copy", spec.FromCheckpoint)
+		out.NoCheckpoint = true
+		w.logger.Warn("replication: base checkpoint gone, falling back to a full copy", "vm", spec.VMID, "run", spec.RunID,
+			"checkpoint", spec.FromCheckpoint, "err", rerr)
+	case rerr != nil:
 		out.Err = readableCopyError(rerr)
 		w.logger.Warn("replication run failed", "vm", spec.VMID, "run", spec.RunID, "kind", spec.Kind, "err", rerr)
+	default:
+		w.logger.Info("replication run done", "vm", spec.VMID, "run", spec.RunID, "kind", spec.Kind,
+			"bytes_sent", res.BytesSent, "extents", res.Extents, "took", res.Duration.Round(time.Millisecond))
 	}
 	// The job's context may be what ended the copy: the record must not
 	// depend on it.
@@ -147,6 +156,98 @@ func (w *ReplicationRunWorker) Work(ctx context.Context, job *river.Job[jobargs.
 	if err := w.reps.FinishRun(fctx, spec.RunID, out); err != nil {
 		return fmt.Errorf("record replication run %s: %w", spec.RunID, err)
 	}
+	if !noCheckpoint {
+		spec.FromCheckpoint = ""
+	}
+	if rerr == nil {
+		w.pruneCheckpoints(fctx, spec)
+	}
+	return nil
+}
+
+// pruneCheckpoints deletes the run's checkpoints on the source other than
+// the one the run made, the base of the next run: the one it started from,
+// and any left over from before a reset or a failed clean-up. A failure is
+// only logged; the next good run tries again.
+func (w *ReplicationRunWorker) pruneCheckpoints(ctx context.Context, spec *replication.RunSpec) {
+	cps, err := w.replicator.ListCheckpoints(ctx, spec.SourceURI, spec.Domain)
+	if err != nil {
+		w.logger.Warn("replication: could not list checkpoints to prune them", "vm", spec.VMID, "err", err)
+		return
+	}
+	for _, cp := range cps {
+		if cp.Name == spec.NewCheckpoint || !replication.IsCheckpointName(cp.Name) {
+			continue
+		}
+		if err := w.replicator.DeleteCheckpoint(ctx, spec.SourceURI, spec.Domain, cp.Name); err != nil {
+			w.logger.Warn("replication: could not delete an old checkpoint; the next run tries again", "vm", spec.VMID,
+				"checkpoint", cp.Name, "err", err)
+		}
+	}
+}
+
+// removeDeleted removes the replica volumes of deleted VMs, then forgets
+// their replica rows. A host that cannot be reached keeps its volume until
+// a later schedule.
+func (w *ReplicationScheduleWorker) removeDeleted(ctx context.Context) error {
+	stale, err := w.reps.DeletedReplicas(ctx, 50)
+	if err != nil {
+		return err
+	}
+	for _, s := range stale {
+		if s.Remove {
+			if err := w.replicator.DeleteVolume(ctx, s.HostURI, s.Pool, s.Volume); err != nil {
+				w.logger.Warn("replication: could not remove the replica of a deleted vm; trying again later", "vm", s.VMID,
+					"host", s.HostURI, "volume", s.Volume, "err", err)
+				continue
+			}
+			w.logger.Info("replication: replica of a deleted vm removed", "vm", s.VMID, "host", s.HostURI, "volume", s.Volume)
+		}
+		if err := w.reps.Forget(ctx, s.VMID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReplicaRemoveWorker removes a VM's old replica after its replica host
+// changed, and the checkpoint the old copy was based on. Both removals do
+// nothing for what is already gone.
+type ReplicaRemoveWorker struct {
+	river.WorkerDefaults[jobargs.ReplicaRemove]
+	reps       *replication.Replicas
+	replicator Replicator
+	logger     *slog.Logger
+}
+
+// NewReplicaRemoveWorker wires the removal of old replicas.
+func NewReplicaRemoveWorker(reps *replication.Replicas, replicator Replicator, log *slog.Logger) *ReplicaRemoveWorker {
+	return &ReplicaRemoveWorker{reps: reps, replicator: replicator, logger: log}
+}
+
+func (w *ReplicaRemoveWorker) Work(ctx context.Context, job *river.Job[jobargs.ReplicaRemove]) error {
+	if w.replicator == nil {
+		return river.JobCancel(errors.New("replication is not available: no disk copy in this build"))
+	}
+	s, err := w.reps.StaleReplica(ctx, job.Args)
+	if err != nil {
+		return err
+	}
+	if s.Checkpoint != "" && s.Domain != "" {
+		err := w.replicator.DeleteCheckpoint(ctx, s.SourceURI, s.Domain, s.Checkpoint)
+		if err != nil && !hypervisor.IsNotFound(err) {
+			// The next good run prunes it.
+			w.logger.Warn("replication: could not delete the old copy's checkpoint", "vm", s.VMID, "checkpoint", s.Checkpoint, "err", err)
+		}
+	}
+	if !s.Remove {
+		w.logger.Info("replication: old replica kept: its host holds the vm's disk or replica again", "vm", s.VMID, "host", s.HostURI)
+		return nil
+	}
+	if err := w.replicator.DeleteVolume(ctx, s.HostURI, s.Pool, s.Volume); err != nil {
+		return err
+	}
+	w.logger.Info("replication: old replica removed", "vm", s.VMID, "host", s.HostURI, "volume", s.Volume)
 	return nil
 }
 

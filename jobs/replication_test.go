@@ -3,8 +3,10 @@ package jobs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"allmende/hypervisor"
 	"allmende/jobs"
 	"allmende/jobs/jobargs"
 	"allmende/models"
@@ -22,21 +25,53 @@ import (
 	"allmende/models/replication"
 )
 
-// fakeReplicator records requests and answers with err or a verified copy.
+// fakeReplicator records requests and answers with err or a verified copy;
+// it keeps the checkpoints a real source would.
 type fakeReplicator struct {
-	mu   sync.Mutex
-	reqs []jobs.ReplicateRequest
-	err  error
+	mu          sync.Mutex
+	reqs        []hypervisor.ReplicateRequest
+	err         error
+	checkpoints []string
+	deleted     []string // volumes
 }
 
-func (f *fakeReplicator) Replicate(_ context.Context, req jobs.ReplicateRequest) (jobs.ReplicateResult, error) {
+func (f *fakeReplicator) Replicate(_ context.Context, req hypervisor.ReplicateRequest) (hypervisor.ReplicateResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reqs = append(f.reqs, req)
 	if f.err != nil {
-		return jobs.ReplicateResult{BytesSent: 10}, f.err
+		return hypervisor.ReplicateResult{BytesSent: 10}, f.err
 	}
-	return jobs.ReplicateResult{BytesSent: 1 << 20, Extents: 3, Duration: time.Second, Checkpoint: req.NewCheckpoint, Verified: true}, nil
+	if req.FromCheckpoint != "" && !slices.Contains(f.checkpoints, req.FromCheckpoint) {
+		return hypervisor.ReplicateResult{}, fmt.Errorf("replicate: %w: %s", hypervisor.ErrNoCheckpoint, req.FromCheckpoint)
+	}
+	f.checkpoints = append(f.checkpoints, req.NewCheckpoint)
+	return hypervisor.ReplicateResult{Full: req.FromCheckpoint == "", BytesSent: 1 << 20, Extents: 3, Duration: time.Second,
+		Checkpoint: req.NewCheckpoint, Verified: true}, nil
+}
+
+func (f *fakeReplicator) ListCheckpoints(_ context.Context, _, _ string) ([]hypervisor.Checkpoint, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []hypervisor.Checkpoint
+	for _, c := range f.checkpoints {
+		out = append(out, hypervisor.Checkpoint{Name: c})
+	}
+	return out, nil
+}
+
+func (f *fakeReplicator) DeleteCheckpoint(_ context.Context, _, _, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.checkpoints = slices.DeleteFunc(f.checkpoints, func(c string) bool { return c == name })
+	return nil
+}
+
+func (f *fakeReplicator) DeleteVolume(_ context.Context, uri, pool, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deleted = append(f.deleted, uri+" "+pool+"/"+name)
+	return nil
 }
 
 type repEnv struct {
@@ -201,6 +236,106 @@ func TestReplicationScheduleUnique(t *testing.T) {
 		}
 		if n := modelstest.Count(t, db, "river_job", "kind = 'replication.run'"); n != 0 {
 			t.Fatalf("%d run jobs without a replicator", n)
+		}
+	})
+}
+
+// After a good run only the newest checkpoint is left on the source; a
+// base checkpoint that vanished (a migration) is recorded and replaced by
+// a full copy in the same job.
+func TestReplicationRunCheckpoints(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		e := newRepEnv(t, db)
+		f := &fakeReplicator{checkpoints: []string{"user-own", "allmende-rep-leftover"}}
+		e.run(t, f)
+		e.clock.Set(e.clock.Now().Add(5 * time.Minute))
+		e.run(t, f)
+		if len(f.reqs) != 2 || f.reqs[1].FromCheckpoint != f.reqs[0].NewCheckpoint {
+			t.Fatalf("requests %+v", f.reqs)
+		}
+		if want := []string{"user-own", f.reqs[1].NewCheckpoint}; !slices.Equal(f.checkpoints, want) {
+			t.Fatalf("checkpoints %v, want %v", f.checkpoints, want)
+		}
+
+		f.checkpoints = nil // gone with a migration
+		e.clock.Set(e.clock.Now().Add(5 * time.Minute))
+		e.run(t, f)
+		if len(f.reqs) != 4 || f.reqs[2].FromCheckpoint == "" || f.reqs[3].FromCheckpoint != "" {
+			t.Fatalf("want a failed incremental, then a full copy: %+v", f.reqs[2:])
+		}
+		s := e.status(t)
+		if s.Health != replication.HealthGood || len(s.Runs) != 4 || s.Runs[0].Kind != replication.RunFull || !s.Runs[0].Succeeded() ||
+			!strings.Contains(s.Runs[1].Error, "is gone") {
+			t.Fatalf("after the fallback: %+v", s)
+		}
+	})
+}
+
+// A deleted VM's replica volume is removed by the schedule, then its
+// replica row; a new replica host has the old replica removed by a job,
+// and the next run is a full copy.
+func TestReplicationCleanup(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		e := newRepEnv(t, db)
+		ctx := context.Background()
+		f := &fakeReplicator{}
+		e.run(t, f)
+		old := e.status(t)
+
+		// A third host to move the replica to.
+		admin := testUser(t, db, "admin2@example.org", "admin")
+		hosts := compute.NewHosts(db, modelstest.NewQueue(t, db), func(string) error { return nil })
+		c, err := hosts.Add(ctx, admin, compute.HostInput{Name: "c", URI: "qemu+tcp://c/system"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := hosts.StoreInventory(ctx, c.ID, compute.HostInventory{CPUs: 8, MemoryBytes: 16 << 30,
+			Pools: []compute.HostPool{{Name: "default", Active: true, CapacityBytes: 100 << 30}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.reps.SetReplicaHost(ctx, admin, models.Viewer{UserID: admin.UserID, Admin: true}, e.vm.ID, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := modelstest.Count(t, db, "river_job", "kind = 'replication.remove'"); n != 1 {
+			t.Fatalf("%d removal jobs, want 1", n)
+		}
+		ra := jobargs.ReplicaRemove{VMID: e.vm.ID, HostID: old.ReplicaHostID, Checkpoint: f.checkpoints[0]}
+		rw := jobs.NewReplicaRemoveWorker(e.reps, f, e.log)
+		if err := rw.Work(ctx, &river.Job[jobargs.ReplicaRemove]{JobRow: &rivertype.JobRow{}, Args: ra}); err != nil {
+			t.Fatal(err)
+		}
+		if len(f.deleted) != 1 || !strings.Contains(f.deleted[0], "qemu+tcp://"+old.ReplicaHostName+"/system default/"+e.vm.DiskVolume()) ||
+			len(f.checkpoints) != 0 {
+			t.Fatalf("after the removal: volumes %v, checkpoints %v", f.deleted, f.checkpoints)
+		}
+		e.run(t, f)
+		if r := f.reqs[len(f.reqs)-1]; r.FromCheckpoint != "" || r.Target.URI != "qemu+tcp://c/system" {
+			t.Fatalf("run after the change: %+v", r)
+		}
+
+		// Removing onto the VM's own host never happens.
+		ra.HostID = e.vm.HostID
+		if err := rw.Work(ctx, &river.Job[jobargs.ReplicaRemove]{JobRow: &rivertype.JobRow{}, Args: ra}); err != nil {
+			t.Fatal(err)
+		}
+		if len(f.deleted) != 1 {
+			t.Fatalf("removed the vm's own disk: %v", f.deleted)
+		}
+
+		if err := db.Gorm.Exec("UPDATE vms SET state = 'deleted' WHERE id = ?", e.vm.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		sw := jobs.NewReplicationScheduleWorker(e.reps, f, e.log)
+		for range 2 {
+			if err := sw.Work(ctx, &river.Job[jobargs.ReplicationSchedule]{JobRow: &rivertype.JobRow{}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(f.deleted) != 2 || !strings.HasPrefix(f.deleted[1], "qemu+tcp://c/system default/") {
+			t.Fatalf("after the vm's deletion: %v", f.deleted)
+		}
+		if n := modelstest.Count(t, db, "vm_replicas", "vm_id = '"+e.vm.ID+"'"); n != 0 {
+			t.Fatalf("replica row of a deleted vm kept")
 		}
 	})
 }

@@ -102,9 +102,6 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	// through compute's guard, since compute ranks below it.
 	replicas := replication.New(s.db, queue, clock)
 	vms.SetPlacementGuard(replicas)
-	// Replicator stays nil until the hypervisor's disk copy is wired in
-	// (an adapter over s.hv): the schedule then assigns replica hosts and
-	// watches the lag, but enqueues no copies.
 	starterSvc := compute.NewStarter(s.db, queue)
 	starterCache := cfg.StarterCache
 	if starterCache == "" {
@@ -112,7 +109,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	}
 	deps := jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender, Memberships: memberships,
 		VMs: vms, Tasks: tasks, Images: images, Starter: starterSvc, StarterCache: starterCache, UploadDir: uploadDir,
-		Replicas: replicas}
+		Replicas: replicas, Replicator: s.hv}
 	// Before the workers start: jobs a killed predecessor left running are
 	// taken up at once rather than after River's rescue delay.
 	if s.releaseQueue, err = jobs.ClaimQueue(ctx, s.db, log); err != nil {

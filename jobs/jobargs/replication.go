@@ -12,3 +12,13 @@ type ReplicationRun struct {
 }
 
 func (ReplicationRun) Kind() string { return "replication.run" }
+
+// ReplicaRemove removes a VM's replica volume from a host that is no
+// longer its replica host, and the checkpoint the old copy was based on.
+type ReplicaRemove struct {
+	VMID       string `json:"vm_id"`
+	HostID     string `json:"host_id"`
+	Checkpoint string `json:"checkpoint,omitempty"`
+}
+
+func (ReplicaRemove) Kind() string { return "replication.remove" }

@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"allmende/jobs/jobargs"
 	"allmende/models"
 	"allmende/models/compute"
 	"allmende/models/internal/kit"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/riverqueue/river"
 	"gorm.io/gorm"
 )
 
@@ -343,6 +345,14 @@ func (r *Replicas) SetReplicaHost(ctx context.Context, actor models.Actor, v mod
 		}
 		if err := r.assignTx(tx, vmID, host.ID); err != nil {
 			return err
+		}
+		// The old copy goes, and with it the checkpoint it was based on:
+		// the next run is a full copy to the new host.
+		if cur.ReplicaHostID != "" {
+			if _, err := kit.Enqueue(ctx, r.queue, tx, jobargs.ReplicaRemove{VMID: vmID, HostID: cur.ReplicaHostID,
+				Checkpoint: cur.LastGoodCheckpoint}, &river.InsertOpts{MaxAttempts: 10}); err != nil {
+				return err
+			}
 		}
 		return kit.RecordAudit(tx, actor, "replication.set_host", "vm", vmID,
 			map[string]any{"from": cur.ReplicaHostID, "to": host.ID, "host": host.Name})

@@ -98,7 +98,12 @@ var ErrNotDue = errors.New("replication not due")
 
 // CheckpointName is the checkpoint a run leaves on the primary: made from
 // the run's id only, so a retried attempt of the same run names the same.
-func CheckpointName(runID string) string { return "allmende-rep-" + runID }
+func CheckpointName(runID string) string { return checkpointPrefix + runID }
+
+const checkpointPrefix = "allmende-rep-"
+
+// IsCheckpointName reports whether a checkpoint is one of replication's.
+func IsCheckpointName(name string) bool { return strings.HasPrefix(name, checkpointPrefix) }
 
 // BeginRun takes the VM's lease with a conditional UPDATE (one run per VM,
 // whatever the job queue does) and records the run's start.
@@ -181,6 +186,10 @@ type Outcome struct {
 	Checkpoint string
 	Verified   bool
 	Err        error // in words a member may read
+	// NoCheckpoint: the run's base checkpoint is gone from the source
+	// (a migration, removed by hand). The run fails, and the next run,
+	// due at once, is a full copy.
+	NoCheckpoint bool
 }
 
 // FinishRun records how a run ended. A verified copy becomes the last good
@@ -231,6 +240,10 @@ func (r *Replicas) FinishRun(ctx context.Context, runID string, out Outcome) err
 			set["state"], set["last_good_at"], set["last_good_checkpoint"] = StateGood, run.StartedAt, run.NewCheckpoint
 			set["last_error"], set["consecutive_failures"] = "", 0
 			set["next_run_at"] = later(run.StartedAt.Add(interval), now)
+		} else if out.NoCheckpoint && out.Err != nil {
+			// Not the copy's fault: no backoff, and no base to start from.
+			set["state"], set["last_error"], set["last_good_checkpoint"] = StateFailed, msg, ""
+			set["next_run_at"] = now
 		} else {
 			n := rep.ConsecutiveFailures + 1
 			set["state"], set["last_error"], set["consecutive_failures"] = StateFailed, msg, n
