@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/models/account"
+	"allmende/models/replication"
 	"allmende/views"
 )
 
@@ -30,6 +31,20 @@ func (h *Handler) Home(c echo.Context) error {
 		}
 		if d.FirstRun, err = h.Starter.FirstRunNeeded(c.Request().Context()); err != nil {
 			return err
+		}
+		if h.Replicas != nil {
+			all, err := h.Replicas.List(c.Request().Context(), viewer(u), replication.FilterAll)
+			if err != nil {
+				return err
+			}
+			for _, s := range all {
+				switch {
+				case s.Health == replication.HealthFailing:
+					d.ReplicationFailing++
+				case s.Lagging():
+					d.ReplicationLagging++
+				}
+			}
 		}
 		d.HostsTotal = len(hosts)
 		for _, host := range hosts {

@@ -1,6 +1,7 @@
 package hypervisor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -330,4 +331,30 @@ func checkVolumeName(name string) error {
 
 func roundUp(n, to uint64) uint64 {
 	return (n + to - 1) / to * to
+}
+
+// ReadVolume returns length bytes of a volume's file from offset off, as
+// stored (for a raw volume, the guest's bytes): for checks of a replica
+// and for tests. It holds the bytes in memory; read small ranges.
+func (m *Manager) ReadVolume(ctx context.Context, uri, pool, name string, off, length uint64) ([]byte, error) {
+	if length > 64<<20 {
+		return nil, fmt.Errorf("read volume %s/%s on %s: %d bytes is more than 64 MiB at once", pool, name, uri, length)
+	}
+	b, err := call(ctx, m, uri, func(l *libvirt.Libvirt) ([]byte, error) {
+		v, err := lookupVolume(l, pool, name)
+		if err != nil {
+			return nil, err
+		}
+		// A bytes.Buffer never fails a Write: a failing writer would wedge
+		// the shared connection (see the downloads in replicate.go).
+		var buf bytes.Buffer
+		if err := l.StorageVolDownload(v, &buf, off, length, 0); err != nil {
+			return nil, fmt.Errorf("download: %w", err)
+		}
+		return buf.Bytes(), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read volume %s/%s on %s: %w", pool, name, uri, err)
+	}
+	return b, nil
 }

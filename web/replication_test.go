@@ -75,6 +75,21 @@ func TestReplicationPagesAndAPI(t *testing.T) {
 	resp, body = w.admin.get("/admin/replication")
 	wantStatus(t, resp, http.StatusOK)
 	wantContains(t, body, `data-vm="web"`, "mia@example.org", `id="replication-capacity"`, `data-host="node-a"`, `data-plan="small"`)
+	// The admins' way there, and the dashboard's alert once a copy fails.
+	_, body = w.admin.get("/")
+	wantContains(t, body, `href="/admin/replication"`)
+	if strings.Contains(body, "dashboard-replication-alert") {
+		t.Error("dashboard alert without a failing copy")
+	}
+	if err := w.d.db.Gorm.Exec("UPDATE vm_replicas SET state = 'failed', consecutive_failures = 1, last_error = 'x' WHERE vm_id = ?", vm.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	_, body = w.admin.get("/")
+	wantContains(t, body, `id="dashboard-replication-alert"`, `href="/admin/replication?filter=failing">1 virtual machine failing</a>`)
+	_, body = w.mia.get("/")
+	if strings.Contains(body, "dashboard-replication-alert") {
+		t.Error("a member sees the admins' replication alert")
+	}
 	resp, body = w.admin.get("/admin/replication?filter=lagging")
 	wantStatus(t, resp, http.StatusOK)
 	if strings.Contains(body, `data-vm="web"`) {

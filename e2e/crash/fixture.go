@@ -62,7 +62,13 @@ const ImageBytes = 64 << 20
 // (CPU overcommit), adds plans, a paying member and an image, imported by
 // the portal's image.import worker from a qcow2 file made with qemu-img in
 // <dataDir>/uploads.
-func Setup(ctx context.Context, dsn, dataDir string, log *slog.Logger) (_ *Fixture, err error) {
+func Setup(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*Fixture, error) {
+	return SetupOn(ctx, dsn, dataDir, compute.LocalHostName, log)
+}
+
+// SetupOn is Setup on the portal's host called hostName (a host of the
+// two-host rig) instead of "local": the image is imported there.
+func SetupOn(ctx context.Context, dsn, dataDir, hostName string, log *slog.Logger) (_ *Fixture, err error) {
 	db, err := models.Open(dsn)
 	if err != nil {
 		return nil, err
@@ -97,7 +103,7 @@ func Setup(ctx context.Context, dsn, dataDir string, log *slog.Logger) (_ *Fixtu
 		return nil, fmt.Errorf("board member: %w", err)
 	}
 
-	if f.Host, err = waitReachable(ctx, f.Hosts); err != nil {
+	if f.Host, err = waitReachable(ctx, f.Hosts, hostName); err != nil {
 		return nil, err
 	}
 	if err := f.Hosts.SetVMSettings(ctx, f.Admin, f.AdminViewer, f.Host.ID, compute.HostVMSettings{
@@ -152,7 +158,7 @@ func Setup(ctx context.Context, dsn, dataDir string, log *slog.Logger) (_ *Fixtu
 	return f, nil
 }
 
-func waitReachable(ctx context.Context, hosts *compute.Hosts) (*compute.Host, error) {
+func waitReachable(ctx context.Context, hosts *compute.Hosts, name string) (*compute.Host, error) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		list, err := hosts.List(ctx)
@@ -160,12 +166,12 @@ func waitReachable(ctx context.Context, hosts *compute.Hosts) (*compute.Host, er
 			return nil, err
 		}
 		for _, h := range list {
-			if h.Name == compute.LocalHostName && h.Reachable && len(h.PoolList()) > 0 {
+			if h.Name == name && h.Reachable && len(h.PoolList()) > 0 {
 				return &h, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			return nil, errors.New("host local was not refreshed within 60 s")
+			return nil, fmt.Errorf("host %s was not refreshed within 60 s", name)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
