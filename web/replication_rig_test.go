@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,27 @@ func waitRuns(t *testing.T, db *models.DB, vmID string, n int) []replication.Run
 	}
 }
 
+// untilGood waits for the runs after the first seen ones until one
+// succeeds; after a failed one it moves the clock past the backoff so that
+// the schedule retries. It returns the good run and the runs since seen,
+// oldest first.
+func untilGood(t *testing.T, db *models.DB, clock *models.ManualClock, vmID string, seen int) (replication.Run, []replication.Run) {
+	t.Helper()
+	for n := seen + 1; n <= seen+4; n++ {
+		runs := waitRuns(t, db, vmID, n)
+		last := runs[0]
+		if last.Succeeded() {
+			since := runs[:len(runs)-seen]
+			slices.Reverse(since)
+			return last, since
+		}
+		t.Logf("run %s (%s) failed; the schedule retries it: %s", last.ID, last.Kind, last.Error)
+		clock.Set(clock.Now().Add(301 * time.Second))
+	}
+	t.Fatalf("no good run within 4 tries")
+	return replication.Run{}, nil
+}
+
 // The whole path of replication on the two-host rig, through the portal:
 // the starter images on host a, a member's VM there with host b as its
 // standby, the schedule's runs copying its disk to b (a full copy, then
@@ -254,10 +276,10 @@ func TestReplicationOnRig(t *testing.T) {
 
 	// (1) The first run, due as soon as the VM runs: a full copy of the
 	// data the disk holds.
-	runs := waitRuns(t, f.DB, vmID, 1)
-	full := runs[0]
-	if !full.Succeeded() || full.Kind != replication.RunFull {
-		t.Fatalf("first run: %+v", full)
+	full, since := untilGood(t, f.DB, clock, vmID, 0)
+	seen := len(since)
+	if full.Kind != replication.RunFull {
+		t.Fatalf("first good run: %+v", full)
 	}
 	src, err := p.hv.VolumeInfo(ctx, ua, disk.Pool, vol)
 	if err != nil {
@@ -288,21 +310,21 @@ func TestReplicationOnRig(t *testing.T) {
 	// run, and only it.
 	guestWrite(t, ua, dom, 0x5a, "1M", "256k")
 	next()
-	runs = waitRuns(t, f.DB, vmID, 2)
-	inc := runs[0]
+	inc, since := untilGood(t, f.DB, clock, vmID, seen)
+	seen += len(since)
 	t.Logf("incremental copy after 256 KiB: %d bytes in %d extents, %s", inc.BytesSent, inc.Extents, inc.Duration())
-	if !inc.Succeeded() || inc.Kind != replication.RunIncremental || inc.BytesSent < 256<<10 || inc.BytesSent > 1<<20 {
-		t.Fatalf("second run: %+v", inc)
+	if inc.Kind != replication.RunIncremental || inc.BytesSent < 256<<10 || inc.BytesSent > 1<<20 {
+		t.Fatalf("second good run: %+v", inc)
 	}
 	wantBytes("after the second run", 1<<20, 256<<10, 0x5a)
 
 	guestWrite(t, ua, dom, 0x6b, "100M", "64k")
 	next()
-	runs = waitRuns(t, f.DB, vmID, 3)
-	inc = runs[0]
+	inc, since = untilGood(t, f.DB, clock, vmID, seen)
+	seen += len(since)
 	t.Logf("incremental copy after 64 KiB: %d bytes in %d extents, %s", inc.BytesSent, inc.Extents, inc.Duration())
-	if !inc.Succeeded() || inc.Kind != replication.RunIncremental || inc.BytesSent < 64<<10 || inc.BytesSent > 1<<20 {
-		t.Fatalf("third run: %+v", inc)
+	if inc.Kind != replication.RunIncremental || inc.BytesSent < 64<<10 || inc.BytesSent > 1<<20 {
+		t.Fatalf("third good run: %+v", inc)
 	}
 	wantBytes("after the third run", 100<<20, 64<<10, 0x6b)
 	wantEqual("after the third run")
@@ -321,11 +343,11 @@ func TestReplicationOnRig(t *testing.T) {
 	}
 	guestWrite(t, ua, dom, 0x7c, "200M", "64k")
 	next()
-	runs = waitRuns(t, f.DB, vmID, 5)
-	if runs[1].Succeeded() || !strings.Contains(runs[1].Error, "is gone") || !runs[0].Succeeded() || runs[0].Kind != replication.RunFull {
-		t.Fatalf("after the lost checkpoint: %+v", runs[:2])
+	refull, since := untilGood(t, f.DB, clock, vmID, seen)
+	if len(since) < 2 || since[0].Succeeded() || !strings.Contains(since[0].Error, "is gone") || refull.Kind != replication.RunFull {
+		t.Fatalf("after the lost checkpoint: %+v", since)
 	}
-	t.Logf("full copy after the lost checkpoint: %d bytes in %d extents, %s", runs[0].BytesSent, runs[0].Extents, runs[0].Duration())
+	t.Logf("full copy after the lost checkpoint: %d bytes in %d extents, %s", refull.BytesSent, refull.Extents, refull.Duration())
 	wantBytes("after the fallback", 200<<20, 64<<10, 0x7c)
 	wantBytes("after the fallback", 1<<20, 256<<10, 0x5a)
 	wantEqual("after the fallback")
