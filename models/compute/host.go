@@ -46,7 +46,19 @@ type Host struct {
 	LibvirtVersion     string
 	HypervisorVersion  string
 	Pools              string // JSON []HostPool; use PoolList
+	// Fencing (models/replication, failover.go): set while the host is
+	// known off or cut off and its VMs may run elsewhere.
+	FencedAt      *time.Time
+	FencedBy      string // who confirmed it (an email, or system:…)
+	FenceMethod   string // "confirmed by admin" | "fence command"
+	FailoverEpoch int64  // how often the host was fenced
 }
+
+// Fenced reports whether the host is known off or cut off.
+func (h *Host) Fenced() bool { return h.FencedAt != nil }
+
+// NotAnswering reports whether the host's last inventory read failed.
+func (h *Host) NotAnswering() bool { return !h.Reachable && h.RefreshedAt != nil }
 
 // HostPool is a storage pool as last seen on a host.
 type HostPool struct {

@@ -72,9 +72,13 @@ type VM struct {
 	AutoRestartWindowAt   *time.Time
 	LastAutoRestartAt     *time.Time
 	StoppedUnexpectedlyAt *time.Time // since when it is known stopped against its member's wish
-	CreatedAt             time.Time
-	UpdatedAt             time.Time
-	DeletedAt             *time.Time
+	// DiskGeneration names the disk volume: 0 for the disk made at
+	// creation, n after the n-th failover (a qcow2 overlay over the raw
+	// copy on the new host; models/replication, failover.go).
+	DiskGeneration int64
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	DeletedAt      *time.Time
 }
 
 func (VM) TableName() string { return "vms" }
@@ -84,7 +88,15 @@ func (VM) TableName() string { return "vms" }
 func (vm *VM) DomainName() string { return vmDomainPrefix + vm.ID }
 
 // DiskVolume and SeedVolume are the VM's volumes in its pool.
-func (vm *VM) DiskVolume() string { return vm.DomainName() + "-disk" }
+func (vm *VM) DiskVolume() string { return DiskVolumeOf(vm.DomainName(), vm.DiskGeneration) }
+
+// DiskVolumeOf is the disk volume of a domain at a disk generation.
+func DiskVolumeOf(domain string, generation int64) string {
+	if generation == 0 {
+		return domain + "-disk"
+	}
+	return fmt.Sprintf("%s-disk-g%d", domain, generation)
+}
 func (vm *VM) SeedVolume() string { return vm.DomainName() + "-seed" }
 
 // ShutdownTimeout is how long a shutdown waits before powering off.
@@ -107,6 +119,10 @@ type VMSummary struct {
 	ImageName  string
 	HostName   string
 	IPAddress  string `gorm:"column:ip_address"`
+	// HostDown: the host's last inventory read failed (or it is fenced);
+	// the VM's page says "host not answering".
+	HostDown   bool
+	HostFenced bool
 }
 
 // Allows reports whether action a may start from the VM's state, for the
@@ -151,7 +167,9 @@ func validateVMName(name string) string {
 // summaryQuery selects VMSummary rows; callers add conditions on v.*.
 func summaryQuery(tx *gorm.DB) *gorm.DB {
 	return tx.Table("vms AS v").Select(`v.*, u.email AS owner_email, p.name AS plan_name, p.vcpus, p.memory_mib, p.disk_gib,
-		i.name AS image_name, h.name AS host_name, COALESCE(a.address, '') AS ip_address`).
+		i.name AS image_name, h.name AS host_name, COALESCE(a.address, '') AS ip_address,
+		CASE WHEN (h.reachable = FALSE AND h.refreshed_at IS NOT NULL) OR h.fenced_at IS NOT NULL THEN 1 ELSE 0 END AS host_down,
+		CASE WHEN h.fenced_at IS NOT NULL THEN 1 ELSE 0 END AS host_fenced`).
 		Joins("JOIN users u ON u.id = v.owner_id").
 		Joins("JOIN plans p ON p.id = v.plan_id").
 		Joins("JOIN images i ON i.id = v.image_id").

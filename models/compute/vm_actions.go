@@ -30,6 +30,10 @@ const (
 	// ActionRestart is no member's action: the reconciler starts a VM
 	// again that stopped against its member's wish (vm_restart.go).
 	ActionRestart VMAction = "restart"
+	// ActionFailover is no member's action either: an admin's fencing of
+	// a failed host starts the VM on its replica host
+	// (models/replication, failover.go).
+	ActionFailover VMAction = "failover"
 )
 
 // actionRule says from which states an action may start, which
@@ -65,6 +69,10 @@ var vmActions = map[VMAction]actionRule{
 	// From running: the database still has the VM as its member left it.
 	ActionRestart: {from: []VMState{VMRunning}, to: VMStarting, past: "restarted",
 		job: func(t jobargs.VMTask) river.JobArgs { return jobargs.VMStart{VMTask: t} }},
+	// From no state through beginActionTx: replication's Failover moves
+	// the VM and inserts the task and its job itself. The entry says what a
+	// failed failover leaves (Tasks.Fail: starting → error).
+	ActionFailover: {to: VMStarting, past: "failed over"},
 }
 
 // Allows reports whether action a may start from state s.

@@ -60,10 +60,20 @@ type VMJobView struct {
 // ForJob reads what a worker needs to act on a VM, in any state: the
 // worker decides what a deleted VM means for its job.
 func (s *VMs) ForJob(ctx context.Context, vmID string) (*VMJobView, error) {
+	return s.ForJobOn(ctx, vmID, "")
+}
+
+// ForJobOn is ForJob as if the VM were on host hostID ("": its own host),
+// for the failover job, which defines the VM on its replica host before
+// the VM moves there.
+func (s *VMs) ForJobOn(ctx context.Context, vmID, hostID string) (*VMJobView, error) {
 	db := s.db.Gorm.WithContext(ctx)
 	var vm VM
 	if err := kit.First(db, &vm, vmID, "virtual machine"); err != nil {
 		return nil, err
+	}
+	if hostID == "" {
+		hostID = vm.HostID
 	}
 	var plan Plan
 	if err := kit.First(db, &plan, vm.PlanID, "plan"); err != nil {
@@ -74,8 +84,8 @@ func (s *VMs) ForJob(ctx context.Context, vmID string) (*VMJobView, error) {
 		return nil, err
 	}
 	var host placementHost
-	if err := db.Table("hosts").Where("id = ?", vm.HostID).Take(&host).Error; err != nil {
-		return nil, fmt.Errorf("load host %s of vm %s: %w", vm.HostID, vm.ID, err)
+	if err := db.Table("hosts").Where("id = ?", hostID).Take(&host).Error; err != nil {
+		return nil, fmt.Errorf("load host %s of vm %s: %w", hostID, vm.ID, err)
 	}
 	j := &VMJobView{
 		VM: vm, DomainName: vm.DomainName(), DiskVolume: vm.DiskVolume(), SeedVolume: vm.SeedVolume(), DiskPool: img.Pool,

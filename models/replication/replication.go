@@ -60,6 +60,10 @@ type Replica struct {
 	RunningRunID        string `gorm:"column:running_run_id"`
 	RunningSince        *time.Time
 	LaggingSince        *time.Time
+	// CopyDirty: a failed run may have written into the copy, which then
+	// holds neither the last good point in time nor a later one; no
+	// failover starts from it until the next good run.
+	CopyDirty bool
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 }

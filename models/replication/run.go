@@ -38,6 +38,10 @@ func (r *Replicas) Due(ctx context.Context, limit int) ([]string, error) {
 	err := r.db.Gorm.WithContext(ctx).Table("vm_replicas AS r").Joins("JOIN vms v ON v.id = r.vm_id").
 		Where("r.next_run_at <= ? AND (r.running_run_id = '' OR r.running_since < ?)", now, now.Add(-leaseFor)).
 		Where("r.replica_host_id <> v.host_id AND v.state NOT IN ?", skippedStates).
+		// Not from or to a fenced host, nor from one that does not answer:
+		// such a run could only fail, and would mark the copy failed.
+		Where("NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id IN (v.host_id, r.replica_host_id) AND h.fenced_at IS NOT NULL)").
+		Where("NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = v.host_id AND h.reachable = FALSE AND h.refreshed_at IS NOT NULL)").
 		Order("r.next_run_at, r.vm_id").Limit(limit).Pluck("r.vm_id", &ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("find due replications: %w", err)
@@ -146,6 +150,9 @@ func (r *Replicas) BeginRun(ctx context.Context, vmID string) (*RunSpec, error) 
 		if err := kit.First(tx, &dst, rep.ReplicaHostID, "host"); err != nil {
 			return err
 		}
+		if src.Fenced() || dst.Fenced() {
+			return ErrNotDue // a failover holds the VM, or the standby is gone
+		}
 		pool, err := imagePool(tx, vm.ImageID)
 		if err != nil {
 			return err
@@ -190,6 +197,10 @@ type Outcome struct {
 	// (a migration, removed by hand). The run fails, and the next run,
 	// due at once, is a full copy.
 	NoCheckpoint bool
+	// CopyUntouched: the run failed before it wrote anything into the copy
+	// (hypervisor.ErrReplicaUntouched), so the last good copy still holds.
+	// The zero value is the safe one: a failed run marks the copy dirty.
+	CopyUntouched bool
 }
 
 // FinishRun records how a run ended. A verified copy becomes the last good
@@ -238,6 +249,7 @@ func (r *Replicas) FinishRun(ctx context.Context, runID string, out Outcome) err
 		set := map[string]any{"bytes_last": out.BytesSent, "updated_at": now, "running_run_id": "", "running_since": nil}
 		if msg == "" {
 			set["state"], set["last_good_at"], set["last_good_checkpoint"] = StateGood, run.StartedAt, run.NewCheckpoint
+			set["copy_dirty"] = false
 			set["last_error"], set["consecutive_failures"] = "", 0
 			set["next_run_at"] = later(run.StartedAt.Add(interval), now)
 		} else if out.NoCheckpoint && out.Err != nil {
@@ -247,6 +259,9 @@ func (r *Replicas) FinishRun(ctx context.Context, runID string, out Outcome) err
 		} else {
 			n := rep.ConsecutiveFailures + 1
 			set["state"], set["last_error"], set["consecutive_failures"] = StateFailed, msg, n
+			if !out.CopyUntouched || out.Err == nil {
+				set["copy_dirty"] = true
+			}
 			set["next_run_at"] = now.Add(backoff(n, interval))
 		}
 		// Only while this run holds the lease: if it ran out and another
