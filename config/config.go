@@ -42,6 +42,9 @@ type Config struct {
 	SMTPPassword string
 	SMTPFrom     string
 	SMTPTLS      string // starttls, tls or none
+	// FenceCommand powers a failed host off (e.g. IPMI), run with the
+	// host's name and URI; exit 0 means fenced. Empty: admins confirm.
+	FenceCommand string
 
 	// ShutdownGrace is how long a graceful shutdown lets running jobs
 	// finish before handing them back to the queue (default 30 s).
@@ -112,6 +115,7 @@ var serveOptions = []option{
 	}},
 	str("smtp-from", "ALLMENDE_SMTP_FROM", DefaultFrom, "sender address of outgoing mail", func(c *Config) *string { return &c.SMTPFrom }),
 	str("smtp-tls", "ALLMENDE_SMTP_TLS", "starttls", "starttls, tls or none", func(c *Config) *string { return &c.SMTPTLS }),
+	str("fence-command", "ALLMENDE_FENCE_COMMAND", "", "command that powers a failed host off, run with the host's name and URI (exit 0 = fenced); empty: admins confirm fencing", func(c *Config) *string { return &c.FenceCommand }),
 }
 
 // ParseFlags reads the common options, plus the server's when serve is true,

@@ -47,6 +47,7 @@ type Handler struct {
 	SSHKeys      *compute.SSHKeys
 	HostSettings *compute.Hosts
 	Replicas     *replication.Replicas // nil: no replication section or pages
+	FenceCommand bool                  // a fence command is configured (admin_failover.go)
 	Console      ConsoleOpener
 	UploadDir    string // where image uploads are spooled before import
 

@@ -65,6 +65,11 @@ import (
 // copy is made, give the full copy a new volume name and switch over after
 // it succeeded.
 
+// ErrReplicaUntouched marks a failed run that ended before it opened (or
+// recreated) the replica volume: the last good copy there still holds, and
+// a failover may start from it.
+var ErrReplicaUntouched = errors.New("the replica was not written")
+
 // Defaults of a replication run.
 const (
 	// replicateChunk is the unit of reading, uploading and checksumming.
@@ -133,7 +138,11 @@ type ReplicateResult struct {
 // when a run starts is taken to be left over from a crashed run and is
 // aborted.
 func (m *Manager) Replicate(ctx context.Context, req ReplicateRequest) (ReplicateResult, error) {
-	res, err := m.replicate(ctx, req)
+	var touched bool
+	res, err := m.replicate(ctx, req, &touched)
+	if err != nil && !touched {
+		err = fmt.Errorf("%w: %w", ErrReplicaUntouched, err)
+	}
 	if err != nil {
 		return res, fmt.Errorf("replicate disk %s of domain %s on %s to %s/%s on %s: %w",
 			req.Disk, req.Domain, req.SourceURI, req.Target.Pool, req.Target.Volume, req.Target.URI, err)
@@ -164,7 +173,7 @@ func (req ReplicateRequest) check() error {
 	return nil
 }
 
-func (m *Manager) replicate(ctx context.Context, req ReplicateRequest) (res ReplicateResult, err error) {
+func (m *Manager) replicate(ctx context.Context, req ReplicateRequest, touched *bool) (res ReplicateResult, err error) {
 	if err := req.check(); err != nil {
 		return res, err
 	}
@@ -211,6 +220,7 @@ func (m *Manager) replicate(ctx context.Context, req ReplicateRequest) (res Repl
 		}
 	}
 
+	*touched = true // from here on the replica may change (a full copy recreates it first)
 	t, err := m.openReplica(ctx, req.Target, res.DiskBytes, res.Full)
 	if err != nil {
 		return res, err

@@ -87,6 +87,9 @@ type Deps struct {
 	// the disks; nil makes the schedule assign and watch but copy nothing.
 	Replicas   *replication.Replicas
 	Replicator Replicator
+	// FenceCommand is run with a host's name and URI to power it off
+	// (--fence-command); empty: admins confirm fencing themselves.
+	FenceCommand string
 }
 
 // rescueStuckJobsAfter is how long a job may stay "running" before River's
@@ -150,6 +153,13 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 		river.AddWorker(workers, NewReplicaRemoveWorker(deps.Replicas, deps.Replicator, log))
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(scheduleEvery),
 			func() (river.JobArgs, *river.InsertOpts) { return jobargs.ReplicationSchedule{}, scheduleOpts() },
+			&river.PeriodicJobOpts{RunOnStart: true}))
+		// Failover (jobs/failover.go).
+		river.AddWorker(workers, &FailoverWorker{vmJob: vmJob[jobargs.ReplicationFailover]{vmWorkers: vw}, reps: deps.Replicas})
+		river.AddWorker(workers, &FenceWorker{hosts: deps.Hosts, reps: deps.Replicas, command: deps.FenceCommand, logger: log})
+		river.AddWorker(workers, &ReclaimWorker{reps: deps.Replicas, hv: deps.Hypervisor, logger: log})
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(reclaimEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return jobargs.ReclaimHosts{}, scheduleOpts() },
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
 

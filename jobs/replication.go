@@ -144,6 +144,7 @@ func (w *ReplicationRunWorker) copy(ctx context.Context, spec *replication.RunSp
 			"checkpoint", spec.FromCheckpoint, "err", rerr)
 	case rerr != nil:
 		out.Err = readableCopyError(rerr)
+		out.CopyUntouched = errors.Is(rerr, hypervisor.ErrReplicaUntouched)
 		w.logger.Warn("replication run failed", "vm", spec.VMID, "run", spec.RunID, "kind", spec.Kind, "err", rerr)
 	default:
 		w.logger.Info("replication run done", "vm", spec.VMID, "run", spec.RunID, "kind", spec.Kind,

@@ -44,6 +44,10 @@ func adminVMRoutes(admin, api *echo.Group, h *handlers.Handler) {
 	admin.GET("/replication", h.AdminReplication)
 	admin.POST("/replication/vms/:id/host", h.AdminSetReplicaHost)
 	admin.POST("/replication/plans/:id", h.AdminSetPlanInterval)
+
+	admin.GET("/hosts/:id/failover", h.AdminFailover)
+	admin.POST("/hosts/:id/failover", h.AdminConfirmFailover)
+	admin.POST("/hosts/:id/fence", h.AdminRunFence)
 }
 
 // streamingUpload exempts an image upload from the global body limit; the

@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	}
 	deps := jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender, Memberships: memberships,
 		VMs: vms, Tasks: tasks, Images: images, Starter: starterSvc, StarterCache: starterCache, UploadDir: uploadDir,
-		Replicas: replicas, Replicator: s.hv}
+		Replicas: replicas, Replicator: s.hv, FenceCommand: cfg.FenceCommand}
 	// Before the workers start: jobs a killed predecessor left running are
 	// taken up at once rather than after River's rescue delay.
 	if s.releaseQueue, err = jobs.ClaimQueue(ctx, s.db, log); err != nil {
@@ -151,6 +151,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		SSHKeys:      compute.NewSSHKeys(s.db),
 		HostSettings: s.hosts,
 		Replicas:     replicas,
+		FenceCommand: cfg.FenceCommand != "",
 		Console:      consoles{vms: vms, hv: s.hv},
 		UploadDir:    filepath.Join(cfg.DataDir, "uploads"),
 		Sessions:     handlers.NewSessions(keyHash, keyBlock),

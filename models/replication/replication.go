@@ -64,8 +64,8 @@ type Replica struct {
 	// holds neither the last good point in time nor a later one; no
 	// failover starts from it until the next good run.
 	CopyDirty bool
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 func (Replica) TableName() string { return "vm_replicas" }
