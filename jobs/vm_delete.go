@@ -6,6 +6,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"allmende/jobs/jobargs"
+	"allmende/models/compute"
 )
 
 // VMDeleteWorker removes the domain (destroying it if it runs), the disk
@@ -28,7 +29,13 @@ func (w *VMDeleteWorker) Work(ctx context.Context, job *river.Job[jobargs.VMDele
 		if err := r.begin(ctx, "deleting volumes "+v.DiskVolume+" and "+v.SeedVolume); err != nil {
 			return err
 		}
-		for _, vol := range []string{v.DiskVolume, v.SeedVolume} {
+		vols := []string{v.DiskVolume, v.SeedVolume}
+		if g := v.VM.DiskGeneration; g > 0 {
+			// A failed-over VM's disk is an overlay over the copy it was
+			// started from, which is of the generation before.
+			vols = append(vols, compute.DiskVolumeOf(v.DomainName, g-1))
+		}
+		for _, vol := range vols {
 			if err := r.hv.DeleteVolume(ctx, v.HostURI, v.DiskPool, vol); err != nil {
 				return err
 			}
