@@ -144,7 +144,9 @@ type FenceWorker struct {
 
 const fenceTimeout = time.Minute
 
-func (w *FenceWorker) Timeout(*river.Job[jobargs.HostFence]) time.Duration { return fenceTimeout + 30*time.Second }
+func (w *FenceWorker) Timeout(*river.Job[jobargs.HostFence]) time.Duration {
+	return fenceTimeout + 30*time.Second
+}
 
 func (w *FenceWorker) Work(ctx context.Context, job *river.Job[jobargs.HostFence]) error {
 	a := job.Args
@@ -194,7 +196,9 @@ type ReclaimWorker struct {
 // reclaimEvery is how often fenced hosts are looked at.
 const reclaimEvery = 10 * time.Second
 
-func (w *ReclaimWorker) Timeout(*river.Job[jobargs.ReclaimHosts]) time.Duration { return 2 * time.Minute }
+func (w *ReclaimWorker) Timeout(*river.Job[jobargs.ReclaimHosts]) time.Duration {
+	return 2 * time.Minute
+}
 
 func (w *ReclaimWorker) Work(ctx context.Context, _ *river.Job[jobargs.ReclaimHosts]) error {
 	hosts, err := w.reps.FencedHosts(ctx)
