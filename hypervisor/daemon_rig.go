@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -293,4 +294,23 @@ func StopRig(dir string, log *slog.Logger) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// KillRigHost ends a rig host at once, as a power cut would: SIGKILL to
+// its holder, PID 1 of the daemon's PID namespace, takes libvirtd and every
+// QEMU of the host with it. For failover tests; StartRigHost starts it
+// again. Only namespaced hosts (root) can be killed whole.
+func KillRigHost(dir, name string) error {
+	hd := RigHostDir(dir, name)
+	pid, ok := findHolder(hd)
+	if !ok {
+		return fmt.Errorf("rig host %s: no holder process", name)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("rig host %s: kill holder %d: %w", name, pid, err)
+	}
+	if !waitGone(pid, 10*time.Second) {
+		return fmt.Errorf("rig host %s: holder %d still there after SIGKILL", name, pid)
+	}
+	return nil
 }

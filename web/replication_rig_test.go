@@ -33,6 +33,8 @@ type rigPortal struct {
 	a, b *hypervisor.Daemon
 	f    *crash.Fixture // on host a
 	hv   *hypervisor.Manager
+	dir  string                      // of the rig
+	opts [2]hypervisor.DaemonOptions // of a and b, to start them again
 }
 
 // startRigPortal starts hosts a and b of a rig in a short temp dir (the
@@ -59,10 +61,11 @@ func startRigPortal(t *testing.T, edit func(*web.Config)) *rigPortal {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	p := &rigPortal{}
+	p := &rigPortal{dir: dir}
 	for i, name := range []string{"a", "b"} {
 		opts := hypervisor.RigHostOptions(i, 0)
 		opts.TCPPort = freeTCPPort(t)
+		p.opts[i] = opts
 		d, err := hypervisor.StartRigHost(ctx, dir, name, opts, log)
 		if err != nil {
 			t.Fatal(err)
