@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -20,6 +19,7 @@ import (
 	"allmende/jobs"
 	"allmende/jobs/jobargs"
 	"allmende/models"
+	"allmende/models/account"
 	"allmende/models/compute"
 	"allmende/models/modelstest"
 	"allmende/models/replication"
@@ -125,16 +125,7 @@ func newRepEnv(t *testing.T, db *models.DB) *repEnv {
 
 func testUser(t *testing.T, db *models.DB, email, role string) models.Actor {
 	t.Helper()
-	id := uuid.Must(uuid.NewV7()).String()
-	now := time.Now().UTC()
-	if err := db.Gorm.Exec("INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES (?, ?, ?, 'x', ?, ?)",
-		id, email, strings.Split(email, "@")[0], now, now).Error; err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Gorm.Exec("INSERT INTO user_roles (user_id, role, granted_at) VALUES (?, ?, ?)", id, role, now).Error; err != nil {
-		t.Fatal(err)
-	}
-	return models.Actor{UserID: id, Email: email}
+	return modelstest.InsertUser(t, db, strings.Split(email, "@")[0], email, account.Role(role))
 }
 
 func (e *repEnv) run(t *testing.T, f *fakeReplicator) {

@@ -36,18 +36,25 @@ func NewMEnv(t *testing.T, db *models.DB) *MEnv {
 	return e
 }
 
-// user inserts an account directly: hashing a password per test user would
+// User inserts an account directly: hashing a password per test user would
 // make the suite slow.
 func (e *MEnv) User(t *testing.T, email string, roles ...account.Role) models.Actor {
 	t.Helper()
+	return InsertUser(t, e.DB, "Account "+strings.Split(email, "@")[0], email, roles...)
+}
+
+// InsertUser inserts an account with name, email and roles straight into
+// the tables (no password hashing) and returns it as an actor.
+func InsertUser(t *testing.T, db *models.DB, name, email string, roles ...account.Role) models.Actor {
+	t.Helper()
 	id := uuid.Must(uuid.NewV7()).String()
 	now := time.Now().UTC()
-	if err := e.DB.Gorm.Exec("INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES (?, ?, ?, 'x', ?, ?)",
-		id, email, "Account "+strings.Split(email, "@")[0], now, now).Error; err != nil {
+	if err := db.Gorm.Exec("INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES (?, ?, ?, 'x', ?, ?)",
+		id, email, name, now, now).Error; err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range roles {
-		if err := e.DB.Gorm.Exec("INSERT INTO user_roles (user_id, role, granted_at) VALUES (?, ?, ?)", id, r, now).Error; err != nil {
+		if err := db.Gorm.Exec("INSERT INTO user_roles (user_id, role, granted_at) VALUES (?, ?, ?)", id, r, now).Error; err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/models/compute"
@@ -53,18 +51,7 @@ func newEnv(t *testing.T, db *models.DB) *env {
 
 func user(t *testing.T, db *models.DB, email string, roles ...account.Role) models.Actor {
 	t.Helper()
-	id := uuid.Must(uuid.NewV7()).String()
-	now := time.Now().UTC()
-	if err := db.Gorm.Exec("INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES (?, ?, ?, 'x', ?, ?)",
-		id, email, strings.Split(email, "@")[0], now, now).Error; err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range roles {
-		if err := db.Gorm.Exec("INSERT INTO user_roles (user_id, role, granted_at) VALUES (?, ?, ?)", id, r, now).Error; err != nil {
-			t.Fatal(err)
-		}
-	}
-	return models.Actor{UserID: id, Email: email, IP: "192.0.2.1"}
+	return modelstest.InsertUser(t, db, strings.Split(email, "@")[0], email, roles...)
 }
 
 func (e *env) member(t *testing.T, email string) (models.Actor, models.Viewer) {
