@@ -80,6 +80,8 @@ func (d *recordingDialer) Dial() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	// go-libvirt needs a call's reply before its stream data (replyfirst.go).
+	c = newReplyFirstConn(c)
 	d.mu.Lock()
 	d.c = c
 	d.mu.Unlock()

@@ -800,7 +800,10 @@ var errMismatch = errors.New("replica differs")
 // fail: they record the first problem, stop looking at data, and cut the
 // stream short by closing the dedicated connection's socket, which ends
 // the download with an error that the caller replaces with the recorded
-// one.
+// one. libvirtd may send a download's first data before the reply to the
+// call, which go-libvirt took for the reply (a short download, then a
+// blocked connection): every session's socket puts them back in order
+// (replyfirst.go).
 
 // verify downloads every sent chunk back from the replica and compares its
 // checksum with the one taken when it was sent.
