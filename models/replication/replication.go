@@ -43,6 +43,9 @@ const (
 	HealthGood    Health = "good"
 	HealthLagging Health = "lagging" // the copy is older than twice the interval
 	HealthFailing Health = "failing" // the last run failed
+	// HealthPaused: the VM is not running, so no copies are taken; the
+	// last good copy stays.
+	HealthPaused Health = "paused while the VM is not running"
 )
 
 // Replica is the state of one VM's copy.
@@ -120,6 +123,7 @@ type Status struct {
 	Failures        int
 	BytesLast       int64
 	Running         bool
+	Paused          bool // the VM was built but is not running: no runs are scheduled (see Due)
 	Interval        time.Duration
 	// Lag is the data-loss window: how much would be lost if the primary
 	// failed now (since the last good copy, or since replication began).
@@ -128,8 +132,10 @@ type Status struct {
 	Runs   []Run // newest first; only in Get
 }
 
-// Lagging reports whether the copy is older than twice the interval.
-func (s *Status) Lagging() bool { return s.Replicated && s.Lag > 2*s.Interval }
+// Lagging reports whether the copy is older than twice the interval. A
+// paused copy does not lag: no run can be taken while the VM is not
+// running, so there is nothing to alert about.
+func (s *Status) Lagging() bool { return s.Replicated && !s.Paused && s.Lag > 2*s.Interval }
 
 // Replicas is the replication domain's service.
 type Replicas struct {
@@ -187,6 +193,8 @@ func healthOf(s *Status) Health {
 	switch {
 	case !s.Replicated:
 		return HealthNone
+	case s.Paused:
+		return HealthPaused
 	case s.Failures > 0:
 		return HealthFailing
 	case s.Lagging():

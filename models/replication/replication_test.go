@@ -353,3 +353,69 @@ func TestSetReplicaHost(t *testing.T) {
 		}
 	})
 }
+
+// A VM that is not running gets no runs (a pull-mode backup needs a
+// running guest): it is not due, a run queued before it stopped does not
+// begin, its last good copy stays and its status says it is paused, not
+// lagging. Once it runs again its overdue run is due at once.
+func TestStoppedVMIsPaused(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db)
+		e.addHost(t, "a", 16)
+		e.addHost(t, "b", 16)
+		m, mv := e.member(t, "m@example.org")
+		vm := e.mustCreate(t, m, mv, "web")
+		setState := func(state string) {
+			t.Helper()
+			if err := db.Gorm.Exec("UPDATE vms SET state = ? WHERE id = ?", state, vm.ID).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		spec, err := e.reps.BeginRun(ctx, vm.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.reps.FinishRun(ctx, spec.RunID, replication.Outcome{Checkpoint: spec.NewCheckpoint, Verified: true}); err != nil {
+			t.Fatal(err)
+		}
+		good := e.status(t, vm.ID).LastGoodAt
+
+		setState("stopped")
+		e.advance(time.Hour) // far past the next run and twice the interval
+		if due, err := e.reps.Due(ctx, 10); err != nil || len(due) != 0 {
+			t.Fatalf("due while stopped: %v %v", due, err)
+		}
+		if n, err := e.reps.EnqueueDue(ctx); err != nil || n != 0 {
+			t.Fatalf("enqueued %d while stopped (%v)", n, err)
+		}
+		if _, err := e.reps.BeginRun(ctx, vm.ID); !errors.Is(err, replication.ErrNotDue) {
+			t.Fatalf("begin while stopped: %v", err)
+		}
+		s := e.status(t, vm.ID)
+		if !s.Paused || s.Health != replication.HealthPaused || s.Lagging() || s.Running || s.Failures != 0 ||
+			s.State != replication.StateGood || s.LastGoodAt == nil || !s.LastGoodAt.Equal(*good) {
+			t.Fatalf("while stopped: %+v", s)
+		}
+		if changes, err := e.reps.CheckLag(ctx); err != nil || len(changes) != 0 {
+			t.Errorf("lag alerts while stopped: %+v %v", changes, err)
+		}
+
+		setState("running")
+		if due, err := e.reps.Due(ctx, 10); err != nil || len(due) != 1 || due[0] != vm.ID {
+			t.Fatalf("due once running again: %v %v", due, err)
+		}
+		if s := e.status(t, vm.ID); s.Paused || s.Health != replication.HealthLagging {
+			t.Errorf("running again, an hour behind: %+v", s)
+		}
+		// A VM still being built is not due either, but not "paused".
+		setState("provisioning")
+		if due, err := e.reps.Due(ctx, 10); err != nil || len(due) != 0 {
+			t.Fatalf("due while provisioning: %v %v", due, err)
+		}
+		if s := e.status(t, vm.ID); s.Paused || s.Health == replication.HealthPaused {
+			t.Errorf("provisioning: %+v", s)
+		}
+	})
+}

@@ -28,16 +28,17 @@ const fullAfterFailures = 3
 // RunTimeout bounds one run; a full copy of a large disk is the longest.
 const RunTimeout = 30 * time.Minute
 
-// skippedStates are VM states no copy is taken in: no disk yet, or going.
-var skippedStates = []compute.VMState{compute.VMProvisioning, compute.VMDeleting, compute.VMDeleted, compute.VMMissing}
-
-// Due lists the VMs whose next run is due and that no run holds.
+// Due lists the VMs whose next run is due and that no run holds. Only
+// running VMs: a run is a pull-mode backup of the running guest, so a VM
+// that is stopped (or provisioning, going, in error) is skipped, keeps its
+// last good copy and is taken up again when it runs (its next run is then
+// overdue, so at once).
 func (r *Replicas) Due(ctx context.Context, limit int) ([]string, error) {
 	now := r.now()
 	var ids []string
 	err := r.db.Gorm.WithContext(ctx).Table("vm_replicas AS r").Joins("JOIN vms v ON v.id = r.vm_id").
 		Where("r.next_run_at <= ? AND (r.running_run_id = '' OR r.running_since < ?)", now, now.Add(-leaseFor)).
-		Where("r.replica_host_id <> v.host_id AND v.state NOT IN ?", skippedStates).
+		Where("r.replica_host_id <> v.host_id AND v.state = ?", compute.VMRunning).
 		// Not from or to a fenced host, nor from one that does not answer:
 		// such a run could only fail, and would mark the copy failed.
 		Where("NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id IN (v.host_id, r.replica_host_id) AND h.fenced_at IS NOT NULL)").
@@ -126,10 +127,8 @@ func (r *Replicas) BeginRun(ctx context.Context, vmID string) (*RunSpec, error) 
 		if err := kit.First(tx, &vm, vmID, "virtual machine"); err != nil {
 			return err
 		}
-		for _, s := range skippedStates {
-			if vm.State == s {
-				return ErrNotDue
-			}
+		if vm.State != compute.VMRunning {
+			return ErrNotDue // stopped since the run was queued: see Due
 		}
 		if rep.ReplicaHostID == vm.HostID {
 			return ErrNotDue

@@ -13,6 +13,7 @@ import (
 type statusRow struct {
 	VMID                string `gorm:"column:vm_id"`
 	VMName              string
+	VMState             string
 	OwnerEmail          string
 	PlanID              string
 	PlanInterval        *int64
@@ -34,7 +35,7 @@ type statusRow struct {
 // statusQuery selects statusRow for the VMs that are not deleted; callers
 // add conditions on v.*.
 func statusQuery(tx *gorm.DB) *gorm.DB {
-	return tx.Table("vms AS v").Select(`v.id AS vm_id, v.name AS vm_name, u.email AS owner_email, v.plan_id,
+	return tx.Table("vms AS v").Select(`v.id AS vm_id, v.name AS vm_name, v.state AS vm_state, u.email AS owner_email, v.plan_id,
 		p.replication_interval_seconds AS plan_interval, v.host_id AS primary_host_id, h.name AS primary_host_name,
 		r.replica_host_id, rh.name AS replica_host_name, r.state, r.last_good_at, r.last_run_at, r.next_run_at,
 		r.last_error, r.consecutive_failures, r.bytes_last, r.running_run_id, r.created_at AS replica_created_at`).
@@ -66,6 +67,8 @@ func (row *statusRow) status(def time.Duration, now time.Time) Status {
 			s.BytesLast = *row.BytesLast
 		}
 		s.Running = deref(row.RunningRunID) != ""
+		// A VM still being built has its first copy pending, not paused.
+		s.Paused = row.VMState != string(compute.VMRunning) && row.VMState != string(compute.VMProvisioning)
 		since := now
 		if row.ReplicaCreatedAt != nil {
 			since = *row.ReplicaCreatedAt
