@@ -136,3 +136,27 @@ func confirmActive(l *libvirt.Libvirt, dom libvirt.Domain, want bool) bool {
 	active, err := domainActive(l, dom)
 	return err == nil && active == want
 }
+
+// SuspendDomain pauses a running domain's vCPUs (the guest keeps its
+// memory and devices). It does nothing if the domain is paused already.
+func (m *Manager) SuspendDomain(ctx context.Context, uri, name string) error {
+	return m.domainOp(ctx, uri, name, "suspend", false, func(l *libvirt.Libvirt, dom libvirt.Domain) error {
+		st, err := domainState(l, dom)
+		if err != nil || st == StatePaused {
+			return err
+		}
+		return l.DomainSuspend(dom)
+	})
+}
+
+// ResumeDomain lets a paused domain run again. It does nothing if the
+// domain is not paused.
+func (m *Manager) ResumeDomain(ctx context.Context, uri, name string) error {
+	return m.domainOp(ctx, uri, name, "resume", false, func(l *libvirt.Libvirt, dom libvirt.Domain) error {
+		st, err := domainState(l, dom)
+		if err != nil || st != StatePaused {
+			return err
+		}
+		return l.DomainResume(dom)
+	})
+}

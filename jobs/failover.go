@@ -63,62 +63,12 @@ func (w *FailoverWorker) failover(ctx context.Context, r *vmRun, args jobargs.Re
 		f.FencedAt.Format("15:04:05"), f.ToHostName, copyAt)); err != nil {
 		return err
 	}
-	st, err := w.hv.DomainState(ctx, v.HostURI, v.DomainName)
-	if err != nil {
-		return err
-	}
-	if !active(st) {
-		if err := on.begin(ctx, fmt.Sprintf("creating disk %s on %s over the copy %s", f.NewVolume, f.ToHostName, f.CopyVolume)); err != nil {
-			return err
-		}
-		if _, err := w.hv.CreateDiskVolume(ctx, v.HostURI, f.Pool, f.NewVolume, on.diskBytes(),
-			&hypervisor.VolumeRef{Pool: f.Pool, Name: f.CopyVolume}); err != nil {
-			if hypervisor.IsNotFound(err) {
-				return permanent("the copy %s is not on host %s", f.CopyVolume, f.ToHostName)
-			}
-			return err
-		}
-		if err := on.begin(ctx, "uploading cloud-init seed"); err != nil {
-			return err
-		}
-		iso, err := hypervisor.BuildSeedISO(on.seed())
-		if err != nil {
-			return permanentError{err}
-		}
-		if err := w.hv.UploadSeed(ctx, v.HostURI, f.Pool, v.SeedVolume, iso); err != nil {
-			return err
-		}
-		spec, err := on.domainSpec(ctx)
-		if err != nil {
-			return err
-		}
-		if err := on.begin(ctx, fmt.Sprintf("defining domain %s on %s", v.DomainName, f.ToHostName)); err != nil {
-			return err
-		}
-		if err := w.hv.DefineDomain(ctx, v.HostURI, spec); err != nil {
-			return err
-		}
-		if err := on.log(ctx, fmt.Sprintf("defined on %s from the copy of %s", f.ToHostName, copyAt)); err != nil {
-			return err
-		}
-	}
 	state := compute.VMStopped
 	if f.PriorState != compute.VMStopped {
 		state = compute.VMRunning
-		if !active(st) {
-			if err := on.begin(ctx, "starting"); err != nil {
-				return err
-			}
-			if err := w.hv.StartDomain(ctx, v.HostURI, v.DomainName); err != nil {
-				return err
-			}
-		}
-		if err := on.waitState(ctx, hypervisor.StateRunning); err != nil {
-			return err
-		}
-		if err := on.log(ctx, "started on "+f.ToHostName); err != nil {
-			return err
-		}
+	}
+	if err := on.startFromCopy(ctx, f.ToHostName, f.Pool, f.CopyVolume, "from the copy of "+copyAt, state == compute.VMRunning); err != nil {
+		return err
 	}
 	on.step = "recording the move"
 	if err := w.reps.CompleteFailover(ctx, f.ID, state); err != nil {
@@ -129,6 +79,70 @@ func (w *FailoverWorker) failover(ctx context.Context, r *vmRun, args jobargs.Re
 		return err
 	}
 	return on.succeed(ctx)
+}
+
+// startFromCopy brings the VM up on the host its run is for (on.v:
+// HostURI, DiskVolume — the new overlay — and DiskPool) from the copy
+// copyVolume there: the overlay over the copy is created, the seed uploaded
+// and the domain defined unless the domain is active already, and with run
+// it is started and waited for. Failover and switchover share it; every
+// step is idempotent.
+func (on *vmRun) startFromCopy(ctx context.Context, hostName, pool, copyVolume, what string, run bool) error {
+	v := on.v
+	st, err := on.hv.DomainState(ctx, v.HostURI, v.DomainName)
+	if err != nil {
+		return err
+	}
+	if !active(st) {
+		if err := on.begin(ctx, fmt.Sprintf("creating disk %s on %s over the copy %s", v.DiskVolume, hostName, copyVolume)); err != nil {
+			return err
+		}
+		if _, err := on.hv.CreateDiskVolume(ctx, v.HostURI, pool, v.DiskVolume, on.diskBytes(),
+			&hypervisor.VolumeRef{Pool: pool, Name: copyVolume}); err != nil {
+			if hypervisor.IsNotFound(err) {
+				return permanent("the copy %s is not on host %s", copyVolume, hostName)
+			}
+			return err
+		}
+		if err := on.begin(ctx, "uploading cloud-init seed"); err != nil {
+			return err
+		}
+		iso, err := hypervisor.BuildSeedISO(on.seed())
+		if err != nil {
+			return permanentError{err}
+		}
+		if err := on.hv.UploadSeed(ctx, v.HostURI, pool, v.SeedVolume, iso); err != nil {
+			return err
+		}
+		spec, err := on.domainSpec(ctx)
+		if err != nil {
+			return err
+		}
+		if err := on.begin(ctx, fmt.Sprintf("defining domain %s on %s", v.DomainName, hostName)); err != nil {
+			return err
+		}
+		if err := on.hv.DefineDomain(ctx, v.HostURI, spec); err != nil {
+			return err
+		}
+		if err := on.log(ctx, fmt.Sprintf("defined on %s %s", hostName, what)); err != nil {
+			return err
+		}
+	}
+	if !run {
+		return nil
+	}
+	if !active(st) {
+		if err := on.begin(ctx, "starting"); err != nil {
+			return err
+		}
+		if err := on.hv.StartDomain(ctx, v.HostURI, v.DomainName); err != nil {
+			return err
+		}
+	}
+	if err := on.waitState(ctx, hypervisor.StateRunning); err != nil {
+		return err
+	}
+	return on.log(ctx, "started on "+hostName)
 }
 
 // FenceWorker runs the configured fence command against a host (its name

@@ -44,6 +44,8 @@ func adminVMRoutes(admin, api *echo.Group, h *handlers.Handler) {
 	admin.GET("/replication", h.AdminReplication)
 	admin.POST("/replication/vms/:id/host", h.AdminSetReplicaHost)
 	admin.POST("/replication/plans/:id", h.AdminSetPlanInterval)
+	admin.POST("/replication/vms/:id/switchover", h.AdminSwitchover)
+	admin.POST("/hosts/:id/drain", h.AdminDrainHost)
 
 	admin.GET("/hosts/:id/failover", h.AdminFailover)
 	admin.POST("/hosts/:id/failover", h.AdminConfirmFailover)

@@ -29,3 +29,23 @@ func (HostFence) Kind() string { return "host.fence" }
 type ReclaimHosts struct{}
 
 func (ReclaimHosts) Kind() string { return "replication.reclaim" }
+
+// ReplicationSwitchover moves a running VM of a host that answers to its
+// replica host, planned (the "switchover" task): a final copy, then the
+// VM runs on the replica host and the old host becomes the replica host.
+type ReplicationSwitchover struct {
+	VMTask
+	FromHostID     string `json:"from_host_id"`
+	ToHostID       string `json:"to_host_id"`
+	FromHostName   string `json:"from_host_name"`
+	ToHostName     string `json:"to_host_name"`
+	Pool           string `json:"pool"`
+	OldVolume      string `json:"old_volume"`  // the disk on the old host
+	CopyVolume     string `json:"copy_volume"` // the copy on the new host
+	NewVolume      string `json:"new_volume"`  // the overlay over it
+	DiskGeneration int64  `json:"disk_generation"`
+	FromCheckpoint string `json:"from_checkpoint"` // the last good copy's
+	NewCheckpoint  string `json:"new_checkpoint"`
+}
+
+func (ReplicationSwitchover) Kind() string { return "replication.switchover" }

@@ -34,6 +34,9 @@ const (
 	// a failed host starts the VM on its replica host
 	// (models/replication, failover.go).
 	ActionFailover VMAction = "failover"
+	// ActionSwitchover is an admin's planned move of a running VM to its
+	// replica host (models/replication, switchover.go).
+	ActionSwitchover VMAction = "switchover"
 )
 
 // actionRule says from which states an action may start, which
@@ -73,6 +76,8 @@ var vmActions = map[VMAction]actionRule{
 	// the VM and inserts the task and its job itself. The entry says what a
 	// failed failover leaves (Tasks.Fail: starting → error).
 	ActionFailover: {to: VMStarting, past: "failed over"},
+	// Like failover: Switchover inserts the task and job itself.
+	ActionSwitchover: {to: VMStarting, past: "switched over"},
 }
 
 // Allows reports whether action a may start from state s.
