@@ -1,0 +1,194 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"allmende/e2e/crash"
+	"allmende/hypervisor"
+	"allmende/hypervisor/hvtest"
+	"allmende/models"
+	"allmende/models/account"
+	"allmende/models/compute"
+	"allmende/models/replication"
+	"allmende/web"
+)
+
+// Switchover on the two-host rig, through the API: a member's VM on host
+// a with a good copy on b, more data written after that copy, the admin's
+// POST /api/v1/vms/{id}/switchover; the VM runs on b from the copy with
+// the data written last (the final copy while paused), the task log has
+// the downtime, the old domain is gone from a, and the next replication
+// run goes b → a. A member gets 403, a VM without a good copy 409.
+func TestSwitchoverOnRig(t *testing.T) {
+	hvtest.GuestFiles(t)
+	cache, err := hvtest.CacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := models.NewManualClock(time.Now().UTC().Truncate(time.Second))
+	p := startRigPortal(t, func(c *web.Config) { c.StarterCache = cache; c.Clock = clock })
+	f := p.f
+	ctx := t.Context()
+	hostA := p.waitHost(t, "a")
+	hostB := p.waitHost(t, "b")
+
+	admin := newClient(t, p.base)
+	wantStatus(t, admin.login("admin@fixture.example", crash.Password), http.StatusSeeOther)
+	resp, body := admin.submit("/admin/setup", "/admin/setup", url.Values{"host_id": {hostA.ID}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("setup: status %d\n%s", resp.StatusCode, body)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		_, body = admin.get("/admin/setup/status")
+		if strings.Contains(body, "starter-ready") {
+			break
+		}
+		if strings.Contains(body, `data-status="failed"`) || time.Now().After(deadline) {
+			t.Fatalf("starter images not ready:\n%s", body)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	plan, disk := starterRows(t, f)
+	member := newClient(t, p.base)
+	wantStatus(t, member.login(f.Member.Email, crash.Password), http.StatusSeeOther)
+	resp, body = member.submit("/vms/new", "/vms", url.Values{"name": {"moving"}, "plan_id": {plan.ID}, "image_id": {disk.ID}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create VM: status %d\n%s", resp.StatusCode, body)
+	}
+	vmID := strings.TrimPrefix(resp.Header.Get("Location"), "/vms/")
+	vm := waitVM(t, f, vmID, 90*time.Second, func(vm *compute.VMDetail) bool { return vm.State == compute.VMRunning })
+	if vm.HostID != hostA.ID {
+		t.Fatalf("VM placed on %s, want host a", vm.HostID)
+	}
+	ua, ub := p.a.TCPURI(), p.b.TCPURI()
+	dom, vol := vm.DomainName(), vm.DiskVolume()
+	adminTok := tokenOf(t, f.DB, f.Admin.UserID)
+	path := "/api/v1/vms/" + vmID + "/switchover"
+
+	// No good copy yet: 409 with the reason.
+	resp, body = admin.api(http.MethodPost, path, adminTok)
+	wantStatus(t, resp, http.StatusConflict)
+	wantContains(t, body, "no good copy")
+
+	full, since := untilGood(t, f.DB, clock, vmID, 0)
+	seen := len(since)
+	guestWrite(t, ua, dom, 0x5a, "1M", "256k")
+	clock.Set(clock.Now().Add(301 * time.Second))
+	_, since = untilGood(t, f.DB, clock, vmID, seen)
+	seen += len(since)
+	t.Logf("copies on b: full %d bytes in %s, then incremental", full.BytesSent, full.Duration())
+	copyBootVolumes(t, p, ua, ub, disk)
+
+	// Written after the last good copy: only the final copy carries it.
+	guestWrite(t, ua, dom, 0x6b, "2M", "128k")
+
+	// Members may not.
+	resp, _ = member.api(http.MethodPost, path, f.MemberToken)
+	wantStatus(t, resp, http.StatusForbidden)
+
+	start := time.Now()
+	resp, body = admin.api(http.MethodPost, path, adminTok)
+	wantStatus(t, resp, http.StatusAccepted)
+	var acc struct {
+		Task struct{ ID, Kind string } `json:"task"`
+	}
+	if err := json.Unmarshal([]byte(body), &acc); err != nil || acc.Task.Kind != "switchover" {
+		t.Fatalf("accepted: %v %s", err, body)
+	}
+	waitVM(t, f, vmID, 90*time.Second, func(vm *compute.VMDetail) bool {
+		return vm.State == compute.VMRunning && vm.HostID == hostB.ID
+	})
+	t.Logf("switchover: running on b %s after the request", time.Since(start).Round(time.Millisecond))
+	if st := strings.TrimSpace(virsh(t, ub, "domstate", dom)); st != "running" {
+		t.Fatalf("domain on b: %q", st)
+	}
+	if _, err := p.hv.DomainState(ctx, ua, dom); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := p.hv.DomainState(ctx, ua, dom); st != hypervisor.StateMissing {
+		t.Errorf("domain on a after the switchover: %s", st)
+	}
+	// The copy has both writes, and the guest's disk on b is that copy.
+	for _, w := range []struct {
+		off, n uint64
+		b      byte
+	}{{1 << 20, 256 << 10, 0x5a}, {2 << 20, 128 << 10, 0x6b}} {
+		got, err := p.hv.ReadVolume(ctx, ub, disk.Pool, vol, w.off, w.n)
+		if err != nil || !bytes.Equal(got, bytes.Repeat([]byte{w.b}, int(w.n))) {
+			t.Fatalf("copy on b lacks %#x at %d: %v", w.b, w.off, err)
+		}
+	}
+	eq, diff, err := p.hv.CompareReplica(ctx, hypervisor.CompareRequest{SourceURI: ub, Domain: dom, Disk: "vda",
+		Target: hypervisor.ReplicaTarget{URI: ub, Pool: disk.Pool, Volume: vol}})
+	if err != nil || !eq {
+		t.Fatalf("disk on b differs from the copy at %d: %v", diff, err)
+	}
+	td, err := f.Tasks.Get(ctx, f.AdminViewer, acc.Task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log []string
+	for _, l := range td.Lines {
+		log = append(log, l.Line)
+	}
+	t.Logf("task log:\n  %s", strings.Join(log, "\n  "))
+	if td.Task.Status != compute.TaskSucceeded {
+		t.Fatalf("task %s: %s", td.Task.Status, td.Task.Error)
+	}
+	wantContains(t, strings.Join(log, "\n"), "final copy:", "started on b", "downtime", "removed the old domain")
+
+	// b → a now: first a full copy; a new switchover waits for it (409).
+	resp, body = admin.api(http.MethodPost, path, adminTok)
+	wantStatus(t, resp, http.StatusConflict)
+	wantContains(t, body, "no good copy")
+	var rep replication.Replica
+	if err := f.DB.Gorm.Where("vm_id = ?", vmID).First(&rep).Error; err != nil || rep.ReplicaHostID != hostA.ID {
+		t.Fatalf("replica after switchover: %+v %v", rep, err)
+	}
+	clock.Set(clock.Now().Add(301 * time.Second))
+	back, _ := untilGood(t, f.DB, clock, vmID, seen)
+	if back.Kind != replication.RunFull || back.ReplicaHostID != hostA.ID {
+		t.Fatalf("first run back to a: %+v", back)
+	}
+	t.Logf("full copy back to a: %d bytes in %s", back.BytesSent, back.Duration())
+}
+
+// copyBootVolumes puts the starter image's kernel and initrd on b too (an
+// admin imports images on every host).
+func copyBootVolumes(t *testing.T, p *rigPortal, ua, ub string, disk *compute.Image) {
+	t.Helper()
+	ctx := t.Context()
+	for _, name := range []string{disk.KernelVolume, disk.InitrdVolume} {
+		if name == "" {
+			continue
+		}
+		info, err := p.hv.VolumeInfo(ctx, ua, disk.Pool, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := p.hv.ReadVolume(ctx, ua, disk.Pool, name, 0, info.CapacityBytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.hv.UploadVolume(ctx, ub, disk.Pool, name, "raw", uint64(len(data)), bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func tokenOf(t *testing.T, db *models.DB, userID string) string {
+	t.Helper()
+	_, secret, err := account.NewTokens(db, account.NewAccounts(db)).Create(context.Background(), models.SystemActor("test"), userID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
