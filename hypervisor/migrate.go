@@ -14,6 +14,16 @@ type MigrateOptions struct {
 	// (VIR_MIGRATE_NON_SHARED_DISK); the target pool must hold volumes of
 	// the same names. Without it the disks must be shared (or absent).
 	CopyStorage bool
+	// Incremental copies only the top image of each copied disk
+	// (VIR_MIGRATE_NON_SHARED_INC): the target's volume must exist already,
+	// backed by a copy of everything below. It implies copying storage.
+	Incremental bool
+	// Disks limits the copied disks to these targets ("vda"); empty copies
+	// every writable one.
+	Disks []string
+	// DestXML is the definition the guest gets on the target (paths there);
+	// empty keeps the source's.
+	DestXML string
 }
 
 // MigrationStats is what libvirt reports about a finished migration.
@@ -55,12 +65,22 @@ func (m *Manager) Migrate(ctx context.Context, srcURI, dstURI, name string, opts
 		return st, fmt.Errorf("migrate %s: look it up on %s: %w", name, srcURI, err)
 	}
 	flags := libvirt.MigrateLive | libvirt.MigratePeer2peer | libvirt.MigratePersistDest | libvirt.MigrateUndefineSource
-	if opts.CopyStorage {
+	if opts.Incremental {
+		flags |= libvirt.MigrateNonSharedInc
+	} else if opts.CopyStorage {
 		flags |= libvirt.MigrateNonSharedDisk
+	}
+	var params []libvirt.TypedParam
+	if opts.DestXML != "" {
+		params = append(params, libvirt.TypedParam{Field: "destination_xml", Value: *libvirt.NewTypedParamValueString(opts.DestXML)},
+			libvirt.TypedParam{Field: "persistent_xml", Value: *libvirt.NewTypedParamValueString(opts.DestXML)})
+	}
+	for _, d := range opts.Disks {
+		params = append(params, libvirt.TypedParam{Field: "migrate_disks", Value: *libvirt.NewTypedParamValueString(d)})
 	}
 	start := time.Now()
 	_, err = runCtx(ctx, func() ([]byte, error) {
-		return s.l.DomainMigratePerform3Params(dom, libvirt.OptString{dstURI}, nil, nil, flags)
+		return s.l.DomainMigratePerform3Params(dom, libvirt.OptString{dstURI}, params, nil, flags)
 	})
 	st.Wall = time.Since(start)
 	if ctx.Err() != nil {

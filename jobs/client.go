@@ -157,8 +157,9 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 		// Failover (jobs/failover.go).
 		river.AddWorker(workers, &FailoverWorker{vmJob: vmJob[jobargs.ReplicationFailover]{vmWorkers: vw}, reps: deps.Replicas})
 		pause, _ := deps.Hypervisor.(Pauser)
+		live, _ := deps.Hypervisor.(LiveMigrator)
 		river.AddWorker(workers, &SwitchoverWorker{vmJob: vmJob[jobargs.ReplicationSwitchover]{vmWorkers: vw}, reps: deps.Replicas,
-			replicator: deps.Replicator, pause: pause})
+			replicator: deps.Replicator, pause: pause, live: live})
 		river.AddWorker(workers, &FenceWorker{hosts: deps.Hosts, reps: deps.Replicas, command: deps.FenceCommand, logger: log})
 		river.AddWorker(workers, &ReclaimWorker{reps: deps.Replicas, hv: deps.Hypervisor, logger: log})
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(reclaimEvery),

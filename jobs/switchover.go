@@ -10,6 +10,7 @@ import (
 
 	"allmende/hypervisor"
 	"allmende/jobs/jobargs"
+	"allmende/models/compute"
 	"allmende/models/replication"
 )
 
@@ -17,6 +18,13 @@ import (
 type Pauser interface {
 	SuspendDomain(ctx context.Context, uri, name string) error
 	ResumeDomain(ctx context.Context, uri, name string) error
+}
+
+// LiveMigrator moves a running guest between hosts; *hypervisor.Manager.
+type LiveMigrator interface {
+	SnapshotTop(ctx context.Context, uri, pool, domain, disk, name string) error
+	TargetXML(ctx context.Context, srcURI, dstURI, pool, domain, disk, diskVolume string) (string, error)
+	Migrate(ctx context.Context, srcURI, dstURI, name string, opts hypervisor.MigrateOptions) (hypervisor.MigrationStats, error)
 }
 
 // switchoverTimeout bounds one attempt: the final copy is incremental and
@@ -36,6 +44,7 @@ type SwitchoverWorker struct {
 	reps       *replication.Replicas
 	replicator Replicator
 	pause      Pauser
+	live       LiveMigrator // nil: the cold path only
 }
 
 func (w *SwitchoverWorker) Timeout(*river.Job[jobargs.ReplicationSwitchover]) time.Duration {
@@ -96,6 +105,46 @@ func (w *SwitchoverWorker) switchover(ctx context.Context, r *vmRun, a jobargs.R
 			res.BytesSent, res.Extents, res.Duration.Milliseconds())); err != nil {
 			return w.abort(ctx, r, a, err, false)
 		}
+		if w.live != nil {
+			moved, again, downtime, err := w.tryLive(ctx, r, a, dst, paused)
+			if err != nil {
+				return w.abort(ctx, r, a, err, false)
+			}
+			if moved {
+				return w.finish(ctx, r, a, dst, downtime)
+			}
+			if again {
+				// The guest ran on after the final copy: once more, paused.
+				if err := r.begin(ctx, "pausing on "+a.FromHostName+" again"); err != nil {
+					return w.abort(ctx, r, a, err, false)
+				}
+				paused = time.Now()
+				if err := w.pause.SuspendDomain(ctx, src.HostURI, src.DomainName); err != nil {
+					return w.abort(ctx, r, a, err, false)
+				}
+				if err := r.begin(ctx, "final copy again while paused"); err != nil {
+					return w.abort(ctx, r, a, err, false)
+				}
+				res, err := w.replicator.Replicate(ctx, hypervisor.ReplicateRequest{
+					SourceURI: src.HostURI, Domain: src.DomainName, Disk: "vda",
+					Target:         hypervisor.ReplicaTarget{URI: dst.HostURI, Pool: a.Pool, Volume: a.CopyVolume},
+					FromCheckpoint: a.NewCheckpoint, NewCheckpoint: a.NewCheckpoint + "-2",
+				})
+				if err != nil {
+					return w.abort(ctx, r, a, readableCopyError(err), !errors.Is(err, hypervisor.ErrReplicaUntouched))
+				}
+				if !res.Verified {
+					return w.abort(ctx, r, a, errors.New("the final copy could not be verified"), true)
+				}
+				if err := r.log(ctx, fmt.Sprintf("final copy: %d bytes, %d ms, verified", res.BytesSent, res.Duration.Milliseconds())); err != nil {
+					return w.abort(ctx, r, a, err, false)
+				}
+				// The failed migration may have written into the overlay there.
+				if err := w.hv.DeleteVolume(ctx, dst.HostURI, a.Pool, a.NewVolume); err != nil {
+					return w.abort(ctx, r, a, err, false)
+				}
+			}
+		}
 		if err := r.begin(ctx, "stopping on "+a.FromHostName); err != nil {
 			return w.abort(ctx, r, a, err, false)
 		}
@@ -115,10 +164,6 @@ func (w *SwitchoverWorker) switchover(ctx context.Context, r *vmRun, a jobargs.R
 	if !paused.IsZero() {
 		downtime = time.Since(paused)
 	}
-	on.step = "recording the move"
-	if err := w.reps.CompleteSwitchover(ctx, a, downtime, "cold"); err != nil {
-		return err
-	}
 	line := fmt.Sprintf("running on %s; downtime %d ms (paused, final copy, stopped on %s, started on %s)",
 		a.ToHostName, downtime.Milliseconds(), a.FromHostName, a.ToHostName)
 	if paused.IsZero() {
@@ -127,7 +172,100 @@ func (w *SwitchoverWorker) switchover(ctx context.Context, r *vmRun, a jobargs.R
 	if err := on.log(ctx, line); err != nil {
 		return err
 	}
-	w.removeOld(ctx, on, src.HostURI, src.DomainName, a, src.SeedVolume)
+	return w.record(ctx, on, a, src.HostURI, src.DomainName, src.SeedVolume, downtime, "cold")
+}
+
+// finish records a live move.
+func (w *SwitchoverWorker) finish(ctx context.Context, r *vmRun, a jobargs.ReplicationSwitchover, dst *compute.VMJobView, downtime time.Duration) error {
+	on := &vmRun{vmWorkers: r.vmWorkers, job: r.job, args: r.args, v: dst}
+	return w.record(ctx, on, a, r.v.HostURI, r.v.DomainName, r.v.SeedVolume, downtime, "live")
+}
+
+// topVolume is the overlay a live switchover puts on the disk on the old
+// host; only what the guest writes into it travels with the migration.
+func topVolume(a jobargs.ReplicationSwitchover) string {
+	return fmt.Sprintf("%s-switch-g%d", a.OldVolume, a.DiskGeneration)
+}
+
+// tryLive moves the paused guest, whose copy on the new host is up to
+// date, by live migration: a new overlay on its disk (the disk below is
+// then exactly the copy), the guest resumed, an overlay over the copy on
+// the new host, and a migration that copies only the overlay. moved: the
+// guest runs on the new host. Otherwise the reason is in the task log and
+// the cold path follows; again: the guest ran on meanwhile, so the copy
+// must be brought up to date once more. The downtime is the pause for the
+// final copy plus the migration's own.
+func (w *SwitchoverWorker) tryLive(ctx context.Context, r *vmRun, a jobargs.ReplicationSwitchover, dst *compute.VMJobView,
+	paused time.Time) (moved, again bool, downtime time.Duration, err error) {
+	src := r.v
+	fallback := func(what string, err error) (bool, bool, time.Duration, error) {
+		lerr := r.log(ctx, fmt.Sprintf("live migration not possible (%s: %v); falling back to shut down → final copy → start on %s",
+			what, readable("", err), a.ToHostName))
+		return false, again, 0, lerr
+	}
+	if err := r.begin(ctx, "overlay on the disk on "+a.FromHostName+" for a live migration"); err != nil {
+		return false, false, 0, err
+	}
+	top := topVolume(a)
+	if err := w.live.SnapshotTop(ctx, src.HostURI, a.Pool, src.DomainName, "vda", top); err != nil {
+		return fallback("overlay on the source", err) // still paused: the copy is current
+	}
+	if err := w.pause.ResumeDomain(ctx, src.HostURI, src.DomainName); err != nil {
+		return false, false, 0, err
+	}
+	pausedFor := time.Since(paused)
+	again = true
+	if err := r.log(ctx, fmt.Sprintf("resumed on %s after %d ms paused; its writes go to %s now", a.FromHostName, pausedFor.Milliseconds(), top)); err != nil {
+		return false, again, 0, err
+	}
+	if err := r.begin(ctx, fmt.Sprintf("creating disk %s on %s over the copy %s", a.NewVolume, a.ToHostName, a.CopyVolume)); err != nil {
+		return false, again, 0, err
+	}
+	if _, err := w.hv.CreateDiskVolume(ctx, dst.HostURI, a.Pool, a.NewVolume, uint64(dst.DiskGiB)<<30,
+		&hypervisor.VolumeRef{Pool: a.Pool, Name: a.CopyVolume}); err != nil {
+		return fallback("disk on the target", err)
+	}
+	on := &vmRun{vmWorkers: r.vmWorkers, job: r.job, args: r.args, v: dst}
+	iso, err := hypervisor.BuildSeedISO(on.seed())
+	if err != nil {
+		return fallback("seed", err)
+	}
+	if err := w.hv.UploadSeed(ctx, dst.HostURI, a.Pool, dst.SeedVolume, iso); err != nil {
+		return fallback("seed on the target", err)
+	}
+	x, err := w.live.TargetXML(ctx, src.HostURI, dst.HostURI, a.Pool, src.DomainName, "vda", a.NewVolume)
+	if err != nil {
+		return fallback("definition for the target", err)
+	}
+	if err := r.begin(ctx, fmt.Sprintf("live-migrating to %s (only the writes since the final copy travel)", a.ToHostName)); err != nil {
+		return false, again, 0, err
+	}
+	st, err := w.live.Migrate(ctx, src.HostURI, dst.HostURI, src.DomainName,
+		hypervisor.MigrateOptions{Incremental: true, Disks: []string{"vda"}, DestXML: x})
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, again, 0, err
+		}
+		return fallback("migration", err)
+	}
+	downtime = pausedFor + st.Downtime
+	if err := r.log(ctx, fmt.Sprintf("running on %s, live: downtime %d ms (%d ms paused for the final copy + %d ms switch); "+
+		"migration moved %d bytes in %d ms; the guest kept running", a.ToHostName, downtime.Milliseconds(), pausedFor.Milliseconds(),
+		st.Downtime.Milliseconds(), st.Bytes, st.Job.Milliseconds())); err != nil {
+		return true, again, downtime, err
+	}
+	return true, again, downtime, nil
+}
+
+// record records the move, removes what is left on the old host and ends
+// the task.
+func (w *SwitchoverWorker) record(ctx context.Context, on *vmRun, a jobargs.ReplicationSwitchover, uri, domain, seed string,
+	downtime time.Duration, mode string) error {
+	on.step = "recording the move"
+	if err := w.reps.CompleteSwitchover(ctx, a, downtime, mode); err != nil {
+		return err
+	}
+	w.removeOld(ctx, on, uri, domain, a, seed)
 	if err := on.log(ctx, fmt.Sprintf("%s is now the standby host; a full copy to it follows", a.FromHostName)); err != nil {
 		return err
 	}
@@ -138,7 +276,7 @@ func (w *SwitchoverWorker) switchover(ctx context.Context, r *vmRun, a jobargs.R
 // failure is logged to the task only (the disk is no copy anyone uses).
 func (w *SwitchoverWorker) removeOld(ctx context.Context, on *vmRun, uri, domain string, a jobargs.ReplicationSwitchover, seed string) {
 	err := w.hv.UndefineDomain(ctx, uri, domain)
-	for _, vol := range []string{a.OldVolume, seed} {
+	for _, vol := range []string{topVolume(a), a.OldVolume, seed} {
 		if err == nil {
 			err = w.hv.DeleteVolume(ctx, uri, a.Pool, vol)
 		}

@@ -94,6 +94,7 @@ func TestSwitchoverOnRig(t *testing.T) {
 	resp, _ = member.api(http.MethodPost, path, f.MemberToken)
 	wantStatus(t, resp, http.StatusForbidden)
 
+	before := guestCounter(t, p.hv, ua, dom)
 	start := time.Now()
 	resp, body = admin.api(http.MethodPost, path, adminTok)
 	wantStatus(t, resp, http.StatusAccepted)
@@ -143,7 +144,16 @@ func TestSwitchoverOnRig(t *testing.T) {
 	if td.Task.Status != compute.TaskSucceeded {
 		t.Fatalf("task %s: %s", td.Task.Status, td.Task.Error)
 	}
-	wantContains(t, strings.Join(log, "\n"), "final copy:", "started on b", "downtime", "removed the old domain")
+	wantContains(t, strings.Join(log, "\n"), "final copy:", "downtime", "removed the old domain")
+	// Live: the guest kept running (its counter went on rather than
+	// starting again from 1), and only the writes since the final copy
+	// travelled.
+	wantContains(t, strings.Join(log, "\n"), "running on b, live: downtime")
+	after := guestCounter(t, p.hv, ub, dom)
+	t.Logf("guest counter: %d on a before, %d on b after", before, after)
+	if after < before {
+		t.Fatalf("guest restarted: counter %d on a, %d on b", before, after)
+	}
 
 	// b → a now: first a full copy; a new switchover waits for it (409).
 	resp, body = admin.api(http.MethodPost, path, adminTok)
@@ -180,6 +190,30 @@ func copyBootVolumes(t *testing.T, p *rigPortal, ua, ub string, disk *compute.Im
 		}
 		if err := p.hv.UploadVolume(ctx, ub, disk.Pool, name, "raw", uint64(len(data)), bytes.NewReader(data)); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// guestCounter reads the guest's uptime counter from its console.
+func guestCounter(t *testing.T, hv *hypervisor.Manager, uri, dom string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	con, err := hv.OpenConsole(ctx, uri, dom)
+	if err != nil {
+		t.Fatalf("console of %s: %v", dom, err)
+	}
+	defer con.Close()
+	var out bytes.Buffer
+	buf := make([]byte, 4096)
+	for {
+		n, err := con.Read(buf)
+		out.Write(buf[:n])
+		if c, ok := hvtest.GuestCounter(out.String()); ok {
+			return c
+		}
+		if err != nil || ctx.Err() != nil {
+			t.Fatalf("no counter on the console of %s on %s: %v; got %q", dom, uri, err, out.String())
 		}
 	}
 }
