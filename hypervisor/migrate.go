@@ -33,6 +33,9 @@ type MigrationStats struct {
 	Job      time.Duration // libvirt's time_elapsed of the migration job
 	Downtime time.Duration // how long the guest was paused for the switch
 	Bytes    uint64        // data_total: bytes moved
+	// DiskBytes is disk_transferred: bytes of disks copied (with
+	// CopyStorage or Incremental); memory is the rest of Bytes.
+	DiskBytes uint64
 }
 
 // Migrate live-migrates the running guest name from the host at srcURI to
@@ -108,7 +111,7 @@ func (m *Manager) Migrate(ctx context.Context, srcURI, dstURI, name string, opts
 	}); err != nil {
 		m.log.Warn("migration done, but its statistics are unavailable", "domain", name, "uri", dstURI, "err", err)
 	} else {
-		st.Job, st.Downtime, st.Bytes = js.Job, js.Downtime, js.Bytes
+		st.Job, st.Downtime, st.Bytes, st.DiskBytes = js.Job, js.Downtime, js.Bytes, js.DiskBytes
 	}
 	return st, nil
 }
@@ -128,6 +131,8 @@ func jobStats(params []libvirt.TypedParam) MigrationStats {
 			st.Downtime = time.Duration(v) * time.Millisecond
 		case "data_total":
 			st.Bytes = v
+		case "disk_transferred":
+			st.DiskBytes = v
 		}
 	}
 	return st

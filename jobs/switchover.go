@@ -250,8 +250,8 @@ func (w *SwitchoverWorker) tryLive(ctx context.Context, r *vmRun, a jobargs.Repl
 	}
 	downtime = pausedFor + st.Downtime
 	if err := r.log(ctx, fmt.Sprintf("running on %s, live: downtime %d ms (%d ms paused for the final copy + %d ms switch); "+
-		"migration moved %d bytes in %d ms; the guest kept running", a.ToHostName, downtime.Milliseconds(), pausedFor.Milliseconds(),
-		st.Downtime.Milliseconds(), st.Bytes, st.Job.Milliseconds())); err != nil {
+		"migration moved %d bytes of disk and %d of memory in %d ms; the guest kept running", a.ToHostName, downtime.Milliseconds(),
+		pausedFor.Milliseconds(), st.Downtime.Milliseconds(), st.DiskBytes, st.Bytes-min(st.DiskBytes, st.Bytes), st.Job.Milliseconds())); err != nil {
 		return true, again, downtime, err
 	}
 	return true, again, downtime, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -149,6 +150,15 @@ func TestSwitchoverOnRig(t *testing.T) {
 	// starting again from 1), and only the writes since the final copy
 	// travelled.
 	wantContains(t, strings.Join(log, "\n"), "running on b, live: downtime")
+	var diskMoved int64 = -1
+	for _, l := range log {
+		if _, rest, ok := strings.Cut(l, "migration moved "); ok {
+			diskMoved, _ = strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+		}
+	}
+	if diskMoved < 0 || diskMoved > 8<<20 {
+		t.Fatalf("disk bytes moved by the migration: %d (want only the writes since the final copy)", diskMoved)
+	}
 	after := guestCounter(t, p.hv, ub, dom)
 	t.Logf("guest counter: %d on a before, %d on b after", before, after)
 	if after < before {
