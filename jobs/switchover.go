@@ -199,8 +199,12 @@ func (w *SwitchoverWorker) tryLive(ctx context.Context, r *vmRun, a jobargs.Repl
 	paused time.Time) (moved, again bool, downtime time.Duration, err error) {
 	src := r.v
 	fallback := func(what string, err error) (bool, bool, time.Duration, error) {
-		lerr := r.log(ctx, fmt.Sprintf("live migration not possible (%s: %v); falling back to shut down → final copy → start on %s",
-			what, readable("", err), a.ToHostName))
+		msg := err.Error()
+		if m, ok := hypervisor.Message(err); ok {
+			msg = m
+		}
+		lerr := r.log(ctx, fmt.Sprintf("live migration not possible (%s: %s); falling back to shut down → final copy → start on %s",
+			what, msg, a.ToHostName))
 		return false, again, 0, lerr
 	}
 	if err := r.begin(ctx, "overlay on the disk on "+a.FromHostName+" for a live migration"); err != nil {

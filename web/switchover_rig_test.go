@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -95,6 +97,13 @@ func TestSwitchoverOnRig(t *testing.T) {
 	resp, _ = member.api(http.MethodPost, path, f.MemberToken)
 	wantStatus(t, resp, http.StatusForbidden)
 
+	// The admins' buttons: on the VM's page and on the replication page.
+	_, body = admin.get("/vms/" + vmID)
+	wantContains(t, body, `id="vm-switchover"`, "Switch over to b")
+	_, body = admin.get("/admin/replication")
+	wantContains(t, body, "/admin/replication/vms/"+vmID+"/switchover")
+	_, body = admin.get("/admin/hosts")
+	wantContains(t, body, "/admin/hosts/"+hostA.ID+"/drain")
 	before := guestCounter(t, p.hv, ua, dom)
 	start := time.Now()
 	resp, body = admin.api(http.MethodPost, path, adminTok)
@@ -179,6 +188,48 @@ func TestSwitchoverOnRig(t *testing.T) {
 		t.Fatalf("first run back to a: %+v", back)
 	}
 	t.Logf("full copy back to a: %d bytes in %s", back.BytesSent, back.Duration())
+
+	// Back to a, with live migration made impossible (a's migration ports
+	// all taken): the switchover says so and falls back to the cold path.
+	vm, err = f.VMs.Get(ctx, f.AdminViewer, vmID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyOnA := vm.DiskVolume()
+	guestWrite(t, ub, dom, 0x77, "3M", "64k")
+	opts := hypervisor.RigHostOptions(0, 0)
+	for port := opts.MigrationPorts[0]; port <= opts.MigrationPorts[1]; port++ {
+		if l, err := net.Listen("tcp", fmt.Sprintf(":%d", port)); err == nil {
+			defer l.Close()
+		}
+	}
+	resp, body = admin.api(http.MethodPost, path, adminTok)
+	wantStatus(t, resp, http.StatusAccepted)
+	if err := json.Unmarshal([]byte(body), &acc); err != nil {
+		t.Fatal(err)
+	}
+	waitVM(t, f, vmID, 90*time.Second, func(vm *compute.VMDetail) bool {
+		return vm.State == compute.VMRunning && vm.HostID == hostA.ID
+	})
+	if st := strings.TrimSpace(virsh(t, ua, "domstate", dom)); st != "running" {
+		t.Fatalf("domain on a: %q", st)
+	}
+	if td, err = f.Tasks.Get(ctx, f.AdminViewer, acc.Task.ID); err != nil {
+		t.Fatal(err)
+	}
+	log = log[:0]
+	for _, l := range td.Lines {
+		log = append(log, l.Line)
+	}
+	t.Logf("task log of the switchover back:\n  %s", strings.Join(log, "\n  "))
+	if td.Task.Status != compute.TaskSucceeded {
+		t.Fatalf("task %s: %s", td.Task.Status, td.Task.Error)
+	}
+	wantContains(t, strings.Join(log, "\n"), "live migration not possible", "falling back", "final copy again", "started on a", "downtime")
+	got, err := p.hv.ReadVolume(ctx, ua, disk.Pool, copyOnA, 3<<20, 64<<10)
+	if err != nil || !bytes.Equal(got, bytes.Repeat([]byte{0x77}, 64<<10)) {
+		t.Fatalf("copy on a lacks the data written on b: %v", err)
+	}
 }
 
 // copyBootVolumes puts the starter image's kernel and initrd on b too (an
