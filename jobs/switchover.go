@@ -315,5 +315,6 @@ func (w *SwitchoverWorker) abort(ctx context.Context, r *vmRun, a jobargs.Replic
 	if err := r.tasks.Fail(fctx, a.TaskID, errors.New(msg)); err != nil {
 		return err
 	}
-	return river.JobCancel(errors.New(msg))
+	r.step = "" // the message has it
+	return permanentError{errors.New(msg)}
 }
