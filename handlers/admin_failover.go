@@ -76,3 +76,50 @@ func (h *Handler) AdminRunFence(c echo.Context) error {
 	}
 	return redirect(c, "/admin/hosts/"+id+"/failover")
 }
+
+// failoverRequest is the body of POST /api/v1/hosts/{id}/failover: the
+// same confirmation the page asks for.
+type failoverRequest struct {
+	Confirm  bool   `json:"confirm"`   // the host is powered off or cut off
+	HostName string `json:"host_name"` // typed again, as on the page
+}
+
+type failoverVM struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Standby string `json:"standby,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+type failoverResponse struct {
+	Host       string       `json:"host"`
+	Started    []failoverVM `json:"started"`
+	NotStarted []failoverVM `json:"not_started"`
+}
+
+// APIFailover answers POST /api/v1/hosts/{id}/failover (admins): fence a
+// host that does not answer on the caller's confirmation and start its VMs
+// that have a good copy on their standby hosts; 202 with what was started
+// and what was not, and why.
+func (h *Handler) APIFailover(c echo.Context) error {
+	if h.Replicas == nil {
+		return models.NotFoundError("host")
+	}
+	var body failoverRequest
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	res, err := h.Replicas.Failover(c.Request().Context(), actor(c), viewer(CurrentUser(c)), c.Param("id"), replication.FailoverInput{
+		Confirmed: body.Confirm, HostName: body.HostName, Method: replication.FenceConfirmed})
+	if err != nil {
+		return err
+	}
+	out := failoverResponse{Host: res.Host.Name, Started: []failoverVM{}, NotStarted: []failoverVM{}}
+	for _, v := range res.Started {
+		out.Started = append(out.Started, failoverVM{ID: v.VMID, Name: v.VMName, Standby: v.Standby()})
+	}
+	for _, v := range res.NotStarted {
+		out.NotStarted = append(out.NotStarted, failoverVM{ID: v.VMID, Name: v.VMName, Standby: v.Standby(), Reason: v.Reason})
+	}
+	return c.JSON(http.StatusAccepted, out)
+}

@@ -50,6 +50,7 @@ func vmRoutes(user, api *echo.Group, h *handlers.Handler) {
 	api.POST("/vms/:id/reboot", h.APIRebootVM)
 	api.POST("/vms/:id/reprovision", h.APIReprovisionVM)
 	api.POST("/vms/:id/switchover", h.APISwitchover) // admins; the domain checks
+	api.POST("/hosts/:id/failover", h.APIFailover)   // admins; the domain checks
 	api.GET("/jobs/:id", h.APIGetJob)
 	api.GET("/plans", h.APIPlans)
 	api.GET("/images", h.APIImages)
