@@ -75,12 +75,17 @@ func (h *Handler) page(c echo.Context, title, nav string) (views.Page, error) {
 	if err != nil {
 		return views.Page{}, err
 	}
-	p := views.Page{Title: title, Nav: nav, CSRF: csrf, Flash: flash}
-	if u := CurrentUser(c); u != nil {
-		p.Viewer = &views.Viewer{Name: u.Name, Email: u.Email,
-			IsMember: u.Has(account.RoleMember), IsBoard: u.Has(account.RoleBoard), IsAdmin: u.Has(account.RoleAdmin)}
+	return views.Page{Title: title, Nav: nav, CSRF: csrf, Flash: flash, Viewer: pageViewer(c)}, nil
+}
+
+// pageViewer is the signed-in account as views need it; nil when anonymous.
+func pageViewer(c echo.Context) *views.Viewer {
+	u := CurrentUser(c)
+	if u == nil {
+		return nil
 	}
-	return p, nil
+	return &views.Viewer{Name: u.Name, Email: u.Email,
+		IsMember: u.Has(account.RoleMember), IsBoard: u.Has(account.RoleBoard), IsAdmin: u.Has(account.RoleAdmin)}
 }
 
 // actor describes who makes the request, for the audit log.

@@ -160,13 +160,14 @@ func (h *Handler) VMStatus(c echo.Context) error {
 }
 
 // partialPage is the layout data a partial needs: the CSRF token for its
-// forms. It leaves the flash messages for the next full page.
+// forms and who is looking (admins get more buttons). It leaves the flash
+// messages for the next full page.
 func (h *Handler) partialPage(c echo.Context) (views.Page, error) {
 	csrf, err := h.Sessions.CSRFToken(c)
 	if err != nil {
 		return views.Page{}, err
 	}
-	return views.Page{CSRF: csrf}, nil
+	return views.Page{CSRF: csrf, Viewer: pageViewer(c)}, nil
 }
 
 // vmView loads a VM's page; forms not given show the VM's current values.

@@ -1566,7 +1566,7 @@ func VMStatus(p Page, v VMView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if p.Viewer.IsAdmin && v.Replication.LastGoodAt != nil && v.VM.State == compute.VMRunning {
+			if p.Viewer != nil && p.Viewer.IsAdmin && v.Replication.LastGoodAt != nil && v.VM.State == compute.VMRunning {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 125, "<form method=\"post\" action=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

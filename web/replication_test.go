@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"allmende/models"
 	"allmende/models/compute"
@@ -59,6 +60,28 @@ func TestReplicationPagesAndAPI(t *testing.T) {
 	}](t, body)
 	if !rep.Replicated || rep.StandbyHost != standby || rep.Interval != 300 || rep.Health != "first copy pending" {
 		t.Fatalf("api: %s", body)
+	}
+
+	// The status partial (polled by htmx) carries the section too, and
+	// knows who looks: the switchover button is for admins only.
+	resp, body = w.mia.get("/vms/" + vm.ID + "/status")
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, `id="vm-replication"`)
+	if err := w.d.db.Gorm.Exec("UPDATE vm_replicas SET state = 'good', last_good_at = ? WHERE vm_id = ?", time.Now().UTC(), vm.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := w.d.db.Gorm.Exec("UPDATE vms SET state = 'running' WHERE id = ?", vm.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	_, body = w.mia.get("/vms/" + vm.ID + "/status")
+	if strings.Contains(body, `id="vm-switchover"`) {
+		t.Error("a member sees the switchover button")
+	}
+	resp, body = w.admin.get("/vms/" + vm.ID + "/status")
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, `id="vm-switchover"`)
+	if err := w.d.db.Gorm.Exec("UPDATE vm_replicas SET state = 'none', last_good_at = NULL WHERE vm_id = ?", vm.ID).Error; err != nil {
+		t.Fatal(err)
 	}
 
 	resp, _ = w.otto.get("/vms/" + vm.ID)
