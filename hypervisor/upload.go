@@ -2,6 +2,7 @@ package hypervisor
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -47,7 +48,14 @@ func (m *Manager) uploadVolume(ctx context.Context, uri, pool, name, format stri
 		return err
 	}
 
-	err = m.stream(ctx, uri, pool, name, size, r)
+	head := &headReader{r: r, max: qcow2HeadSize}
+	err = m.stream(ctx, uri, pool, name, size, head)
+	if err == nil && format == "qcow2" {
+		// From the bytes sent, not from libvirt: libvirt writes an upload
+		// through a helper process and may describe the volume before the
+		// header is on disk (a backing file then went unnoticed under load).
+		err = qcow2References(head.buf)
+	}
 	if err == nil {
 		err = m.checkUploaded(ctx, uri, pool, name)
 	}
@@ -114,7 +122,8 @@ func (m *Manager) stream(ctx context.Context, uri, pool, name string, size uint6
 	return nil
 }
 
-// checkUploaded refuses qcow2 images with a backing file.
+// checkUploaded refuses qcow2 images with a backing file, as libvirt
+// describes the volume (the second check, after qcow2References).
 func (m *Manager) checkUploaded(ctx context.Context, uri, pool, name string) error {
 	info, err := m.VolumeInfo(ctx, uri, pool, name)
 	if err != nil {
@@ -162,4 +171,55 @@ func (c *countingReader) result() (uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.n, c.err
+}
+
+// qcow2HeadSize is how much of an upload qcow2References reads: the header
+// and its extensions lie in the first cluster, at least 512 bytes; 64 KiB
+// covers the default cluster size.
+const qcow2HeadSize = 64 << 10
+
+// headReader passes r through and keeps its first max bytes.
+type headReader struct {
+	r   io.Reader
+	max int
+	buf []byte
+}
+
+func (h *headReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if room := h.max - len(h.buf); room > 0 {
+		h.buf = append(h.buf, p[:min(n, room)]...)
+	}
+	return n, err
+}
+
+// qcow2References refuses a qcow2 image whose header names another file: a
+// backing file, or an external data file (header extension "DATA"). Clones
+// of such an image would read a file of the uploader's choosing.
+func qcow2References(head []byte) error {
+	be := binary.BigEndian
+	if len(head) < 72 || string(head[:4]) != "QFI\xfb" {
+		return nil // not qcow2: QEMU will refuse to open it as such
+	}
+	if off := be.Uint64(head[8:16]); off != 0 {
+		return errors.New("the image names a backing file; refused")
+	}
+	version, ext := be.Uint32(head[4:8]), uint64(72)
+	if version >= 3 {
+		if len(head) < 104 {
+			return errors.New("qcow2 header cut short; refused")
+		}
+		ext = uint64(be.Uint32(head[100:104]))
+	}
+	for ext+8 <= uint64(len(head)) {
+		typ, length := be.Uint32(head[ext:ext+4]), uint64(be.Uint32(head[ext+4:ext+8]))
+		switch typ {
+		case 0:
+			return nil // end of the extensions
+		case 0x44415441: // "DATA": external data file
+			return errors.New("the image names an external data file; refused")
+		}
+		ext += 8 + (length+7)/8*8
+	}
+	return errors.New("qcow2 header extensions run past the first 64 KiB; refused")
 }
