@@ -118,6 +118,10 @@ func (h *Handler) ErrorHandler(err error, c echo.Context) {
 		}
 		return
 	}
+	if c.Get(ctxUser) == nil && (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) {
+		// No route ran, so neither did LoadUser.
+		_ = h.LoadUser(func(echo.Context) error { return nil })(c)
+	}
 	p, perr := h.page(c, http.StatusText(status), "")
 	if perr != nil {
 		p = views.Page{Title: http.StatusText(status)}
