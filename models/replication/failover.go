@@ -343,7 +343,7 @@ func (r *Replicas) failoverTx(ctx context.Context, tx *gorm.DB, actor models.Act
 	// No replication run may touch the copy from now on; CompleteFailover
 	// gives the lease back.
 	if err := tx.Model(&Replica{}).Where("vm_id = ?", vm.ID).
-		Updates(map[string]any{"running_run_id": "failover-" + f.ID, "running_since": now, "updated_at": now}).Error; err != nil {
+		Updates(map[string]any{"running_run_id": "failover-" + f.ID, "running_since": now, "running_job_id": 0, "updated_at": now}).Error; err != nil {
 		return fmt.Errorf("hold replication of vm %s: %w", vm.ID, err)
 	}
 	job, err := kit.Enqueue(ctx, r.queue, tx, jobargs.ReplicationFailover{
@@ -421,7 +421,7 @@ func (r *Replicas) CompleteFailover(ctx context.Context, failoverID string, stat
 		}
 		if err := tx.Model(&Replica{}).Where("vm_id = ?", f.VMID).Updates(map[string]any{
 			"replica_host_id": f.FromHostID, "state": StateNone, "last_good_at": nil, "last_good_checkpoint": "",
-			"last_error": "", "consecutive_failures": 0, "copy_dirty": false, "running_run_id": "", "running_since": nil,
+			"last_error": "", "consecutive_failures": 0, "copy_dirty": false, "apply_run_id": "", "running_run_id": "", "running_since": nil, "running_job_id": 0,
 			"lagging_since": nil, "next_run_at": now, "updated_at": now}).Error; err != nil {
 			return fmt.Errorf("point replica of vm %s at host %s: %w", f.VMID, f.FromHostID, err)
 		}
