@@ -52,10 +52,11 @@ import (
 // checkpoint merges its bitmap (writes after T1) into FROM's. Even a
 // checkpoint that could not be deleted (the host was unreachable) does no
 // harm: an incremental backup from FROM merges the bitmaps of FROM and all
-// its descendants (libvirt's documented behaviour; not tried here, because
-// the next run deletes such a leftover first anyway). So a caller that wants a replica it can fail over to at
-// every moment keeps two volumes, or accepts that between a failed run and
-// the next good one the replica is usable only after that next run.
+// its descendants (libvirt's documented behaviour; e2e/crash's
+// TestReplicationPortalKilledMidRun relies on it: the killed run's
+// checkpoint stays, and the next run from FROM still brings the replica to
+// equal). A caller that wants a replica it can fail over to at every
+// moment writes into a staging volume (below) rather than the replica.
 // TestReplicate checks this path on a real guest: a run cancelled mid-copy
 // while the guest writes elsewhere, then the catch-up run from FROM.
 //
