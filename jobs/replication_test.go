@@ -385,9 +385,21 @@ func TestReplicationStagedRun(t *testing.T) {
 		}
 
 		// The next run applies the same staged copy, copies nothing new
-		// first, and then the copy is good as of the staged run's start.
+		// first, and then the copy is good as of the staged run's start;
+		// it needs only the standby, so it runs even while the VM's host
+		// is fenced (the VM stopped there), for a failover to find a good
+		// copy.
 		f.applyErr = nil
 		e.clock.Set(e.clock.Now().Add(time.Minute))
+		if err := db.Gorm.Exec("UPDATE hosts SET fenced_at = ?, reachable = FALSE WHERE id = ?", e.clock.Now(), e.vm.HostID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Gorm.Exec("UPDATE vms SET state = 'stopped' WHERE id = ?", e.vm.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if due, err := e.reps.Due(context.Background(), 10); err != nil || len(due) != 1 {
+			t.Fatalf("due with the apply pending on a fenced host: %v, %v", due, err)
+		}
 		e.run(t, f)
 		if len(f.applied) != 2 || len(f.reqs) != 2 {
 			t.Fatalf("after the retry: %d applies, %d copies", len(f.applied), len(f.reqs))
@@ -397,7 +409,7 @@ func TestReplicationStagedRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		s = e.status(t)
-		if !run.Succeeded() || s.Health != replication.HealthGood || !s.LastGoodAt.Equal(run.StartedAt) || s.Failures != 0 {
+		if !run.Succeeded() || s.State != replication.StateGood || !s.LastGoodAt.Equal(run.StartedAt) || s.Failures != 0 {
 			t.Fatalf("after the apply: run %+v, status %+v", run, s)
 		}
 		if err := db.Gorm.Where("vm_id = ?", e.vm.ID).First(&rep).Error; err != nil {
@@ -405,6 +417,11 @@ func TestReplicationStagedRun(t *testing.T) {
 		}
 		if rep.CopyDirty || rep.ApplyRunID != "" || rep.LastGoodCheckpoint != run.NewCheckpoint {
 			t.Fatalf("replica after the apply: %+v", rep)
+		}
+		// With nothing to apply, a fenced host's VM is not due.
+		e.clock.Set(e.clock.Now().Add(time.Hour))
+		if due, err := e.reps.Due(context.Background(), 10); err != nil || len(due) != 0 {
+			t.Fatalf("due on a fenced host: %v, %v", due, err)
 		}
 	})
 }

@@ -39,11 +39,17 @@ func (r *Replicas) Due(ctx context.Context, limit int) ([]string, error) {
 	var ids []string
 	err := r.db.Gorm.WithContext(ctx).Table("vm_replicas AS r").Joins("JOIN vms v ON v.id = r.vm_id").
 		Where("r.next_run_at <= ? AND (r.running_run_id = '' OR r.running_since < ?)", now, now.Add(-leaseFor)).
-		Where("r.replica_host_id <> v.host_id AND v.state = ?", compute.VMRunning).
-		// Not from or to a fenced host, nor from one that does not answer:
-		// such a run could only fail, and would mark the copy failed.
-		Where("NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id IN (v.host_id, r.replica_host_id) AND h.fenced_at IS NOT NULL)").
-		Where("NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = v.host_id AND h.reachable = FALSE AND h.refreshed_at IS NOT NULL)").
+		Where("r.replica_host_id <> v.host_id").
+		Where("NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = r.replica_host_id AND h.fenced_at IS NOT NULL)").
+		// A staged copy still to be put into the copy needs the standby
+		// only: it is finished also when the VM's host is down, so that a
+		// failover finds a good copy. A copy needs a running VM, and a host
+		// that answers and is not fenced (otherwise it could only fail, and
+		// would mark the copy failed).
+		Where(r.db.Gorm.Where("r.apply_run_id <> ''").
+			Or(r.db.Gorm.Where("v.state = ?", compute.VMRunning).
+				Where("NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = v.host_id AND h.fenced_at IS NOT NULL)").
+				Where("NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = v.host_id AND h.reachable = FALSE AND h.refreshed_at IS NOT NULL)"))).
 		Order("r.next_run_at, r.vm_id").Limit(limit).Pluck("r.vm_id", &ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("find due replications: %w", err)
@@ -189,7 +195,8 @@ func (r *Replicas) BeginJobRun(ctx context.Context, vmID string, jobID int64) (*
 		if err := kit.First(tx, &vm, vmID, "virtual machine"); err != nil {
 			return err
 		}
-		if vm.State != compute.VMRunning {
+		applying := rep.ApplyRunID != ""
+		if vm.State != compute.VMRunning && !applying {
 			return ErrNotDue // stopped since the run was queued: see Due
 		}
 		if rep.ReplicaHostID == vm.HostID {
@@ -221,7 +228,7 @@ func (r *Replicas) BeginJobRun(ctx context.Context, vmID string, jobID int64) (*
 		if err := kit.First(tx, &dst, rep.ReplicaHostID, "host"); err != nil {
 			return err
 		}
-		if src.Fenced() || dst.Fenced() {
+		if dst.Fenced() || src.Fenced() && !applying {
 			return ErrNotDue // a failover holds the VM, or the standby is gone
 		}
 		pool, err := imagePool(tx, vm.ImageID)
