@@ -30,7 +30,7 @@ const (
 )
 
 // openStatuses may not exist twice for one account.
-var openStatuses = []MembershipStatus{StatusApplicant, StatusMember, StatusLeaving}
+var openStatuses = []MembershipStatus{StatusApplicant, StatusMember, StatusLeaving, StatusExcluding}
 
 // Person kinds of an applicant.
 const (
@@ -109,6 +109,7 @@ const (
 	EventLeft             = "left"
 	EventExcluded         = "excluded"
 	EventAppointed        = "appointed" // to an organ (organs.go)
+	EventExclusionLetter  = "exclusion_letter"
 )
 
 // Refund is paid-in capital the cooperative owes a (former) member.
@@ -217,7 +218,7 @@ func (s *Memberships) mailUser(ctx context.Context, tx *gorm.DB, userID string, 
 // the remaining shares are cancelled, the member role is revoked and the
 // paid-in capital not yet owed back is recorded as a refund due.
 func (s *Memberships) endMembershipTx(tx *gorm.DB, actor models.Actor, m *Membership, status MembershipStatus, leftOn time.Time, reason string) (refund int64, due time.Time, err error) {
-	res := tx.Model(&Membership{}).Where("id = ? AND status IN ?", m.ID, []MembershipStatus{StatusMember, StatusLeaving}).
+	res := tx.Model(&Membership{}).Where("id = ? AND status IN ?", m.ID, memberStatuses).
 		Updates(map[string]any{"status": status, "left_on": leftOn, "leave_reason": reason, "updated_at": s.now()})
 	if res.Error != nil {
 		return 0, due, fmt.Errorf("end membership %s: %w", m.ID, res.Error)
