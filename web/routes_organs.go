@@ -23,5 +23,9 @@ func organRoutes(user *echo.Group, h *handlers.Handler) {
 	user.POST("/board/exclusions/:id/statement", h.RecordExclusionStatement, organ)
 	user.POST("/board/exclusions/:id/decision", h.DecideExclusion, organ)
 	user.POST("/board/exclusions/:id/letter", h.RecordExclusionLetter, organ)
-	user.POST("/board/members/:id/exclusion", h.OpenExclusion, handlers.RequireRole(account.RoleBoard))
+	board := handlers.RequireRole(account.RoleBoard)
+	user.POST("/board/members/:id/exclusion", h.OpenExclusion, board)
+	user.GET("/board/shares", h.ShowShareSubscriptions, board)
+	user.POST("/board/shares/:id/admit", h.AdmitShares, board)
+	user.POST("/board/shares/:id/reject", h.RejectShares, board)
 }

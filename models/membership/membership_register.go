@@ -194,6 +194,11 @@ func (s *Memberships) PurgeExpired(ctx context.Context) (int, error) {
 				Updates(map[string]any{"facts": "", "statement": "", "reason": "", "decision_reference": ""}).Error; err != nil {
 				return fmt.Errorf("erase exclusions of %s: %w", id, err)
 			}
+			// And declarations of further shares, which name the member.
+			if err := tx.Model(&FurtherShares{}).Where("membership_id = ?", id).
+				Updates(map[string]any{"declaration": "", "reason": ""}).Error; err != nil {
+				return fmt.Errorf("erase share declarations of %s: %w", id, err)
+			}
 			return kit.RecordAudit(tx, actor, "membership.purge", "membership", id, nil)
 		})
 		if err != nil {

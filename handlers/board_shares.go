@@ -1,0 +1,38 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"allmende/views"
+)
+
+// ShowShareSubscriptions lists declarations of further shares (§15b GenG).
+func (h *Handler) ShowShareSubscriptions(c echo.Context) error {
+	subs, err := h.Members.PendingSubscriptions(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	p, err := h.page(c, "Further shares", "shares")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.SharesPage(p, subs))
+}
+
+// AdmitShares admits a declaration of further shares.
+func (h *Handler) AdmitShares(c echo.Context) error {
+	if err := h.Members.AdmitShares(c.Request().Context(), actor(c), c.Param("id")); err != nil {
+		return h.refused(c, err, "/board/shares")
+	}
+	return h.flashTo(c, "success", "Shares admitted and booked.", "/board/shares")
+}
+
+// RejectShares rejects a declaration of further shares with a reason.
+func (h *Handler) RejectShares(c echo.Context) error {
+	if err := h.Members.RejectShares(c.Request().Context(), actor(c), c.Param("id"), c.FormValue("reason")); err != nil {
+		return h.refused(c, err, "/board/shares")
+	}
+	return h.flashTo(c, "success", "Declaration rejected; the member has been told why.", "/board/shares")
+}
