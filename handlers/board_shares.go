@@ -14,11 +14,15 @@ func (h *Handler) ShowShareSubscriptions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.page(c, "Further shares", "shares")
+	wds, err := h.Members.PendingWithdrawals(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.SharesPage(p, subs))
+	p, err := h.page(c, "Shares and notices", "shares")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.SharesPage(p, subs, wds))
 }
 
 // AdmitShares admits a declaration of further shares.
@@ -35,4 +39,17 @@ func (h *Handler) RejectShares(c echo.Context) error {
 		return h.refused(c, err, "/board/shares")
 	}
 	return h.flashTo(c, "success", "Declaration rejected; the member has been told why.", "/board/shares")
+}
+
+// DecideNoticeWithdrawal accepts or refuses a request to withdraw a notice.
+func (h *Handler) DecideNoticeWithdrawal(c echo.Context) error {
+	accept := c.FormValue("accept") == "yes"
+	if err := h.Members.DecideNoticeWithdrawal(c.Request().Context(), actor(c), c.Param("id"), accept); err != nil {
+		return h.refused(c, err, "/board/shares")
+	}
+	msg := "The notice is withdrawn."
+	if !accept {
+		msg = "The withdrawal is refused; the notice stays in force."
+	}
+	return h.flashTo(c, "success", msg, "/board/shares")
 }

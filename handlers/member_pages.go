@@ -190,12 +190,21 @@ func (h *Handler) GiveNotice(c echo.Context) error {
 	return redirect(c, "/membership")
 }
 
-// WithdrawNotice withdraws an open notice.
+// GiveEarlyNotice gives the extraordinary notice of §65(3) GenG.
+func (h *Handler) GiveEarlyNotice(c echo.Context) error {
+	n, err := h.Members.GiveEarlyNotice(c.Request().Context(), actor(c), CurrentUser(c).ID, c.FormValue("reason"))
+	if err != nil {
+		return h.refused(c, err, "/membership#early-notice")
+	}
+	return h.flashTo(c, "success", "Your early notice has been recorded. It takes effect on "+views.Day(n.EffectiveOn)+".", "/membership")
+}
+
+// WithdrawNotice asks the board to let the member withdraw a notice.
 func (h *Handler) WithdrawNotice(c echo.Context) error {
-	if err := h.Members.WithdrawNotice(c.Request().Context(), actor(c), CurrentUser(c).ID, c.Param("id")); err != nil {
+	if err := h.Members.RequestNoticeWithdrawal(c.Request().Context(), actor(c), CurrentUser(c).ID, c.Param("id")); err != nil {
 		return err
 	}
-	if err := h.Sessions.AddFlash(c, "success", "Your notice has been withdrawn."); err != nil {
+	if err := h.Sessions.AddFlash(c, "success", "Your request to withdraw the notice has gone to the board, which decides on it."); err != nil {
 		return err
 	}
 	return redirect(c, "/membership")

@@ -305,12 +305,21 @@ func TestMembershipOfAdmittedMember(t *testing.T) {
 	resp, _ = c.submit("/membership", m[1], url.Values{})
 	wantStatus(t, resp, http.StatusSeeOther)
 	_, body = c.get("/membership")
-	wantContains(t, body, "Your notice has been withdrawn.", `<span class="badge">withdrawn</span>`)
+	wantContains(t, body, "Your request to withdraw the notice has gone to the board", "withdrawal requested")
 	if withdrawRE.MatchString(body) {
-		t.Error("a withdrawn notice still offers Withdraw")
+		t.Error("a notice awaiting the board still offers Withdraw")
 	}
 	resp, _ = c.submit("/membership", m[1], url.Values{})
 	wantStatus(t, resp, http.StatusConflict)
+	_, body = anna.get("/board/shares")
+	decide := regexp.MustCompile(`action="(/board/notices/[^"]+/withdrawal)"`).FindStringSubmatch(body)
+	if decide == nil {
+		t.Fatalf("no withdrawal request on the board's page:\n%s", body)
+	}
+	resp, _ = anna.submit("/board/shares", decide[1], url.Values{"accept": {"yes"}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	_, body = c.get("/membership")
+	wantContains(t, body, `<span class="badge">withdrawn</span>`)
 
 	// The same through the API.
 	token := tokenFor(t, d, "mia@example.org")

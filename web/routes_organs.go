@@ -28,4 +28,6 @@ func organRoutes(user *echo.Group, h *handlers.Handler) {
 	user.GET("/board/shares", h.ShowShareSubscriptions, board)
 	user.POST("/board/shares/:id/admit", h.AdmitShares, board)
 	user.POST("/board/shares/:id/reject", h.RejectShares, board)
+	user.POST("/board/notices/:id/withdrawal", h.DecideNoticeWithdrawal, board)
+	user.POST("/membership/notice/early", h.GiveEarlyNotice)
 }

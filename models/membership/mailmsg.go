@@ -204,3 +204,12 @@ func mailSharesRejected(to, name string, sub *FurtherShares, reason string) joba
 			"The reason the board gave:\n%s", name, sub.Shares, reason) + MailSignature,
 	}
 }
+
+func mailNoticeWithdrawalRefused(to, name string, n *Notice) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "membership.notice_withdraw_refused:" + n.ID,
+		Subject: "Your notice stays in force",
+		Body: fmt.Sprintf("Hello %s,\n\nthe board did not agree to the withdrawal of your notice of %s; "+
+			"it takes effect on %s as given.", name, kit.FormatDate(n.GivenOn), kit.FormatDate(n.EffectiveOn)) + MailSignature,
+	}
+}

@@ -139,7 +139,16 @@ type Memberships struct {
 	queue models.Queue
 	rules *rulebook.Rules
 	clock models.Clock
+	usage UsageFunc // nil: no VMs to weigh a partial notice against
 }
+
+// UsageFunc sums what a member's VMs take, inside tx. The VM domain (ranked
+// above this one) provides it, so a partial notice can be weighed against
+// the VMs it would leave without entitlement (§67b GenG).
+type UsageFunc func(tx *gorm.DB, userID string) (rulebook.Entitlement, error)
+
+// SetUsage hands in the VM domain's usage; call it once while wiring up.
+func (s *Memberships) SetUsage(u UsageFunc) { s.usage = u }
 
 func NewMemberships(db *models.DB, queue models.Queue, rules *rulebook.Rules, clock models.Clock) *Memberships {
 	return &Memberships{db: db, queue: queue, rules: rules, clock: clock}
