@@ -18,11 +18,15 @@ func (h *Handler) ShowShareSubscriptions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	ts, err := h.Members.AgreedTransfers(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	p, err := h.page(c, "Shares and notices", "shares")
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.SharesPage(p, subs, wds))
+	return render(c, http.StatusOK, views.SharesPage(p, subs, wds, ts))
 }
 
 // AdmitShares admits a declaration of further shares.
@@ -52,4 +56,20 @@ func (h *Handler) DecideNoticeWithdrawal(c echo.Context) error {
 		msg = "The withdrawal is refused; the notice stays in force."
 	}
 	return h.flashTo(c, "success", msg, "/board/shares")
+}
+
+// ExecuteTransfer carries out an agreed transfer of capital (§76 GenG).
+func (h *Handler) ExecuteTransfer(c echo.Context) error {
+	if err := h.Members.ExecuteTransfer(c.Request().Context(), actor(c), c.Param("id")); err != nil {
+		return h.refused(c, err, "/board/shares")
+	}
+	return h.flashTo(c, "success", "The transfer has been carried out.", "/board/shares")
+}
+
+// RefuseTransfer turns an agreed transfer down.
+func (h *Handler) RefuseTransfer(c echo.Context) error {
+	if err := h.Members.RefuseTransfer(c.Request().Context(), actor(c), c.Param("id")); err != nil {
+		return h.refused(c, err, "/board/shares")
+	}
+	return h.flashTo(c, "success", "The transfer has been refused.", "/board/shares")
 }

@@ -735,7 +735,7 @@ func seatTable(p Page, seats []membership.Appointment, active bool) templ.Compon
 }
 
 // SharesPage lists declarations of further shares awaiting the board.
-func SharesPage(p Page, subs []membership.PendingSubscription, wds []membership.PendingWithdrawal) templ.Component {
+func SharesPage(p Page, subs []membership.PendingSubscription, wds []membership.PendingWithdrawal, ts []membership.CapitalTransfer) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1086,6 +1086,14 @@ func SharesPage(p Page, subs []membership.PendingSubscription, wds []membership.
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 111, " ")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = boardTransfers(p, ts).Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
 			}
 			return nil
 		})

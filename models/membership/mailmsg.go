@@ -213,3 +213,20 @@ func mailNoticeWithdrawalRefused(to, name string, n *Notice) jobargs.SendMail {
 			"it takes effect on %s as given.", name, kit.FormatDate(n.GivenOn), kit.FormatDate(n.EffectiveOn)) + MailSignature,
 	}
 }
+
+func mailTransferProposed(to, name string, t *CapitalTransfer) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "membership.transfer_proposed:" + t.ID,
+		Subject: "A member proposes to transfer capital to you",
+		Body: fmt.Sprintf("Hello %s,\n\na member proposes this agreement to you:\n\n%s\n\n"+
+			"If you agree, confirm it on your membership page; the board then carries it out.", name, t.Agreement) + MailSignature,
+	}
+}
+
+func mailTransferExecuted(to, name string, t *CapitalTransfer) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "membership.transfer_executed:" + t.ID + ":" + to,
+		Subject: "The transfer of capital has been carried out",
+		Body:    fmt.Sprintf("Hello %s,\n\nthe board has carried out this agreement today:\n\n%s", name, t.Agreement) + MailSignature,
+	}
+}

@@ -99,17 +99,18 @@ type MembershipEvent struct {
 
 // Kinds of membership events.
 const (
-	EventApplied          = "applied"
-	EventAdmitted         = "admitted"
-	EventSharesSubscribed = "shares_subscribed"
-	EventNoticeGiven      = "notice_given"
-	EventNoticeWithdrawn  = "notice_withdrawn"
-	EventAddressChanged   = "address_changed"
-	EventSharesCancelled  = "shares_cancelled"
-	EventLeft             = "left"
-	EventExcluded         = "excluded"
-	EventAppointed        = "appointed" // to an organ (organs.go)
-	EventExclusionLetter  = "exclusion_letter"
+	EventApplied            = "applied"
+	EventAdmitted           = "admitted"
+	EventSharesSubscribed   = "shares_subscribed"
+	EventNoticeGiven        = "notice_given"
+	EventNoticeWithdrawn    = "notice_withdrawn"
+	EventAddressChanged     = "address_changed"
+	EventSharesCancelled    = "shares_cancelled"
+	EventLeft               = "left"
+	EventExcluded           = "excluded"
+	EventAppointed          = "appointed" // to an organ (organs.go)
+	EventExclusionLetter    = "exclusion_letter"
+	EventCapitalTransferred = "capital_transferred" // received by transfer (§76 GenG)
 )
 
 // Refund is paid-in capital the cooperative owes a (former) member.

@@ -199,6 +199,10 @@ func (s *Memberships) PurgeExpired(ctx context.Context) (int, error) {
 				Updates(map[string]any{"declaration": "", "reason": ""}).Error; err != nil {
 				return fmt.Errorf("erase share declarations of %s: %w", id, err)
 			}
+			if err := tx.Model(&CapitalTransfer{}).Where("from_membership_id = ? OR to_membership_id = ?", id, id).
+				Update("agreement", "").Error; err != nil {
+				return fmt.Errorf("erase transfer agreements of %s: %w", id, err)
+			}
 			return kit.RecordAudit(tx, actor, "membership.purge", "membership", id, nil)
 		})
 		if err != nil {
