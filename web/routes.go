@@ -98,6 +98,7 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	governanceRoutes(user, authed, h)
 	vmRoutes(user, authed, h)
 	adminVMRoutes(admin, authed, h)
+	organRoutes(user, h)
 
 	// No catch-all route (see methodNotAllowed). Unknown paths reach the
 	// error handler, which loads the session itself so the 404 page shows
