@@ -34,6 +34,13 @@ var ruleTitles = map[string]string{
 	rulebook.RuleAssemblyNoticeDays:     "Notice period of a general assembly (days)",
 	rulebook.RuleProxyMaxRepresented:    "Members one proxy may represent",
 	rulebook.RuleHouseRulesText:         "House rules",
+
+	rulebook.RuleReplicationIntervalSeconds: "Replication interval (seconds)",
+	rulebook.RuleSupervisoryBoard:           "The cooperative has a supervisory board",
+	rulebook.RuleExclusionReasons:           "Reasons for exclusion (§68 GenG)",
+	rulebook.RuleExclusionBody:              "Body that decides an exclusion",
+	rulebook.RuleExclusionHearingDays:       "Days a member has to be heard before exclusion",
+	rulebook.RuleCompulsoryShares:           "Compulsory shares",
 }
 
 // bylawRules are part of the bylaws: changing them is a change of the
