@@ -76,12 +76,21 @@ func TestGovernance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Dates that keep the notice period: the discussion, part of a
-	// two-phase assembly, starts a day after it has run.
-	discussionStart := t0.AddDate(0, 0, noticeDays+1)
+	receiptDays, err := strconv.Atoi(ruleValue(t, gov, rulebook.RuleInvitationReceiptDays))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Dates that keep the notice period (§46 GenG): the discussion, part
+	// of a two-phase assembly, starts a day after the whole days counted
+	// from the day the invitation counts as received.
+	discussionStart := t0.AddDate(0, 0, receiptDays+noticeDays+2)
 	discussionEnd := discussionStart.AddDate(0, 0, 1)
 	votingStart, votingEnd := discussionEnd, discussionEnd.AddDate(0, 0, 7)
 	local := func(t time.Time) string { return t.Format("2006-01-02T15:04") }
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// Every participant has their own browser context for the whole
 	// scenario, signed in once.
@@ -160,6 +169,8 @@ func TestGovernance(t *testing.T) {
 		anna.fill("#f-title", title)
 		anna.fill("#f-description", "Online: the discussion in the forum, then the vote in the portal.")
 		anna.setValue("#f-form", governance.FormTwoPhase)
+		anna.fill("#f-access_details", "https://forum.example.org/spring")
+		anna.fill("#f-discussion_form", "A thread per agenda item in the forum.")
 		anna.setValue("#f-discussion_start", local(discussionStart))
 		anna.setValue("#f-discussion_end", local(discussionEnd))
 		anna.setValue("#f-voting_start", local(votingStart))
@@ -218,10 +229,10 @@ func TestGovernance(t *testing.T) {
 		if got := confirms(); len(got) != 1 || got[0] != "Send the invitation with the agenda to every member?" {
 			t.Errorf("confirmations %q", got)
 		}
-		// The invitation announced the agenda: it is fixed now, and the page
-		// offers neither the item form nor a second invitation.
-		if n := anna.count("#add-item form"); n != 0 {
-			t.Errorf("the agenda form is still offered after the invitation")
+		// The invitation announced the agenda: only items members demand
+		// (§45(2) GenG) can still be added, and no second invitation.
+		if got := anna.texts("#add-item p"); len(got) == 0 || !strings.Contains(got[0], "only proposals members demanded") {
+			t.Errorf("the agenda form after the invitation says %q", got)
 		}
 		if n := anna.count(`form[action$="/invite"]`); n != 0 {
 			t.Errorf("the invitation can be sent twice")
@@ -234,7 +245,8 @@ func TestGovernance(t *testing.T) {
 		}
 		body := mailBody(t, waitForOutboxMail(t, p.dataDir, alma.email, invitation))
 		for _, part := range []string{"1. " + proposalTitle, "2. " + accountsTitle + " [secret ballot]",
-			"Voting: " + votingStart.Format("2006-01-02 15:04 UTC")} {
+			"Voting: " + votingStart.In(berlin).Format("2006-01-02 15:04 MST") + " (Europe/Berlin)",
+			"Taking part online: https://forum.example.org/spring"} {
 			if !strings.Contains(body, part) {
 				t.Errorf("the invitation lacks %q:\n%s", part, body)
 			}
@@ -372,7 +384,7 @@ func TestGovernance(t *testing.T) {
 	})
 
 	ok = ok && t.Run("BoardClosesVoting", func(t *testing.T) {
-		clock.Set(votingStart.Add(2 * time.Hour))
+		clock.Set(votingEnd) // voting runs for the whole announced period
 		anna := annaTab.in(t)
 		anna.submit(`form[action$="/close"] button[type=submit]`, http.StatusOK)
 		anna.wantPath("/board/assemblies/" + assemblyID)

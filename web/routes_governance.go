@@ -30,6 +30,12 @@ func governanceRoutes(user, api *echo.Group, h *handlers.Handler) {
 	user.GET("/assemblies/:id/minutes", h.ShowMinutes)
 	user.GET("/assemblies/:id/minutes.md", h.MinutesMarkdown)
 
+	user.GET("/demands", h.ShowDemands)
+	user.POST("/demands", h.CreateDemand)
+	user.GET("/demands/:id", h.ShowDemand)
+	user.POST("/demands/:id/support", h.SupportDemand)
+	user.POST("/board/registrations/:id", h.RecordRegistration, handlers.RequireRole(account.RoleBoard))
+
 	board := user.Group("/board/assemblies", handlers.RequireRole(account.RoleBoard))
 	board.GET("/new", h.ShowNewAssembly)
 	board.POST("/new", h.CreateAssembly)

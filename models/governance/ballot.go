@@ -200,8 +200,6 @@ func (g *Governance) Cast(ctx context.Context, actor models.Actor, v models.View
 			return models.Forbidden("You are not entitled to vote in this assembly: only those who were members when voting opened may vote.")
 		case c.Elector == nil:
 			return models.Forbidden("The member you vote for is not entitled to vote in this assembly.")
-		case member == v.UserID && c.HolderID != nil:
-			return models.Forbidden("You authorised a proxy for this assembly; your proxy votes for you.")
 		case member != v.UserID && (c.HolderID == nil || *c.HolderID != v.UserID):
 			return models.Forbidden("You do not hold a proxy of this member.")
 		case c.MemberOK == 0 && member == v.UserID:
@@ -212,6 +210,11 @@ func (g *Governance) Cast(ctx context.Context, actor models.Actor, v models.View
 			return models.Forbidden("Your membership has ended; you can no longer vote.")
 		case c.Excluded > 0:
 			return models.Forbidden("This vote may not be cast on this item: the member (or their proxy) is excluded from voting on it, e.g. on their own discharge (§43(6) GenG).")
+		}
+		if member == v.UserID && c.HolderID != nil {
+			if err := overrideProxy(tx, actor, assemblyID, member); err != nil {
+				return err
+			}
 		}
 		choice, err := g.canonicalChoice(tx, itemID, c, in)
 		if err != nil {

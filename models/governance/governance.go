@@ -29,6 +29,7 @@ func (g *Governance) now() time.Time { return g.clock.Now().UTC() }
 // RuleInfo is one line of the rules registry: a rule and its value in force now.
 type RuleInfo struct {
 	Key, Title, Kind string // Kind: "parameter" | "text"
+	Bylaw            bool   // a rule of the bylaws: changes wait for the register (§16(6) GenG)
 	Value            string
 	EffectiveFrom    time.Time
 	AdoptedBy        string
@@ -53,7 +54,10 @@ const (
 	ProposalSubmitted = "submitted"
 	ProposalOnAgenda  = "on_agenda"
 	ProposalAdopted   = "adopted"
-	ProposalRejected  = "rejected"
+	// Adopted, but a change of the bylaws that waits for its entry in the
+	// register of cooperatives (§16(6) GenG).
+	ProposalAwaitingRegistration = "awaiting_registration"
+	ProposalRejected             = "rejected"
 )
 
 type ProposalInput struct {
@@ -111,6 +115,11 @@ const (
 type AssemblyInput struct {
 	Title, Description, Form                               string // in_person | virtual | hybrid | two_phase
 	DiscussionStart, DiscussionEnd, VotingStart, VotingEnd time.Time
+	// What the invitation says besides the times (§46(1), §43b GenG): the
+	// place (in person, hybrid), how to take part online (virtual, hybrid,
+	// two phases) and how the discussion phase runs (two phases).
+	Place, AccessDetails, DiscussionForm string
+	DemandID                             string // convened on a demand of members (§45(1) GenG)
 }
 
 type Assembly struct {
@@ -120,6 +129,12 @@ type Assembly struct {
 	OpenedAt, ClosedAt                                     *time.Time
 	ResultHash                                             string
 	CreatedAt                                              time.Time
+	Place, AccessDetails, DiscussionForm, TimeZone         string
+	ChairID, ChairName, ChairLocation, DemandID            string
+	SecondNoticeAt                                         *time.Time
+	InvitationText                                         string // the invitation and agenda as sent
+	MinutesHash                                            string
+	MinutesSignedAt                                        *time.Time
 }
 
 type ItemInput struct {
@@ -131,6 +146,8 @@ type ItemInput struct {
 	Seats                    int
 	Candidates               []string
 	ExcludedUserIDs          []string
+	Discharge                string // "" | board | supervisory_board (§43(6) GenG)
+	S67a                     string // a bylaw change of a kind §67a GenG names
 }
 
 type AgendaItem struct {
@@ -141,6 +158,10 @@ type AgendaItem struct {
 	MajorityNum, MajorityDen, Quorum, Seats int
 	Candidates                              []Candidate
 	ExcludedUserIDs                         []string
+	Demanded                                bool   // added after the invitation on a demand of members
+	Discharge, S67a, ElectionMethod         string // see ItemInput; election method fixed when added
+	Declaration                             string // the chair's declaration of the result
+	MotionID                                string // a motion of the assembly put to the vote
 }
 
 type Candidate struct{ ID, Name string }
@@ -153,14 +174,17 @@ type VotingRight struct {
 
 type AssemblyDetail struct {
 	Assembly
-	Items         []AgendaItem
-	Rights        []VotingRight // the viewer's own right and the proxies they hold
-	ProxyGiven    *Proxy        // the viewer's own proxy
-	ProxiesHeld   []Proxy
-	Electorate    int
-	Turnout       map[string]int // item id → ballots cast; board only, live
-	NoticeWarning string
-	MustPlace     []Proposal
+	Items       []AgendaItem
+	Rights      []VotingRight // the viewer's own right and the proxies they hold
+	ProxyGiven  *Proxy        // the viewer's own proxy
+	ProxiesHeld []Proxy
+	Electorate  int
+	Turnout     map[string]int // item id → ballots cast; board only, live
+	// Before the invitation: why it could not go out today (§46 GenG),
+	// and the last days for the invitation and for items members demand.
+	NoticeWarning                         string
+	SendInvitationsBy, AddDemandedItemsBy time.Time
+	MustPlace                             []Proposal
 }
 
 type Proxy struct {
