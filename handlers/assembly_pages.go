@@ -134,7 +134,7 @@ func (h *Handler) ShowMinutes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.MinutesPage(p, &d.Assembly, md))
+	return render(c, http.StatusOK, views.MinutesPage(p, &d.Assembly, md, d.Signatures))
 }
 
 // moveField moves a domain field message to the form's input name.

@@ -27,6 +27,12 @@ func governanceRoutes(user, api *echo.Group, h *handlers.Handler) {
 	user.POST("/assemblies/:id/items/:item/ballot", h.CastBallot)
 	user.POST("/assemblies/:id/proxy", h.GrantProxy)
 	user.POST("/assemblies/:id/proxy/revoke", h.RevokeProxy)
+	user.POST("/assemblies/:id/attend", h.Attend)
+	user.POST("/assemblies/:id/contributions", h.Contribute)
+	user.POST("/assemblies/:id/motions/:motion/decide", h.DecideMotion)
+	user.POST("/assemblies/:id/items/:item/objection", h.Object)
+	user.POST("/assemblies/:id/declare", h.DeclareResults)
+	user.POST("/assemblies/:id/minutes/sign", h.SignMinutes)
 	user.GET("/assemblies/:id/minutes", h.ShowMinutes)
 	user.GET("/assemblies/:id/minutes.md", h.MinutesMarkdown)
 
@@ -43,6 +49,7 @@ func governanceRoutes(user, api *echo.Group, h *handlers.Handler) {
 	board.GET("/:id/turnout", h.AssemblyTurnout)
 	board.POST("/:id/items", h.AddAgendaItem)
 	board.POST("/:id/invite", h.SendInvitations)
+	board.POST("/:id/chair", h.SetChair)
 	board.POST("/:id/open", h.OpenVoting)
 	board.POST("/:id/close", h.CloseVoting)
 

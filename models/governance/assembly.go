@@ -767,6 +767,9 @@ func (g *Governance) Assembly(ctx context.Context, v models.Viewer, id string) (
 	if d.Items, err = loadItems(db, a.ID); err != nil {
 		return nil, err
 	}
+	if err := g.conductDetail(db, a, d, v); err != nil {
+		return nil, err
+	}
 	var n int64
 	if err := db.Model(&electorRow{}).Where("assembly_id = ?", a.ID).Count(&n).Error; err != nil {
 		return nil, fmt.Errorf("count electorate: %w", err)

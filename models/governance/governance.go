@@ -184,6 +184,14 @@ type AssemblyDetail struct {
 	// and the last days for the invitation and for items members demand.
 	NoticeWarning                         string
 	SendInvitationsBy, AddDemandedItemsBy time.Time
+	// The conduct of the assembly (§43b GenG) and its minutes (§47 GenG).
+	IsChair       bool
+	Present       bool // the viewer is recorded as present
+	Contributions []Contribution
+	Attendance    []Attendee
+	Objections    []Objection
+	Signatures    []Signature
+	NoticeRights  []NoticeRight // the viewer's §67a rights from this assembly
 	MustPlace                             []Proposal
 }
 
@@ -238,6 +246,9 @@ type ItemResult struct {
 	Elected        []string          `json:"elected,omitempty"`
 	CandidateVotes map[string]int    `json:"candidate_votes,omitempty"`
 	Tie            []string          `json:"tie,omitempty"`
+	// Majority elections (§43(2) GenG): the candidates of the runoff for
+	// the seats nobody won with more than half of the valid votes.
+	Runoff []string `json:"runoff,omitempty"`
 	Ballots        []PublishedBallot `json:"ballots"`
 }
 

@@ -63,9 +63,10 @@ func TestMinutesQuoteMemberText(t *testing.T) {
 				t.Errorf("member text makes a list: %q", l)
 			}
 		}
-		// The title heading and the item's heading; the result table's
-		// header, rule and row; the one verdict, from the tally.
-		if headings != 2 || tables != 3 || verdicts != 1 || !strings.Contains(md, "\n**Rejected.**\n") {
+		// The title heading, the item's, the participants' and the
+		// invitation's; the result table's header, rule and row; the one
+		// verdict, from the tally.
+		if headings != 4 || tables != 3 || verdicts != 1 || !strings.Contains(md, "\n**Rejected.**\n") {
 			t.Errorf("minutes carry member-made structure (%d headings, %d table lines, %d verdicts):\n%s", headings, tables, verdicts, md)
 		}
 		for _, bad := range []string{"<script", "<b>", "](javascript", "&amp; two"} {

@@ -104,6 +104,9 @@ func tally(tx *gorm.DB, a *assemblyRow, closedAt time.Time) (*AssemblyResults, e
 		r.Cast = len(r.Ballots)
 		if it.Kind == ItemElection {
 			countElection(&r, it)
+			if it.ElectionMethod == rulebook.ElectionMajorityRunoff {
+				applyMajority(&r, it)
+			}
 		} else {
 			countMotion(&r)
 		}

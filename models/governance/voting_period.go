@@ -5,6 +5,8 @@ import (
 	"allmende/models/account"
 	"allmende/models/internal/kit"
 	"fmt"
+	"slices"
+	"sort"
 
 	"gorm.io/gorm"
 )
@@ -62,4 +64,37 @@ func overrideProxy(tx *gorm.DB, actor models.Actor, assemblyID, member string) e
 		return fmt.Errorf("end proxy: %w", err)
 	}
 	return kit.RecordAudit(tx, actor, "assembly.proxy_overridden", "assembly", assemblyID, map[string]any{"member": member})
+}
+
+// applyMajority turns a plurality count into an election by the majority
+// of the valid votes (§43(2) GenG, unless the bylaws choose plurality): a
+// candidate ranked within the seats is elected only with more than half of
+// the non-empty ballots; the seats left open go to a runoff between the
+// next candidates, two per open seat (more on a tie at the cut).
+func applyMajority(r *ItemResult, it AgendaItem) {
+	valid := r.Cast - r.Abstain
+	var elected []string
+	for _, name := range r.Elected {
+		if 2*r.CandidateVotes[name] > valid {
+			elected = append(elected, name)
+		}
+	}
+	open := it.Seats - len(elected)
+	r.Elected, r.Tie, r.Runoff = elected, nil, nil
+	if open > 0 && valid > 0 {
+		var rest []Candidate
+		for _, c := range it.Candidates {
+			if !slices.Contains(elected, c.Name) && r.CandidateVotes[c.Name] > 0 {
+				rest = append(rest, c)
+			}
+		}
+		sort.SliceStable(rest, func(i, j int) bool { return r.CandidateVotes[rest[i].Name] > r.CandidateVotes[rest[j].Name] })
+		for i, c := range rest {
+			if i >= 2*open && r.CandidateVotes[c.Name] < r.CandidateVotes[rest[2*open-1].Name] {
+				break
+			}
+			r.Runoff = append(r.Runoff, c.Name)
+		}
+	}
+	r.Adopted = len(r.Elected) > 0 && len(r.Runoff) == 0
 }
