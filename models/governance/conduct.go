@@ -72,7 +72,7 @@ func (attendanceRow) TableName() string { return "assembly_attendance" }
 // Contribution is one entry of an assembly's record.
 type Contribution struct {
 	ID, ItemID, AuthorID, AuthorName, Kind, ParentID, Text, Status string
-	CreatedAt                                                     time.Time
+	CreatedAt                                                      time.Time
 }
 
 // Attendee is a member present at the assembly.
@@ -336,7 +336,6 @@ func (g *Governance) amendmentItem(tx *gorm.DB, a *assemblyRow, m contributionRo
 	}
 	return nil
 }
-
 
 func loadContributions(tx *gorm.DB, where string, args ...any) ([]Contribution, error) {
 	var rows []struct {

@@ -192,7 +192,7 @@ type AssemblyDetail struct {
 	Objections    []Objection
 	Signatures    []Signature
 	NoticeRights  []NoticeRight // the viewer's §67a rights from this assembly
-	MustPlace                             []Proposal
+	MustPlace     []Proposal
 }
 
 type Proxy struct {
@@ -243,13 +243,13 @@ type ItemResult struct {
 	Adopted     bool `json:"adopted"`
 	// Elections: the names elected, and votes per candidate name. A tie for
 	// the last seat elects none of the tied (see Tie).
-	Elected        []string          `json:"elected,omitempty"`
-	CandidateVotes map[string]int    `json:"candidate_votes,omitempty"`
-	Tie            []string          `json:"tie,omitempty"`
+	Elected        []string       `json:"elected,omitempty"`
+	CandidateVotes map[string]int `json:"candidate_votes,omitempty"`
+	Tie            []string       `json:"tie,omitempty"`
 	// Majority elections (§43(2) GenG): the candidates of the runoff for
 	// the seats nobody won with more than half of the valid votes.
-	Runoff []string `json:"runoff,omitempty"`
-	Ballots        []PublishedBallot `json:"ballots"`
+	Runoff  []string          `json:"runoff,omitempty"`
+	Ballots []PublishedBallot `json:"ballots"`
 }
 
 // PublishedBallot is one line of the ballot list published at close.
