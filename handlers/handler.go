@@ -85,7 +85,8 @@ func pageViewer(c echo.Context) *views.Viewer {
 		return nil
 	}
 	return &views.Viewer{Name: u.Name, Email: u.Email,
-		IsMember: u.Has(account.RoleMember), IsBoard: u.Has(account.RoleBoard), IsAdmin: u.Has(account.RoleAdmin)}
+		IsMember: u.Has(account.RoleMember), IsBoard: u.Has(account.RoleBoard), IsAdmin: u.Has(account.RoleAdmin),
+		IsSupervisory: u.Has(account.RoleSupervisory)}
 }
 
 // actor describes who makes the request, for the audit log.

@@ -9,6 +9,8 @@ type Viewer struct {
 	IsMember bool
 	IsBoard  bool
 	IsAdmin  bool
+	// IsSupervisory: a seat on the supervisory board (membership.Organs).
+	IsSupervisory bool
 }
 
 // Flash is a one-time message shown at the top of the next page.

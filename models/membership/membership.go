@@ -30,7 +30,7 @@ const (
 )
 
 // openStatuses may not exist twice for one account.
-var openStatuses = []MembershipStatus{StatusApplicant, StatusMember, StatusLeaving}
+var openStatuses = []MembershipStatus{StatusApplicant, StatusMember, StatusLeaving, StatusExcluding}
 
 // Person kinds of an applicant.
 const (
@@ -108,6 +108,8 @@ const (
 	EventSharesCancelled  = "shares_cancelled"
 	EventLeft             = "left"
 	EventExcluded         = "excluded"
+	EventAppointed        = "appointed" // to an organ (organs.go)
+	EventExclusionLetter  = "exclusion_letter"
 )
 
 // Refund is paid-in capital the cooperative owes a (former) member.
@@ -216,7 +218,7 @@ func (s *Memberships) mailUser(ctx context.Context, tx *gorm.DB, userID string, 
 // the remaining shares are cancelled, the member role is revoked and the
 // paid-in capital not yet owed back is recorded as a refund due.
 func (s *Memberships) endMembershipTx(tx *gorm.DB, actor models.Actor, m *Membership, status MembershipStatus, leftOn time.Time, reason string) (refund int64, due time.Time, err error) {
-	res := tx.Model(&Membership{}).Where("id = ? AND status IN ?", m.ID, []MembershipStatus{StatusMember, StatusLeaving}).
+	res := tx.Model(&Membership{}).Where("id = ? AND status IN ?", m.ID, memberStatuses).
 		Updates(map[string]any{"status": status, "left_on": leftOn, "leave_reason": reason, "updated_at": s.now()})
 	if res.Error != nil {
 		return 0, due, fmt.Errorf("end membership %s: %w", m.ID, res.Error)
@@ -235,6 +237,10 @@ func (s *Memberships) endMembershipTx(tx *gorm.DB, actor models.Actor, m *Member
 		}
 	}
 	if err := account.RevokeRoleTx(tx, actor, m.UserID, account.RoleMember); err != nil {
+		return 0, due, err
+	}
+	// A seat needs a membership: it ends with it, bootstrap grants too.
+	if err := endSeatsTx(tx, actor, m.UserID, leftOn, EndMembershipEnded); err != nil {
 		return 0, due, err
 	}
 	refund, err = refundableCapital(tx, m.ID, 0, 0)

@@ -3,7 +3,6 @@ package membership
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"gorm.io/gorm"
 
@@ -96,44 +95,5 @@ func (s *Memberships) UpdateAddress(ctx context.Context, actor models.Actor, use
 		// Which fields changed, not their values: the audit log cannot be
 		// purged, the register can.
 		return kit.RecordAudit(tx, actor, "membership.address_update", "membership", m.ID, map[string]any{"fields": changed})
-	})
-}
-
-// Exclude excludes a member (§68 GenG): the membership ends today, the
-// member role goes, and the paid-in capital is recorded as due back.
-func (s *Memberships) Exclude(ctx context.Context, actor models.Actor, membershipID, reason string) error {
-	reason = strings.TrimSpace(reason)
-	if reason == "" {
-		return models.Invalid(map[string]string{"reason": "Give the reason for the exclusion."})
-	}
-	if kit.HasControl(reason, true) {
-		return models.Invalid(map[string]string{"reason": kit.ControlCharsMessage})
-	}
-	return s.tx(ctx, func(tx *gorm.DB) error {
-		m, err := loadMembership(tx, membershipID, true)
-		if err != nil {
-			return err
-		}
-		if m.Status != StatusMember && m.Status != StatusLeaving {
-			return models.Conflict("Only members can be excluded.")
-		}
-		today := s.today()
-		refund, _, err := s.endMembershipTx(tx, actor, m, StatusExcluded, today, reason)
-		if err != nil {
-			return err
-		}
-		// Open notices are superseded by the exclusion.
-		if err := tx.Model(&Notice{}).Where("membership_id = ? AND withdrawn_at IS NULL AND processed_at IS NULL", m.ID).
-			Update("processed_at", s.now()).Error; err != nil {
-			return fmt.Errorf("close notices of %s: %w", m.ID, err)
-		}
-		if err := s.addEvent(tx, m.ID, EventExcluded, today, "excluded: "+reason); err != nil {
-			return err
-		}
-		if err := kit.RecordAudit(tx, actor, "membership.exclude", "membership", m.ID,
-			map[string]any{"reason": reason, "refund_cents": refund}); err != nil {
-			return err
-		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailExcluded(to, name, m, reason) })
 	})
 }

@@ -38,6 +38,24 @@ type RuleParams struct {
 	// ReplicationIntervalSeconds is how often a VM's disk is copied to its
 	// standby host when its plan sets no interval of its own.
 	ReplicationIntervalSeconds int
+	// SupervisoryBoard is false when the bylaws do without one (§9(1)
+	// GenG; only effective while the cooperative has at most 20 members).
+	SupervisoryBoard bool
+	// Exclusion (§68 GenG): the reasons the bylaws list, the body that
+	// decides (board, supervisory_board, general_assembly) and the days
+	// the member has to be heard.
+	ExclusionReasons     string // one per line; see Reasons
+	ExclusionBody        string
+	ExclusionHearingDays int
+}
+
+// Reasons lists the reasons for an exclusion the bylaws name. (Kept as
+// one string so that RuleParams stays comparable.)
+func (p RuleParams) Reasons() []string {
+	if p.ExclusionReasons == "" {
+		return nil
+	}
+	return strings.Split(p.ExclusionReasons, "\n")
 }
 
 // RuleVersion is one adopted value of one rule.

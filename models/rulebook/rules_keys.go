@@ -3,6 +3,7 @@ package rulebook
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -42,6 +43,18 @@ const (
 	// Replication (models/replication): how often a VM's disk is copied
 	// to its standby host unless its plan says otherwise.
 	RuleReplicationIntervalSeconds = "replication_interval_seconds"
+
+	// Organs (models/membership/organs.go): "no" when the bylaws do
+	// without a supervisory board, which §9(1) GenG allows only while the
+	// cooperative has at most 20 members.
+	RuleSupervisoryBoard = "supervisory_board"
+
+	// Exclusion (§68 GenG, models/membership/exclusion.go): the reasons
+	// the bylaws list (one per line), the body that decides, and how many
+	// days the member has to be heard.
+	RuleExclusionReasons     = "exclusion_reasons"
+	RuleExclusionBody        = "exclusion_body"
+	RuleExclusionHearingDays = "exclusion_hearing_days"
 )
 
 // Bounds of the replication interval: below 30 s a copy hardly finishes
@@ -172,6 +185,43 @@ var RuleDefs = []ruleDef{
 	{RuleReplicationIntervalSeconds, func(p *RuleParams, v string) string {
 		n, msg := parseIntIn(v, MinReplicationIntervalSeconds, MaxReplicationIntervalSeconds)
 		p.ReplicationIntervalSeconds = n
+		return msg
+	}},
+	{RuleSupervisoryBoard, func(p *RuleParams, v string) string {
+		switch v {
+		case "yes", "no":
+			p.SupervisoryBoard = v == "yes"
+			return ""
+		}
+		return `Enter "yes" (the bylaws provide a supervisory board) or "no".`
+	}},
+	{RuleExclusionReasons, func(p *RuleParams, v string) string {
+		var reasons []string
+		for _, l := range strings.Split(v, "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				if utf8.RuneCountInString(l) > 300 {
+					return "Each reason may have at most 300 characters."
+				}
+				reasons = append(reasons, l)
+			}
+		}
+		if len(reasons) == 0 || len(reasons) > 30 {
+			return "List 1 to 30 reasons for an exclusion, one per line."
+		}
+		p.ExclusionReasons = strings.Join(reasons, "\n")
+		return ""
+	}},
+	{RuleExclusionBody, func(p *RuleParams, v string) string {
+		switch v {
+		case "board", "supervisory_board", "general_assembly":
+			p.ExclusionBody = v
+			return ""
+		}
+		return "Enter board, supervisory_board or general_assembly."
+	}},
+	{RuleExclusionHearingDays, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 7, 90)
+		p.ExclusionHearingDays = n
 		return msg
 	}},
 }
