@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ var assemblyFields = []string{"title", "description", "form", "discussion_start"
 
 // itemFields are the single-valued inputs of the agenda item form.
 var itemFields = []string{"title", "description", "kind", "proposal_id", "secret",
-	"majority_num", "majority_den", "quorum", "seats", "candidates", "excluded", "discharge", "s67a"}
+	"majority_num", "majority_den", "quorum", "seats", "candidates", "excluded", "discharge", "s67a", "organ"}
 
 // ShowNewAssembly is the board's form to convene a general assembly.
 func (h *Handler) ShowNewAssembly(c echo.Context) error {
@@ -109,7 +110,7 @@ func (h *Handler) AddAgendaItem(c echo.Context) error {
 	f := formOf(c, itemFields...)
 	in := governance.ItemInput{Title: f.Value("title"), Description: f.Value("description"), Kind: f.Value("kind"),
 		ProposalID: f.Value("proposal_id"), Secret: f.Value("secret") != "", Candidates: lines(f.Value("candidates")),
-		Discharge: f.Value("discharge"), S67a: f.Value("s67a")}
+		Discharge: f.Value("discharge"), S67a: f.Value("s67a"), Organ: f.Value("organ")}
 	in.MajorityNum = optNumber(&f, "majority_num", "Enter a whole number, or leave empty for the majority the kind of item needs.")
 	in.MajorityDen = optNumber(&f, "majority_den", "Enter a whole number, or leave empty for the majority the kind of item needs.")
 	in.Quorum = optNumber(&f, "quorum", "Enter a whole number of votes, or leave empty for no quorum.")
@@ -186,4 +187,26 @@ func (h *Handler) boardAssemblyFailure(c echo.Context, err error) error {
 	}
 	return h.renderBoardAssembly(c, status, views.BoardAssemblyView{Error: errText(err),
 		Item: views.Form{Values: map[string]string{"kind": governance.ItemOrdinary}}})
+}
+
+// AppointElected records the result of a closed election to an organ as
+// appointments for the term entered.
+func (h *Handler) AppointElected(c echo.Context) error {
+	id, item := c.Param("id"), c.Param("item")
+	start, okStart := parseDay(c.FormValue("term_start"))
+	end, okEnd := parseDay(c.FormValue("term_end"))
+	if !okStart || !okEnd {
+		return h.renderBoardAssembly(c, http.StatusUnprocessableEntity, views.BoardAssemblyView{Error: "Enter the first and the last day of the term as YYYY-MM-DD.",
+			Item: views.Form{Values: map[string]string{"kind": governance.ItemOrdinary}}})
+	}
+	n, err := h.Governance.AppointElected(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id, item, start, end)
+	if err != nil {
+		status, ok := formFailure(err, &views.Form{})
+		if !ok || status == http.StatusNotFound {
+			return err
+		}
+		return h.renderBoardAssembly(c, status, views.BoardAssemblyView{Error: errText(err),
+			Item: views.Form{Values: map[string]string{"kind": governance.ItemOrdinary}}})
+	}
+	return h.flashTo(c, "success", fmt.Sprintf("%d elected member(s) appointed.", n), "/board/assemblies/"+id+"#item-"+item)
 }

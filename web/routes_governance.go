@@ -50,6 +50,7 @@ func governanceRoutes(user, api *echo.Group, h *handlers.Handler) {
 	board.POST("/:id/items", h.AddAgendaItem)
 	board.POST("/:id/invite", h.SendInvitations)
 	board.POST("/:id/chair", h.SetChair)
+	board.POST("/:id/items/:item/appoint", h.AppointElected)
 	board.POST("/:id/open", h.OpenVoting)
 	board.POST("/:id/close", h.CloseVoting)
 

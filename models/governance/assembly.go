@@ -111,6 +111,8 @@ type itemRow struct {
 	ElectionMethod string
 	Declaration    string
 	MotionID       *string
+	Organ          string
+	AppointedAt    *time.Time
 }
 
 func (itemRow) TableName() string { return "agenda_items" }
@@ -120,6 +122,7 @@ type candidateRow struct {
 	ItemID   string
 	Position int
 	Name     string
+	UserID   *string
 }
 
 func (candidateRow) TableName() string { return "item_candidates" }
@@ -364,6 +367,9 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 				fields["candidates"] = "Name at least one candidate."
 			}
 			row.Seats = in.Seats
+			if row.Organ = strings.TrimSpace(in.Organ); row.Organ != "" && !slices.Contains(electedOrgans, row.Organ) {
+				fields["organ"] = "Choose the organ the election fills, or none."
+			}
 			if row.ElectionMethod, err = ruleStringAt(tx, rulebook.RuleElectionMethod, g.now()); err != nil {
 				return err
 			}
@@ -414,12 +420,19 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 			return fmt.Errorf("insert agenda item: %w", err)
 		}
 		item := row.item()
+		accounts, err := organCandidates(tx, row.Organ, candidates)
+		if err != nil {
+			return err
+		}
 		for i, name := range candidates {
 			c := candidateRow{ID: kit.NewID(), ItemID: row.ID, Position: i + 1, Name: name}
+			if accounts != nil {
+				c.Name, c.UserID = accounts[i].Name, &accounts[i].ID
+			}
 			if err := tx.Create(&c).Error; err != nil {
 				return fmt.Errorf("insert candidate: %w", err)
 			}
-			item.Candidates = append(item.Candidates, Candidate{ID: c.ID, Name: c.Name})
+			item.Candidates = append(item.Candidates, Candidate{ID: c.ID, Name: c.Name, UserID: accounts.id(i)})
 		}
 		for _, u := range excluded {
 			if err := tx.Create(&exclusionRow{ItemID: row.ID, UserID: u}).Error; err != nil {
@@ -523,7 +536,8 @@ func proposalChangesBylaws(p *Proposal) bool {
 func (r itemRow) item() AgendaItem {
 	it := AgendaItem{ID: r.ID, AssemblyID: r.AssemblyID, Position: r.Position, Title: r.Title, Description: r.Description,
 		Kind: r.Kind, Secret: r.Secret, MajorityNum: r.MajorityNum, MajorityDen: r.MajorityDen, Quorum: r.Quorum, Seats: r.Seats,
-		Demanded: r.Demanded, Discharge: r.Discharge, S67a: r.S67a, ElectionMethod: r.ElectionMethod, Declaration: r.Declaration}
+		Demanded: r.Demanded, Discharge: r.Discharge, S67a: r.S67a, ElectionMethod: r.ElectionMethod, Declaration: r.Declaration,
+		Organ: r.Organ, AppointedAt: utcPtr(r.AppointedAt)}
 	if r.ProposalID != nil {
 		it.ProposalID = *r.ProposalID
 	}
@@ -557,7 +571,11 @@ func loadItems(tx *gorm.DB, assemblyID string) ([]AgendaItem, error) {
 	}
 	for _, c := range cands {
 		it := &items[index[c.ItemID]]
-		it.Candidates = append(it.Candidates, Candidate{ID: c.ID, Name: c.Name})
+		cand := Candidate{ID: c.ID, Name: c.Name}
+		if c.UserID != nil {
+			cand.UserID = *c.UserID
+		}
+		it.Candidates = append(it.Candidates, cand)
 	}
 	for _, x := range excl {
 		it := &items[index[x.ItemID]]

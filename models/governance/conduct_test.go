@@ -248,3 +248,45 @@ func TestElectionMajorityRunoff(t *testing.T) {
 		}
 	})
 }
+
+// TestSupervisoryElectionAppoints: the result of an election to the
+// supervisory board becomes appointments in the membership domain, which
+// grant the role; a runoff appoints nobody.
+func TestSupervisoryElectionAppoints(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		e := newGEnv(t, db)
+		e.g.WithOrgans(e.Memberships.Organs())
+		ms := e.members(t, "m", 4)
+		a, items := e.assembly(t, true, governance.ItemInput{Title: "Supervisory board", Kind: governance.ItemElection, Seats: 2,
+			Organ: "supervisory_board", Candidates: []string{ms[0].Email, ms[1].Email, ms[2].Email}})
+		_, err := e.g.AddItem(ctx, e.Board1, e.board, a.ID, governance.ItemInput{Title: "x", Kind: governance.ItemElection, Seats: 1,
+			Organ: "supervisory_board", Candidates: []string{"nobody@example.org"}})
+		modelstest.WantCode(t, err, http.StatusConflict) // voting has opened
+		it := items[0]
+		if it.Candidates[0].UserID != ms[0].UserID || it.Candidates[0].Name != "m 0" {
+			t.Fatalf("candidates = %+v", it.Candidates)
+		}
+		for _, m := range ms {
+			in := governance.BallotInput{CandidateIDs: []string{it.Candidates[0].ID, it.Candidates[1].ID}}
+			if _, err := e.g.Cast(ctx, m, viewer(m), a.ID, it.ID, in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.close(t, a)
+		start := e.Clock.Now()
+		_, err = e.g.AppointElected(ctx, ms[0], viewer(ms[0]), a.ID, it.ID, start, start.AddDate(3, 0, 0))
+		modelstest.WantCode(t, err, http.StatusForbidden)
+		n, err := e.g.AppointElected(ctx, e.Board1, e.board, a.ID, it.ID, start, start.AddDate(3, 0, 0))
+		if err != nil || n != 2 {
+			t.Fatalf("appointed %d, %v", n, err)
+		}
+		for i, want := range []int64{1, 1, 0} {
+			if n := modelstest.Count(t, db, "user_roles", "user_id = ? AND role = 'supervisory'", ms[i].UserID); n != want {
+				t.Errorf("m%d holds the supervisory role %d times, want %d", i, n, want)
+			}
+		}
+		_, err = e.g.AppointElected(ctx, e.Board1, e.board, a.ID, it.ID, start, start.AddDate(3, 0, 0))
+		modelstest.WantCode(t, err, http.StatusConflict)
+	})
+}

@@ -2,6 +2,7 @@ package governance
 
 import (
 	"allmende/models"
+	"allmende/models/membership"
 	"allmende/models/rulebook"
 	"sync"
 	"time"
@@ -11,10 +12,11 @@ import (
 // proposals to change them, general assemblies with their agenda, proxies,
 // ballots and results. The rules of the GenG it follows live here.
 type Governance struct {
-	db    *models.DB
-	queue models.Queue
-	rules *rulebook.Rules
-	clock models.Clock
+	db     *models.DB
+	queue  models.Queue
+	rules  *rulebook.Rules
+	clock  models.Clock
+	organs *membership.Organs // seats filled by elections (WithOrgans)
 
 	stmtMu sync.Mutex
 	cast   *castStmts // prepared once, see ballot.go
@@ -22,6 +24,13 @@ type Governance struct {
 
 func NewGovernance(db *models.DB, queue models.Queue, rules *rulebook.Rules, clock models.Clock) *Governance {
 	return &Governance{db: db, queue: queue, rules: rules, clock: clock}
+}
+
+// WithOrgans lets the board record election results as appointments to
+// the cooperative's organs.
+func (g *Governance) WithOrgans(o *membership.Organs) *Governance {
+	g.organs = o
+	return g
 }
 
 func (g *Governance) now() time.Time { return g.clock.Now().UTC() }
@@ -148,6 +157,7 @@ type ItemInput struct {
 	ExcludedUserIDs          []string
 	Discharge                string // "" | board | supervisory_board (§43(6) GenG)
 	S67a                     string // a bylaw change of a kind §67a GenG names
+	Organ                    string // elections: the organ whose seats it fills (candidates are emails)
 }
 
 type AgendaItem struct {
@@ -162,9 +172,13 @@ type AgendaItem struct {
 	Discharge, S67a, ElectionMethod         string // see ItemInput; election method fixed when added
 	Declaration                             string // the chair's declaration of the result
 	MotionID                                string // a motion of the assembly put to the vote
+	Organ                                   string // elections to an organ
+	AppointedAt                             *time.Time
 }
 
-type Candidate struct{ ID, Name string }
+// Candidate is a candidate of an election; in an election to an organ,
+// a member's account (UserID).
+type Candidate struct{ ID, Name, UserID string }
 
 // VotingRight is one vote the viewer may cast: their own or a grantor's.
 type VotingRight struct {
