@@ -138,6 +138,9 @@ func (h *Handler) APIAssembly(c echo.Context) error {
 // either the proxy's email and the declaration, or {"revoke": true}.
 type apiProxyRequest struct {
 	ProxyEmail  string `json:"proxy_email"`
+	// A proxy who is not a member, where the bylaws allow relatives:
+	// spouse, registered_partner, parent, child or sibling.
+	Relationship string `json:"relationship"`
 	Declaration string `json:"declaration"`
 	Revoke      bool   `json:"revoke"`
 }
@@ -158,7 +161,7 @@ func (h *Handler) APIProxy(c echo.Context) error {
 		}
 		return c.NoContent(http.StatusNoContent)
 	}
-	if err := h.Governance.GrantProxy(ctx, actor(c), v, id, body.ProxyEmail, body.Declaration); err != nil {
+	if err := h.Governance.GrantProxyTo(ctx, actor(c), v, id, body.ProxyEmail, body.Declaration, body.Relationship); err != nil {
 		return renameField(err, "email", "proxy_email")
 	}
 	return c.NoContent(http.StatusNoContent)

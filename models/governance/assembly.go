@@ -139,9 +139,10 @@ type proxyRow struct {
 	AssemblyID  string
 	GrantorID   string
 	ProxyID     string
-	Declaration string
-	CreatedAt   time.Time
-	RevokedAt   *time.Time
+	Declaration  string
+	CreatedAt    time.Time
+	RevokedAt    *time.Time
+	Relationship string
 }
 
 func (proxyRow) TableName() string { return "proxies" }
@@ -729,8 +730,9 @@ func (g *Governance) OpenVoting(ctx context.Context, actor models.Actor, v model
 				SELECT p.proxy_id FROM proxies p
 				WHERE p.assembly_id = electorate.assembly_id AND p.grantor_id = electorate.user_id AND p.revoked_at IS NULL)
 			WHERE assembly_id = ? AND EXISTS (
-				SELECT 1 FROM proxies p JOIN electorate h ON h.assembly_id = p.assembly_id AND h.user_id = p.proxy_id
-				WHERE p.assembly_id = electorate.assembly_id AND p.grantor_id = electorate.user_id AND p.revoked_at IS NULL)`, a.ID)
+				SELECT 1 FROM proxies p LEFT JOIN electorate h ON h.assembly_id = p.assembly_id AND h.user_id = p.proxy_id
+				WHERE p.assembly_id = electorate.assembly_id AND p.grantor_id = electorate.user_id AND p.revoked_at IS NULL
+				AND (h.user_id IS NOT NULL OR p.relationship <> ''))`, a.ID)
 		if res.Error != nil {
 			return fmt.Errorf("assign proxies: %w", res.Error)
 		}
@@ -775,7 +777,15 @@ func (electorRow) TableName() string { return "electorate" }
 func (g *Governance) Assembly(ctx context.Context, v models.Viewer, id string) (*AssemblyDetail, error) {
 	db := g.db.Gorm.WithContext(ctx)
 	if err := requireMemberOrBoard(db, v); err != nil {
-		return nil, err
+		// A relative a member authorised (where the bylaws allow one)
+		// sees the assembly they vote in.
+		var n int64
+		if qerr := db.Model(&proxyRow{}).Where("assembly_id = ? AND proxy_id = ? AND revoked_at IS NULL", id, v.UserID).Count(&n).Error; qerr != nil {
+			return nil, fmt.Errorf("check proxy: %w", qerr)
+		}
+		if n == 0 {
+			return nil, err
+		}
 	}
 	a, err := loadAssembly(db.Omit("result_file"), id, false)
 	if err != nil {
@@ -904,11 +914,25 @@ func inGoodStanding(tx *gorm.DB, userID string) (*membership.Membership, error) 
 	return &m, nil
 }
 
+// Relationships of a proxy who is not a member, where the bylaws allow one
+// (rule proxy_eligibility = members_and_relatives).
+var proxyRelationships = []string{"spouse", "registered_partner", "parent", "child", "sibling"}
+
 // GrantProxy authorises another member to vote for the viewer (§43(5)
 // GenG): in text form, to a member in good standing, who may represent at
 // most proxy_max_represented members and cannot pass the authority on.
 func (g *Governance) GrantProxy(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID, proxyEmail, declaration string) error {
-	proxyEmail, declaration = account.NormalizeEmail(proxyEmail), strings.TrimSpace(declaration)
+	return g.GrantProxyTo(ctx, actor, v, assemblyID, proxyEmail, declaration, "")
+}
+
+// GrantProxyTo is GrantProxy with the relationship of a proxy who is not a
+// member (a spouse, registered partner, parent, child or sibling), allowed
+// only where the bylaws let relatives act as proxies; "" for a member.
+func (g *Governance) GrantProxyTo(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID, proxyEmail, declaration, relationship string) error {
+	proxyEmail, declaration, relationship = account.NormalizeEmail(proxyEmail), strings.TrimSpace(declaration), strings.TrimSpace(relationship)
+	if relationship != "" && !slices.Contains(proxyRelationships, relationship) {
+		return models.Invalid(map[string]string{"relationship": "Choose spouse, registered partner, parent, child or sibling."})
+	}
 	return g.db.Tx(ctx, func(tx *gorm.DB) error {
 		grantor, err := inGoodStanding(tx, v.UserID)
 		if err != nil {
@@ -939,8 +963,17 @@ func (g *Governance) GrantProxy(ctx context.Context, actor models.Actor, v model
 		if err != nil {
 			return err
 		}
-		if hm == nil {
+		eligibility, err := ruleStringAt(tx, rulebook.RuleProxyEligibility, g.now())
+		if err != nil {
+			return err
+		}
+		switch {
+		case hm != nil:
+			relationship = "" // a member acts as a member
+		case relationship == "":
 			return noMember
+		case eligibility != rulebook.ProxyMembersAndRelatives:
+			return models.Invalid(map[string]string{"proxy_email": "The bylaws allow only members as proxies."})
 		}
 		limit, err := ruleIntAt(tx, rulebook.RuleProxyMaxRepresented, g.now())
 		if err != nil {
@@ -979,7 +1012,8 @@ func (g *Governance) GrantProxy(ctx context.Context, actor models.Actor, v model
 		if kit.HasControl(declaration, true) {
 			return models.Invalid(map[string]string{"declaration": kit.ControlCharsMessage})
 		}
-		p := proxyRow{ID: kit.NewID(), AssemblyID: a.ID, GrantorID: v.UserID, ProxyID: holder.ID, Declaration: declaration, CreatedAt: g.now()}
+		p := proxyRow{ID: kit.NewID(), AssemblyID: a.ID, GrantorID: v.UserID, ProxyID: holder.ID, Declaration: declaration, CreatedAt: g.now(),
+			Relationship: relationship}
 		if err := tx.Create(&p).Error; err != nil {
 			if kit.IsUniqueViolation(err) {
 				return models.Conflict("You have already given a proxy for this assembly; revoke it first.")

@@ -74,8 +74,7 @@ func TestBylawChangeEffectiveOnRegistration(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		berlin, _ := time.LoadLocation("Europe/Berlin")
-		start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, berlin)
+		start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC) // a calendar day, like every effective date
 		if got.RegisteredOn == nil || !got.RegisteredOn.Equal(start) {
 			t.Errorf("registered on %v, want %v", got.RegisteredOn, start)
 		}

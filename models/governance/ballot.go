@@ -80,7 +80,7 @@ type castContext struct {
 	HolderID    *string
 	Excluded    int // the member or their proxy excluded from this item
 	MemberOK    int // the member still in good standing
-	CasterOK    int
+	CasterOK    int // the caster in good standing, or the member's relative holding their proxy
 }
 
 func castContextQuery(d models.Dialect) string {
@@ -88,6 +88,8 @@ func castContextQuery(d models.Dialect) string {
 			(SELECT COUNT(*) FROM item_exclusions x WHERE x.item_id = i.id AND x.user_id IN (?, ?)),
 			(SELECT COUNT(*) FROM memberships m WHERE m.user_id = ? AND m.status IN (?, ?)),
 			(SELECT COUNT(*) FROM memberships m WHERE m.user_id = ? AND m.status IN (?, ?))
+			+ (SELECT COUNT(*) FROM proxies p WHERE p.assembly_id = i.assembly_id AND p.proxy_id = ? AND p.grantor_id = ?
+				AND p.relationship <> '' AND p.revoked_at IS NULL)
 		FROM agenda_items i JOIN assemblies a ON a.id = i.assembly_id
 		LEFT JOIN electorate e ON e.assembly_id = i.assembly_id AND e.user_id = ?
 		WHERE i.id = ? AND i.assembly_id = ?`
@@ -183,7 +185,7 @@ func (g *Governance) Cast(ctx context.Context, actor models.Actor, v models.View
 		}
 		var c castContext
 		row := sqlTx.StmtContext(ctx, st.context).QueryRowContext(ctx, member, v.UserID, member, membership.StatusMember, membership.StatusLeaving,
-			v.UserID, membership.StatusMember, membership.StatusLeaving, member, itemID, assemblyID)
+			v.UserID, membership.StatusMember, membership.StatusLeaving, v.UserID, member, member, itemID, assemblyID)
 		err := row.Scan(&c.Status, &c.VotingStart, &c.VotingEnd, &c.Kind, &c.Secret, &c.Seats,
 			&c.Elector, &c.HolderID, &c.Excluded, &c.MemberOK, &c.CasterOK)
 		if errors.Is(err, sql.ErrNoRows) {

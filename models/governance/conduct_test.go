@@ -290,3 +290,40 @@ func TestSupervisoryElectionAppoints(t *testing.T) {
 		modelstest.WantCode(t, err, http.StatusConflict)
 	})
 }
+
+// TestProxyEligibilityBylawParameter: who may act as proxy is a bylaw
+// parameter; with relatives allowed, a member's spouse without a
+// membership votes for them.
+func TestProxyEligibilityBylawParameter(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		e := newGEnv(t, db)
+		ms := e.members(t, "m", 2)
+		spouse := e.User(t, "spouse@example.org")
+		a, items := e.assembly(t, false, motion("Annual accounts"))
+		err := e.g.GrantProxyTo(ctx, ms[0], viewer(ms[0]), a.ID, spouse.Email, "", "spouse")
+		modelstest.FieldErr(t, err, "proxy_email") // the default: members only
+		modelstest.FieldErr(t, e.g.GrantProxyTo(ctx, ms[0], viewer(ms[0]), a.ID, spouse.Email, "", "neighbour"), "relationship")
+		e.SetRule(t, rulebook.RuleProxyEligibility, rulebook.ProxyMembersAndRelatives)
+		modelstest.FieldErr(t, e.g.GrantProxy(ctx, ms[0], viewer(ms[0]), a.ID, spouse.Email, ""), "proxy_email") // no relationship named
+		if err := e.g.GrantProxyTo(ctx, ms[0], viewer(ms[0]), a.ID, spouse.Email, "", "spouse"); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.g.OpenVoting(ctx, e.Board1, e.board, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		d, err := e.g.Assembly(ctx, viewer(spouse), a.ID)
+		if err != nil || len(d.Rights) != 1 || d.Rights[0].OnBehalfOf != ms[0].UserID {
+			t.Fatalf("the spouse's detail = %+v, %v", d, err)
+		}
+		_, err = e.g.Cast(ctx, spouse, viewer(spouse), a.ID, items[0].ID, governance.BallotInput{Choice: "yes"})
+		modelstest.WantCode(t, err, http.StatusForbidden) // no vote of their own
+		if _, err := e.g.Cast(ctx, spouse, viewer(spouse), a.ID, items[0].ID, governance.BallotInput{OnBehalfOf: ms[0].UserID, Choice: "yes"}); err != nil {
+			t.Fatal(err)
+		}
+		e.cast(t, ms[1], a, items[0], "no")
+		if r := e.close(t, a).Items[0]; r.Yes != 1 || r.No != 1 {
+			t.Errorf("result = %+v", r)
+		}
+	})
+}

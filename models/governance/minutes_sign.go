@@ -257,7 +257,7 @@ func loadObjections(tx *gorm.DB, assemblyID string) ([]Objection, error) {
 func loadSignatures(tx *gorm.DB, assemblyID string) ([]Signature, error) {
 	var out []Signature
 	if err := tx.Raw(`SELECT s.user_id, u.name, s.capacity, s.minutes_hash, s.signed_at FROM minutes_signatures s JOIN users u ON u.id = s.user_id
-		WHERE s.assembly_id = ? ORDER BY s.signed_at, s.capacity`, assemblyID).Scan(&out).Error; err != nil {
+		WHERE s.assembly_id = ? ORDER BY CASE WHEN s.capacity = 'chair' THEN 0 ELSE 1 END, s.signed_at`, assemblyID).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("load signatures: %w", err)
 	}
 	return out, nil

@@ -149,13 +149,14 @@ func (g *Governance) RecordRegistration(ctx context.Context, actor models.Actor,
 		if day.IsZero() {
 			return models.Invalid(map[string]string{"registered_on": "Enter the day of the entry in the register."})
 		}
-		start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc)
-		today := g.now().In(loc)
-		adopted := row.AdoptedAt.In(loc)
+		// Dates of rules are calendar days (midnight UTC, like every
+		// effective date of the registry); "today" is the cooperative's.
+		start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
+		adopted := dayOf(row.AdoptedAt, loc)
 		switch {
-		case start.After(today):
+		case start.After(dayOf(g.now(), loc)):
 			return models.Invalid(map[string]string{"registered_on": "The entry cannot lie in the future; record it once the register has made it."})
-		case start.Before(time.Date(adopted.Year(), adopted.Month(), adopted.Day(), 0, 0, 0, 0, loc)):
+		case start.Before(adopted):
 			return models.Invalid(map[string]string{"registered_on": "The entry cannot be earlier than the resolution (" + kit.FormatDate(adopted) + ")."})
 		}
 		from := start.UTC()
