@@ -137,12 +137,12 @@ func (h *Handler) APIAssembly(c echo.Context) error {
 // apiProxyRequest is the body of POST /api/v1/assemblies/{id}/proxy:
 // either the proxy's email and the declaration, or {"revoke": true}.
 type apiProxyRequest struct {
-	ProxyEmail  string `json:"proxy_email"`
+	ProxyEmail string `json:"proxy_email"`
 	// A proxy who is not a member, where the bylaws allow relatives:
 	// spouse, registered_partner, parent, child or sibling.
 	Relationship string `json:"relationship"`
-	Declaration string `json:"declaration"`
-	Revoke      bool   `json:"revoke"`
+	Declaration  string `json:"declaration"`
+	Revoke       bool   `json:"revoke"`
 }
 
 // APIProxy answers POST /api/v1/assemblies/{id}/proxy with 204.

@@ -135,10 +135,10 @@ type exclusionRow struct {
 func (exclusionRow) TableName() string { return "item_exclusions" }
 
 type proxyRow struct {
-	ID          string
-	AssemblyID  string
-	GrantorID   string
-	ProxyID     string
+	ID           string
+	AssemblyID   string
+	GrantorID    string
+	ProxyID      string
 	Declaration  string
 	CreatedAt    time.Time
 	RevokedAt    *time.Time
