@@ -74,7 +74,7 @@ func TestHybridAssemblyInBrowser(t *testing.T) {
 	noticeDays, _ := strconv.Atoi(ruleValue(t, gov, rulebook.RuleAssemblyNoticeDays))
 	votingStart := t0.AddDate(0, 0, receiptDays+noticeDays+2)
 	votingEnd := votingStart.Add(3 * time.Hour)
-	local := func(t time.Time) string { return t.Format("2006-01-02T15:04") }
+	local := func(t time.Time) string { return t.In(berlin).Format("2006-01-02T15:04") } // the cooperative's time zone
 
 	tabs := map[string]*tab{}
 	confirms := map[string]func() []string{}

@@ -86,11 +86,12 @@ func TestGovernance(t *testing.T) {
 	discussionStart := t0.AddDate(0, 0, receiptDays+noticeDays+2)
 	discussionEnd := discussionStart.AddDate(0, 0, 1)
 	votingStart, votingEnd := discussionEnd, discussionEnd.AddDate(0, 0, 7)
-	local := func(t time.Time) string { return t.Format("2006-01-02T15:04") }
+	// The board enters times in the cooperative's time zone (rule time_zone).
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
 		t.Fatal(err)
 	}
+	local := func(t time.Time) string { return t.In(berlin).Format("2006-01-02T15:04") }
 
 	// Every participant has their own browser context for the whole
 	// scenario, signed in once.
@@ -183,7 +184,7 @@ func TestGovernance(t *testing.T) {
 		assemblyID, page = id, "/assemblies/"+id
 		anna.wantText("main .flash.success", "The assembly has been created. Now set its agenda.")
 		anna.wantText("main dl.facts .badge", "planned")
-		if got, want := anna.fact("Voting"), views.When(votingStart)+" – "+views.When(votingEnd); got != want {
+		if got, want := anna.fact("Voting"), views.WhenIn(votingStart, "Europe/Berlin")+" – "+views.WhenIn(votingEnd, "Europe/Berlin"); got != want {
 			t.Errorf("voting %q, want %q", got, want)
 		}
 		if n := anna.count(".notice-warning"); n != 0 {

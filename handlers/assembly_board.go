@@ -27,23 +27,31 @@ func (h *Handler) ShowNewAssembly(c echo.Context) error {
 }
 
 func (h *Handler) renderNewAssembly(c echo.Context, status int, f views.Form) error {
+	loc, err := h.Governance.Location(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	p, err := h.page(c, "New general assembly", "new-assembly")
 	if err != nil {
 		return err
 	}
-	return render(c, status, views.NewAssemblyPage(p, f))
+	return render(c, status, views.NewAssemblyPage(p, f, loc.String()))
 }
 
 // CreateAssembly convenes an assembly; the agenda follows on its page.
 func (h *Handler) CreateAssembly(c echo.Context) error {
 	f := formOf(c, assemblyFields...)
+	loc, err := h.Governance.Location(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	in := governance.AssemblyInput{Title: f.Value("title"), Description: f.Value("description"), Form: f.Value("form"),
 		Place: f.Value("place"), AccessDetails: f.Value("access_details"), DiscussionForm: f.Value("discussion_form"), DemandID: f.Value("demand_id")}
 	for name, dst := range map[string]*time.Time{"discussion_start": &in.DiscussionStart, "discussion_end": &in.DiscussionEnd,
 		"voting_start": &in.VotingStart, "voting_end": &in.VotingEnd} {
-		t, ok := parseMoment(f.Value(name))
+		t, ok := parseMomentIn(f.Value(name), loc)
 		if !ok {
-			fieldErr(&f, name, "Enter a date and time as YYYY-MM-DD HH:MM (UTC).")
+			fieldErr(&f, name, "Enter a date and time as YYYY-MM-DD HH:MM ("+loc.String()+").")
 		}
 		*dst = t
 	}

@@ -242,6 +242,11 @@ func (g *Governance) CreateAssembly(ctx context.Context, actor models.Actor, v m
 			DiscussionStart: optionalTime(in.DiscussionStart), DiscussionEnd: optionalTime(in.DiscussionEnd),
 			VotingStart: in.VotingStart.UTC(), VotingEnd: in.VotingEnd.UTC(), CreatedBy: v.UserID, CreatedAt: g.now(),
 			Place: in.Place, AccessDetails: in.AccessDetails, DiscussionForm: in.DiscussionForm}
+		loc, err := g.location(tx)
+		if err != nil {
+			return err
+		}
+		row.TimeZone = loc.String() // the pages show its times in it; the invitation fixes it again
 		if in.DemandID != "" {
 			row.DemandID = &in.DemandID
 		}

@@ -198,6 +198,12 @@ func (g *Governance) RecordRegistration(ctx context.Context, actor models.Actor,
 	return out, nil
 }
 
+// Location is the cooperative's time zone (rule time_zone): the board
+// enters an assembly's times in it, and invitations give them in it.
+func (g *Governance) Location(ctx context.Context) (*time.Location, error) {
+	return g.location(g.db.Gorm.WithContext(ctx))
+}
+
 // location is the cooperative's time zone (rule time_zone).
 func (g *Governance) location(tx *gorm.DB) (*time.Location, error) {
 	name, err := ruleStringAt(tx, rulebook.RuleTimeZone, g.now())
