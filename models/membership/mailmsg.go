@@ -57,7 +57,7 @@ func mailSharesSubscribed(to, name string, m *Membership, shares, total int, p r
 	return jobargs.SendMail{
 		To: to, Key: "membership.shares:" + m.ID + ":" + fmt.Sprint(total),
 		Subject: "Your additional shares",
-		Body: fmt.Sprintf("Hello %s,\n\nyou subscribed %d more share(s) of %s each; you now hold %d share(s). "+
+		Body: fmt.Sprintf("Hello %s,\n\nthe board admitted your %d further share(s) of %s each; you now hold %d share(s). "+
 			"Please pay in %s; the additional resources are yours once the payment has arrived.",
 			name, shares, kit.FormatCents(p.SharePriceCents), total, kit.FormatCents(int64(shares)*p.SharePriceCents)) + MailSignature,
 	}
@@ -184,5 +184,49 @@ func mailAppointed(to, name string, a *Appointment) jobargs.SendMail {
 			"and you remain a member in good standing.",
 			name, how, strings.ToLower(a.Organ.Title()), kit.FormatDate(a.DecidedOn),
 			kit.FormatDate(a.TermStart), kit.FormatDate(a.TermEnd)) + MailSignature,
+	}
+}
+
+func mailSharesDeclared(to, name string, sub *FurtherShares) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "membership.shares_declared:" + sub.ID,
+		Subject: "We received your subscription of further shares",
+		Body: fmt.Sprintf("Hello %s,\n\nwe received your declaration:\n\n%s\n\nThe board decides on it soon; "+
+			"the shares count from their admission.", name, sub.Declaration) + MailSignature,
+	}
+}
+
+func mailSharesRejected(to, name string, sub *FurtherShares, reason string) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "membership.shares_rejected:" + sub.ID,
+		Subject: "Your subscription of further shares",
+		Body: fmt.Sprintf("Hello %s,\n\nthe board did not admit your subscription of %d further share(s).\n\n"+
+			"The reason the board gave:\n%s", name, sub.Shares, reason) + MailSignature,
+	}
+}
+
+func mailNoticeWithdrawalRefused(to, name string, n *Notice) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "membership.notice_withdraw_refused:" + n.ID,
+		Subject: "Your notice stays in force",
+		Body: fmt.Sprintf("Hello %s,\n\nthe board did not agree to the withdrawal of your notice of %s; "+
+			"it takes effect on %s as given.", name, kit.FormatDate(n.GivenOn), kit.FormatDate(n.EffectiveOn)) + MailSignature,
+	}
+}
+
+func mailTransferProposed(to, name string, t *CapitalTransfer) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "membership.transfer_proposed:" + t.ID,
+		Subject: "A member proposes to transfer capital to you",
+		Body: fmt.Sprintf("Hello %s,\n\na member proposes this agreement to you:\n\n%s\n\n"+
+			"If you agree, confirm it on your membership page; the board then carries it out.", name, t.Agreement) + MailSignature,
+	}
+}
+
+func mailTransferExecuted(to, name string, t *CapitalTransfer) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "membership.transfer_executed:" + t.ID + ":" + to,
+		Subject: "The transfer of capital has been carried out",
+		Body:    fmt.Sprintf("Hello %s,\n\nthe board has carried out this agreement today:\n\n%s", name, t.Agreement) + MailSignature,
 	}
 }

@@ -99,17 +99,18 @@ type MembershipEvent struct {
 
 // Kinds of membership events.
 const (
-	EventApplied          = "applied"
-	EventAdmitted         = "admitted"
-	EventSharesSubscribed = "shares_subscribed"
-	EventNoticeGiven      = "notice_given"
-	EventNoticeWithdrawn  = "notice_withdrawn"
-	EventAddressChanged   = "address_changed"
-	EventSharesCancelled  = "shares_cancelled"
-	EventLeft             = "left"
-	EventExcluded         = "excluded"
-	EventAppointed        = "appointed" // to an organ (organs.go)
-	EventExclusionLetter  = "exclusion_letter"
+	EventApplied            = "applied"
+	EventAdmitted           = "admitted"
+	EventSharesSubscribed   = "shares_subscribed"
+	EventNoticeGiven        = "notice_given"
+	EventNoticeWithdrawn    = "notice_withdrawn"
+	EventAddressChanged     = "address_changed"
+	EventSharesCancelled    = "shares_cancelled"
+	EventLeft               = "left"
+	EventExcluded           = "excluded"
+	EventAppointed          = "appointed" // to an organ (organs.go)
+	EventExclusionLetter    = "exclusion_letter"
+	EventCapitalTransferred = "capital_transferred" // received by transfer (§76 GenG)
 )
 
 // Refund is paid-in capital the cooperative owes a (former) member.
@@ -139,7 +140,16 @@ type Memberships struct {
 	queue models.Queue
 	rules *rulebook.Rules
 	clock models.Clock
+	usage UsageFunc // nil: no VMs to weigh a partial notice against
 }
+
+// UsageFunc sums what a member's VMs take, inside tx. The VM domain (ranked
+// above this one) provides it, so a partial notice can be weighed against
+// the VMs it would leave without entitlement (§67b GenG).
+type UsageFunc func(tx *gorm.DB, userID string) (rulebook.Entitlement, error)
+
+// SetUsage hands in the VM domain's usage; call it once while wiring up.
+func (s *Memberships) SetUsage(u UsageFunc) { s.usage = u }
 
 func NewMemberships(db *models.DB, queue models.Queue, rules *rulebook.Rules, clock models.Clock) *Memberships {
 	return &Memberships{db: db, queue: queue, rules: rules, clock: clock}

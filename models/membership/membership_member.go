@@ -6,53 +6,9 @@ import (
 
 	"gorm.io/gorm"
 
-	"allmende/jobs/jobargs"
 	"allmende/models"
 	"allmende/models/internal/kit"
-	"allmende/models/rulebook"
 )
-
-// SubscribeShares books further shares for a member, up to the maximum.
-func (s *Memberships) SubscribeShares(ctx context.Context, actor models.Actor, userID string, shares int) error {
-	if shares < 1 {
-		return models.Invalid(map[string]string{"shares": "Subscribe at least one share."})
-	}
-	return s.tx(ctx, func(tx *gorm.DB) error {
-		m, err := latestMembership(tx, userID, true)
-		if err != nil {
-			return err
-		}
-		if m.Status != StatusMember {
-			return models.Conflict("Only members can subscribe further shares.")
-		}
-		p, err := rulebook.RulesAt(tx, s.now())
-		if err != nil {
-			return err
-		}
-		held, err := shareBalance(tx, m.ID)
-		if err != nil {
-			return err
-		}
-		if held+shares > p.MaxShares {
-			return models.Invalid(map[string]string{"shares": fmt.Sprintf("A member holds at most %d shares; you hold %d and can add %d more.", p.MaxShares, held, max(0, p.MaxShares-held))})
-		}
-		today := s.today()
-		t, err := s.bookShares(tx, actor, m.ID, ShareSubscription, shares, today, nil, "subscription")
-		if err != nil {
-			return err
-		}
-		if err := s.addEvent(tx, m.ID, EventSharesSubscribed, today, fmt.Sprintf("subscribed %d shares, now %d", shares, held+shares)); err != nil {
-			return err
-		}
-		if err := kit.RecordAudit(tx, actor, "membership.shares_subscribe", "membership", m.ID,
-			map[string]any{"shares": shares, "total": held + shares, "transaction_id": t.ID}); err != nil {
-			return err
-		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail {
-			return mailSharesSubscribed(to, name, m, shares, held+shares, p)
-		})
-	})
-}
 
 // UpdateAddress records a member's new address as a dated register change.
 func (s *Memberships) UpdateAddress(ctx context.Context, actor models.Actor, userID string, in AddressInput) error {

@@ -28,8 +28,21 @@ type MembershipOverview struct {
 	Refunds                []Refund
 	Rules                  rulebook.RuleParams
 	Today                  time.Time
-	Exclusion              *Exclusion    // the latest proceedings, if any (exclusion.go)
-	Seats                  []Appointment // appointments to organs, newest first (organs.go)
+	Exclusion              *Exclusion        // the latest proceedings, if any (exclusion.go)
+	Seats                  []Appointment     // appointments to organs, newest first (organs.go)
+	FurtherShares          []FurtherShares   // declarations of further shares, newest first
+	Transfers              []CapitalTransfer // §76 transfers given or received, newest first
+}
+
+// PendingShares counts further shares awaiting the board's admission.
+func (o *MembershipOverview) PendingShares() int {
+	n := 0
+	for _, f := range o.FurtherShares {
+		if f.Status == SubscriptionPending {
+			n += f.Shares
+		}
+	}
+	return n
 }
 
 // OpenNotices returns the notices that have not yet taken effect.
@@ -81,6 +94,12 @@ func (s *Memberships) overview(db *gorm.DB, m *Membership) (*MembershipOverview,
 		return nil, err
 	}
 	o.CapitalSubscribedCents = int64(o.SharesSubscribed) * p.SharePriceCents
+	if err := db.Where("membership_id = ?", m.ID).Order("declared_at DESC, id DESC").Find(&o.FurtherShares).Error; err != nil {
+		return nil, fmt.Errorf("load further shares of %s: %w", m.ID, err)
+	}
+	if o.Transfers, err = transfersOf(db, m.ID); err != nil {
+		return nil, err
+	}
 	if o.Exclusion, err = latestExclusion(db, m.ID); err != nil {
 		return nil, err
 	}

@@ -23,8 +23,16 @@ func TestMemberChangesAndRegister(t *testing.T) {
 		_, _ = e.Member(t, "eve@example.org", "=HYPERLINK(\"http://evil\")", 1)
 
 		// Shares up to the maximum.
-		modelstest.FieldErr(t, e.Memberships.SubscribeShares(ctx, ada, ada.UserID, 99), "shares")
-		if err := e.Memberships.SubscribeShares(ctx, ada, ada.UserID, 3); err != nil {
+		_, err := e.Memberships.SubscribeShares(ctx, ada, ada.UserID, 99, true)
+		modelstest.FieldErr(t, err, "shares")
+		if err := e.Memberships.RecordPayment(ctx, e.Board1, a.ID, 10000, modelstest.Day(2026, 3, 15), ""); err != nil {
+			t.Fatal(err)
+		}
+		sub, err := e.Memberships.SubscribeShares(ctx, ada, ada.UserID, 3, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Memberships.AdmitShares(ctx, e.Board1, sub.ID); err != nil {
 			t.Fatal(err)
 		}
 		// A dated address change.
@@ -66,7 +74,7 @@ func TestMemberChangesAndRegister(t *testing.T) {
 		}
 		o := e.Overview(t, ada.UserID)
 		if o.Membership.Status != membership.StatusExcluded || !o.Membership.LeftOn.Equal(modelstest.Day(2026, 12, 31)) ||
-			len(o.Refunds) != 1 || o.Refunds[0].AmountCents != 5000 || o.Membership.LeaveReason != "exclusion" {
+			len(o.Refunds) != 1 || o.Refunds[0].AmountCents != 15000 || o.Membership.LeaveReason != "exclusion" {
 			t.Errorf("after exclusion: %+v refunds %+v", o.Membership, o.Refunds)
 		}
 		if u, _ := account.NewAccounts(db).Get(ctx, ada.UserID); u.Has(account.RoleMember) {

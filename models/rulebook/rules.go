@@ -47,7 +47,14 @@ type RuleParams struct {
 	ExclusionReasons     string // one per line; see Reasons
 	ExclusionBody        string
 	ExclusionHearingDays int
+	// CompulsoryShares is the holding the bylaws oblige (§7a(2) GenG), 0
+	// for none beyond MinShares; see Compulsory.
+	CompulsoryShares int
 }
+
+// Compulsory is the number of shares every member must hold: further
+// shares up to it are admitted even while earlier ones are unpaid (§15b(3)).
+func (p RuleParams) Compulsory() int { return max(p.MinShares, p.CompulsoryShares) }
 
 // Reasons lists the reasons for an exclusion the bylaws name. (Kept as
 // one string so that RuleParams stays comparable.)

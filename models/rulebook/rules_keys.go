@@ -55,6 +55,10 @@ const (
 	RuleExclusionReasons     = "exclusion_reasons"
 	RuleExclusionBody        = "exclusion_body"
 	RuleExclusionHearingDays = "exclusion_hearing_days"
+
+	// Further shares (§15b GenG): how many shares the bylaws oblige every
+	// member to hold (a compulsory holding); 0 for none beyond the minimum.
+	RuleCompulsoryShares = "compulsory_shares"
 )
 
 // Bounds of the replication interval: below 30 s a copy hardly finishes
@@ -222,6 +226,11 @@ var RuleDefs = []ruleDef{
 	{RuleExclusionHearingDays, func(p *RuleParams, v string) string {
 		n, msg := parseIntIn(v, 7, 90)
 		p.ExclusionHearingDays = n
+		return msg
+	}},
+	{RuleCompulsoryShares, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 0, 1_000_000)
+		p.CompulsoryShares = n
 		return msg
 	}},
 }
