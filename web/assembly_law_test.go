@@ -1,0 +1,52 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestDemandAndRegistrationPages: the §45(1) demand flow through the pages,
+// and the board's registration form refusing bad input with 4xx, never 500.
+func TestDemandAndRegistrationPages(t *testing.T) {
+	w := newGovernanceWorld(t, "Mia", "Tom")
+	mia, tom, anna := w.members["Mia"], w.members["Tom"], w.board
+
+	resp, body := mia.submit("/demands", "/demands", url.Values{"purpose": {""}, "reasons": {"x"}})
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	wantContains(t, body, "Say what the assembly is to decide.")
+	resp, _ = mia.submit("/demands", "/demands", url.Values{"purpose": {"Elect a new board"}, "reasons": {"The board has resigned."}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	m := regexp.MustCompile(`^/demands/([0-9a-f-]+)$`).FindStringSubmatch(resp.Header.Get("Location"))
+	if m == nil {
+		t.Fatalf("after demanding: %q", resp.Header.Get("Location"))
+	}
+	page := "/demands/" + m[1]
+	_, body = tom.get(page)
+	wantContains(t, body, "Elect a new board", "1 of 1", "Support this demand")
+	resp, _ = tom.submit(page, page+"/support", url.Values{})
+	wantStatus(t, resp, http.StatusSeeOther)
+	resp, body = tom.submit(page, page+"/support", url.Values{})
+	wantStatus(t, resp, http.StatusConflict)
+	wantContains(t, body, "You already support this demand.")
+	_, body = anna.get(page)
+	wantContains(t, body, "2 of 1", `href="/board/assemblies/new?demand=`+m[1]+`"`)
+	_, body = anna.get("/board/assemblies/new?demand=" + m[1])
+	wantContains(t, body, `name="demand_id" value="`+m[1]+`"`, "Europe/Berlin")
+
+	// The registration form: the board only, a day, an existing change.
+	resp, _ = mia.submit("/rules", "/board/registrations/nope", url.Values{"registered_on": {"2026-01-01"}})
+	wantStatus(t, resp, http.StatusForbidden)
+	resp, body = anna.submit("/rules", "/board/registrations/nope", url.Values{"registered_on": {"soon"}})
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	wantContains(t, body, "Enter the day as YYYY-MM-DD.")
+	resp, _ = anna.submit("/rules", "/board/registrations/nope", url.Values{"registered_on": {"2026-01-01"}})
+	wantStatus(t, resp, http.StatusNotFound)
+	_, body = mia.get("/rules")
+	wantContains(t, body, `id="registrations"`, "bylaw rule", "by resolution")
+	if strings.Contains(body, "/board/registrations/") {
+		t.Error("a member is offered the board's registration form")
+	}
+}
