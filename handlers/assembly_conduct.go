@@ -19,10 +19,13 @@ func (h *Handler) conductFailure(c echo.Context, err error, f views.Form) error 
 	if !ok || status == http.StatusNotFound {
 		return err
 	}
-	f.Error = errText(err)
+	// Input errors show at the form (with what was typed); refusals of the
+	// action itself (not now, not you) above the page.
 	view := views.AssemblyView{Conduct: f}
-	if f.Value("form") == "" {
-		view.Error = f.Error
+	if status == http.StatusUnprocessableEntity && f.Value("form") != "" {
+		view.Conduct.Error = errText(err)
+	} else {
+		view.Conduct.Error, view.Error = "", errText(err)
 	}
 	return h.renderAssembly(c, status, view)
 }
