@@ -25,6 +25,12 @@ type apiAssembly struct {
 	ClosedAt        *time.Time `json:"closed_at"`
 	ResultHash      string     `json:"result_hash"`
 	CreatedAt       time.Time  `json:"created_at"`
+	// What the invitation says (§46 GenG) and who chairs (§43b GenG).
+	Place         string `json:"place"`
+	AccessDetails string `json:"access_details"`
+	TimeZone      string `json:"time_zone"`
+	Chair         string `json:"chair"`
+	MinutesHash   string `json:"minutes_hash"` // SHA-256 of the signed minutes; empty until the first signature
 }
 
 type apiCandidate struct {
@@ -73,7 +79,8 @@ type apiAssemblyDetail struct {
 func toAPIAssembly(a *governance.Assembly) apiAssembly {
 	return apiAssembly{ID: a.ID, Title: a.Title, Description: a.Description, Form: a.Form, Status: a.Status,
 		DiscussionStart: a.DiscussionStart, DiscussionEnd: a.DiscussionEnd, VotingStart: a.VotingStart, VotingEnd: a.VotingEnd,
-		InvitedAt: a.InvitedAt, OpenedAt: a.OpenedAt, ClosedAt: a.ClosedAt, ResultHash: a.ResultHash, CreatedAt: a.CreatedAt}
+		InvitedAt: a.InvitedAt, OpenedAt: a.OpenedAt, ClosedAt: a.ClosedAt, ResultHash: a.ResultHash, CreatedAt: a.CreatedAt,
+		Place: a.Place, AccessDetails: a.AccessDetails, TimeZone: a.TimeZone, Chair: a.ChairName, MinutesHash: a.MinutesHash}
 }
 
 func toAPIProxy(p *governance.Proxy) apiProxy {
