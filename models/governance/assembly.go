@@ -745,6 +745,9 @@ func (g *Governance) OpenVoting(ctx context.Context, actor models.Actor, v model
 			Updates(map[string]any{"status": AssemblyVoting, "opened_at": now}).Error; err != nil {
 			return fmt.Errorf("open voting: %w", err)
 		}
+		if err := attend(tx, a.ID, v.UserID, AttendOnline, now); err != nil { // the board member running it is present
+			return err
+		}
 		return kit.RecordAudit(tx, actor, "assembly.open", "assembly", a.ID,
 			map[string]any{"electorate": electorate, "proxies": res.RowsAffected})
 	})

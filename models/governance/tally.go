@@ -231,6 +231,9 @@ func (g *Governance) CloseVoting(ctx context.Context, actor models.Actor, v mode
 			"closed_at": closedAt, "result_file": string(res.ResultFile), "result_hash": res.ResultHash}).Error; err != nil {
 			return fmt.Errorf("close assembly: %w", err)
 		}
+		if err := attend(tx, a.ID, v.UserID, AttendOnline, now); err != nil { // the board member closing it is present
+			return err
+		}
 		items, err := loadItems(tx, a.ID)
 		if err != nil {
 			return err
