@@ -7,17 +7,28 @@ import (
 )
 
 // Question is the shape of one secret item's ballot: one ciphertext per
-// option, each 0 or 1, and between Min and Max options chosen. A yes/no/
-// abstain item has three options and Min = Max = 1 (abstaining is a
-// choice); an election has one option per candidate, Min 0 (an empty
-// ballot abstains) and Max the number of seats.
+// option, each 0 or 1. The last option is always "abstain" and weighs Max
+// in the overall sum, which must lie between Min and Max: so abstaining
+// excludes every other option. A yes/no/abstain item has three options and
+// Min = Max = 1 (exactly one); an election has one option per candidate
+// and abstain, Min 1 and Max the number of seats (one to Max candidates,
+// or abstain alone) — and the count of abstentions is the tally of the
+// last option, without looking at any single ballot.
 type Question struct {
 	Options  int `json:"options"`
 	Min, Max int
 }
 
+// weight is what option i counts in the overall sum.
+func (q Question) weight(i int) int {
+	if i == q.Options-1 {
+		return q.Max
+	}
+	return 1
+}
+
 func (q Question) validate() error {
-	if q.Options < 1 || q.Min < 0 || q.Min > q.Max || q.Max > q.Options {
+	if q.Options < 2 || q.Min < 0 || q.Min > q.Max || q.Max < 1 || q.Max > q.Options-1 {
 		return fmt.Errorf("malformed question: %d options, %d to %d chosen", q.Options, q.Min, q.Max)
 	}
 	return nil
@@ -56,7 +67,8 @@ func EncryptBallot(ctx []byte, y *Point, q Question, votes []int) (Ballot, []*Sc
 		ct, r := Encrypt(y, v)
 		b.Choices[i], rs[i] = ct, r
 		b.Proofs[i] = proveRange(ctx, i, y, ct, v, r, 0, 1)
-		total, rsum, sum = total+v, sAdd(rsum, r), sum.Add(ct)
+		w := q.weight(i)
+		total, rsum, sum = total+w*v, sAdd(rsum, sMul(scalarOf(uint64(w)), r)), sum.Add(ct.scale(w))
 	}
 	if total < q.Min || total > q.Max {
 		return Ballot{}, nil, fmt.Errorf("%d options chosen, allowed %d to %d", total, q.Min, q.Max)
@@ -83,7 +95,7 @@ func VerifyBallot(ctx []byte, y *Point, q Question, b Ballot) error {
 		if err := verifyRange(ctx, i, y, ct, b.Proofs[i], 0, 1); err != nil {
 			return fmt.Errorf("%w: option %d is not shown to be 0 or 1: %v", ErrMalformed, i+1, err)
 		}
-		sum = sum.Add(ct)
+		sum = sum.Add(ct.scale(q.weight(i)))
 	}
 	if err := verifyRange(ctx, overallLabel, y, sum, b.Overall, q.Min, q.Max); err != nil {
 		return fmt.Errorf("%w: the number of options chosen is not shown to be %d to %d: %v", ErrMalformed, q.Min, q.Max, err)

@@ -34,8 +34,8 @@ func testRecord(t testing.TB) (*Record, []*SimTrustee) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	elect, err := SimulateItem(eid, y, ts, 2, "item-2", "Supervisory board", []string{"A", "B", "C", "D"}, 0, 2,
-		[][]int{{1, 1, 0, 0}, {0, 1, 0, 1}, {0, 0, 0, 0}, {0, 1, 0, 0}, {1, 0, 1, 0}})
+	elect, err := SimulateItem(eid, y, ts, 2, "item-2", "Supervisory board", []string{"A", "B", "C", "D", "abstain"}, 1, 2,
+		[][]int{{1, 1, 0, 0, 0}, {0, 1, 0, 1, 0}, {0, 0, 0, 0, 1}, {0, 1, 0, 0, 0}, {1, 0, 1, 0, 0}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,8 +66,8 @@ func TestVerifierAcceptsRecord(t *testing.T) {
 	if got := sum.Items[0].Result; !slices.Equal(got, []int{7, 4, 1}) {
 		t.Errorf("yes/no/abstain = %v, want [7 4 1]", got)
 	}
-	if got := sum.Items[1].Result; !slices.Equal(got, []int{2, 3, 1, 1}) {
-		t.Errorf("election = %v, want [2 3 1 1]", got)
+	if got := sum.Items[1].Result; !slices.Equal(got, []int{2, 3, 1, 1, 1}) {
+		t.Errorf("election = %v, want [2 3 1 1 1]", got)
 	}
 }
 
@@ -171,7 +171,8 @@ func TestMalformedBallotRefused(t *testing.T) {
 	}
 	// Two options chosen on a yes/no/abstain item, each shown 0/1: the
 	// overall proof cannot show a sum of 1.
-	sum2, rs2, err := EncryptBallot(ctx, y, Question{Options: 3, Min: 0, Max: 2}, []int{1, 1, 0})
+	sum2, rs2, err := EncryptBallot(ctx, y, Question{Options: 4, Min: 0, Max: 2}, []int{1, 1, 0, 0})
+	sum2.Choices, sum2.Proofs = sum2.Choices[:3], sum2.Proofs[:3]
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,6 +180,19 @@ func TestMalformedBallotRefused(t *testing.T) {
 	sum2.Overall = proveRange(ctx, overallLabel, y, total, 2, sAdd(sAdd(rs2[0], rs2[1]), rs2[2]), 1, 2)[:1]
 	if err := VerifyBallot(ctx, y, q, sum2); !errors.Is(err, ErrMalformed) {
 		t.Errorf("two options chosen: %v", err)
+	}
+	// Abstain with a candidate: abstain weighs Max, so the sum is too big.
+	eq := Question{Options: 4, Min: 1, Max: 2}
+	ectx := ItemContext("e", "el", y, eq)
+	if _, _, err := EncryptBallot(ectx, y, eq, []int{1, 0, 0, 1}); err == nil {
+		t.Error("abstain with a candidate encrypted")
+	}
+	if _, _, err := EncryptBallot(ectx, y, eq, []int{0, 0, 0, 0}); err == nil {
+		t.Error("empty election ballot encrypted")
+	}
+	ab, _, err := EncryptBallot(ectx, y, eq, []int{0, 0, 0, 1})
+	if err != nil || VerifyBallot(ectx, y, eq, ab) != nil {
+		t.Errorf("abstention refused: %v", err)
 	}
 	// A wrong proof.
 	bad := clone(good)

@@ -27,6 +27,15 @@ func (c Ciphertext) Add(d Ciphertext) Ciphertext {
 	return Ciphertext{A: add(c.A, d.A), B: add(c.B, d.B)}
 }
 
+// scale is the encryption of w·m (w small, public).
+func (c Ciphertext) scale(w int) Ciphertext {
+	if w == 1 {
+		return c
+	}
+	k := scalarOf(uint64(w))
+	return Ciphertext{A: mul(k, c.A), B: mul(k, c.B)}
+}
+
 // ZeroCiphertext is the (trivial) encryption of 0, the start of a sum.
 func ZeroCiphertext() Ciphertext { return Ciphertext{A: identity(), B: identity()} }
 
