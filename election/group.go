@@ -195,3 +195,15 @@ func u32(n int) []byte {
 	binary.BigEndian.PutUint32(b[:], uint32(n))
 	return b[:]
 }
+
+// PublicOf is s·G: the public half of a secret scalar.
+func PublicOf(s *Scalar) *Point { return mulBase(s) }
+
+// SumScalars adds scalars (a trustee's key is the sum of its shares).
+func SumScalars(ss ...*Scalar) *Scalar {
+	r := newScalar()
+	for _, s := range ss {
+		r = sAdd(r, s)
+	}
+	return r
+}

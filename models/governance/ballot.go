@@ -81,13 +81,17 @@ type castContext struct {
 	Excluded    int // the member or their proxy excluded from this item
 	MemberOK    int // the member still in good standing
 	CasterOK    int
+	Encrypted   bool // the assembly has an election key: secret items take encrypted ballots
+	Revote      bool // and a later ballot replaces the earlier one
 }
 
 func castContextQuery(d models.Dialect) string {
 	q := `SELECT a.status, a.voting_start, a.voting_end, i.kind, i.secret, i.seats, e.user_id, e.holder_id,
 			(SELECT COUNT(*) FROM item_exclusions x WHERE x.item_id = i.id AND x.user_id IN (?, ?)),
 			(SELECT COUNT(*) FROM memberships m WHERE m.user_id = ? AND m.status IN (?, ?)),
-			(SELECT COUNT(*) FROM memberships m WHERE m.user_id = ? AND m.status IN (?, ?))
+			(SELECT COUNT(*) FROM memberships m WHERE m.user_id = ? AND m.status IN (?, ?)),
+			(SELECT COUNT(*) FROM elections el WHERE el.assembly_id = i.assembly_id AND el.public_key <> '') > 0,
+			(SELECT COUNT(*) FROM elections el WHERE el.assembly_id = i.assembly_id AND el.revote) > 0
 		FROM agenda_items i JOIN assemblies a ON a.id = i.assembly_id
 		LEFT JOIN electorate e ON e.assembly_id = i.assembly_id AND e.user_id = ?
 		WHERE i.id = ? AND i.assembly_id = ?`
@@ -185,33 +189,18 @@ func (g *Governance) Cast(ctx context.Context, actor models.Actor, v models.View
 		row := sqlTx.StmtContext(ctx, st.context).QueryRowContext(ctx, member, v.UserID, member, membership.StatusMember, membership.StatusLeaving,
 			v.UserID, membership.StatusMember, membership.StatusLeaving, member, itemID, assemblyID)
 		err := row.Scan(&c.Status, &c.VotingStart, &c.VotingEnd, &c.Kind, &c.Secret, &c.Seats,
-			&c.Elector, &c.HolderID, &c.Excluded, &c.MemberOK, &c.CasterOK)
+			&c.Elector, &c.HolderID, &c.Excluded, &c.MemberOK, &c.CasterOK, &c.Encrypted, &c.Revote)
 		if errors.Is(err, sql.ErrNoRows) {
 			return models.NotFoundError("agenda item")
 		}
 		if err != nil {
 			return fmt.Errorf("load ballot context: %w", err)
 		}
-		now := g.now()
-		switch {
-		case c.Status != AssemblyVoting || now.Before(c.VotingStart) || !now.Before(c.VotingEnd):
-			return models.Conflict("Voting on this item is not open.")
-		case c.Elector == nil && member == v.UserID:
-			return models.Forbidden("You are not entitled to vote in this assembly: only those who were members when voting opened may vote.")
-		case c.Elector == nil:
-			return models.Forbidden("The member you vote for is not entitled to vote in this assembly.")
-		case member == v.UserID && c.HolderID != nil:
-			return models.Forbidden("You authorised a proxy for this assembly; your proxy votes for you.")
-		case member != v.UserID && (c.HolderID == nil || *c.HolderID != v.UserID):
-			return models.Forbidden("You do not hold a proxy of this member.")
-		case c.MemberOK == 0 && member == v.UserID:
-			return models.Forbidden("Your membership has ended; you can no longer vote.")
-		case c.MemberOK == 0:
-			return models.Forbidden("The membership of the member you vote for has ended.")
-		case c.CasterOK == 0:
-			return models.Forbidden("Your membership has ended; you can no longer vote.")
-		case c.Excluded > 0:
-			return models.Forbidden("This vote may not be cast on this item: the member (or their proxy) is excluded from voting on it, e.g. on their own discharge (§43(6) GenG).")
+		if err := g.checkCast(c, member, v); err != nil {
+			return err
+		}
+		if c.Secret && c.Encrypted {
+			return models.Conflict("This secret item takes an encrypted ballot: your browser encrypts your choice on the assembly page, and the server never sees it.")
 		}
 		choice, err := g.canonicalChoice(tx, itemID, c, in)
 		if err != nil {
@@ -257,6 +246,34 @@ func (g *Governance) Cast(ctx context.Context, actor models.Actor, v models.View
 		return nil, err
 	}
 	return receipt, nil
+}
+
+// checkCast is what every ballot must pass, plain or encrypted: voting open
+// on the item, the member in the electorate and in good standing, the
+// caster the member or their proxy, neither excluded from the item.
+func (g *Governance) checkCast(c castContext, member string, v models.Viewer) error {
+	now := g.now()
+	switch {
+	case c.Status != AssemblyVoting || now.Before(c.VotingStart) || !now.Before(c.VotingEnd):
+		return models.Conflict("Voting on this item is not open.")
+	case c.Elector == nil && member == v.UserID:
+		return models.Forbidden("You are not entitled to vote in this assembly: only those who were members when voting opened may vote.")
+	case c.Elector == nil:
+		return models.Forbidden("The member you vote for is not entitled to vote in this assembly.")
+	case member == v.UserID && c.HolderID != nil:
+		return models.Forbidden("You authorised a proxy for this assembly; your proxy votes for you.")
+	case member != v.UserID && (c.HolderID == nil || *c.HolderID != v.UserID):
+		return models.Forbidden("You do not hold a proxy of this member.")
+	case c.MemberOK == 0 && member == v.UserID:
+		return models.Forbidden("Your membership has ended; you can no longer vote.")
+	case c.MemberOK == 0:
+		return models.Forbidden("The membership of the member you vote for has ended.")
+	case c.CasterOK == 0:
+		return models.Forbidden("Your membership has ended; you can no longer vote.")
+	case c.Excluded > 0:
+		return models.Forbidden("This vote may not be cast on this item: the member (or their proxy) is excluded from voting on it, e.g. on their own discharge (§43(6) GenG).")
+	}
+	return nil
 }
 
 // canonicalChoice checks a ballot and writes it in the one form that is
