@@ -255,6 +255,8 @@ export function decryptShare(ectx, z, s) {
   return v;
 }
 
+export const addScalars = (a, b) => mod(a + b);
+
 export const publicKeyOf = (x) => pointHex(mulSec(x, G));
 
 // partialDecrypt: election/decrypt.go PartialDecrypt.
