@@ -207,3 +207,21 @@ func SumScalars(ss ...*Scalar) *Scalar {
 	}
 	return r
 }
+
+// smallMultiples are v·G for the values a proof's branches take (0 … 63),
+// computed once: every branch of every proof subtracts one.
+var smallMultiples = func() []*Point {
+	out := make([]*Point, 64)
+	out[0] = identity()
+	for v := 1; v < len(out); v++ {
+		out[v] = add(out[v-1], base())
+	}
+	return out
+}()
+
+func smallMultiple(v int) *Point {
+	if v >= 0 && v < len(smallMultiples) {
+		return smallMultiples[v]
+	}
+	return mulBase(scalarOf(uint64(v)))
+}

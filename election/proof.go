@@ -93,7 +93,7 @@ func proveRange(ctx []byte, label int, y *Point, ct Ciphertext, m int, r *Scalar
 func rangeCommit(y *Point, ct Ciphertext, v int, c, s *Scalar) (*Point, *Point) {
 	nc := sSub(newScalar(), c)
 	a := linBase(s, nc, ct.A)
-	b := lin(s, y, nc, sub(ct.B, mulBase(scalarOf(uint64(v)))))
+	b := lin(s, y, nc, sub(ct.B, smallMultiple(v)))
 	return a, b
 }
 
