@@ -3,13 +3,17 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +23,7 @@ import (
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/models/governance"
+	"allmende/web"
 )
 
 // TestVerifiableBallots runs an assembly with secret items and an election
@@ -37,7 +42,8 @@ func TestVerifiableBallots(t *testing.T) {
 	}
 	t0 := time.Now().UTC().Truncate(time.Minute)
 	clock := models.NewManualClock(t0)
-	p, cfg := startClockedPortal(t, clock)
+	logs := &lockedBuffer{}
+	p, cfg := startLoggedPortal(t, clock, logs)
 	co := openCoop(t, cfg, clock)
 	gov := governance.NewGovernance(co.db, co.queue, co.rules, clock)
 	b := startBrowser(t)
@@ -245,12 +251,18 @@ func TestVerifiableBallots(t *testing.T) {
 		if seat.CandidateVotes["Ada"] != 1 || seat.CandidateVotes["Grace"] != 2 || seat.CandidateVotes["Hedy"] != 1 || seat.Abstain != 1 {
 			t.Errorf("seats: %+v", seat)
 		}
-		rec, err := gov.ElectionRecord(ctx, bv, a.ID)
+		// The record as a member downloads it from the results page.
+		br := tabs[bruno.email].in(t)
+		br.open(page)
+		if n := br.count("#election-record"); n != 1 {
+			t.Fatal("the results page does not link the election record")
+		}
+		raw := run(t, br.ctx, chromedp.Evaluate[string](`fetch(document.querySelector("#election-record").href).then(r => r.text())`, chromedp.EvalAwaitPromise))
+		rec, err := election.ReadRecord(strings.NewReader(raw))
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, _ := json.Marshal(rec)
-		parsed, err := election.ReadRecord(bytes.NewReader(raw))
+		parsed, err := election.ReadRecord(bytes.NewReader([]byte(raw)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,6 +280,36 @@ func TestVerifiableBallots(t *testing.T) {
 				t.Errorf("tracker of %s in the record: %v", who, got)
 			}
 		}
+		// Nothing the portal wrote holds a choice: not the log (at debug
+		// level), the database file, its WAL or the job table.
+		// TestNoPlaintextChoiceStored searches the same for every ballot's
+		// randomness; here the browsers had it, the server never.
+		var hay [][]byte
+		for _, suffix := range []string{"", "-wal"} {
+			b, err := os.ReadFile(cfg.Database + suffix)
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			hay = append(hay, b)
+		}
+		var jobs []string
+		if err := co.db.Gorm.Raw("SELECT CAST(args AS TEXT) FROM river_job").Scan(&jobs).Error; err != nil {
+			t.Fatal(err)
+		}
+		hay = append(hay, []byte(strings.Join(jobs, "\n")), logs.Bytes())
+		t.Logf("searched %d bytes of database, %d of WAL, %d job rows, %d bytes of log", len(hay[0]), len(hay[1]), len(jobs), logs.Len())
+		for i, h := range hay {
+			for _, leak := range []string{`"choice":"yes"`, `"choice":"no"`, `"choice":"abstain"`, `option=`, `"votes"`, `"randomness"`} {
+				if bytes.Contains(h, []byte(leak)) {
+					t.Errorf("source %d (db, wal, jobs, log) holds %q", i, leak)
+				}
+			}
+		}
+		var plain int64
+		if err := co.db.Gorm.Raw("SELECT COUNT(*) FROM secret_ballots").Scan(&plain).Error; err != nil || plain != 0 {
+			t.Errorf("%d plaintext secret ballots (%v)", plain, err)
+		}
+
 		an := anna.in(t)
 		an.open(electionPage)
 		if n := an.count("#record-link"); n != 1 {
@@ -314,4 +356,53 @@ func (tb *tab) text(sel string) string {
 func (tb *tab) attr(sel, name string) string {
 	tb.t.Helper()
 	return run(tb.t, tb.ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q)?.getAttribute(%q) ?? ""`, sel, name)))
+}
+
+// lockedBuffer collects the portal's log for the search above.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf.Bytes()...)
+}
+
+func (b *lockedBuffer) Len() int { return len(b.Bytes()) }
+
+// startLoggedPortal is startClockedPortal with the log at debug level in w.
+func startLoggedPortal(t *testing.T, clock models.Clock, w io.Writer) (*portal, *web.Config) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "alm-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := &web.Config{Listen: "127.0.0.1:0", DataDir: dir, Database: filepath.Join(dir, "allmende.db"),
+		Libvirt: "none", Workers: 2, Clock: clock}
+	srv, err := web.New(ctx, cfg, logger)
+	if err != nil {
+		t.Fatalf("start portal: %v", err)
+	}
+	addr, err := srv.Start(ctx)
+	if err != nil {
+		srv.Shutdown(ctx)
+		t.Fatalf("start portal: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Shutdown(context.Background()); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return &portal{srv: srv, url: "http://" + addr, dataDir: dir}, cfg
 }
