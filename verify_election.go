@@ -28,10 +28,10 @@ func verifyElection(args []string, stdout io.Writer) error {
 			fmt.Fprintln(stdout, verifyElectionUsage)
 			return nil
 		}
-		return fmt.Errorf("%w\n%s", err, verifyElectionUsage)
+		return fmt.Errorf("verify-election: %w (see allmende verify-election --help)", err)
 	}
 	if fs.NArg() != 1 {
-		return errors.New(verifyElectionUsage)
+		return errors.New("usage: allmende verify-election FILE (more: allmende verify-election --help)")
 	}
 	in := io.Reader(os.Stdin)
 	if name := fs.Arg(0); name != "-" {

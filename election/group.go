@@ -139,8 +139,6 @@ func sInv(a *Scalar) *Scalar { s := newScalar(); s.s.Invert(&a.s); return s }
 
 func (s *Scalar) equal(t *Scalar) bool { return s.s.Equal(&t.s) == 1 }
 
-func (s *Scalar) isZero() bool { return s.equal(newScalar()) }
-
 // scalarOf is the scalar n (n ≥ 0).
 func scalarOf(n uint64) *Scalar {
 	var b [32]byte

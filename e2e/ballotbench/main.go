@@ -3,21 +3,24 @@
 //
 //	go run ./e2e/ballotbench [-ballots 10000] [-items 5] [-browser 60] [-verify 2000]
 //
-//  1. Browser: headless Chromium loads static/ballot.js from a local server
-//     and encrypts -browser ballots with their proofs, timed in the page
-//     (performance.now) — a yes/no/abstain item, and an election of two of
-//     five candidates. Target: ≤ 150 ms per yes/no/abstain ballot.
-//  2. Server verification: VerifyBallot (what CastEncrypted does before it
-//     stores a ballot) on -verify yes/no/abstain ballots, on one goroutine
-//     and on all cores. Target: ≥ 500 ballots/s.
-//  3. Tally and decryption of -ballots ballots on each of -items items (four
-//     yes/no/abstain items and one election of two of five candidates):
-//     decoding the stored ballot JSON, the homomorphic sums, two of three
-//     trustees' partial decryptions with proofs, their verification by the
-//     server and the combination with the discrete-log search. Target ≤ 10 s.
-//  4. Record verification: the election record of all of them written to a
-//     file, read back and verified as `allmende verify-election` does.
-//     Target ≤ 30 s.
+// Browser: headless Chromium loads static/ballot.js from a local server and
+// encrypts -browser ballots with their proofs, timed in the page
+// (performance.now): a yes/no/abstain item, and an election of two of five
+// candidates. Target: ≤ 150 ms per yes/no/abstain ballot.
+//
+// Server verification: VerifyBallot (what CastEncrypted does before it
+// stores a ballot) on -verify yes/no/abstain ballots, on one goroutine and
+// on all cores. Target: ≥ 500 ballots/s.
+//
+// Tally and decryption of -ballots ballots on each of -items items (four
+// yes/no/abstain items and one election of two of five candidates):
+// decoding the stored ballot JSON, the homomorphic sums, two of three
+// trustees' partial decryptions with proofs, their verification by the
+// server and the combination with the discrete-log search. Target ≤ 10 s.
+//
+// Record verification: the election record of all of them written to a
+// file, read back and verified as `allmende verify-election` does. Target
+// ≤ 30 s.
 //
 // Set-up (not measured): the key ceremony of three simulated trustees and
 // the encryption of every ballot in Go, on all cores. Times are wall-clock;
