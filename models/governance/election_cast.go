@@ -49,6 +49,10 @@ func (g *Governance) CastEncrypted(ctx context.Context, actor models.Actor, v mo
 		return nil, models.Forbidden("Sign in to vote.")
 	}
 	db := g.db.Gorm.WithContext(ctx)
+	it, err := loadItem(db, assemblyID, itemID)
+	if err != nil {
+		return nil, err
+	}
 	e, _, err := loadElection(db, assemblyID)
 	if err != nil {
 		return nil, err
@@ -59,10 +63,6 @@ func (g *Governance) CastEncrypted(ctx context.Context, actor models.Actor, v mo
 	y, err := election.ParsePoint(e.PublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("election key of %s: %w", assemblyID, err)
-	}
-	it, err := loadItem(db, assemblyID, itemID)
-	if err != nil {
-		return nil, err
 	}
 	if !it.Secret {
 		return nil, models.Conflict("This item is voted by name, not with an encrypted ballot.")
