@@ -1,6 +1,7 @@
 package election
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,15 +55,57 @@ type RecordedBallot struct {
 }
 
 // ReadRecord decodes a record, refusing unknown fields (a record that says
-// more than this verifier understands is not verified by it).
+// more than this verifier understands is not verified by it). The ballots,
+// most of a record, are decoded on all cores: each holds group elements
+// whose decoding (a square root) dominates reading a large record.
 func ReadRecord(r io.Reader) (*Record, error) {
+	type rawItem struct {
+		ItemRecord
+		Ballots []json.RawMessage `json:"ballots"`
+	}
+	var raw struct {
+		Record
+		Items []rawItem `json:"items"`
+	}
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
-	var rec Record
-	if err := dec.Decode(&rec); err != nil {
+	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("not an election record: %w", err)
 	}
+	rec := raw.Record
+	rec.Items = make([]ItemRecord, len(raw.Items))
+	for i, it := range raw.Items {
+		rec.Items[i] = it.ItemRecord
+		rec.Items[i].Ballots = make([]RecordedBallot, len(it.Ballots))
+		errs := make([]error, len(it.Ballots))
+		forAll(len(it.Ballots), func(j int) {
+			d := json.NewDecoder(bytes.NewReader(it.Ballots[j]))
+			d.DisallowUnknownFields()
+			if err := d.Decode(&rec.Items[i].Ballots[j]); err != nil {
+				errs[j] = fmt.Errorf("not an election record: item %d, ballot %d: %w", i+1, j+1, err)
+			}
+		})
+		if err := errors.Join(errs...); err != nil {
+			return nil, errs[slices.IndexFunc(errs, func(e error) bool { return e != nil })]
+		}
+	}
 	return &rec, nil
+}
+
+// forAll runs fn(0) … fn(n−1) on all cores.
+func forAll(n int, fn func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // Summary is what Verify found: per item, ballots and result.
@@ -188,27 +231,14 @@ func verifyItem(r *Record, it ItemRecord, vks []*Point) (*ItemSummary, error) {
 // message does not depend on scheduling.
 func verifyBallots(ctx []byte, y *Point, q Question, bs []RecordedBallot) error {
 	errs := make([]error, len(bs))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(bs) {
-					return
-				}
-				b := bs[i]
-				if err := VerifyBallot(ctx, y, q, b.Ballot); err != nil {
-					errs[i] = fmt.Errorf("ballot %d (tracker %.12s): %w", i+1, b.Tracker, err)
-				} else if t := Tracker(ctx, b.Ballot); t != b.Tracker {
-					errs[i] = fmt.Errorf("ballot %d: tracker %.12s… does not match the ballot (%.12s…)", i+1, b.Tracker, t)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	forAll(len(bs), func(i int) {
+		b := bs[i]
+		if err := VerifyBallot(ctx, y, q, b.Ballot); err != nil {
+			errs[i] = fmt.Errorf("ballot %d (tracker %.12s): %w", i+1, b.Tracker, err)
+		} else if t := Tracker(ctx, b.Ballot); t != b.Tracker {
+			errs[i] = fmt.Errorf("ballot %d: tracker %.12s… does not match the ballot (%.12s…)", i+1, b.Tracker, t)
+		}
+	})
 	for _, err := range errs {
 		if err != nil {
 			return err
