@@ -31,6 +31,11 @@ const (
 	// Replication (models/replication): how often a VM's disk is copied
 	// to its standby host unless its plan says otherwise.
 	RuleReplicationIntervalSeconds = "replication_interval_seconds"
+
+	// Organs (models/membership/organs.go): "no" when the bylaws do
+	// without a supervisory board, which §9(1) GenG allows only while the
+	// cooperative has at most 20 members.
+	RuleSupervisoryBoard = "supervisory_board"
 )
 
 // Bounds of the replication interval: below 30 s a copy hardly finishes
@@ -140,6 +145,14 @@ var RuleDefs = []ruleDef{
 		n, msg := parseIntIn(v, MinReplicationIntervalSeconds, MaxReplicationIntervalSeconds)
 		p.ReplicationIntervalSeconds = n
 		return msg
+	}},
+	{RuleSupervisoryBoard, func(p *RuleParams, v string) string {
+		switch v {
+		case "yes", "no":
+			p.SupervisoryBoard = v == "yes"
+			return ""
+		}
+		return `Enter "yes" (the bylaws provide a supervisory board) or "no".`
 	}},
 }
 
