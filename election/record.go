@@ -246,3 +246,17 @@ func verifyBallots(ctx []byte, y *Point, q Question, bs []RecordedBallot) error 
 	}
 	return nil
 }
+
+// DecodeBallots decodes stored ballots (JSON) on all cores; the server's
+// tally reads every ballot of an item at once.
+func DecodeBallots(raw [][]byte) ([]Ballot, error) {
+	out := make([]Ballot, len(raw))
+	errs := make([]error, len(raw))
+	forAll(len(raw), func(i int) {
+		errs[i] = json.Unmarshal(raw[i], &out[i])
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("decode ballots: %w", err)
+	}
+	return out, nil
+}

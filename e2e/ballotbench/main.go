@@ -134,12 +134,10 @@ func run(nBallots, nItems, nBrowser, nVerify int) error {
 	var decodeD, tallyD, partialD, checkD, combineD time.Duration
 	for i, it := range items {
 		s := time.Now()
-		ballots := make([]election.Ballot, len(stored[i]))
-		parallel(len(ballots), func(j int) {
-			if err := json.Unmarshal(stored[i][j], &ballots[j]); err != nil {
-				panic(err)
-			}
-		})
+		ballots, err := election.DecodeBallots(stored[i]) // as the server reads them
+		if err != nil {
+			return err
+		}
 		decodeD += time.Since(s)
 		s = time.Now()
 		tally := election.Tally(it.q.Options, ballots)

@@ -158,12 +158,17 @@ func loadEncryptedBallots(tx *gorm.DB, itemID string) ([]election.RecordedBallot
 	if err := tx.Select("ballot", "tracker").Where("item_id = ?", itemID).Order("tracker").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("load encrypted ballots: %w", err)
 	}
+	raw := make([][]byte, len(rows))
+	for i, r := range rows {
+		raw[i] = []byte(r.Ballot)
+	}
+	bs, err := election.DecodeBallots(raw)
+	if err != nil {
+		return nil, fmt.Errorf("item %s: %w", itemID, err)
+	}
 	out := make([]election.RecordedBallot, len(rows))
 	for i, r := range rows {
-		out[i].Tracker = r.Tracker
-		if err := json.Unmarshal([]byte(r.Ballot), &out[i].Ballot); err != nil {
-			return nil, fmt.Errorf("decode ballot %s: %w", r.Tracker, err)
-		}
+		out[i] = election.RecordedBallot{Tracker: r.Tracker, Ballot: bs[i]}
 	}
 	return out, nil
 }
