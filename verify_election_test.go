@@ -48,6 +48,15 @@ func TestVerifyElectionCommand(t *testing.T) {
 	if !strings.Contains(out.String(), "yes 2, no 1, abstain 0") {
 		t.Errorf("output lacks the result: %s", out.String())
 	}
+	good := write("good.json", rec)
+	out.Reset()
+	if err := run([]string{"verify-election", "--tracker", it.Ballots[1].Tracker, good}, nil, &out, log); err != nil ||
+		!strings.Contains(out.String(), "counted, on \"Budget\"") {
+		t.Errorf("tracker lookup: %v %s", err, out.String())
+	}
+	if err := run([]string{"verify-election", "--tracker", strings.Repeat("ab", 32), good}, nil, &out, log); err == nil {
+		t.Error("an unknown tracker was reported counted")
+	}
 	rec.Items[0].Decryptions[0].Factors[1] = rec.Items[0].Decryptions[0].Factors[2]
 	err = run([]string{"verify-election", write("bad.json", rec)}, nil, &out, log)
 	if err == nil || !strings.Contains(err.Error(), "trustee 1") {
