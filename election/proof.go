@@ -32,6 +32,13 @@ func (c Ciphertext) scale(w int) Ciphertext {
 	if w == 1 {
 		return c
 	}
+	if w > 1 && w <= 16 { // a few additions beat two scalar multiplications
+		out := c
+		for range w - 1 {
+			out = out.Add(c)
+		}
+		return out
+	}
 	k := scalarOf(uint64(w))
 	return Ciphertext{A: mul(k, c.A), B: mul(k, c.B)}
 }
