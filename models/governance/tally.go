@@ -78,6 +78,10 @@ func tally(tx *gorm.DB, a *assemblyRow, closedAt time.Time) (*AssemblyResults, e
 		ballots[b.ItemID] = append(ballots[b.ItemID], PublishedBallot{Code: b.Code, Choice: b.Choice})
 	}
 
+	encrypted, err := encryptedResults(tx, a, items)
+	if err != nil {
+		return nil, err
+	}
 	res := &AssemblyResults{AssemblyID: a.ID, ClosedAt: closedAt}
 	for _, it := range items {
 		r := ItemResult{ItemID: it.ID, Title: it.Title, Kind: it.Kind, Secret: it.Secret, Electorate: int(electorate),
@@ -102,7 +106,9 @@ func tally(tx *gorm.DB, a *assemblyRow, closedAt time.Time) (*AssemblyResults, e
 			r.Ballots = []PublishedBallot{}
 		}
 		r.Cast = len(r.Ballots)
-		if it.Kind == ItemElection {
+		if rec := encrypted[it.ID]; rec != nil {
+			applyEncrypted(&r, it, rec)
+		} else if it.Kind == ItemElection {
 			countElection(&r, it)
 			if it.ElectionMethod == rulebook.ElectionMajorityRunoff {
 				applyMajority(&r, it)
@@ -140,6 +146,11 @@ func countMotion(r *ItemResult) {
 			r.Abstain++
 		}
 	}
+	decideMotion(r)
+}
+
+// decideMotion applies the majority to the counted yes and no.
+func decideMotion(r *ItemResult) {
 	votes := r.Yes + r.No
 	if votes == 0 || votes < r.Quorum || r.MajorityDen == 0 {
 		return
@@ -171,6 +182,11 @@ func countElection(r *ItemResult, it AgendaItem) {
 			r.CandidateVotes[names[id]]++
 		}
 	}
+	elect(r, it)
+}
+
+// elect decides an election from the counted votes per candidate.
+func elect(r *ItemResult, it AgendaItem) {
 	ranked := make([]Candidate, len(it.Candidates))
 	copy(ranked, it.Candidates)
 	sort.SliceStable(ranked, func(i, j int) bool { return r.CandidateVotes[ranked[i].Name] > r.CandidateVotes[ranked[j].Name] })
@@ -202,8 +218,8 @@ func (g *Governance) CloseVoting(ctx context.Context, actor models.Actor, v mode
 		if err != nil {
 			return err
 		}
-		if a.Status != AssemblyVoting {
-			return models.Conflict("Voting on this assembly is not open.")
+		if err := closable(tx, a); err != nil {
+			return err
 		}
 		// Whole seconds: the time is part of the file and must read back
 		// the same from either database.
