@@ -16,13 +16,13 @@ import (
 // an image, and two members. Rows are written directly: metering reads what
 // compute stores, it does not drive it.
 type env struct {
-	db          *models.DB
-	host        *compute.Host
-	small, big  *compute.Plan
-	image       *compute.Image
-	alice, bob  models.Actor
-	admin       models.Actor
-	n           int
+	db         *models.DB
+	host       *compute.Host
+	small, big *compute.Plan
+	image      *compute.Image
+	alice, bob models.Actor
+	admin      models.Actor
+	n          int
 }
 
 func newEnv(t *testing.T, db *models.DB) *env {

@@ -28,9 +28,9 @@ const (
 
 // Retention of each resolution.
 const (
-	RawRetention    = 24 * time.Hour
+	RawRetention     = 24 * time.Hour
 	FiveMinRetention = 31 * 24 * time.Hour
-	HourRetention   = 2 * 366 * 24 * time.Hour
+	HourRetention    = 2 * 366 * 24 * time.Hour
 )
 
 // maxRateGap is the longest gap between two readings that still makes a
@@ -51,10 +51,10 @@ type Reading struct {
 
 // VMReading is one running VM's counters.
 type VMReading struct {
-	VMID                                       string
-	CPUTimeNs                                  uint64
-	MemoryBytes                                uint64
-	DiskBytes                                  uint64
+	VMID                                    string
+	CPUTimeNs                               uint64
+	MemoryBytes                             uint64
+	DiskBytes                               uint64
 	ReadBytes, WriteBytes, RxBytes, TxBytes uint64
 }
 
