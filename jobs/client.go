@@ -96,6 +96,8 @@ type Deps struct {
 	// the collection period, DefaultMetricsEvery if zero.
 	Metrics      *metering.Metrics
 	MetricsEvery time.Duration
+	// Commons closes the monthly statements; nil leaves that job out.
+	Commons *metering.Commons
 }
 
 // rescueStuckJobsAfter is how long a job may stay "running" before River's

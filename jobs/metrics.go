@@ -140,9 +140,18 @@ func (w *MetricsRollupWorker) Work(ctx context.Context, _ *river.Job[jobargs.Met
 
 // metricsJobs registers the metrics workers and returns their periodic jobs.
 func metricsJobs(workers *river.Workers, deps Deps) []*river.PeriodicJob {
+	var periodic []*river.PeriodicJob
+	if deps.Commons != nil {
+		river.AddWorker(workers, &StatementsCloseWorker{commons: deps.Commons})
+		// Hourly: idempotent and cheap; a portal that was down at the turn
+		// of the month closes it within the hour of coming back.
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return jobargs.StatementsClose{}, scheduleOpts() },
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
 	stats, ok := deps.Hypervisor.(StatsReader)
 	if deps.Metrics == nil || !ok {
-		return nil
+		return periodic
 	}
 	every := deps.MetricsEvery
 	if every <= 0 {
@@ -151,12 +160,26 @@ func metricsJobs(workers *river.Workers, deps Deps) []*river.PeriodicJob {
 	river.AddWorker(workers, &MetricsCollectAllWorker{hosts: deps.Hosts})
 	river.AddWorker(workers, &MetricsCollectWorker{hosts: deps.Hosts, metrics: deps.Metrics, stats: stats})
 	river.AddWorker(workers, &MetricsRollupWorker{metrics: deps.Metrics})
-	return []*river.PeriodicJob{
+	return append(periodic,
 		river.NewPeriodicJob(river.PeriodicInterval(every),
 			func() (river.JobArgs, *river.InsertOpts) { return jobargs.MetricsCollectAll{}, scheduleOpts() },
 			&river.PeriodicJobOpts{RunOnStart: true}),
 		river.NewPeriodicJob(river.PeriodicInterval(5*time.Minute),
 			func() (river.JobArgs, *river.InsertOpts) { return jobargs.MetricsRollup{}, scheduleOpts() },
-			&river.PeriodicJobOpts{RunOnStart: true}),
-	}
+			&river.PeriodicJobOpts{RunOnStart: true}))
+}
+
+// StatementsCloseWorker closes the month that ended (metering.CloseDue).
+type StatementsCloseWorker struct {
+	river.WorkerDefaults[jobargs.StatementsClose]
+	commons *metering.Commons
+}
+
+func (w *StatementsCloseWorker) Timeout(*river.Job[jobargs.StatementsClose]) time.Duration {
+	return time.Minute
+}
+
+func (w *StatementsCloseWorker) Work(ctx context.Context, _ *river.Job[jobargs.StatementsClose]) error {
+	_, err := w.commons.CloseDue(ctx)
+	return err
 }

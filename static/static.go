@@ -8,7 +8,7 @@ import (
 	"io/fs"
 )
 
-//go:embed vendor app.css app.js console.js
+//go:embed vendor app.css app.js console.js graphs.js
 var files embed.FS
 
 // FS returns the assets with paths relative to this directory, e.g. "app.css",

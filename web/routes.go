@@ -84,6 +84,7 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	governanceRoutes(user, authed, h)
 	vmRoutes(user, authed, h)
 	adminVMRoutes(admin, authed, h)
+	commonsRoutes(pages, user, authed, h)
 
 	// Unknown pages still get the session, so the 404 page shows the
 	// navigation of the signed-in user.

@@ -109,10 +109,11 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		starterCache = StarterCacheDir(cfg.DataDir)
 	}
 	series := metering.NewMetrics(s.db)
+	commons := metering.NewCommons(s.db, rules, queue, clock)
 	deps := jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender, Memberships: memberships,
 		VMs: vms, Tasks: tasks, Images: images, Starter: starterSvc, StarterCache: starterCache, UploadDir: uploadDir,
 		Replicas: replicas, Replicator: s.hv, FenceCommand: cfg.FenceCommand,
-		Metrics: series, MetricsEvery: cfg.MetricsEvery}
+		Metrics: series, MetricsEvery: cfg.MetricsEvery, Commons: commons}
 	// Before the workers start: jobs a killed predecessor left running are
 	// taken up at once rather than after River's rescue delay.
 	if s.releaseQueue, err = jobs.ClaimQueue(ctx, s.db, log); err != nil {
@@ -160,7 +161,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		Sessions:     handlers.NewSessions(keyHash, keyBlock),
 		Log:          log,
 		Metrics:      series,
-		Commons:      metering.NewCommons(s.db, rules, queue, clock),
+		Commons:      commons,
 	}
 	s.echo = s.routes(h, newMetrics(s.db, replicas, s.hosts, series))
 	return s, nil

@@ -17,3 +17,8 @@ func (MetricsCollect) Kind() string { return "metrics.collect" }
 type MetricsRollup struct{}
 
 func (MetricsRollup) Kind() string { return "metrics.rollup" }
+
+// StatementsClose closes the previous month's statements once it is over.
+type StatementsClose struct{}
+
+func (StatementsClose) Kind() string { return "statements.close" }

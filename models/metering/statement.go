@@ -145,6 +145,14 @@ func (c *Commons) CloseMonth(ctx context.Context, actor models.Actor, m Month) (
 	return made, err
 }
 
+// CloseMonthBy is CloseMonth asked for by a board member.
+func (c *Commons) CloseMonthBy(ctx context.Context, actor models.Actor, v models.Viewer, m Month) (int, error) {
+	if err := requireBoard(c.db.Gorm.WithContext(ctx), v); err != nil {
+		return 0, err
+	}
+	return c.CloseMonth(ctx, actor, m)
+}
+
 // CloseDue closes the previous month once it is two hours over (the
 // hourly rollup has then folded in its last hour). The monthly job calls it.
 func (c *Commons) CloseDue(ctx context.Context) (int, error) {
