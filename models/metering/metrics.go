@@ -26,9 +26,11 @@ const (
 	KindHost = "host"
 )
 
-// Retention of each resolution.
+// Retention of each resolution. Raw samples serve the 1-hour graph and
+// the newest, not yet rolled-up part of the others; a day of them would
+// take more room than a month of packed 5-minute rows.
 const (
-	RawRetention     = 24 * time.Hour
+	RawRetention     = 4 * time.Hour
 	FiveMinRetention = 31 * 24 * time.Hour
 	HourRetention    = 2 * 366 * 24 * time.Hour
 )

@@ -37,8 +37,8 @@ type span struct {
 var spans = map[Range]span{
 	Range1h:  {time.Hour, levelRaw, nil},
 	Range24h: {24 * time.Hour, level5m, &levelRaw},
-	Range7d:  {7 * 24 * time.Hour, levelHour, &level5m},
-	Range30d: {30 * 24 * time.Hour, levelHour, &level5m},
+	Range7d:  {7 * 24 * time.Hour, levelHour, &levelRaw},
+	Range30d: {30 * 24 * time.Hour, levelHour, &levelRaw},
 }
 
 // ParseRange accepts "1h", "24h", "7d" and "30d"; "" is 1h.
@@ -125,9 +125,9 @@ func (m *Metrics) read(db *gorm.DB, kind, ref string, rng Range, now time.Time, 
 		return out, err // never measured: an empty graph
 	}
 	from := now.Add(-sp.length).Unix()
-	var rows []Sample
-	if err := db.Table(sp.level.table).Where("series = ? AND at >= ?", id, from).Order("at").Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("read %s: %w", sp.level.table, err)
+	rows, err := readLevel(db, sp.level, id, from)
+	if err != nil {
+		return nil, err
 	}
 	if sp.tail != nil {
 		next := from
@@ -144,6 +144,37 @@ func (m *Metrics) read(db *gorm.DB, kind, ref string, rng Range, now time.Time, 
 	}
 	out.fill(rows)
 	return out, nil
+}
+
+// readLevel reads a series' rows since from; the 5-minute level unpacks
+// its hourly rows.
+func readLevel(db *gorm.DB, l level, id, from int64) ([]Sample, error) {
+	var rows []Sample
+	if l != level5m {
+		if err := db.Table(l.table).Where("series = ? AND at >= ?", id, from).Order("at").Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("read %s: %w", l.table, err)
+		}
+		return rows, nil
+	}
+	var packed []struct {
+		At   int64
+		Data []byte
+	}
+	if err := db.Table(l.table).Where("series = ? AND at >= ?", id, from/3600*3600).Order("at").Select("at, data").Find(&packed).Error; err != nil {
+		return nil, fmt.Errorf("read %s: %w", l.table, err)
+	}
+	for _, p := range packed {
+		hour, err := unpack(id, p.At, p.Data)
+		if err != nil {
+			return nil, fmt.Errorf("series %d at %d: %w", id, p.At, err)
+		}
+		for _, s := range hour {
+			if s.At >= from {
+				rows = append(rows, s)
+			}
+		}
+	}
+	return rows, nil
 }
 
 // fill converts rows to display units, with a gap (nil) wherever points
