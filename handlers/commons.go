@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -12,7 +14,34 @@ import (
 // coverageMonths is how much cost-coverage history /commons shows.
 const coverageMonths = 12
 
+// commonsTTL is how long one reading of the commons serves every member:
+// it names no one, so all see the same, and the hosts are measured only
+// every 15 s anyway. Without it a page view costs a dozen queries.
+const commonsTTL = 5 * time.Second
+
+// commonsCache holds the last reading of the commons, per process.
+type commonsCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	data views.CommonsView
+}
+
 func (h *Handler) commonsData(c echo.Context) (views.CommonsView, error) {
+	cache := &h.commonsCache
+	cache.mu.Lock()
+	defer cache.mu.Unlock()
+	if time.Since(cache.at) < commonsTTL {
+		return cache.data, nil
+	}
+	d, err := h.readCommons(c)
+	if err != nil {
+		return d, err
+	}
+	cache.at, cache.data = time.Now(), d
+	return d, nil
+}
+
+func (h *Handler) readCommons(c echo.Context) (views.CommonsView, error) {
 	ctx := c.Request().Context()
 	var d views.CommonsView
 	var err error

@@ -56,6 +56,8 @@ type Handler struct {
 	// members' view of capacity, costs and statements.
 	Metrics *metering.Metrics
 	Commons *metering.Commons
+	// commonsCache: the last reading of /commons (commons.go).
+	commonsCache commonsCache
 
 	Sessions *Sessions
 	Log      *slog.Logger

@@ -1,21 +1,21 @@
 // Command metricsbench measures the VM metrics of issue 14 against its
 // targets:
 //
-//	go run ./e2e/metricsbench [-vms 1000] [-cycles 20] [-storage-vms 50] [-strict]
+//		go run ./e2e/metricsbench [-vms 1000] [-cycles 20] [-storage-vms 50] [-strict]
 //
-//   - collection: -vms running domains on libvirt's test driver (test:///default
-//     in a private libvirtd), read in one ConnectGetAllDomainStats call and
-//     stored as rates (jobs.CollectHost, what the metrics.collect job runs),
-//     -cycles times. Targets: ≤ 1 s per cycle, and the portal's CPU time per
-//     cycle ≤ 5 % of one core at the 15 s period (≤ 750 ms per cycle);
-//     libvirtd's CPU per cycle is reported beside it;
-//   - storage: -storage-vms VMs with a day of raw samples (every 15 s), a
-//     month of 5-minute and a month of hourly rollups, as the retention keeps
-//     them, in SQLite; bytes per VM (file size after VACUUM) against the
-//     target of ≤ 300 KB per VM per 30 days. With ALLMENDE_TEST_POSTGRES set,
-//     the same on PostgreSQL (table + index sizes);
-//   - the 30-day graph query of one VM (Metrics.VMSeries), 200 times over
-//     random VMs of that database: p50 and p99 against ≤ 50 ms.
+//	  - collection: -vms running domains on libvirt's test driver (test:///default
+//	    in a private libvirtd), read in one ConnectGetAllDomainStats call and
+//	    stored as rates (jobs.CollectHost, what the metrics.collect job runs),
+//	    -cycles times. Targets: ≤ 1 s per cycle, and the portal's CPU time per
+//	    cycle ≤ 5 % of one core at the 15 s period (≤ 750 ms per cycle);
+//	    libvirtd's CPU per cycle is reported beside it;
+//	  - storage: -storage-vms VMs with a day of raw samples (every 15 s), a
+//	    month of 5-minute and a month of hourly rollups, as the retention keeps
+//	    them, in SQLite; bytes per VM (file size after VACUUM) against the
+//	    target of ≤ 300 KB per VM per 30 days. With ALLMENDE_TEST_POSTGRES set,
+//	    the same on PostgreSQL (table + index sizes);
+//	  - the 30-day graph query of one VM (Metrics.VMSeries), 200 times over
+//	    random VMs of that database: p50 and p99 against ≤ 50 ms.
 //
 // The /commons page under load next to the bare echo handler is
 // `go run ./e2e/bench -page /commons` (task bench runs both).
@@ -302,7 +302,6 @@ func fill(ctx context.Context, db *models.DB, m *metering.Metrics, ids []string,
 	return metering.FillRollups(ctx, db, series, now.Add(-30*24*time.Hour), now, func(s, at int64) metering.Sample { return sample(s, at) })
 }
 
-
 // metricsBytes is what the metric tables take in the SQLite file (dbstat),
 // or the whole file after VACUUM where dbstat is missing.
 func metricsBytes(db *models.DB, path string) (int64, error) {
@@ -441,4 +440,3 @@ func verdict(ok bool) string {
 	}
 	return "MISSED"
 }
-
