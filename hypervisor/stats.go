@@ -174,7 +174,8 @@ func nodeCPUTime(l *libvirt.Libvirt) (uint64, error) {
 	return busy, nil
 }
 
-// nodeFreeMemory is free + buffers + cached, in bytes.
+// nodeFreeMemory is what of total is free or reclaimable (free + buffers +
+// cached), in bytes.
 func nodeFreeMemory(l *libvirt.Libvirt, total uint64) (uint64, error) {
 	params, _, err := l.NodeGetMemoryStats(4, int32(libvirt.NodeMemoryStatsAllCells), 0)
 	if err != nil {
@@ -187,14 +188,22 @@ func nodeFreeMemory(l *libvirt.Libvirt, total uint64) (uint64, error) {
 		}
 		return 0, fmt.Errorf("node memory statistics: %w", err)
 	}
-	var free uint64
+	// "total" of the same reading: NodeGetInfo's total may be smaller (a
+	// memory limit of libvirtd's cgroup), so free is taken relative to it.
+	var free, statTotal uint64
 	for _, p := range params {
 		switch p.Field {
+		case "total":
+			statTotal = p.Value * 1024 // KiB
 		case "free", "buffers", "cached":
-			free += p.Value * 1024 // KiB
+			free += p.Value * 1024
 		}
 	}
-	return min(free, total), nil
+	if statTotal == 0 {
+		return min(free, total), nil
+	}
+	used := statTotal - min(free, statTotal)
+	return total - min(used, total), nil
 }
 
 func isUnsupported(err error) bool {

@@ -19,6 +19,7 @@
     ]
   };
   var RANGES = ['1h', '24h', '7d', '30d'];
+  var SPAN = { '1h': 3600, '24h': 86400, '7d': 604800, '30d': 2592000 };
 
   function fmt(v, unit) {
     if (v === null || v === undefined) return '–';
@@ -93,7 +94,8 @@
         holders[i].cap.textContent = p.title + ' (' + p.unit + ')' + (last === null ? '' : ' — now ' + fmt(last, p.unit));
         plots.push(new uPlot({
           width: width(), height: 150, series: series,
-          scales: { x: { time: true }, y: { range: function (u, lo, hi) {
+          // The whole range, also while it holds one point so far.
+          scales: { x: { time: true, range: function () { var now = Date.now() / 1000; return [now - SPAN[range], now]; } }, y: { range: function (u, lo, hi) {
             var top = Math.max((hi || 0) * 1.15, 1);
             return [0, p.max ? Math.min(top, p.max) : top];
           } } },

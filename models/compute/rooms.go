@@ -48,11 +48,12 @@ func Rooms(db *gorm.DB) ([]Room, error) {
 		return nil, fmt.Errorf("list hosts: %w", err)
 	}
 	var sums []struct {
-		HostID     string
-		Pool       string
-		N          int
-		VCPUs, Mem int64
-		Disk       int64
+		HostID string
+		Pool   string
+		N      int
+		VCPUs  int64 `gorm:"column:vcpus"`
+		Mem    int64 `gorm:"column:mem"`
+		Disk   int64 `gorm:"column:disk"`
 	}
 	err := db.Table("vms AS v").Joins("JOIN plans p ON p.id = v.plan_id").Joins("JOIN images i ON i.id = v.image_id").
 		Where("v.state <> ?", VMDeleted).Group("v.host_id, i.pool").
