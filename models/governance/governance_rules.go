@@ -34,6 +34,10 @@ var ruleTitles = map[string]string{
 	rulebook.RuleAssemblyNoticeDays:     "Notice period of a general assembly (days)",
 	rulebook.RuleProxyMaxRepresented:    "Members one proxy may represent",
 	rulebook.RuleHouseRulesText:         "House rules",
+	rulebook.RulePriceVCPUHour:          "Price of a vCPU-hour (thousandths of a cent)",
+	rulebook.RulePriceMemoryGiBHour:     "Price of a GiB-hour of memory (thousandths of a cent)",
+	rulebook.RulePriceDiskGiBMonth:      "Price of a GiB-month of disk (cents)",
+	rulebook.RulePriceTrafficGiB:        "Price of a GiB of network traffic (cents)",
 }
 
 // bylawRules are part of the bylaws: changing them is a change of the
