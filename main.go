@@ -26,6 +26,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // time zones of accounts even where the system has no zoneinfo
 
 	"allmende/config"
 	"allmende/hypervisor"
@@ -205,7 +206,7 @@ func userCreate(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	cfg, err := config.ParseFlags("user create", args, false, func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "email address (required)")
 		fs.StringVar(&name, "name", "", "display name (required)")
-		fs.Var(&roles, "role", "role to grant: member, board or admin (repeatable)")
+		fs.Var(&roles, "role", "role to grant: member, board, admin, supervisory or appeals (repeatable; board and supervisory normally follow from appointments)")
 	})
 	if err != nil {
 		return err

@@ -21,15 +21,27 @@ const (
 	RoleMember Role = "member" // admitted by the board; may use the cooperative's resources
 	RoleBoard  Role = "board"  // admits members, runs general assemblies
 	RoleAdmin  Role = "admin"  // runs hosts and the portal
+	// Organ roles follow from appointments (membership.Organs): a seat on
+	// the supervisory board, a seat on the appeals committee. The board
+	// role does too, once appointed; an administrator's grant of it is
+	// how the first board of a new installation begins.
+	RoleSupervisory Role = "supervisory"
+	RoleAppeals     Role = "appeals"
+)
+
+// Where a role comes from (user_roles.source).
+const (
+	RoleSourceGrant       = "grant"       // granted by an administrator or the command line
+	RoleSourceAppointment = "appointment" // follows from an active appointment to an organ
 )
 
 // ParseRole accepts only the known roles.
 func ParseRole(s string) (Role, error) {
 	switch r := Role(strings.ToLower(strings.TrimSpace(s))); r {
-	case RoleMember, RoleBoard, RoleAdmin:
+	case RoleMember, RoleBoard, RoleAdmin, RoleSupervisory, RoleAppeals:
 		return r, nil
 	}
-	return "", fmt.Errorf("unknown role %q (want member, board or admin)", s)
+	return "", fmt.Errorf("unknown role %q (want member, board, admin, supervisory or appeals)", s)
 }
 
 // User is an account. A fresh account holds no role until the board admits it.
@@ -39,6 +51,8 @@ type User struct {
 	Name         string
 	PasswordHash string     `json:"-"`
 	LockedAt     *time.Time // set by an administrator: no login, no session, no API token
+	Language     string     // "de" or "en"; empty: the browser's
+	TimeZone     string     // an IANA zone such as "Europe/Berlin"; empty: the browser's
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	Roles        []Role `gorm:"-"`
@@ -51,6 +65,7 @@ type UserRole struct {
 	UserID    string
 	Role      Role
 	GrantedAt time.Time
+	Source    string // RoleSourceGrant or RoleSourceAppointment
 }
 
 func (UserRole) TableName() string { return "user_roles" }
@@ -116,7 +131,7 @@ func insertUserTx(tx *gorm.DB, actor models.Actor, u *User, roles []Role) error 
 		return fmt.Errorf("insert user: %w", err)
 	}
 	for _, r := range roles {
-		if err := tx.Create(&UserRole{UserID: u.ID, Role: r, GrantedAt: u.CreatedAt}).Error; err != nil {
+		if err := tx.Create(&UserRole{UserID: u.ID, Role: r, GrantedAt: u.CreatedAt, Source: RoleSourceGrant}).Error; err != nil {
 			return fmt.Errorf("grant role %s: %w", r, err)
 		}
 	}
@@ -130,7 +145,7 @@ func (a *Accounts) Get(ctx context.Context, id string) (*User, error) {
 	if u, ok := usersOf(a.db).get(id); ok {
 		return u, nil
 	}
-	rows, err := a.db.Read.WithContext(ctx).Raw(`SELECT u.id, u.email, u.name, u.password_hash, u.locked_at,
+	rows, err := a.db.Read.WithContext(ctx).Raw(`SELECT u.id, u.email, u.name, u.password_hash, u.locked_at, u.language, u.time_zone,
 		u.created_at, u.updated_at, r.role FROM users u LEFT JOIN user_roles r ON r.user_id = u.id
 		WHERE u.id = ? ORDER BY r.role`, id).Rows()
 	if err != nil {
@@ -141,7 +156,7 @@ func (a *Accounts) Get(ctx context.Context, id string) (*User, error) {
 	for rows.Next() {
 		var row User
 		var role *string
-		if err := rows.Scan(&row.ID, &row.Email, &row.Name, &row.PasswordHash, &row.LockedAt,
+		if err := rows.Scan(&row.ID, &row.Email, &row.Name, &row.PasswordHash, &row.LockedAt, &row.Language, &row.TimeZone,
 			&row.CreatedAt, &row.UpdatedAt, &role); err != nil {
 			return nil, fmt.Errorf("scan user %s: %w", id, err)
 		}
@@ -225,6 +240,35 @@ func (a *Accounts) ChangePassword(ctx context.Context, actor models.Actor, userI
 	})
 }
 
+// SetPreferences keeps the account's language ("de", "en", or "" for the
+// browser's) and time zone (an IANA name, or "" for the browser's).
+func (a *Accounts) SetPreferences(ctx context.Context, actor models.Actor, userID, lang, tz string) error {
+	fields := map[string]string{}
+	if lang != "" && lang != "de" && lang != "en" {
+		fields["language"] = "Choose German or English."
+	}
+	if tz != "" {
+		if _, err := time.LoadLocation(tz); err != nil || len(tz) > 64 || strings.HasPrefix(tz, "/") {
+			fields["time_zone"] = "Choose a time zone from the list."
+		}
+	}
+	if len(fields) > 0 {
+		return models.Invalid(fields)
+	}
+	defer usersOf(a.db).forgetUserSessions(userID)
+	defer usersOf(a.db).forget(userID)
+	return a.db.Tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&User{}).Where("id = ?", userID).Updates(map[string]any{"language": lang, "time_zone": tz, "updated_at": time.Now().UTC()})
+		if res.Error != nil {
+			return fmt.Errorf("update preferences: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return models.NotFoundError("account")
+		}
+		return kit.RecordAudit(tx, actor, "user.preferences", "user", userID, map[string]any{"language": lang, "time_zone": tz})
+	})
+}
+
 // GrantRole gives a role; granting a held role is a no-op.
 func (a *Accounts) GrantRole(ctx context.Context, actor models.Actor, userID string, r Role) error {
 	defer usersOf(a.db).forget(userID)
@@ -241,7 +285,7 @@ func GrantRoleTx(tx *gorm.DB, actor models.Actor, userID string, r Role) error {
 	if n > 0 {
 		return nil
 	}
-	if err := tx.Create(&UserRole{UserID: userID, Role: r, GrantedAt: time.Now().UTC()}).Error; err != nil {
+	if err := tx.Create(&UserRole{UserID: userID, Role: r, GrantedAt: time.Now().UTC(), Source: RoleSourceGrant}).Error; err != nil {
 		return fmt.Errorf("grant role %s: %w", r, err)
 	}
 	return kit.RecordAudit(tx, actor, "user.role_grant", "user", userID, map[string]any{"role": r})

@@ -40,6 +40,9 @@ type RuleParams struct {
 	ReplicationIntervalSeconds int
 	// Prices of usage (models/metering).
 	Prices Prices
+	// SupervisoryBoard is false when the bylaws do without one (§9(1)
+	// GenG; only effective while the cooperative has at most 20 members).
+	SupervisoryBoard bool
 }
 
 // RuleVersion is one adopted value of one rule.

@@ -39,6 +39,10 @@ const (
 	RulePriceMemoryGiBHour = "price_memory_gib_hour_millicents"
 	RulePriceDiskGiBMonth  = "price_disk_gib_month_cents"
 	RulePriceTrafficGiB    = "price_traffic_gib_cents"
+	// Organs (models/membership/organs.go): "no" when the bylaws do
+	// without a supervisory board, which §9(1) GenG allows only while the
+	// cooperative has at most 20 members.
+	RuleSupervisoryBoard = "supervisory_board"
 )
 
 // Prices are what usage costs, as the rules say at a moment.
@@ -178,6 +182,14 @@ var RuleDefs = []ruleDef{
 		n, msg := parseIntIn(v, MinReplicationIntervalSeconds, MaxReplicationIntervalSeconds)
 		p.ReplicationIntervalSeconds = n
 		return msg
+	}},
+	{RuleSupervisoryBoard, func(p *RuleParams, v string) string {
+		switch v {
+		case "yes", "no":
+			p.SupervisoryBoard = v == "yes"
+			return ""
+		}
+		return `Enter "yes" (the bylaws provide a supervisory board) or "no".`
 	}},
 }
 
