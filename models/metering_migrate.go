@@ -1,6 +1,10 @@
 package models
 
-import "github.com/pressly/goose/v3"
+import (
+	"fmt"
+
+	"github.com/pressly/goose/v3"
+)
 
 // meteringSeries creates the metric tables (models/metering). They differ
 // between the back ends only where size matters: on SQLite the sample
@@ -116,4 +120,30 @@ func vmStateHistory(d Dialect) *goose.Migration {
 	}
 	down = append(down, `DROP TABLE vm_state_history`)
 	return goose.NewGoMigration(51, &goose.GoFunc{RunTx: execAll(up)}, &goose.GoFunc{RunTx: execAll(down)})
+}
+
+// statementTables are the metering books: statements and their lines, the
+// closed months and the running costs. Like the ledgers they are
+// append-only — a correction is a new line, a wrong cost a reversal — and
+// the database enforces it (after 00052_usage_and_costs.sql).
+var statementTables = []string{"statements", "statement_lines", "metering_months", "running_costs"}
+
+func appendOnlyStatements(d Dialect) *goose.Migration {
+	var up, down []string
+	for _, t := range statementTables {
+		if d == Postgres {
+			// ledger_append_only() is the ledgers' function (migration 4).
+			up = append(up, fmt.Sprintf(`CREATE TRIGGER %[1]s_no_change BEFORE UPDATE OR DELETE ON %[1]s
+			 FOR EACH ROW EXECUTE FUNCTION ledger_append_only()`, t))
+			down = append(down, fmt.Sprintf(`DROP TRIGGER %[1]s_no_change ON %[1]s`, t))
+			continue
+		}
+		up = append(up,
+			fmt.Sprintf(`CREATE TRIGGER %[1]s_no_update BEFORE UPDATE ON %[1]s
+			 BEGIN SELECT RAISE(ABORT, '%[1]s is append-only'); END`, t),
+			fmt.Sprintf(`CREATE TRIGGER %[1]s_no_delete BEFORE DELETE ON %[1]s
+			 BEGIN SELECT RAISE(ABORT, '%[1]s is append-only'); END`, t))
+		down = append(down, fmt.Sprintf(`DROP TRIGGER %s_no_update`, t), fmt.Sprintf(`DROP TRIGGER %s_no_delete`, t))
+	}
+	return goose.NewGoMigration(53, &goose.GoFunc{RunTx: execAll(up)}, &goose.GoFunc{RunTx: execAll(down)})
 }

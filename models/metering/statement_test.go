@@ -221,3 +221,25 @@ func TestCostsBadInputAndCoverage(t *testing.T) {
 		}
 	})
 }
+
+// The database itself keeps statements, their lines, closed months and
+// costs as written: an UPDATE or DELETE fails.
+func TestStatementsAppendOnlyInTheDatabase(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		e := newEnv(t, db)
+		novemberWithResizeAndDeletion(t, e)
+		clock := models.NewManualClock(time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC))
+		c := metering.NewCommons(db, rulebook.NewRules(db, clock), modelstest.NewQueue(t, db), clock)
+		if _, err := c.CloseMonth(t.Context(), models.SystemActor("test"), metering.MonthOf(nov)); err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range []string{
+			`UPDATE statement_lines SET amount_cents = 0`, `DELETE FROM statement_lines`,
+			`UPDATE statements SET month = '2000-01'`, `DELETE FROM statements`, `DELETE FROM metering_months`,
+		} {
+			if err := db.Gorm.Exec(stmt).Error; err == nil {
+				t.Errorf("%s: allowed", stmt)
+			}
+		}
+	})
+}
