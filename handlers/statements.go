@@ -15,7 +15,12 @@ import (
 
 // ShowStatements lists the signed-in member's monthly statements.
 func (h *Handler) ShowStatements(c echo.Context) error {
-	sts, err := h.Commons.Statements(c.Request().Context(), viewer(CurrentUser(c)))
+	ctx, v := c.Request().Context(), viewer(CurrentUser(c))
+	sts, err := h.Commons.Statements(ctx, v)
+	if err != nil {
+		return err
+	}
+	soFar, err := h.Commons.SoFar(ctx, v)
 	if err != nil {
 		return err
 	}
@@ -23,7 +28,7 @@ func (h *Handler) ShowStatements(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.StatementsPage(p, sts))
+	return render(c, http.StatusOK, views.StatementsPage(p, sts, soFar))
 }
 
 // ShowStatement is one statement, printable; its member or the board.

@@ -79,6 +79,8 @@ func TestStatementsCostsAndCommonsThroughRouter(t *testing.T) {
 		t.Errorf("CSV content type %q", ct)
 	}
 	wantContains(t, body, "position,kind,description", "vm_hours", ",total,")
+	_, body = alice.get("/statements")
+	wantContains(t, body, "2026-12 so far", "3.000 h") // December 1st, 03:00
 
 	resp, _ = board.submit("/statements/"+stID, "/board/statements/"+stID+"/corrections",
 		url.Values{"description": {"Outage on the 3rd"}, "amount_abs": {"1.00"}, "direction": {"credit"}})

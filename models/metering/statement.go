@@ -119,7 +119,7 @@ func (c *Commons) CloseMonth(ctx context.Context, actor models.Actor, m Month) (
 		if err != nil {
 			return err
 		}
-		usage, err := usageOf(tx, m)
+		usage, err := usageOf(tx, m, time.Time{}, "")
 		if err != nil {
 			return err
 		}

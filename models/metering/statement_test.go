@@ -243,3 +243,25 @@ func TestStatementsAppendOnlyInTheDatabase(t *testing.T) {
 		}
 	})
 }
+
+// The current month so far: what ran until now, for the member only.
+func TestUsageSoFar(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		e := newEnv(t, db)
+		novemberWithResizeAndDeletion(t, e)
+		e.vm(t, e.bob, e.small, compute.VMRunning, day(1, 0, 0))
+		clock := models.NewManualClock(day(10, 0, 0)) // A ran on small from the 1st: 216 h
+		c := metering.NewCommons(db, rulebook.NewRules(db, clock), modelstest.NewQueue(t, db), clock)
+		st, err := c.SoFar(t.Context(), models.Viewer{UserID: e.alice.UserID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// B: 24 h on the 5th/6th; A: 216 h.
+		if len(st.Lines) == 0 || st.Lines[0].QuantityMilli != 240_000 || st.Lines[0].Kind != metering.LineVMHours {
+			t.Errorf("so far: %+v", st.Lines)
+		}
+		if n := modelstest.Count(t, db, "statements", "1=1"); n != 0 {
+			t.Errorf("a preview wrote %d statements", n)
+		}
+	})
+}

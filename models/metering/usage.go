@@ -1,11 +1,15 @@
 package metering
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"time"
 
 	"gorm.io/gorm"
+
+	"allmende/models"
+	"allmende/models/rulebook"
 )
 
 // Usage is what one member used in a month, from what really ran.
@@ -59,8 +63,15 @@ func (m Month) Contains(t time.Time) bool { return !t.Before(m.Start) && t.Befor
 // history: each stretch between two changes counts, clipped to the month,
 // with the plan and owner of its start. A resize shows as a change of plan,
 // a deletion as the state "deleted", after which nothing counts.
-func usageOf(db *gorm.DB, m Month) (map[string]*Usage, error) {
+//
+// until cuts the month short (the current month so far); a zero until is
+// the whole month.
+// owner, if set, limits it to one member's VMs.
+func usageOf(db *gorm.DB, m Month, until time.Time, owner string) (map[string]*Usage, error) {
 	start, end := m.Start, m.End()
+	if !until.IsZero() && until.Before(end) {
+		end = until
+	}
 	var rows []struct {
 		VMID, OwnerID, PlanID, State string
 		At                           time.Time
@@ -72,8 +83,8 @@ func usageOf(db *gorm.DB, m Month) (map[string]*Usage, error) {
 	// The VMs alive at some point of the month: not deleted before it.
 	err := db.Raw(`SELECT h.vm_id, h.owner_id, h.plan_id, h.state, h.at, p.name AS plan_name, p.vcpus, p.memory_mib, p.disk_gib
 		FROM vm_state_history h JOIN vms v ON v.id = h.vm_id JOIN plans p ON p.id = h.plan_id
-		WHERE h.at < ? AND (v.deleted_at IS NULL OR v.deleted_at >= ?)
-		ORDER BY h.vm_id, h.at, h.id`, end, start).Scan(&rows).Error
+		WHERE h.at < ? AND (v.deleted_at IS NULL OR v.deleted_at >= ?) AND (? = '' OR v.owner_id = ?)
+		ORDER BY h.vm_id, h.at, h.id`, end, start, owner, owner).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("read VM state history: %w", err)
 	}
@@ -125,7 +136,7 @@ func usageOf(db *gorm.DB, m Month) (map[string]*Usage, error) {
 	}
 	err = db.Raw(`SELECT v.owner_id, COALESCE(SUM(m.rx + m.tx), 0) * 3600 AS bytes
 		FROM metric_1h m JOIN metric_series s ON s.id = m.series AND s.kind = 'vm' JOIN vms v ON v.id = s.ref_id
-		WHERE m.at >= ? AND m.at < ? GROUP BY v.owner_id`, start.Unix(), end.Unix()).Scan(&traffic).Error
+		WHERE m.at >= ? AND m.at < ? AND (? = '' OR v.owner_id = ?) GROUP BY v.owner_id`, start.Unix(), end.Unix(), owner, owner).Scan(&traffic).Error
 	if err != nil {
 		return nil, fmt.Errorf("read traffic: %w", err)
 	}
@@ -138,4 +149,29 @@ func usageOf(db *gorm.DB, m Month) (map[string]*Usage, error) {
 		u.TrafficBytes += t.Bytes
 	}
 	return out, nil
+}
+
+// SoFar is a member's usage in the current month up to now, priced at the
+// rules in force at the month's start: what the next statement will say
+// if nothing changes. Only the member sees their own.
+func (c *Commons) SoFar(ctx context.Context, v models.Viewer) (*Statement, error) {
+	now := c.clock.Now()
+	m := MonthOf(now)
+	db := c.db.Gorm.WithContext(ctx)
+	rules, err := rulebook.RulesAt(db, m.Start)
+	if err != nil {
+		return nil, err
+	}
+	usage, err := usageOf(db, m, now, v.UserID)
+	if err != nil {
+		return nil, err
+	}
+	st := &Statement{Month: m.String(), UserID: v.UserID}
+	if u := usage[v.UserID]; u != nil {
+		st.Lines = lines(u, m, rules.Prices)
+		for i := range st.Lines {
+			st.Lines[i].Position = i + 1
+		}
+	}
+	return st, nil
 }
