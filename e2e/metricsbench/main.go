@@ -386,16 +386,21 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// daemonPID finds the private libvirtd by its pid file, 0 if unknown.
+// daemonPID finds the private libvirtd: the process whose command line
+// names libvirtd and this daemon's directory; 0 if none is found.
 func daemonPID(d *hypervisor.Daemon) int {
-	matches, _ := filepath.Glob(filepath.Join(d.Dir(), "*", "libvirtd.pid"))
-	matches2, _ := filepath.Glob(filepath.Join(d.Dir(), "*", "*", "libvirtd.pid"))
-	for _, f := range append(matches, matches2...) {
-		b, err := os.ReadFile(f)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		cmd := strings.ReplaceAll(string(b), "\x00", " ")
+		if strings.Contains(cmd, "libvirtd") && !strings.Contains(cmd, "virtlogd") && strings.Contains(cmd, d.Dir()) {
 			return pid
 		}
 	}
