@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		starterCache = StarterCacheDir(cfg.DataDir)
 	}
 	series := metering.NewMetrics(s.db)
-	commons := metering.NewCommons(s.db, rules, queue, clock)
+	commons := metering.NewCommons(s.db, series, clock)
 	deps := jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender, Memberships: memberships,
 		VMs: vms, Tasks: tasks, Images: images, Starter: starterSvc, StarterCache: starterCache, UploadDir: uploadDir,
 		Replicas: replicas, Replicator: s.hv, FenceCommand: cfg.FenceCommand,

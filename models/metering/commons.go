@@ -18,14 +18,14 @@ import (
 // members' contributions cover them. Nothing in it names a member.
 type Commons struct {
 	db      *models.DB
-	rules   *rulebook.Rules
-	queue   models.Queue
 	clock   models.Clock
 	metrics *Metrics
 }
 
-func NewCommons(db *models.DB, rules *rulebook.Rules, queue models.Queue, clock models.Clock) *Commons {
-	return &Commons{db: db, rules: rules, queue: queue, clock: clock, metrics: NewMetrics(db)}
+// NewCommons wires the service; prices are read from the rules inside its
+// own transactions (rulebook.RulesAt), so it needs no rules service.
+func NewCommons(db *models.DB, metrics *Metrics, clock models.Clock) *Commons {
+	return &Commons{db: db, clock: clock, metrics: metrics}
 }
 
 // Resource is one kind of capacity: what the hardware has, what is

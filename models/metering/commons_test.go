@@ -10,7 +10,6 @@ import (
 	"allmende/models/compute"
 	"allmende/models/metering"
 	"allmende/models/modelstest"
-	"allmende/models/rulebook"
 )
 
 // The commons: physical, promised and used per host and in total, how many
@@ -37,7 +36,7 @@ func TestCommonsCapacityAndNoPersonalData(t *testing.T) {
 			t.Fatal(err)
 		}
 		clock := models.NewManualClock(now)
-		c := metering.NewCommons(db, rulebook.NewRules(db, clock), modelstest.NewQueue(t, db), clock)
+		c := metering.NewCommons(db, metering.NewMetrics(db), clock)
 		capa, err := c.Capacity(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"allmende/models/compute"
 	"allmende/models/metering"
 	"allmende/models/modelstest"
-	"allmende/models/rulebook"
 )
 
 // What a bank reads from the file, parsed back independently of the writer.
@@ -64,7 +63,7 @@ func TestSEPADirectDebitFile(t *testing.T) {
 		_ = vm
 		e.vm(t, e.bob, e.small, compute.VMRunning, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)) // no membership, no mandate
 		clock := models.NewManualClock(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
-		c := metering.NewCommons(db, rulebook.NewRules(db, clock), modelstest.NewQueue(t, db), clock)
+		c := metering.NewCommons(db, metering.NewMetrics(db), clock)
 		nov := metering.MonthOf(time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC))
 		board := models.Viewer{UserID: me.Board1.UserID}
 		good := metering.Creditor{Name: "Allmende eG", IBAN: "DE02 1203 0000 0000 2020 51", ID: "DE98ZZZ09999999999",

@@ -39,7 +39,7 @@ func TestMeteringMonthWithResizeAndDeletion(t *testing.T) {
 		ctx := t.Context()
 		novemberWithResizeAndDeletion(t, e)
 		clock := models.NewManualClock(time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC))
-		c := metering.NewCommons(db, rulebook.NewRules(db, clock), modelstest.NewQueue(t, db), clock)
+		c := metering.NewCommons(db, metering.NewMetrics(db), clock)
 		n, err := c.CloseMonth(ctx, models.SystemActor("test"), metering.MonthOf(nov))
 		if err != nil {
 			t.Fatal(err)
@@ -87,7 +87,7 @@ func TestStatementsCloseTwiceCorrectAndTotals(t *testing.T) {
 		board := modelstest.InsertUser(t, db, "Board", "board@example.org", account.RoleBoard)
 		boardV := models.Viewer{UserID: board.UserID}
 		clock := models.NewManualClock(day(30, 12, 0))
-		c := metering.NewCommons(db, rulebook.NewRules(db, clock), modelstest.NewQueue(t, db), clock)
+		c := metering.NewCommons(db, metering.NewMetrics(db), clock)
 		m := metering.MonthOf(nov)
 
 		_, err := c.CloseMonth(ctx, models.SystemActor("test"), m)
@@ -170,7 +170,7 @@ func TestCostsBadInputAndCoverage(t *testing.T) {
 		boardV := models.Viewer{UserID: board.UserID}
 		clock := models.NewManualClock(time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC))
 		rules := rulebook.NewRules(db, clock)
-		c := metering.NewCommons(db, rules, modelstest.NewQueue(t, db), clock)
+		c := metering.NewCommons(db, metering.NewMetrics(db), clock)
 
 		before := modelstest.Snapshot(t, db)
 		for _, in := range []metering.CostInput{
@@ -229,7 +229,7 @@ func TestStatementsAppendOnlyInTheDatabase(t *testing.T) {
 		e := newEnv(t, db)
 		novemberWithResizeAndDeletion(t, e)
 		clock := models.NewManualClock(time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC))
-		c := metering.NewCommons(db, rulebook.NewRules(db, clock), modelstest.NewQueue(t, db), clock)
+		c := metering.NewCommons(db, metering.NewMetrics(db), clock)
 		if _, err := c.CloseMonth(t.Context(), models.SystemActor("test"), metering.MonthOf(nov)); err != nil {
 			t.Fatal(err)
 		}
@@ -251,7 +251,7 @@ func TestUsageSoFar(t *testing.T) {
 		novemberWithResizeAndDeletion(t, e)
 		e.vm(t, e.bob, e.small, compute.VMRunning, day(1, 0, 0))
 		clock := models.NewManualClock(day(10, 0, 0)) // A ran on small from the 1st: 216 h
-		c := metering.NewCommons(db, rulebook.NewRules(db, clock), modelstest.NewQueue(t, db), clock)
+		c := metering.NewCommons(db, metering.NewMetrics(db), clock)
 		st, err := c.SoFar(t.Context(), models.Viewer{UserID: e.alice.UserID})
 		if err != nil {
 			t.Fatal(err)
