@@ -113,3 +113,42 @@ func (h *Handler) APIStatement(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, apiStatement{Statement: *st, TotalCents: st.Total()})
 }
+
+type apiBoardMonth struct {
+	Month      string                   `json:"month"`
+	Closed     bool                     `json:"closed"`
+	TotalCents int64                    `json:"total_cents"`
+	CostsCents int64                    `json:"costs_cents"`
+	Statements []apiMemberStatement     `json:"statements"`
+	Coverage   []metering.CoverageMonth `json:"coverage"`
+}
+
+type apiMemberStatement struct {
+	apiStatement
+	MemberName string `json:"member_name"`
+}
+
+// APIBoardStatements answers GET /api/v1/board/statements?month=YYYY-MM
+// (board only): every statement of the month, the total, the costs and
+// twelve months of coverage.
+func (h *Handler) APIBoardStatements(c echo.Context) error {
+	m, err := boardMonth(c)
+	if err != nil {
+		return err
+	}
+	ctx, v := c.Request().Context(), viewer(CurrentUser(c))
+	bm, err := h.Commons.BoardMonth(ctx, v, m)
+	if err != nil {
+		return err
+	}
+	cov, err := h.Commons.Coverage(ctx, 12)
+	if err != nil {
+		return err
+	}
+	out := apiBoardMonth{Month: bm.Month, Closed: bm.Closed, TotalCents: bm.TotalCents, CostsCents: bm.CostsCents,
+		Statements: []apiMemberStatement{}, Coverage: cov}
+	for _, s := range bm.Statements {
+		out.Statements = append(out.Statements, apiMemberStatement{apiStatement: apiStatement{Statement: s, TotalCents: s.Total()}, MemberName: s.MemberName})
+	}
+	return c.JSON(http.StatusOK, out)
+}

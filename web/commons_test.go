@@ -96,6 +96,23 @@ func TestStatementsCostsAndCommonsThroughRouter(t *testing.T) {
 	}
 	resp, _ = bob.get("/board/statements")
 	wantStatus(t, resp, http.StatusForbidden)
+
+	// The board's month as JSON; a member's token gets 403.
+	tokens := account.NewTokens(db, srv.Accounts)
+	tokenOf := func(email string) string {
+		var id string
+		db.Gorm.Table("users").Where("email = ?", email).Pluck("id", &id)
+		_, tok, err := tokens.Create(ctx, models.SystemActor("test"), id, "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	resp, body = board.api(http.MethodGet, "/api/v1/board/statements?month=2026-11", tokenOf("board@example.org"))
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, `"closed":true`, `"costs_cents":94200`, `"member_name":"Test alice@example.org"`)
+	resp, _ = bob.api(http.MethodGet, "/api/v1/board/statements?month=2026-11", tokenOf("bob@example.org"))
+	wantStatus(t, resp, http.StatusForbidden)
 	resp, body = bob.get("/commons")
 	wantStatus(t, resp, http.StatusOK)
 	main := body[strings.Index(body, "<main"):]

@@ -32,4 +32,5 @@ func commonsRoutes(pages, user, api *echo.Group, h *handlers.Handler) {
 	api.GET("/commons/hosts/:id/metrics", h.HostMetrics)
 	api.GET("/statements", h.APIStatements)
 	api.GET("/statements/:id", h.APIStatement)
+	api.GET("/board/statements", h.APIBoardStatements, handlers.RequireRole(account.RoleBoard))
 }
