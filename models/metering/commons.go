@@ -95,7 +95,7 @@ func (c *Commons) Capacity(ctx context.Context) (*Capacity, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Capacity{Total: HostView{Name: "total", Reachable: true}}
+	out := &Capacity{Total: HostView{Name: "total", Reachable: true}, Hosts: []HostView{}, Plans: []PlanFit{}}
 	for _, r := range rooms {
 		h := HostView{ID: r.HostID, Name: r.HostName, Reachable: r.Reachable, VMs: r.VMs, room: r,
 			CPU:      Resource{Physical: float64(r.CPUs), Allocated: float64(r.AllocVCPUs)},
@@ -191,7 +191,7 @@ func (a *AssemblyTurnout) Percent() float64 {
 // plan, and the last assembly's turnout.
 func (c *Commons) Cooperative(ctx context.Context) (*Cooperative, error) {
 	db := c.db.Read.WithContext(ctx)
-	out := &Cooperative{}
+	out := &Cooperative{VMsByPlan: []PlanFit{}}
 	today := c.clock.Now().UTC()
 	err := db.Raw(`SELECT
 		(SELECT COUNT(*) FROM memberships WHERE status IN ('member', 'leaving')),

@@ -119,7 +119,10 @@ func (m *Metrics) read(db *gorm.DB, kind, ref string, rng Range, now time.Time, 
 	if !ok {
 		return nil, models.Invalid(map[string]string{"range": "Choose 1h, 24h, 7d or 30d."})
 	}
-	out := &SeriesData{Range: rng, Step: sp.level.step, CPUs: cpus, MemoryMB: memMB}
+	out := &SeriesData{Range: rng, Step: sp.level.step, CPUs: cpus, MemoryMB: memMB,
+		// Empty arrays, not null, for a series never measured.
+		T: []int64{}, CPUPercent: []*float64{}, MemoryUsedMB: []*float64{}, DiskReadMBs: []*float64{}, DiskWriteMBs: []*float64{},
+		NetRxMBs: []*float64{}, NetTxMBs: []*float64{}, DiskUsedGB: []*float64{}}
 	id, err := m.lookupSeries(db, kind, ref)
 	if err != nil || id == 0 {
 		return out, err // never measured: an empty graph
