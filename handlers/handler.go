@@ -21,6 +21,7 @@ import (
 	"allmende/models/compute"
 	"allmende/models/governance"
 	"allmende/models/membership"
+	"allmende/models/metering"
 	"allmende/models/replication"
 	"allmende/models/rulebook"
 	"allmende/views"
@@ -52,6 +53,13 @@ type Handler struct {
 	FenceCommand bool                  // a fence command is configured (admin_failover.go)
 	Console      ConsoleOpener
 	UploadDir    string // where image uploads are spooled before import
+
+	// Metrics: VM and host series (models/metering); Commons: the
+	// members' view of capacity, costs and statements.
+	Metrics *metering.Metrics
+	Commons *metering.Commons
+	// commonsCache: the last reading of /commons (commons.go).
+	commonsCache commonsCache
 
 	Sessions *Sessions
 	Log      *slog.Logger

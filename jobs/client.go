@@ -24,6 +24,7 @@ import (
 	"allmende/mail"
 	"allmende/models"
 	"allmende/models/compute"
+	"allmende/models/metering"
 	"allmende/models/replication"
 )
 
@@ -90,6 +91,13 @@ type Deps struct {
 	// FenceCommand is run with a host's name and URI to power it off
 	// (--fence-command); empty: admins confirm fencing themselves.
 	FenceCommand string
+	// Metrics stores VM and host statistics; nil (or a Hypervisor that
+	// cannot read statistics) leaves the collection out. MetricsEvery is
+	// the collection period, DefaultMetricsEvery if zero.
+	Metrics      *metering.Metrics
+	MetricsEvery time.Duration
+	// Commons closes the monthly statements; nil leaves that job out.
+	Commons *metering.Commons
 }
 
 // rescueStuckJobsAfter is how long a job may stay "running" before River's
@@ -166,6 +174,8 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 			func() (river.JobArgs, *river.InsertOpts) { return jobargs.ReclaimHosts{}, scheduleOpts() },
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
+
+	periodic = append(periodic, metricsJobs(workers, deps)...)
 
 	var middleware []rivertype.Middleware
 	if deps.Lease != nil {

@@ -101,6 +101,8 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	adminVMRoutes(admin, authed, h)
 	organRoutes(user, h)
 
+	commonsRoutes(pages, user, authed, h)
+
 	// No catch-all route (see methodNotAllowed). Unknown paths reach the
 	// error handler, which loads the session itself so the 404 page shows
 	// the signed-in user's navigation.

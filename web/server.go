@@ -27,6 +27,7 @@ import (
 	"allmende/models/compute"
 	"allmende/models/governance"
 	"allmende/models/membership"
+	"allmende/models/metering"
 	"allmende/models/replication"
 	"allmende/models/rulebook"
 )
@@ -108,9 +109,12 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	if starterCache == "" {
 		starterCache = StarterCacheDir(cfg.DataDir)
 	}
+	series := metering.NewMetrics(s.db)
+	commons := metering.NewCommons(s.db, series, clock)
 	deps := jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender, Memberships: memberships,
 		VMs: vms, Tasks: tasks, Images: images, Starter: starterSvc, StarterCache: starterCache, UploadDir: uploadDir,
-		Replicas: replicas, Replicator: s.hv, FenceCommand: cfg.FenceCommand}
+		Replicas: replicas, Replicator: s.hv, FenceCommand: cfg.FenceCommand,
+		Metrics: series, MetricsEvery: cfg.MetricsEvery, Commons: commons}
 	// Before the workers start: jobs a killed predecessor left running are
 	// taken up at once rather than after River's rescue delay.
 	if s.releaseQueue, err = jobs.ClaimQueue(ctx, s.db, log); err != nil {
@@ -158,8 +162,10 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		UploadDir:    filepath.Join(cfg.DataDir, "uploads"),
 		Sessions:     handlers.NewSessions(keyHash, keyBlock),
 		Log:          log,
+		Metrics:      series,
+		Commons:      commons,
 	}
-	s.echo = s.routes(h, newMetrics(s.db, replicas))
+	s.echo = s.routes(h, newMetrics(s.db, replicas, s.hosts, series))
 	return s, nil
 }
 

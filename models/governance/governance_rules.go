@@ -44,6 +44,10 @@ var ruleTitles = map[string]string{
 	rulebook.RuleExclusionHearingDays:       "Days a member has to be heard before exclusion",
 	rulebook.RuleCompulsoryShares:           "Compulsory shares",
 	rulebook.RuleReplicationIntervalSeconds: "Replication interval (seconds)",
+	rulebook.RulePriceVCPUHour:              "Price of a vCPU-hour (thousandths of a cent)",
+	rulebook.RulePriceMemoryGiBHour:         "Price of a GiB-hour of memory (thousandths of a cent)",
+	rulebook.RulePriceDiskGiBMonth:          "Price of a GiB-month of disk (cents)",
+	rulebook.RulePriceTrafficGiB:            "Price of a GiB of network traffic (cents)",
 }
 
 // ruleVersionsAt returns, per key, the version in force at t.

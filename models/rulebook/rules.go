@@ -38,6 +38,8 @@ type RuleParams struct {
 	// ReplicationIntervalSeconds is how often a VM's disk is copied to its
 	// standby host when its plan sets no interval of its own.
 	ReplicationIntervalSeconds int
+	// Prices of usage (models/metering).
+	Prices Prices
 	// SupervisoryBoard is false when the bylaws do without one (§9(1)
 	// GenG; only effective while the cooperative has at most 20 members).
 	SupervisoryBoard bool

@@ -44,6 +44,13 @@ const (
 	// to its standby host unless its plan says otherwise.
 	RuleReplicationIntervalSeconds = "replication_interval_seconds"
 
+	// Prices (models/metering): a VM-hour costs vCPUs × the vCPU price +
+	// GiB of memory × the memory price, so a plan's price follows from its
+	// size; disks per GiB and month, traffic per GiB.
+	RulePriceVCPUHour      = "price_vcpu_hour_millicents"
+	RulePriceMemoryGiBHour = "price_memory_gib_hour_millicents"
+	RulePriceDiskGiBMonth  = "price_disk_gib_month_cents"
+	RulePriceTrafficGiB    = "price_traffic_gib_cents"
 	// Organs (models/membership/organs.go): "no" when the bylaws do
 	// without a supervisory board, which §9(1) GenG allows only while the
 	// cooperative has at most 20 members.
@@ -60,6 +67,14 @@ const (
 	// member to hold (a compulsory holding); 0 for none beyond the minimum.
 	RuleCompulsoryShares = "compulsory_shares"
 )
+
+// Prices are what usage costs, as the rules say at a moment.
+type Prices struct {
+	VCPUHourMillicents      int64
+	MemoryGiBHourMillicents int64
+	DiskGiBMonthCents       int64
+	TrafficGiBCents         int64
+}
 
 // Bounds of the replication interval: below 30 s a copy hardly finishes
 // before the next is due; a day is the longest data-loss window the rule
@@ -185,6 +200,28 @@ var RuleDefs = []ruleDef{
 			return "Enter a time zone of the IANA database, e.g. Europe/Berlin."
 		}
 		return ""
+	}},
+	// Bounds keep a typo (cents for millicents) from becoming a price: at
+	// most 10 € per vCPU- or GiB-hour, 100 € per GiB-month or GiB.
+	{RulePriceVCPUHour, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 0, 1_000_000)
+		p.Prices.VCPUHourMillicents = int64(n)
+		return msg
+	}},
+	{RulePriceMemoryGiBHour, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 0, 1_000_000)
+		p.Prices.MemoryGiBHourMillicents = int64(n)
+		return msg
+	}},
+	{RulePriceDiskGiBMonth, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 0, 10_000)
+		p.Prices.DiskGiBMonthCents = int64(n)
+		return msg
+	}},
+	{RulePriceTrafficGiB, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 0, 10_000)
+		p.Prices.TrafficGiBCents = int64(n)
+		return msg
 	}},
 	{RuleReplicationIntervalSeconds, func(p *RuleParams, v string) string {
 		n, msg := parseIntIn(v, MinReplicationIntervalSeconds, MaxReplicationIntervalSeconds)
