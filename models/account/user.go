@@ -21,15 +21,18 @@ const (
 	RoleMember Role = "member" // admitted by the board; may use the cooperative's resources
 	RoleBoard  Role = "board"  // admits members, runs general assemblies
 	RoleAdmin  Role = "admin"  // runs hosts and the portal
+	// RoleModerator works on the moderation panel beside the admins:
+	// cases, notes and sanctions, never appeals (models/moderation).
+	RoleModerator Role = "moderator"
 )
 
 // ParseRole accepts only the known roles.
 func ParseRole(s string) (Role, error) {
 	switch r := Role(strings.ToLower(strings.TrimSpace(s))); r {
-	case RoleMember, RoleBoard, RoleAdmin:
+	case RoleMember, RoleBoard, RoleAdmin, RoleModerator:
 		return r, nil
 	}
-	return "", fmt.Errorf("unknown role %q (want member, board or admin)", s)
+	return "", fmt.Errorf("unknown role %q (want member, board, admin or moderator)", s)
 }
 
 // User is an account. A fresh account holds no role until the board admits it.

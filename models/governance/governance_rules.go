@@ -34,6 +34,12 @@ var ruleTitles = map[string]string{
 	rulebook.RuleAssemblyNoticeDays:     "Notice period of a general assembly (days)",
 	rulebook.RuleProxyMaxRepresented:    "Members one proxy may represent",
 	rulebook.RuleHouseRulesText:         "House rules",
+	rulebook.RuleModerationLadder:       "Ladder of sanctions (steps in order, kind[:days])",
+	rulebook.RuleModerationStrikeDays:   "Days after which a sanction stops counting",
+	rulebook.RuleModerationConfirmHours: "Hours within which a second moderator must confirm an emergency suspension",
+	rulebook.RuleModerationAppealDays:   "Days within which a sanction may be appealed",
+	rulebook.RuleModerationThrottleDisk: "Disk limit of a throttled VM (KiB/s)",
+	rulebook.RuleModerationThrottleCPU:  "CPU limit of a throttled VM (% of one vCPU)",
 }
 
 // bylawRules are part of the bylaws: changing them is a change of the

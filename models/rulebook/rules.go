@@ -38,6 +38,15 @@ type RuleParams struct {
 	// ReplicationIntervalSeconds is how often a VM's disk is copied to its
 	// standby host when its plan sets no interval of its own.
 	ReplicationIntervalSeconds int
+	// Moderation: the ladder of sanctions and its figures.
+	// ModerationLadder is the ladder rule's text; Ladder parses it (kept
+	// as text so that RuleParams stays comparable).
+	ModerationLadder             string
+	ModerationStrikeDays         int
+	ModerationConfirmHours       int
+	ModerationAppealDays         int
+	ModerationThrottleDiskKiB    int
+	ModerationThrottleCPUPercent int
 }
 
 // RuleVersion is one adopted value of one rule.

@@ -31,6 +31,16 @@ const (
 	// Replication (models/replication): how often a VM's disk is copied
 	// to its standby host unless its plan says otherwise.
 	RuleReplicationIntervalSeconds = "replication_interval_seconds"
+
+	// Moderation (models/moderation): the graduated sanctions and their
+	// figures. The ladder lists the steps in order, each a kind with an
+	// optional default duration in days ("throttle:7d").
+	RuleModerationLadder       = "moderation_ladder"
+	RuleModerationStrikeDays   = "moderation_strike_days"   // a sanction stops counting after this
+	RuleModerationConfirmHours = "moderation_confirm_hours" // an unconfirmed emergency suspension lifts after this
+	RuleModerationAppealDays   = "moderation_appeal_days"   // a sanction may be appealed this long
+	RuleModerationThrottleDisk = "moderation_throttle_disk_kib"
+	RuleModerationThrottleCPU  = "moderation_throttle_cpu_percent"
 )
 
 // Bounds of the replication interval: below 30 s a copy hardly finishes
@@ -139,6 +149,37 @@ var RuleDefs = []ruleDef{
 	{RuleReplicationIntervalSeconds, func(p *RuleParams, v string) string {
 		n, msg := parseIntIn(v, MinReplicationIntervalSeconds, MaxReplicationIntervalSeconds)
 		p.ReplicationIntervalSeconds = n
+		return msg
+	}},
+	{RuleModerationLadder, func(p *RuleParams, v string) string {
+		_, msg := ParseLadder(v)
+		p.ModerationLadder = v
+		return msg
+	}},
+	{RuleModerationStrikeDays, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 1, 3650)
+		p.ModerationStrikeDays = n
+		return msg
+	}},
+	{RuleModerationConfirmHours, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 1, 168)
+		p.ModerationConfirmHours = n
+		return msg
+	}},
+	{RuleModerationAppealDays, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 1, 365)
+		p.ModerationAppealDays = n
+		return msg
+	}},
+	{RuleModerationThrottleDisk, func(p *RuleParams, v string) string {
+		// KiB/s for reads and for writes: from 64 KiB/s to 1 GiB/s.
+		n, msg := parseIntIn(v, 64, 1024*1024)
+		p.ModerationThrottleDiskKiB = n
+		return msg
+	}},
+	{RuleModerationThrottleCPU, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 1, 99)
+		p.ModerationThrottleCPUPercent = n
 		return msg
 	}},
 }
