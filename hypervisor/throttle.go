@@ -2,7 +2,9 @@ package hypervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/digitalocean/go-libvirt"
 )
@@ -22,6 +24,11 @@ const cpuPeriod = 100000
 // kernel lacks the queueing disciplines libvirt's domiftune needs (no
 // sch_sfq, no act_police: this machine's). It is reported, never faked.
 const ErrNetworkThrottle = "network bandwidth limits are not supported on this host"
+
+// ErrCPULimitUnsupported is SetThrottle's answer on a host whose libvirtd
+// gives guests no cgroup CPU controller (a private daemon without
+// DaemonOptions.CPUControl): the disk limits are set, the CPU limit is not.
+var ErrCPULimitUnsupported = errors.New("CPU limits are not supported on this host (libvirt has no cgroup CPU controller)")
 
 // SetThrottle sets (or, with the zero Throttle, clears) the limits on the
 // domain's boot disk and vCPUs, live when the domain runs and in its
@@ -55,6 +62,9 @@ func (m *Manager) SetThrottle(ctx context.Context, uri, name, disk string, t Thr
 			{Field: "vcpu_quota", Value: *libvirt.NewTypedParamValueLlong(quota)},
 		}
 		if err := l.DomainSetSchedulerParametersFlags(dom, cpu, flags); err != nil {
+			if strings.Contains(err.Error(), "controller is not mounted") {
+				return ErrCPULimitUnsupported
+			}
 			return fmt.Errorf("cpu limits: %w", err)
 		}
 		return nil
@@ -82,6 +92,9 @@ func (m *Manager) ReadThrottle(ctx context.Context, uri, name, disk string) (Thr
 			}
 		}
 		_, np, err := l.DomainGetSchedulerType(dom)
+		if err != nil && strings.Contains(err.Error(), "controller is not mounted") {
+			return nil // no CPU limits on this host: none in force
+		}
 		if err != nil {
 			return fmt.Errorf("scheduler: %w", err)
 		}
