@@ -12,10 +12,12 @@ import (
 type MembershipDaily interface {
 	ProcessDueNotices(ctx context.Context) (int, error)
 	PurgeExpired(ctx context.Context) (int, error)
+	SyncOrganRoles(ctx context.Context) (int, error)
 }
 
-// ProcessMembershipsWorker runs the daily membership upkeep. Both steps
-// are idempotent, so a retry after a crash does no harm.
+// ProcessMembershipsWorker runs the membership upkeep (hourly). Every step
+// is idempotent, so a retry after a crash does no harm. Roles of organs
+// follow the terms after the notices, which may end seats with memberships.
 type ProcessMembershipsWorker struct {
 	river.WorkerDefaults[jobargs.ProcessMemberships]
 	memberships MembershipDaily
@@ -23,6 +25,9 @@ type ProcessMembershipsWorker struct {
 
 func (w *ProcessMembershipsWorker) Work(ctx context.Context, _ *river.Job[jobargs.ProcessMemberships]) error {
 	if _, err := w.memberships.ProcessDueNotices(ctx); err != nil {
+		return err
+	}
+	if _, err := w.memberships.SyncOrganRoles(ctx); err != nil {
 		return err
 	}
 	_, err := w.memberships.PurgeExpired(ctx)

@@ -21,18 +21,30 @@ const (
 	RoleMember Role = "member" // admitted by the board; may use the cooperative's resources
 	RoleBoard  Role = "board"  // admits members, runs general assemblies
 	RoleAdmin  Role = "admin"  // runs hosts and the portal
+	// Organ roles follow from appointments (membership.Organs): a seat on
+	// the supervisory board, a seat on the appeals committee. The board
+	// role does too, once appointed; an administrator's grant of it is
+	// how the first board of a new installation begins.
+	RoleSupervisory Role = "supervisory"
+	RoleAppeals     Role = "appeals"
 	// RoleModerator works on the moderation panel beside the admins:
 	// cases, notes and sanctions, never appeals (models/moderation).
 	RoleModerator Role = "moderator"
 )
 
+// Where a role comes from (user_roles.source).
+const (
+	RoleSourceGrant       = "grant"       // granted by an administrator or the command line
+	RoleSourceAppointment = "appointment" // follows from an active appointment to an organ
+)
+
 // ParseRole accepts only the known roles.
 func ParseRole(s string) (Role, error) {
 	switch r := Role(strings.ToLower(strings.TrimSpace(s))); r {
-	case RoleMember, RoleBoard, RoleAdmin, RoleModerator:
+	case RoleMember, RoleBoard, RoleAdmin, RoleSupervisory, RoleAppeals, RoleModerator:
 		return r, nil
 	}
-	return "", fmt.Errorf("unknown role %q (want member, board, admin or moderator)", s)
+	return "", fmt.Errorf("unknown role %q (want member, board, admin, supervisory, appeals or moderator)", s)
 }
 
 // User is an account. A fresh account holds no role until the board admits it.
@@ -54,6 +66,7 @@ type UserRole struct {
 	UserID    string
 	Role      Role
 	GrantedAt time.Time
+	Source    string // RoleSourceGrant or RoleSourceAppointment
 }
 
 func (UserRole) TableName() string { return "user_roles" }
@@ -119,7 +132,7 @@ func insertUserTx(tx *gorm.DB, actor models.Actor, u *User, roles []Role) error 
 		return fmt.Errorf("insert user: %w", err)
 	}
 	for _, r := range roles {
-		if err := tx.Create(&UserRole{UserID: u.ID, Role: r, GrantedAt: u.CreatedAt}).Error; err != nil {
+		if err := tx.Create(&UserRole{UserID: u.ID, Role: r, GrantedAt: u.CreatedAt, Source: RoleSourceGrant}).Error; err != nil {
 			return fmt.Errorf("grant role %s: %w", r, err)
 		}
 	}
@@ -244,7 +257,7 @@ func GrantRoleTx(tx *gorm.DB, actor models.Actor, userID string, r Role) error {
 	if n > 0 {
 		return nil
 	}
-	if err := tx.Create(&UserRole{UserID: userID, Role: r, GrantedAt: time.Now().UTC()}).Error; err != nil {
+	if err := tx.Create(&UserRole{UserID: userID, Role: r, GrantedAt: time.Now().UTC(), Source: RoleSourceGrant}).Error; err != nil {
 		return fmt.Errorf("grant role %s: %w", r, err)
 	}
 	return kit.RecordAudit(tx, actor, "user.role_grant", "user", userID, map[string]any{"role": r})

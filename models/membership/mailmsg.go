@@ -2,6 +2,7 @@ package membership
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"allmende/jobs/jobargs"
@@ -120,5 +121,21 @@ func mailExcluded(to, name string, m *Membership, reason string) jobargs.SendMai
 		Body: fmt.Sprintf("Hello %s,\n\nthe cooperative has excluded you as a member with effect from %s.\n\n"+
 			"The reason given:\n%s\n\nYour paid-in capital will be paid back to you. "+
 			"You can still read your membership page.", name, kit.FormatDate(*m.LeftOn), reason) + MailSignature,
+	}
+}
+
+func mailAppointed(to, name string, a *Appointment) jobargs.SendMail {
+	how := "elected by the general assembly"
+	if a.Source == SourceDecision {
+		how = "appointed by decision of the " + strings.ReplaceAll(a.Body, "_", " ")
+	}
+	return jobargs.SendMail{
+		To: to, Key: "organ.appointed:" + a.ID,
+		Subject: "Your appointment to the " + strings.ToLower(a.Organ.Title()),
+		Body: fmt.Sprintf("Hello %s,\n\nyou were %s to the %s of the cooperative on %s, "+
+			"for the term from %s to %s. The portal gives you the rights of the office while the term runs "+
+			"and you remain a member in good standing.",
+			name, how, strings.ToLower(a.Organ.Title()), kit.FormatDate(a.DecidedOn),
+			kit.FormatDate(a.TermStart), kit.FormatDate(a.TermEnd)) + MailSignature,
 	}
 }

@@ -108,6 +108,7 @@ const (
 	EventSharesCancelled  = "shares_cancelled"
 	EventLeft             = "left"
 	EventExcluded         = "excluded"
+	EventAppointed        = "appointed" // to an organ (organs.go)
 )
 
 // Refund is paid-in capital the cooperative owes a (former) member.
@@ -235,6 +236,10 @@ func (s *Memberships) endMembershipTx(tx *gorm.DB, actor models.Actor, m *Member
 		}
 	}
 	if err := account.RevokeRoleTx(tx, actor, m.UserID, account.RoleMember); err != nil {
+		return 0, due, err
+	}
+	// A seat needs a membership: it ends with it, bootstrap grants too.
+	if err := endSeatsTx(tx, actor, m.UserID, leftOn, EndMembershipEnded); err != nil {
 		return 0, due, err
 	}
 	refund, err = refundableCapital(tx, m.ID, 0, 0)

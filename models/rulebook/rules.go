@@ -47,6 +47,9 @@ type RuleParams struct {
 	ModerationAppealDays         int
 	ModerationThrottleDiskKiB    int
 	ModerationThrottleCPUPercent int
+	// SupervisoryBoard is false when the bylaws do without one (§9(1)
+	// GenG; only effective while the cooperative has at most 20 members).
+	SupervisoryBoard bool
 }
 
 // RuleVersion is one adopted value of one rule.

@@ -41,6 +41,11 @@ const (
 	RuleModerationAppealDays   = "moderation_appeal_days"   // a sanction may be appealed this long
 	RuleModerationThrottleDisk = "moderation_throttle_disk_kib"
 	RuleModerationThrottleCPU  = "moderation_throttle_cpu_percent"
+
+	// Organs (models/membership/organs.go): "no" when the bylaws do
+	// without a supervisory board, which §9(1) GenG allows only while the
+	// cooperative has at most 20 members.
+	RuleSupervisoryBoard = "supervisory_board"
 )
 
 // Bounds of the replication interval: below 30 s a copy hardly finishes
@@ -181,6 +186,14 @@ var RuleDefs = []ruleDef{
 		n, msg := parseIntIn(v, 1, 99)
 		p.ModerationThrottleCPUPercent = n
 		return msg
+	}},
+	{RuleSupervisoryBoard, func(p *RuleParams, v string) string {
+		switch v {
+		case "yes", "no":
+			p.SupervisoryBoard = v == "yes"
+			return ""
+		}
+		return `Enter "yes" (the bylaws provide a supervisory board) or "no".`
 	}},
 }
 
