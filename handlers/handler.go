@@ -20,6 +20,7 @@ import (
 	"allmende/models/compute"
 	"allmende/models/governance"
 	"allmende/models/membership"
+	"allmende/models/moderation"
 	"allmende/models/replication"
 	"allmende/models/rulebook"
 	"allmende/views"
@@ -47,7 +48,8 @@ type Handler struct {
 	SSHKeys      *compute.SSHKeys
 	HostSettings *compute.Hosts
 	Replicas     *replication.Replicas // nil: no replication section or pages
-	FenceCommand bool                  // a fence command is configured (admin_failover.go)
+	Moderation   *moderation.Moderation
+	FenceCommand bool // a fence command is configured (admin_failover.go)
 	Console      ConsoleOpener
 	UploadDir    string // where image uploads are spooled before import
 
@@ -85,7 +87,8 @@ func pageViewer(c echo.Context) *views.Viewer {
 		return nil
 	}
 	return &views.Viewer{Name: u.Name, Email: u.Email,
-		IsMember: u.Has(account.RoleMember), IsBoard: u.Has(account.RoleBoard), IsAdmin: u.Has(account.RoleAdmin)}
+		IsMember: u.Has(account.RoleMember), IsBoard: u.Has(account.RoleBoard), IsAdmin: u.Has(account.RoleAdmin),
+		IsModerator: u.Has(account.RoleModerator), IsAppeals: u.Has(account.RoleAppeals)}
 }
 
 // actor describes who makes the request, for the audit log.

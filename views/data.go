@@ -9,6 +9,10 @@ type Viewer struct {
 	IsMember bool
 	IsBoard  bool
 	IsAdmin  bool
+	// IsModerator: works the moderation panel (admins do too);
+	// IsAppeals: sits on the elected appeals committee.
+	IsModerator bool
+	IsAppeals   bool
 }
 
 // Flash is a one-time message shown at the top of the next page.

@@ -49,6 +49,10 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	authed := api.Group("", h.APIAuth)
 	authed.GET("/me", h.APIMe)
 	authed.GET("/hosts", h.APIHosts, handlers.RequireRole(account.RoleAdmin))
+	// Registered before the catch-all below; the other areas' API routes
+	// are added later and still win over it (echo prefers static paths).
+	api.POST("/abuse-reports", h.APIAbuseReport)
+	api.GET("/abuse-reports/:ref", h.APIReportStatus)
 	api.Any("/*", func(echo.Context) error { return echo.ErrNotFound })
 
 	pages := e.Group("", h.LoadUser, h.CSRF)
@@ -84,6 +88,7 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	governanceRoutes(user, authed, h)
 	vmRoutes(user, authed, h)
 	adminVMRoutes(admin, authed, h)
+	moderationRoutes(pages, user, authed, h)
 
 	// Unknown pages still get the session, so the 404 page shows the
 	// navigation of the signed-in user.

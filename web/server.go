@@ -27,6 +27,7 @@ import (
 	"allmende/models/compute"
 	"allmende/models/governance"
 	"allmende/models/membership"
+	"allmende/models/moderation"
 	"allmende/models/replication"
 	"allmende/models/rulebook"
 )
@@ -102,6 +103,8 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	// through compute's guard, since compute ranks below it.
 	replicas := replication.New(s.db, queue, clock)
 	vms.SetPlacementGuard(replicas)
+	// Appeals go to the appeals committee the assembly elects.
+	mod := moderation.New(s.db, queue, clock, moderation.ElectedCommittee{Organs: memberships.Organs()})
 	starterSvc := compute.NewStarter(s.db, queue)
 	starterCache := cfg.StarterCache
 	if starterCache == "" {
@@ -109,7 +112,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	}
 	deps := jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender, Memberships: memberships,
 		VMs: vms, Tasks: tasks, Images: images, Starter: starterSvc, StarterCache: starterCache, UploadDir: uploadDir,
-		Replicas: replicas, Replicator: s.hv, FenceCommand: cfg.FenceCommand}
+		Replicas: replicas, Replicator: s.hv, FenceCommand: cfg.FenceCommand, Moderation: mod}
 	// Before the workers start: jobs a killed predecessor left running are
 	// taken up at once rather than after River's rescue delay.
 	if s.releaseQueue, err = jobs.ClaimQueue(ctx, s.db, log); err != nil {
@@ -151,6 +154,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		SSHKeys:      compute.NewSSHKeys(s.db),
 		HostSettings: s.hosts,
 		Replicas:     replicas,
+		Moderation:   mod,
 		FenceCommand: cfg.FenceCommand != "",
 		Console:      consoles{vms: vms, hv: s.hv},
 		UploadDir:    filepath.Join(cfg.DataDir, "uploads"),

@@ -81,3 +81,9 @@ func (m *Moderation) Quarter(ctx context.Context, year, q int) (*Quarterly, erro
 	}
 	return r, nil
 }
+
+// CurrentQuarter is the year and quarter of today.
+func (m *Moderation) CurrentQuarter() (int, int) {
+	now := m.now()
+	return now.Year(), (int(now.Month())-1)/3 + 1
+}
