@@ -10,8 +10,8 @@ import (
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/models/compute"
-	"allmende/models/moderation"
 	"allmende/models/modelstest"
+	"allmende/models/moderation"
 	"allmende/models/rulebook"
 )
 
