@@ -168,6 +168,15 @@ func (h *Handler) ShowCase(c echo.Context) error {
 	return h.casePage(c, c.Param("id"), http.StatusOK, views.Form{})
 }
 
+// ShowCaseLog is the case log partial the case page polls (GET /moderation/cases/:id/log).
+func (h *Handler) ShowCaseLog(c echo.Context) error {
+	d, err := h.Moderation.Case(c.Request().Context(), actor(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.CaseLog(d))
+}
+
 // caseDone redirects to the case after an action, or shows the case with
 // the refusal.
 func (h *Handler) caseDone(c echo.Context, id string, err error, f views.Form, done string) error {

@@ -23,6 +23,7 @@ func moderationRoutes(pages, user, authed *echo.Group, h *handlers.Handler) {
 	user.GET("/transparency", h.ShowTransparency)
 	user.GET("/moderation", h.ShowCases)
 	user.GET("/moderation/cases/:id", h.ShowCase)
+	user.GET("/moderation/cases/:id/log", h.ShowCaseLog)
 	for _, a := range []string{"assign", "note", "dismiss", "sanction"} {
 		user.POST("/moderation/cases/:id/"+a, h.PostCaseAction(a))
 	}
