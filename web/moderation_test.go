@@ -101,7 +101,7 @@ func TestModerationHTTP(t *testing.T) {
 	resp, body = apiJSON(rc, http.MethodPost, "/api/v1/moderation/cases/"+caseID+"/sanctions", mo, `{"kind":"throttle","reason":"x"}`)
 	wantStatus(t, resp, http.StatusUnprocessableEntity) // a member case has no VM
 	wantContains(t, body, "virtual machine")
-	resp, body = apiJSON(rc, http.MethodPost, "/api/v1/moderation/cases/"+caseID+"/sanctions", rita, `{"kind":"warning","reason":"x"}`)
+	resp, _ = apiJSON(rc, http.MethodPost, "/api/v1/moderation/cases/"+caseID+"/sanctions", rita, `{"kind":"warning","reason":"x"}`)
 	wantStatus(t, resp, http.StatusForbidden)
 	resp, body = apiJSON(rc, http.MethodPost, "/api/v1/moderation/cases/"+caseID+"/sanctions", mo, `{"kind":"warning","reason":"Please keep the comments civil."}`)
 	wantStatus(t, resp, http.StatusCreated)
@@ -129,6 +129,7 @@ func TestModerationHTTP(t *testing.T) {
 	wantStatus(t, resp, http.StatusConflict)
 	// The reporter's status says action was taken, nothing more.
 	resp, body = rc.get(statusPath)
+	wantStatus(t, resp, http.StatusOK)
 	wantContains(t, body, `data-status="action_taken"`)
 	// The quarterly numbers, for members.
 	resp, body = rc.get("/transparency")
