@@ -303,3 +303,16 @@ func (h *Handler) ShowTransparency(c echo.Context) error {
 	}
 	return render(c, http.StatusOK, views.TransparencyPage(p, r))
 }
+
+// ShowMotions lists the motions to exclude for the board (GET /board/motions).
+func (h *Handler) ShowMotions(c echo.Context) error {
+	ms, err := h.Moderation.Motions(c.Request().Context(), actor(c))
+	if err != nil {
+		return err
+	}
+	p, err := h.page(c, "Motions to exclude", "motions")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.MotionsPage(p, ms))
+}

@@ -29,6 +29,7 @@ func moderationRoutes(pages, user, authed *echo.Group, h *handlers.Handler) {
 	}
 	user.POST("/moderation/sanctions/:id/confirm", h.PostSanctionAction("confirm"))
 	user.POST("/moderation/sanctions/:id/lift", h.PostSanctionAction("lift"))
+	user.GET("/board/motions", h.ShowMotions)
 	user.GET("/appeals", h.ShowAppeals)
 	user.POST("/appeals/:id/decide", h.PostDecision)
 

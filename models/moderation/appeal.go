@@ -2,6 +2,7 @@ package moderation
 
 import (
 	"allmende/models"
+	"allmende/models/account"
 	"allmende/models/internal/kit"
 	"allmende/models/rulebook"
 	"context"
@@ -275,4 +276,37 @@ func (m *Moderation) Decide(ctx context.Context, actor models.Actor, appealID st
 		}
 		return nil
 	})
+}
+
+// Motion is a motion to exclude that moderation handed to the board, with
+// the record that the member was heard.
+type Motion struct {
+	Sanction
+	CaseRef     string `json:"case_ref"`
+	SubjectName string `json:"subject_name"`
+}
+
+// Motions lists the motions to exclude for the board (and the panel),
+// newest first. The board decides the exclusion itself (§68 GenG) in the
+// membership register.
+func (m *Moderation) Motions(ctx context.Context, actor models.Actor) ([]Motion, error) {
+	db := m.db.Gorm.WithContext(ctx)
+	staff, err := isStaffTx(db, actor.UserID)
+	if err != nil {
+		return nil, err
+	}
+	board, err := account.UserHasRole(db, actor.UserID, account.RoleBoard)
+	if err != nil {
+		return nil, err
+	}
+	if !staff && !board {
+		return nil, models.Forbidden("Only the board and the moderators see motions to exclude.")
+	}
+	var out []Motion
+	if err := db.Table("moderation_sanctions AS s").Select("s.*, c.ref AS case_ref, u.name AS subject_name").
+		Joins("JOIN moderation_cases c ON c.id = s.case_id").Joins("JOIN users u ON u.id = s.subject_id").
+		Where("s.kind = ?", rulebook.SanctionExclusion).Order("s.starts_at DESC").Limit(200).Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("list motions: %w", err)
+	}
+	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"allmende/models"
+	"allmende/models/account"
 	"allmende/models/modelstest"
 	"allmende/models/moderation"
 	"allmende/models/rulebook"
@@ -282,6 +283,14 @@ func TestSanctionEffects(t *testing.T) {
 		d, _ = e.mod.Case(ctx, e.mod1, c.ID)
 		if d.State != moderation.CaseClosed || d.Resolution != moderation.ResolutionReferred {
 			t.Fatalf("case after exclusion motion: %s %s", d.State, d.Resolution)
+		}
+		board := user(t, db, "board@example.org", account.RoleBoard)
+		ms, err := e.mod.Motions(ctx, board)
+		if err != nil || len(ms) != 1 || ms[0].HeardNote == "" || ms[0].SubjectName != "alice" {
+			t.Fatalf("board's motions %+v, %v", ms, err)
+		}
+		if _, err := e.mod.Motions(ctx, alice); err == nil {
+			t.Fatal("a member read the motions")
 		}
 	})
 }
