@@ -197,7 +197,7 @@ func (h *Handler) caseDone(c echo.Context, id string, err error, f views.Form, d
 func (h *Handler) PostCaseAction(action string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx, a, id := c.Request().Context(), actor(c), c.Param("id")
-		f := formOf(c, "kind", "reason", "days", "heard_note", "body", "reason_close")
+		f := formOf(c, "kind", "vm_id", "reason", "days", "heard_note", "body", "reason_close")
 		var err error
 		done := ""
 		switch action {
@@ -216,7 +216,7 @@ func (h *Handler) PostCaseAction(action string) echo.HandlerFunc {
 			}
 		case "sanction":
 			in := moderation.SanctionInput{Kind: f.Value("kind"), Reason: f.Value("reason"), HeardNote: f.Value("heard_note"),
-				Emergency: c.FormValue("emergency") == "1", VMID: c.FormValue("vm_id")}
+				Emergency: c.FormValue("emergency") == "1", VMID: f.Value("vm_id")}
 			if d := strings.TrimSpace(f.Value("days")); d != "" {
 				n, perr := strconv.Atoi(d)
 				if perr != nil || n < 1 {

@@ -29,7 +29,8 @@ type CaseRow struct {
 	AssigneeEmail string `json:"assignee_email,omitempty"`
 	SubjectName   string `json:"subject_name"`
 	// Age is the time since the first report.
-	Age time.Duration `gorm:"-" json:"age_seconds"`
+	Age        time.Duration `gorm:"-" json:"-"`
+	AgeSeconds int64         `gorm:"-" json:"age_seconds"`
 }
 
 // Cases is the panel's queue, oldest first report first.
@@ -78,6 +79,7 @@ func (m *Moderation) Cases(ctx context.Context, actor models.Actor, f CaseFilter
 	}
 	for i := range out {
 		out[i].Age = now.Sub(out[i].FirstReportAt)
+		out[i].AgeSeconds = int64(out[i].Age / time.Second)
 	}
 	return out, nil
 }
@@ -97,7 +99,17 @@ type CaseDetail struct {
 	Strikes      int                   `json:"strikes"`           // sanctions still counting
 	Suggested    int                   `json:"suggested_step"`    // strikes + 1, at most the top
 	Ladder       []rulebook.LadderStep `json:"ladder"`
-	SinceFirst   time.Duration         `json:"since_first_report_seconds"`
+	SinceFirst   time.Duration         `json:"-"`
+	SinceFirstS  int64                 `json:"since_first_report_seconds"`
+	// SubjectVMs are the member's VMs, for a throttle or suspension in a
+	// case about the member or a post.
+	SubjectVMs []SubjectVM `json:"subject_vms"`
+}
+
+// SubjectVM is one VM of the member concerned.
+type SubjectVM struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // Case reads one case for the panel.
@@ -149,6 +161,11 @@ func (m *Moderation) Case(ctx context.Context, actor models.Actor, id string) (*
 	d.Ladder = p.Ladder()
 	d.Suggested = min(d.Strikes+1, len(p.Ladder()))
 	d.SinceFirst = now.Sub(d.FirstReportAt)
+	d.SinceFirstS = int64(d.SinceFirst / time.Second)
+	if err := db.Table("vms").Select("id, name").Where("owner_id = ? AND state <> ?", d.SubjectID, "deleted").
+		Order("LOWER(name), id").Scan(&d.SubjectVMs).Error; err != nil {
+		return nil, fmt.Errorf("load vms of the member: %w", err)
+	}
 	return d, nil
 }
 

@@ -11,16 +11,17 @@ import (
 // Quarterly is the members' transparency report of one quarter: counts
 // only, no names, no addresses, no VMs.
 type Quarterly struct {
-	Year, Quarter     int
-	From, To          time.Time
-	ReportsByCategory map[string]int `json:"reports_by_category"`
-	ExternalReports   int            `json:"external_reports"`
-	SanctionsByStep   map[string]int `json:"sanctions_by_step"` // "2 throttle"
-	Appeals           int            `json:"appeals"`
-	AppealsByOutcome  map[string]int `json:"appeals_by_outcome"`
-	Cases             int            `json:"cases"`
-	CasesActedOn      int            `json:"cases_acted_on"`
-	MedianFirstAction time.Duration  `json:"median_first_action_seconds"`
+	Year, Quarter      int
+	From, To           time.Time
+	ReportsByCategory  map[string]int `json:"reports_by_category"`
+	ExternalReports    int            `json:"external_reports"`
+	SanctionsByStep    map[string]int `json:"sanctions_by_step"` // "2 throttle"
+	Appeals            int            `json:"appeals"`
+	AppealsByOutcome   map[string]int `json:"appeals_by_outcome"`
+	Cases              int            `json:"cases"`
+	CasesActedOn       int            `json:"cases_acted_on"`
+	MedianFirstAction  time.Duration  `json:"-"`
+	MedianFirstActionS int64          `json:"median_first_action_seconds"`
 }
 
 // Quarter returns the report of quarter q (1–4) of year. Any signed-in
@@ -78,6 +79,7 @@ func (m *Moderation) Quarter(ctx context.Context, year, q int) (*Quarterly, erro
 		if len(waits)%2 == 0 {
 			r.MedianFirstAction = (waits[mid-1] + waits[mid]) / 2
 		}
+		r.MedianFirstActionS = int64(r.MedianFirstAction / time.Second)
 	}
 	return r, nil
 }
