@@ -9,6 +9,7 @@ import (
 
 	"allmende/models"
 	"allmende/models/account"
+	"allmende/models/compute"
 	"allmende/models/modelstest"
 	"allmende/models/moderation"
 	"allmende/models/rulebook"
@@ -462,4 +463,77 @@ func jobs(t *testing.T, db *models.DB, kind string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// Members report proposals and comments by id; the case names their
+// author as the member concerned. Unknown ids and kinds are field errors.
+func TestReportProposalAndComment(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		alice, _ := e.member(t, "alice@example.org")
+		carol, _ := e.member(t, "carol@example.org")
+		now := e.clock.Now()
+		if err := db.Gorm.Exec("INSERT INTO proposals (id, author_id, title, reasoning, kind, status, created_at) VALUES ('p1', ?, 'Free VMs for all', 'because', 'motion', 'open', ?)",
+			alice.UserID, now).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Gorm.Exec("INSERT INTO proposal_comments (id, proposal_id, author_id, text, created_at) VALUES ('c1', 'p1', ?, 'you are all idiots', ?)",
+			alice.UserID, now).Error; err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct{ kind, target, label string }{
+			{moderation.TargetProposal, "p1", "Free VMs for all"}, {moderation.TargetComment, "c1", "you are all idiots"}} {
+			r, err := e.mod.Report(ctx, carol, moderation.ReportInput{TargetKind: c.kind, Target: c.target, Category: moderation.CategoryConduct, Evidence: "insulting"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := e.caseOf(t, r.Ref)
+			if d.TargetKind != c.kind || d.SubjectID != alice.UserID || d.TargetLabel != c.label || d.VMID != nil {
+				t.Errorf("%s case: %+v", c.kind, d.Case)
+			}
+		}
+		before := modelstest.Snapshot(t, db)
+		for _, in := range []moderation.ReportInput{
+			{TargetKind: moderation.TargetComment, Target: "nope", Category: "conduct", Evidence: "x"},
+			{TargetKind: "host", Target: "p1", Category: "conduct", Evidence: "x"},
+			{TargetKind: moderation.TargetProposal, Target: "p1", Category: "conduct", Evidence: "bad\x1b[2Jescape"},
+		} {
+			if _, err := e.mod.Report(ctx, carol, in); err == nil {
+				t.Errorf("%+v accepted", in)
+			}
+		}
+		modelstest.SameSnapshot(t, db, before, "refused reports")
+	})
+}
+
+// The reconciler does not restart a suspended VM it finds stopped (the
+// automatic restart would undo the suspension).
+func TestSuspendedVMNotRestarted(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		alice, _ := e.member(t, "alice@example.org")
+		carol, _ := e.member(t, "carol@example.org")
+		vm, _ := e.vm(t, alice, "web")
+		r, err := e.mod.Report(ctx, carol, moderation.ReportInput{TargetKind: moderation.TargetVM, Target: "web", Category: "malware", Evidence: "c2 traffic"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.mod.Sanction(ctx, e.mod1, e.caseOf(t, r.Ref).ID, moderation.SanctionInput{Kind: rulebook.SanctionSuspendVM, Reason: "c2"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.vms.RecordDrift(ctx, vm.HostID, []compute.ObservedDomain{{Name: vm.DomainName(), Running: false}}); err != nil {
+			t.Fatal(err)
+		}
+		got := e.vmRow(t, vm.ID)
+		if got.State != compute.VMStopped || !strings.Contains(got.StateReason, "suspended") {
+			t.Fatalf("after an unexpected stop: %s %q", got.State, got.StateReason)
+		}
+		var open int64
+		db.Gorm.Model(&compute.Task{}).Where("vm_id = ? AND status IN ?", vm.ID, []string{"queued", "running"}).Count(&open)
+		if open != 0 {
+			t.Fatalf("%d tasks started for a suspended VM", open)
+		}
+	})
 }
