@@ -144,6 +144,12 @@ type ModerationEnforceWorker struct {
 	e *enforcer
 }
 
+// NewModerationEnforceWorker is the worker on its own, for tests with a
+// fake hypervisor (NewWorking registers it with the reconciler's).
+func NewModerationEnforceWorker(mod *moderation.Moderation, vms *compute.VMs, hv ModerationHypervisor, log *slog.Logger) *ModerationEnforceWorker {
+	return &ModerationEnforceWorker{e: &enforcer{mod: mod, vms: vms, hv: hv, logger: log}}
+}
+
 func (w *ModerationEnforceWorker) Timeout(*river.Job[jobargs.ModerationEnforce]) time.Duration {
 	return vmJobTimeout
 }
