@@ -150,7 +150,7 @@ func (m *Moderation) Appeals(ctx context.Context, actor models.Actor) ([]AppealR
 	} else if !ok {
 		return nil, models.Forbidden("Only members of the elected appeals committee in office decide appeals.")
 	}
-	var rows []AppealRow
+	rows := []AppealRow{}
 	if err := db.Table("moderation_appeals AS a").Select("a.*, c.ref AS case_ref, c.category").
 		Joins("JOIN moderation_cases c ON c.id = a.case_id").
 		Order("CASE WHEN a.state = 'pending' THEN 0 ELSE 1 END, a.created_at").Limit(500).Scan(&rows).Error; err != nil {
@@ -302,7 +302,7 @@ func (m *Moderation) Motions(ctx context.Context, actor models.Actor) ([]Motion,
 	if !staff && !board {
 		return nil, models.Forbidden("Only the board and the moderators see motions to exclude.")
 	}
-	var out []Motion
+	out := []Motion{}
 	if err := db.Table("moderation_sanctions AS s").Select("s.*, c.ref AS case_ref, u.name AS subject_name").
 		Joins("JOIN moderation_cases c ON c.id = s.case_id").Joins("JOIN users u ON u.id = s.subject_id").
 		Where("s.kind = ?", rulebook.SanctionExclusion).Order("s.starts_at DESC").Limit(200).Scan(&out).Error; err != nil {

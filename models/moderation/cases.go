@@ -73,7 +73,7 @@ func (m *Moderation) Cases(ctx context.Context, actor models.Actor, f CaseFilter
 	if f.MinAgeDays > 0 {
 		q = q.Where("c.first_report_at <= ?", now.AddDate(0, 0, -f.MinAgeDays))
 	}
-	var out []CaseRow
+	out := []CaseRow{}
 	if err := q.Order("c.first_report_at, c.id").Limit(500).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("list cases: %w", err)
 	}
