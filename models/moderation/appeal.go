@@ -284,6 +284,9 @@ type Motion struct {
 	Sanction
 	CaseRef     string `json:"case_ref"`
 	SubjectName string `json:"subject_name"`
+	// MembershipID is the member's latest membership, for the board's
+	// register page, where the exclusion is decided.
+	MembershipID string `json:"membership_id"`
 }
 
 // Motions lists the motions to exclude for the board (and the panel),
@@ -303,7 +306,8 @@ func (m *Moderation) Motions(ctx context.Context, actor models.Actor) ([]Motion,
 		return nil, models.Forbidden("Only the board and the moderators see motions to exclude.")
 	}
 	out := []Motion{}
-	if err := db.Table("moderation_sanctions AS s").Select("s.*, c.ref AS case_ref, u.name AS subject_name").
+	if err := db.Table("moderation_sanctions AS s").Select(`s.*, c.ref AS case_ref, u.name AS subject_name,
+		COALESCE((SELECT m.id FROM memberships m WHERE m.user_id = s.subject_id ORDER BY m.id DESC LIMIT 1), '') AS membership_id`).
 		Joins("JOIN moderation_cases c ON c.id = s.case_id").Joins("JOIN users u ON u.id = s.subject_id").
 		Where("s.kind = ?", rulebook.SanctionExclusion).Order("s.starts_at DESC").Limit(200).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("list motions: %w", err)
