@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +138,57 @@ func TestModerationHTTP(t *testing.T) {
 	wantContains(t, body, "Conduct in the portal: 1", "1 warning: 1")
 	resp, _ = rc.api(http.MethodGet, "/api/v1/moderation/report?quarter=7", rita)
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
+}
+
+// The panel's forms: a note, an assignment, a dismissal without a reason
+// (the form comes back with the message, nothing changes) and with one;
+// the reporter's status follows.
+func TestModerationPanelPages(t *testing.T) {
+	srv, base, _ := startServer(t, "none")
+	createUser(t, srv, "mo@example.org", account.RoleModerator)
+	createUser(t, srv, "rita@example.org", account.RoleMember)
+	createUser(t, srv, "sam@example.org", account.RoleMember)
+	rc := newClient(t, base)
+	wantStatus(t, rc.login("rita@example.org", "correct horse battery"), http.StatusSeeOther)
+	resp, _ := rc.submit("/report", "/report", url.Values{"target_kind": {"member"}, "target": {"sam@example.org"}, "category": {"conduct"}, "evidence": {"spam in my inbox"}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	statusPath := resp.Header.Get("Location")
+
+	mc := newClient(t, base)
+	wantStatus(t, mc.login("mo@example.org", "correct horse battery"), http.StatusSeeOther)
+	resp, body := mc.get("/moderation?state=open&category=conduct&target_kind=member")
+	wantStatus(t, resp, http.StatusOK)
+	m := regexp.MustCompile(`href="/moderation/cases/([^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no case in the queue:\n%s", body)
+	}
+	casePath := "/moderation/cases/" + m[1]
+	resp, body = mc.get("/moderation?age=abc")
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	wantContains(t, body, "Enter the minimum age in whole days.")
+
+	resp, _ = mc.submit(casePath, casePath+"/note", url.Values{"body": {"asked sam for a statement"}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	resp, _ = mc.submit(casePath, casePath+"/assign", url.Values{})
+	wantStatus(t, resp, http.StatusSeeOther)
+	resp, body = mc.submit(casePath, casePath+"/dismiss", url.Values{"as": {"dismiss"}, "reason_close": {""}})
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	wantContains(t, body, "Give the reason.", `id="case-state"`)
+	_, body = rc.get(statusPath)
+	wantContains(t, body, `data-status="in_review"`)
+	resp, body = mc.submit(casePath, casePath+"/sanction", url.Values{"kind": {"warning"}, "reason": {""}, "days": {"x"}})
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	wantContains(t, body, "Enter a whole number of days")
+	resp, _ = mc.submit(casePath, casePath+"/dismiss", url.Values{"as": {"dismiss"}, "reason_close": {"a newsletter sam subscribed rita to, by mistake"}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	_, body = mc.get(casePath)
+	wantContains(t, body, "closed dismissed", "asked sam for a statement")
+	_, body = rc.get(statusPath)
+	wantContains(t, body, `data-status="closed_no_action"`)
+	// The member concerned cannot open the case.
+	sc := newClient(t, base)
+	wantStatus(t, sc.login("sam@example.org", "correct horse battery"), http.StatusSeeOther)
+	if resp, _ := sc.get(casePath); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the member concerned opened the case: %d", resp.StatusCode)
+	}
 }
