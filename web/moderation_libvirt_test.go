@@ -13,6 +13,7 @@ import (
 	"allmende/models/modelstest"
 	"allmende/models/moderation"
 	"allmende/models/rulebook"
+	"allmende/web"
 )
 
 // caseLogHas waits until the case log holds a line containing s.
@@ -43,7 +44,7 @@ func domState(t *testing.T, uri, dom string) string {
 // is paused again by the reconciler and the case log says so; lifting lets
 // it run.
 func TestSanctionsOnRealGuest(t *testing.T) {
-	f, _, base := vmFixture(t)
+	f, _, base := vmFixtureWith(t, func(c *web.Config) { c.LibvirtCPULimits = true })
 	ctx := context.Background()
 	uri := f.Host.URI
 	mod := moderation.New(f.DB, f.Queue, models.SystemClock{}, nil)
@@ -81,12 +82,18 @@ func TestSanctionsOnRealGuest(t *testing.T) {
 		if io := virsh(t, uri, "blkdeviotune", dom, "vda", scope); !strings.Contains(io, "write_bytes_sec: 1048576") {
 			t.Fatalf("blkdeviotune %s:\n%s", scope, io)
 		}
+		if cpu := virsh(t, uri, "schedinfo", dom, scope); !strings.Contains(cpu, "vcpu_quota     : 20000") {
+			t.Fatalf("schedinfo %s:\n%s", scope, cpu)
+		}
 	}
 	// Over a stop and a start through the portal the limit stays.
 	runTask(t, f, "power off", func() (*compute.Task, error) { return f.VMs.PowerOff(ctx, f.Member, f.MemberViewer, vm.ID) })
 	runTask(t, f, "start", func() (*compute.Task, error) { return f.VMs.Start(ctx, f.Member, f.MemberViewer, vm.ID) })
 	if io := virsh(t, uri, "blkdeviotune", dom, "vda", "--live"); !strings.Contains(io, "write_bytes_sec: 1048576") {
 		t.Fatalf("after a restart:\n%s", io)
+	}
+	if cpu := virsh(t, uri, "schedinfo", dom, "--live"); !strings.Contains(cpu, "vcpu_quota     : 20000") {
+		t.Fatalf("after a restart:\n%s", cpu)
 	}
 
 	// Suspend: paused and locked.
