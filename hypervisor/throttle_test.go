@@ -12,8 +12,8 @@ import (
 
 // TestThrottleReadBack throttles a running guest, reads the limits back
 // with virsh (blkdeviotune, schedinfo, live and persistent), keeps them
-// over a restart of the guest, and clears them again; each call twice, as
-// a retried job would.
+// over a restart of the guest and of the host, and clears them again;
+// each call twice, as a retried job would.
 func TestThrottleReadBack(t *testing.T) {
 	t.Parallel()
 	d := hvtest.StartWith(t, hypervisor.DaemonOptions{CPUControl: true})
@@ -59,6 +59,25 @@ func TestThrottleReadBack(t *testing.T) {
 	}
 	if got, err := m.ReadThrottle(ctx, uri, name, "vda"); err != nil || got != want {
 		t.Fatalf("after a restart %+v, %v; want %+v", got, err, want)
+	}
+	// A restart of the host (the daemon and with it every guest stopped,
+	// then started again on the same directory) keeps them too.
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	d = hvtest.StartInWith(t, d.Dir(), hypervisor.DaemonOptions{CPUControl: true})
+	uri = d.URI()
+	if st, err := m.DomainState(ctx, uri, name); err != nil || st != hypervisor.StateShutoff {
+		t.Fatalf("after the host restart the guest is %s, %v; want shut off", st, err)
+	}
+	if err := m.StartDomain(ctx, uri, name); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := m.ReadThrottle(ctx, uri, name, "vda"); err != nil || got != want {
+		t.Fatalf("after a host restart %+v, %v; want %+v", got, err, want)
+	}
+	if cpu := fields(virsh(t, uri, "schedinfo", name, "--live")); cpu["vcpu_quota"] != "20000" {
+		t.Errorf("after a host restart schedinfo --live: %v", cpu)
 	}
 	twice(t, "unthrottle", func() error { return m.SetThrottle(ctx, uri, name, "vda", hypervisor.Throttle{}) })
 	if got, err := m.ReadThrottle(ctx, uri, name, "vda"); err != nil || got != (hypervisor.Throttle{}) {

@@ -59,6 +59,13 @@ func StartWith(t testing.TB, opts hypervisor.DaemonOptions) *hypervisor.Daemon {
 	return startIn(t, dir, opts)
 }
 
+// StartInWith is StartIn with options: a host restarted on the directory
+// of an earlier one keeps its settings.
+func StartInWith(t testing.TB, dir string, opts hypervisor.DaemonOptions) *hypervisor.Daemon {
+	t.Helper()
+	return startIn(t, dir, opts)
+}
+
 func startIn(t testing.TB, dir string, opts hypervisor.DaemonOptions) *hypervisor.Daemon {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
