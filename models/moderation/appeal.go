@@ -258,6 +258,13 @@ func (m *Moderation) Decide(ctx context.Context, actor models.Actor, appealID st
 			map[string]any{"case_id": a.CaseID, "sanction_id": s.ID, "outcome": in.Outcome}); err != nil {
 			return err
 		}
+		var u struct{ Email, Name string }
+		if err := tx.Table("users").Select("email, name").Where("id = ?", a.AppellantID).Take(&u).Error; err != nil {
+			return fmt.Errorf("load appellant: %w", err)
+		}
+		if _, err := kit.Enqueue(ctx, m.queue, tx, mailDecision(u.Email, u.Name, &a, in.Outcome, in.Reason), nil); err != nil {
+			return err
+		}
 		switch in.Outcome {
 		case AppealOverturned:
 			if s.State == SanctionActive || s.State == SanctionEnded || s.State == SanctionReferred {

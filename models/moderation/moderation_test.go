@@ -383,6 +383,13 @@ func TestAppeals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The member is told by mail, without the reporter.
+		var mails []string
+		db.Gorm.Table("river_job").Where("kind = ?", "mail.send").Pluck("args", &mails)
+		if len(mails) != 1 || !strings.Contains(mails[0], "alice@example.org") || !strings.Contains(mails[0], "phishing") ||
+			strings.Contains(mails[0], "203.0.113.9") {
+			t.Fatalf("mails after the sanction: %q", mails)
+		}
 		mine, err := e.mod.MySanctions(ctx, alice.UserID)
 		if err != nil || len(mine) != 1 || !mine[0].CanAppeal || mine[0].VMName != "web" || len(mine[0].Evidence) != 1 {
 			t.Fatalf("alice's sanctions %+v, %v", mine, err)
@@ -413,6 +420,9 @@ func TestAppeals(t *testing.T) {
 		}
 		if got := e.vmRow(t, vm.ID); got.LockedAt != nil {
 			t.Fatal("overturned suspension still locks the VM")
+		}
+		if n := jobs(t, db, "mail.send"); n != 2 {
+			t.Fatalf("%d mails after the decision, want 2", n)
 		}
 		modelstest.WantCode(t, e.mod.Decide(ctx, judge, a.ID, moderation.DecisionInput{Outcome: "upheld", Reason: "x"}), http.StatusConflict)
 		mine, _ = e.mod.MySanctions(ctx, alice.UserID)

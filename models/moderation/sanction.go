@@ -151,6 +151,9 @@ func (m *Moderation) Sanction(ctx context.Context, actor models.Actor, caseID st
 		if err := m.applyEffectsTx(ctx, tx, c.ID, s.SubjectID, now); err != nil {
 			return err
 		}
+		if err := m.mailSubjectTx(ctx, tx, s, p.ModerationAppealDays); err != nil {
+			return err
+		}
 		out = s
 		return nil
 	})
@@ -395,4 +398,25 @@ func (m *Moderation) LogVM(ctx context.Context, caseID, vmID, line string) error
 		return kit.RecordAudit(tx, models.SystemActor("moderation.enforce"), "moderation.enforce", "vm", vmID,
 			map[string]any{"case_id": caseID, "what": line})
 	})
+}
+
+// mailSubjectTx queues the member's mail about a sanction in its
+// transaction.
+func (m *Moderation) mailSubjectTx(ctx context.Context, tx *gorm.DB, s *Sanction, appealDays int) error {
+	var u struct{ Email, Name string }
+	if err := tx.Table("users").Select("email, name").Where("id = ?", s.SubjectID).Take(&u).Error; err != nil {
+		return fmt.Errorf("load member: %w", err)
+	}
+	vmName := ""
+	if s.VMID != nil {
+		var names []string
+		if err := tx.Table("vms").Where("id = ?", *s.VMID).Pluck("name", &names).Error; err != nil {
+			return fmt.Errorf("load vm name: %w", err)
+		}
+		if len(names) > 0 {
+			vmName = names[0]
+		}
+	}
+	_, err := kit.Enqueue(ctx, m.queue, tx, mailSanction(u.Email, u.Name, s, vmName, appealDays), nil)
+	return err
 }
