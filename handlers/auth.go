@@ -101,6 +101,24 @@ func RequireRole(r account.Role) echo.MiddlewareFunc {
 	}
 }
 
+// RequireAnyRole lets through an account holding one of roles.
+func RequireAnyRole(roles ...account.Role) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			u := CurrentUser(c)
+			if u == nil {
+				return redirect(c, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+			}
+			for _, r := range roles {
+				if u.Has(r) {
+					return next(c)
+				}
+			}
+			return models.Forbidden("This page is for the board and the supervisory board.")
+		}
+	}
+}
+
 // APIAuth authenticates /api/v1 requests by personal access token only;
 // cookies are ignored there, which is why the API needs no CSRF token.
 func (h *Handler) APIAuth(next echo.HandlerFunc) echo.HandlerFunc {

@@ -100,20 +100,6 @@ func (h *Handler) RecordPayment(c echo.Context) error {
 	return h.flashTo(c, "success", "Payment of "+views.EUR(cents)+" recorded.", "/board/members/"+c.Param("id"))
 }
 
-// ExcludeMember excludes a member with a reason.
-func (h *Handler) ExcludeMember(c echo.Context) error {
-	f := formOf(c, "reason")
-	err := h.Members.Exclude(c.Request().Context(), actor(c), c.Param("id"), f.Value("reason"))
-	if err != nil {
-		status, ok := formFailure(err, &f)
-		if !ok || status == http.StatusNotFound {
-			return err
-		}
-		return h.renderBoardMember(c, status, views.MemberForms{Exclude: f})
-	}
-	return h.flashTo(c, "success", "The member has been excluded.", "/board/members/"+c.Param("id"))
-}
-
 // ReverseShareTransaction books the opposite of a share ledger row.
 func (h *Handler) ReverseShareTransaction(c echo.Context) error {
 	return h.reverse(c, h.Members.ReverseShareTransaction)

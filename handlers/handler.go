@@ -91,7 +91,7 @@ func pageViewer(c echo.Context) *views.Viewer {
 	}
 	return &views.Viewer{Name: u.Name, Email: u.Email,
 		IsMember: u.Has(account.RoleMember), IsBoard: u.Has(account.RoleBoard), IsAdmin: u.Has(account.RoleAdmin),
-		IsModerator: u.Has(account.RoleModerator), IsAppeals: u.Has(account.RoleAppeals)}
+		IsSupervisory: u.Has(account.RoleSupervisory), IsModerator: u.Has(account.RoleModerator), IsAppeals: u.Has(account.RoleAppeals)}
 }
 
 // actor describes who makes the request, for the audit log.

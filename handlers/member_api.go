@@ -37,6 +37,9 @@ type apiApplicationRequest struct {
 // notice means the whole membership.
 type apiShares struct {
 	Shares *int `json:"shares"`
+	// Confirm: the member makes the declaration of further shares
+	// (membership.SharesDeclaration) — POST /membership/shares only.
+	Confirm bool `json:"confirm"`
 }
 
 type apiMembership struct {
@@ -98,6 +101,8 @@ type apiOverview struct {
 	NoticeEffectiveOn      string         `json:"notice_effective_on"`
 	Notices                []apiNotice    `json:"notices"`
 	History                []apiEvent     `json:"history"`
+	// SharesPending: further shares declared, awaiting the board (§15b GenG).
+	SharesPending int `json:"shares_pending"`
 }
 
 // apiDate writes a calendar date as the domain stores it, midnight UTC.
@@ -134,8 +139,8 @@ func toAPIOverview(o *membership.MembershipOverview) apiOverview {
 		SharesUnderNotice: o.SharesUnderNotice, CapitalSubscribedCents: o.CapitalSubscribedCents,
 		CapitalPaidCents: o.CapitalPaidCents, Entitlement: apiEntitlement{VCPUs: e.VCPUs, MemoryMiB: e.MemoryMiB, DiskGiB: e.DiskGiB},
 		ApprovalsReceived: len(o.Approvals), ApprovalsNeeded: o.ApprovalsNeeded,
-		NoticeEffectiveOn: apiDate(o.NoticePreview),
-		Notices:           make([]apiNotice, 0, len(o.Notices)), History: make([]apiEvent, 0, len(o.History)),
+		NoticeEffectiveOn: apiDate(o.NoticePreview), SharesPending: o.PendingShares(),
+		Notices: make([]apiNotice, 0, len(o.Notices)), History: make([]apiEvent, 0, len(o.History)),
 	}
 	for i := range o.Notices {
 		out.Notices = append(out.Notices, toAPINotice(&o.Notices[i]))
@@ -186,7 +191,7 @@ func (h *Handler) APISubscribeShares(c echo.Context) error {
 		return models.Invalid(map[string]string{"shares": "Give the number of shares to subscribe."})
 	}
 	ctx, userID := c.Request().Context(), CurrentUser(c).ID
-	if err := h.Members.SubscribeShares(ctx, actor(c), userID, *in.Shares); err != nil {
+	if _, err := h.Members.SubscribeShares(ctx, actor(c), userID, *in.Shares, in.Confirm); err != nil {
 		return err
 	}
 	o, err := h.Members.Overview(ctx, userID)

@@ -127,21 +127,33 @@ func (h *Handler) ApplyForMembership(c echo.Context) error {
 	return redirect(c, "/membership")
 }
 
-// SubscribeShares adds shares to a membership.
+// SubscribeShares declares further shares in two steps: the number typed
+// comes back with the exact declaration (§15b GenG); only the confirmed
+// declaration is recorded, for the board to admit.
 func (h *Handler) SubscribeShares(c echo.Context) error {
-	f := formOf(c, "shares")
+	f := formOf(c, "shares", "confirm")
 	n := formNumber(f.Value("shares"))
-	if err := h.Members.SubscribeShares(c.Request().Context(), actor(c), CurrentUser(c).ID, n); err != nil {
+	ctx, userID := c.Request().Context(), CurrentUser(c).ID
+	text, err := h.Members.PreviewShares(ctx, userID, n)
+	if err == nil && c.FormValue("step") != "confirm" {
+		f.Values["declaration"] = text
+		return h.rerenderMembership(c, http.StatusOK, f, views.Form{})
+	}
+	if err == nil {
+		_, err = h.Members.SubscribeShares(ctx, actor(c), userID, n, f.Value("confirm") == "yes")
+	}
+	if err != nil {
 		status, ok := formFailure(err, &f)
 		if !ok {
 			return err
 		}
+		if f.Err("confirm") != "" {
+			f.Values["declaration"] = text
+		}
 		return h.rerenderMembership(c, status, f, views.Form{})
 	}
-	if err := h.Sessions.AddFlash(c, "success", fmt.Sprintf("You have subscribed %d more share(s).", n)); err != nil {
-		return err
-	}
-	return redirect(c, "/membership")
+	msg := fmt.Sprintf("Your declaration of %d further share(s) has been recorded; the board decides on its admission.", n)
+	return h.flashTo(c, "success", msg, "/membership")
 }
 
 // GiveNotice gives notice on some shares or on the whole membership.
@@ -178,12 +190,21 @@ func (h *Handler) GiveNotice(c echo.Context) error {
 	return redirect(c, "/membership")
 }
 
-// WithdrawNotice withdraws an open notice.
+// GiveEarlyNotice gives the extraordinary notice of §65(3) GenG.
+func (h *Handler) GiveEarlyNotice(c echo.Context) error {
+	n, err := h.Members.GiveEarlyNotice(c.Request().Context(), actor(c), CurrentUser(c).ID, c.FormValue("reason"))
+	if err != nil {
+		return h.refused(c, err, "/membership#early-notice")
+	}
+	return h.flashTo(c, "success", "Your early notice has been recorded. It takes effect on "+views.Day(n.EffectiveOn)+".", "/membership")
+}
+
+// WithdrawNotice asks the board to let the member withdraw a notice.
 func (h *Handler) WithdrawNotice(c echo.Context) error {
-	if err := h.Members.WithdrawNotice(c.Request().Context(), actor(c), CurrentUser(c).ID, c.Param("id")); err != nil {
+	if err := h.Members.RequestNoticeWithdrawal(c.Request().Context(), actor(c), CurrentUser(c).ID, c.Param("id")); err != nil {
 		return err
 	}
-	if err := h.Sessions.AddFlash(c, "success", "Your notice has been withdrawn."); err != nil {
+	if err := h.Sessions.AddFlash(c, "success", "Your request to withdraw the notice has gone to the board, which decides on it."); err != nil {
 		return err
 	}
 	return redirect(c, "/membership")

@@ -59,6 +59,9 @@ func (h *Handler) ResetPassword(c echo.Context) error {
 		if !ok {
 			return err
 		}
+		if f.Err("code") != "" {
+			f.Values["code"] = "" // a wrong code is typed again, not edited
+		}
 		return h.renderReset(c, status, f)
 	}
 	if CurrentUser(c) != nil {

@@ -11,6 +11,7 @@ import (
 // MembershipDaily is what the daily job needs from models.Memberships.
 type MembershipDaily interface {
 	ProcessDueNotices(ctx context.Context) (int, error)
+	ProcessDueExclusions(ctx context.Context) (int, error)
 	PurgeExpired(ctx context.Context) (int, error)
 	SyncOrganRoles(ctx context.Context) (int, error)
 }
@@ -25,6 +26,9 @@ type ProcessMembershipsWorker struct {
 
 func (w *ProcessMembershipsWorker) Work(ctx context.Context, _ *river.Job[jobargs.ProcessMemberships]) error {
 	if _, err := w.memberships.ProcessDueNotices(ctx); err != nil {
+		return err
+	}
+	if _, err := w.memberships.ProcessDueExclusions(ctx); err != nil {
 		return err
 	}
 	if _, err := w.memberships.SyncOrganRoles(ctx); err != nil {

@@ -9,6 +9,8 @@ type Viewer struct {
 	IsMember bool
 	IsBoard  bool
 	IsAdmin  bool
+	// IsSupervisory: a seat on the supervisory board (membership.Organs).
+	IsSupervisory bool
 	// IsModerator: works the moderation panel (admins do too);
 	// IsAppeals: sits on the elected appeals committee.
 	IsModerator bool

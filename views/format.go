@@ -2,6 +2,8 @@ package views
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -70,4 +72,14 @@ func DayPtr(t *time.Time) string {
 		return "—"
 	}
 	return Day(*t)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// capitalFirst upper-cases the first letter, for a phrase that starts a sentence.
+func capitalFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -258,16 +258,41 @@ func TestBoardLedgerAndExclusion(t *testing.T) {
 		t.Errorf("capital rows = %d, want 2", n)
 	}
 
-	resp, body = anna.submit(page, page+"/exclude", url.Values{"reason": {""}})
+	// Exclusion by the book: reason from the bylaws and facts, hearing,
+	// decision, letter; the membership runs to the business year's end.
+	resp, body = anna.submit(page, page+"/exclusion", url.Values{"reason": {"We do not like her"}, "facts": {""}})
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
-	wantContains(t, body, "Give the reason for the exclusion.")
-	resp, _ = anna.submit(page, page+"/exclude", url.Values{"reason": {"unpaid shares"}})
+	wantContains(t, body, "Choose one of the reasons", "Describe the facts")
+	reason := regexp.MustCompile(`<option value="(Failure to pay[^"]*)"`).FindStringSubmatch(body)
+	if reason == nil {
+		t.Fatal("the bylaws' reasons are not offered")
+	}
+	resp, _ = anna.submit(page, page+"/exclusion", url.Values{"reason": {reason[1]}, "facts": {"No payment after two reminders."}})
 	wantStatus(t, resp, http.StatusSeeOther)
+	xpage := resp.Header.Get("Location")
+	if !strings.HasPrefix(xpage, "/board/exclusions/") {
+		t.Fatalf("opened proceedings went to %q", xpage)
+	}
+	resp, body = ben.submit(xpage, xpage+"/decision", url.Values{"decided_on": {today}, "exclude": {"yes"}})
+	wantStatus(t, resp, http.StatusConflict)
+	wantContains(t, body, "has not been heard")
+	resp, _ = ben.submit(xpage, xpage+"/statement", url.Values{"statement": {"Heard by phone: she cannot pay."}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	resp, _ = ben.submit(xpage, xpage+"/decision", url.Values{"decided_on": {today}, "exclude": {"yes"}, "reference": {"Board meeting 12"}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	resp, body = anna.submit(xpage, xpage+"/letter", url.Values{"sent_on": {"not a day"}})
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	wantContains(t, body, "Enter a date")
+	resp, _ = anna.submit(xpage, xpage+"/letter", url.Values{"sent_on": {today}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	_, body = anna.get(xpage)
+	yearEnd := fmt.Sprintf("%d-12-31", time.Now().UTC().Year())
+	wantContains(t, body, "letter sent", yearEnd)
 	_, body = anna.get(page)
-	wantContains(t, body, "excluded")
+	wantContains(t, body, "excluding")
 	u, _ := d.accounts.ByEmail(context.Background(), "eva@example.org")
-	if u.Has(account.RoleMember) {
-		t.Error("excluded member keeps the member role")
+	if !u.Has(account.RoleMember) {
+		t.Error("a member under exclusion lost the member role before the business year ended")
 	}
 }
 

@@ -253,10 +253,38 @@ func TestMembershipOfAdmittedMember(t *testing.T) {
 	resp, body = c.submit("/membership", "/membership/shares", url.Values{"shares": {"x"}})
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
 	wantContains(t, body, "Subscribe at least one share.")
-	resp, _ = c.submit("/membership", "/membership/shares", url.Values{"shares": {"2"}})
+	// §15b GenG: the exact declaration is shown, must be confirmed, and
+	// the board admits it — not while earlier shares are unpaid.
+	resp, body = c.submit("/membership", "/membership/shares", url.Values{"shares": {"2"}})
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, `id="shares-declaration"`, "subscribe 2 further share(s) of 50.00 EUR each, 100.00 EUR in total", "undertake to pay in")
+	resp, body = c.submit("/membership", "/membership/shares", url.Values{"shares": {"2"}, "step": {"confirm"}})
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	wantContains(t, body, "Confirm the declaration to subscribe the shares.", `id="shares-declaration"`)
+	resp, _ = c.submit("/membership", "/membership/shares", url.Values{"shares": {"2"}, "step": {"confirm"}, "confirm": {"yes"}})
 	wantStatus(t, resp, http.StatusSeeOther)
 	_, body = c.get("/membership")
-	wantContains(t, body, "You have subscribed 2 more share(s).", `<dd class="shares-subscribed">5</dd>`)
+	wantContains(t, body, "Your declaration of 2 further share(s) has been recorded", `<dd class="shares-subscribed">3</dd>`, "pending")
+	anna := newClient(t, base)
+	anna.login("anna@board.example", "correct horse battery")
+	_, body = anna.get("/board/shares")
+	admit := regexp.MustCompile(`action="(/board/shares/[^"]+/admit)"`).FindStringSubmatch(body)
+	if admit == nil {
+		t.Fatalf("no Admit button on the board's list:\n%s", body)
+	}
+	resp, _ = anna.submit("/board/shares", admit[1], url.Values{})
+	wantStatus(t, resp, http.StatusSeeOther)
+	_, body = anna.get("/board/shares")
+	wantContains(t, body, "§15b(3) GenG", "50.00 EUR owed")
+	apps, _ := d.members.Register(context.Background(), membership.RegisterFilter{})
+	annaU, _ := d.accounts.ByEmail(context.Background(), "anna@board.example")
+	if err := d.members.RecordPayment(context.Background(), models.Actor{UserID: annaU.ID}, apps[0].MembershipID, 5000, time.Now(), "rest"); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ = anna.submit("/board/shares", admit[1], url.Values{})
+	wantStatus(t, resp, http.StatusSeeOther)
+	_, body = c.get("/membership")
+	wantContains(t, body, `<dd class="shares-subscribed">5</dd>`, "admitted")
 
 	// Notice: a blank count never falls through to the whole membership.
 	resp, body = c.submit("/membership", "/membership/notice", url.Values{"scope": {"shares"}, "shares": {""}})
@@ -277,12 +305,21 @@ func TestMembershipOfAdmittedMember(t *testing.T) {
 	resp, _ = c.submit("/membership", m[1], url.Values{})
 	wantStatus(t, resp, http.StatusSeeOther)
 	_, body = c.get("/membership")
-	wantContains(t, body, "Your notice has been withdrawn.", `<span class="badge">withdrawn</span>`)
+	wantContains(t, body, "Your request to withdraw the notice has gone to the board", "withdrawal requested")
 	if withdrawRE.MatchString(body) {
-		t.Error("a withdrawn notice still offers Withdraw")
+		t.Error("a notice awaiting the board still offers Withdraw")
 	}
 	resp, _ = c.submit("/membership", m[1], url.Values{})
 	wantStatus(t, resp, http.StatusConflict)
+	_, body = anna.get("/board/shares")
+	decide := regexp.MustCompile(`action="(/board/notices/[^"]+/withdrawal)"`).FindStringSubmatch(body)
+	if decide == nil {
+		t.Fatalf("no withdrawal request on the board's page:\n%s", body)
+	}
+	resp, _ = anna.submit("/board/shares", decide[1], url.Values{"accept": {"yes"}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	_, body = c.get("/membership")
+	wantContains(t, body, `<span class="badge">withdrawn</span>`)
 
 	// The same through the API.
 	token := tokenFor(t, d, "mia@example.org")
@@ -293,19 +330,24 @@ func TestMembershipOfAdmittedMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.Membership.Status != "member" || o.Membership.MemberNumber == nil || *o.Membership.MemberNumber != 1 ||
-		o.SharesSubscribed != 5 || o.SharesPaid != 2 || o.CapitalSubCents != 25000 || o.CapitalPaidCents != 10000 ||
-		o.Entitlement.VCPUs != 2 || o.Entitlement.MemoryMiB != 4096 || o.Entitlement.DiskGiB != 40 ||
+		o.SharesSubscribed != 5 || o.SharesPaid != 3 || o.CapitalSubCents != 25000 || o.CapitalPaidCents != 15000 ||
+		o.Entitlement.VCPUs != 3 || o.Entitlement.MemoryMiB != 6144 || o.Entitlement.DiskGiB != 60 ||
 		o.NoticeEffectiveOn != preview || len(o.Notices) != 1 || o.Notices[0].Status != "withdrawn" || len(o.History) < 5 {
 		t.Errorf("overview = %s", body)
 	}
-	resp, body = apiJSON(c, http.MethodPost, "/api/v1/membership/shares", token, `{"shares": 96}`)
+	resp, body = apiJSON(c, http.MethodPost, "/api/v1/membership/shares", token, `{"shares": 96, "confirm": true}`)
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
 	if e := decodeAPIError(t, body); e.Fields["shares"] == "" {
 		t.Errorf("422 body = %+v", e)
 	}
 	resp, body = apiJSON(c, http.MethodPost, "/api/v1/membership/shares", token, `{"shares": 1}`)
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	if e := decodeAPIError(t, body); e.Fields["confirm"] == "" {
+		t.Errorf("an unconfirmed declaration: %+v", e)
+	}
+	resp, body = apiJSON(c, http.MethodPost, "/api/v1/membership/shares", token, `{"shares": 1, "confirm": true}`)
 	wantStatus(t, resp, http.StatusOK)
-	wantContains(t, body, `"shares_subscribed":6`)
+	wantContains(t, body, `"shares_subscribed":5`, `"shares_pending":1`)
 
 	resp, body = apiJSON(c, http.MethodPost, "/api/v1/membership/notice", token, `{}`)
 	wantStatus(t, resp, http.StatusUnprocessableEntity)

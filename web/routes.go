@@ -100,6 +100,7 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	governanceRoutes(user, authed, h)
 	vmRoutes(user, authed, h)
 	adminVMRoutes(admin, authed, h)
+	organRoutes(user, h)
 	moderationRoutes(pages, user, authed, h)
 
 	// No catch-all route (see methodNotAllowed). Unknown paths reach the

@@ -18,7 +18,6 @@ func boardRoutes(pages, api *echo.Group, h *handlers.Handler) {
 	board.GET("/members.csv", h.MemberRegisterCSV)
 	board.GET("/members/:id", h.ShowBoardMember)
 	board.POST("/members/:id/payments", h.RecordPayment)
-	board.POST("/members/:id/exclude", h.ExcludeMember)
 	board.POST("/ledger/shares/:id/reverse", h.ReverseShareTransaction)
 	board.POST("/ledger/capital/:id/reverse", h.ReverseCapitalTransaction)
 	board.POST("/refunds/:id/paid", h.PayRefund)

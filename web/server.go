@@ -95,6 +95,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	}
 	rules := rulebook.NewRules(s.db, clock)
 	memberships := membership.NewMemberships(s.db, queue, rules, clock)
+	memberships.SetUsage(compute.OwnerUsage) // §67b: a partial notice keeps the VMs' entitlement
 	vms := compute.NewVMs(s.db, queue, compute.MembershipEntitlements{Memberships: memberships}, clock)
 	tasks := compute.NewTasks(s.db, queue)
 	images := compute.NewImages(s.db, queue)

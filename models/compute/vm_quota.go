@@ -122,3 +122,9 @@ func joinWords(parts []string) string {
 	}
 	return out + " and " + parts[len(parts)-1]
 }
+
+// OwnerUsage sums what ownerID's VMs take, inside tx: the membership domain
+// weighs a partial notice against it (membership.Memberships.SetUsage).
+func OwnerUsage(tx *gorm.DB, ownerID string) (rulebook.Entitlement, error) {
+	return ownerUsage(tx, ownerID, "")
+}

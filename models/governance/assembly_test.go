@@ -163,9 +163,7 @@ func TestElectorateFixedAtOpening(t *testing.T) {
 		if err := db.Gorm.Raw("SELECT id FROM memberships WHERE user_id = ?", ms[1].UserID).Scan(&mid).Error; err != nil {
 			t.Fatal(err)
 		}
-		if err := e.Memberships.Exclude(ctx, e.Board1, mid, "damaged the servers"); err != nil {
-			t.Fatal(err)
-		}
+		e.ExcludeByLetter(t, mid) // the letter takes the right to attend (§68(2) GenG)
 		_, err = e.g.Cast(ctx, ms[1], viewer(ms[1]), a.ID, it.ID, governance.BallotInput{Choice: "no"})
 		modelstest.WantCode(t, err, http.StatusForbidden)
 

@@ -34,12 +34,19 @@ var ruleTitles = map[string]string{
 	rulebook.RuleAssemblyNoticeDays:     "Notice period of a general assembly (days)",
 	rulebook.RuleProxyMaxRepresented:    "Members one proxy may represent",
 	rulebook.RuleHouseRulesText:         "House rules",
-	rulebook.RuleModerationLadder:       "Ladder of sanctions (steps in order, kind[:days])",
-	rulebook.RuleModerationStrikeDays:   "Days after which a sanction stops counting",
-	rulebook.RuleModerationConfirmHours: "Hours within which a second moderator must confirm an emergency suspension",
-	rulebook.RuleModerationAppealDays:   "Days within which a sanction may be appealed",
-	rulebook.RuleModerationThrottleDisk: "Disk limit of a throttled VM (KiB/s)",
-	rulebook.RuleModerationThrottleCPU:  "CPU limit of a throttled VM (% of one vCPU)",
+
+	rulebook.RuleReplicationIntervalSeconds: "Replication interval (seconds)",
+	rulebook.RuleSupervisoryBoard:           "The cooperative has a supervisory board",
+	rulebook.RuleExclusionReasons:           "Reasons for exclusion (§68 GenG)",
+	rulebook.RuleExclusionBody:              "Body that decides an exclusion",
+	rulebook.RuleExclusionHearingDays:       "Days a member has to be heard before exclusion",
+	rulebook.RuleCompulsoryShares:           "Compulsory shares",
+	rulebook.RuleModerationLadder:           "Ladder of sanctions (steps in order, kind[:days])",
+	rulebook.RuleModerationStrikeDays:       "Days after which a sanction stops counting",
+	rulebook.RuleModerationConfirmHours:     "Hours within which a second moderator must confirm an emergency suspension",
+	rulebook.RuleModerationAppealDays:       "Days within which a sanction may be appealed",
+	rulebook.RuleModerationThrottleDisk:     "Disk limit of a throttled VM (KiB/s)",
+	rulebook.RuleModerationThrottleCPU:      "CPU limit of a throttled VM (% of one vCPU)",
 }
 
 // bylawRules are part of the bylaws: changing them is a change of the

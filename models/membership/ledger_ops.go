@@ -103,7 +103,7 @@ func (s *Memberships) validatePayment(amountCents int64, date time.Time, note st
 }
 
 func payable(m *Membership) error {
-	if m.Status != StatusMember && m.Status != StatusLeaving {
+	if !slices.Contains(memberStatuses, m.Status) {
 		return models.Conflict("Payments can be booked only for members.")
 	}
 	return nil

@@ -57,7 +57,7 @@ func mailSharesSubscribed(to, name string, m *Membership, shares, total int, p r
 	return jobargs.SendMail{
 		To: to, Key: "membership.shares:" + m.ID + ":" + fmt.Sprint(total),
 		Subject: "Your additional shares",
-		Body: fmt.Sprintf("Hello %s,\n\nyou subscribed %d more share(s) of %s each; you now hold %d share(s). "+
+		Body: fmt.Sprintf("Hello %s,\n\nthe board admitted your %d further share(s) of %s each; you now hold %d share(s). "+
 			"Please pay in %s; the additional resources are yours once the payment has arrived.",
 			name, shares, kit.FormatCents(p.SharePriceCents), total, kit.FormatCents(int64(shares)*p.SharePriceCents)) + MailSignature,
 	}
@@ -114,14 +114,61 @@ func mailSharesCancelled(to, name string, n *Notice, refundCents int64, due time
 	}
 }
 
-func mailExcluded(to, name string, m *Membership, reason string) jobargs.SendMail {
+func mailExcluded(to, name string, m *Membership, reason string, refundCents int64, due time.Time) jobargs.SendMail {
+	refund := "No paid-in capital is due back to you."
+	if refundCents > 0 {
+		refund = fmt.Sprintf("Your paid-in capital of %s will be paid back to you by %s.", kit.FormatCents(refundCents), kit.FormatDate(due))
+	}
 	return jobargs.SendMail{
 		To: to, Key: "membership.excluded:" + m.ID,
-		Subject: "You have been excluded from the cooperative",
-		Body: fmt.Sprintf("Hello %s,\n\nthe cooperative has excluded you as a member with effect from %s.\n\n"+
-			"The reason given:\n%s\n\nYour paid-in capital will be paid back to you. "+
-			"You can still read your membership page.", name, kit.FormatDate(*m.LeftOn), reason) + MailSignature,
+		Subject: "Your membership has ended by exclusion",
+		Body: fmt.Sprintf("Hello %s,\n\nas the registered letter told you, the cooperative excluded you (%s). "+
+			"Your membership ended with the business year on %s. %s\n\n"+
+			"You can still read your membership page.", name, reason, kit.FormatDate(*m.LeftOn), refund) + MailSignature,
 	}
+}
+
+func mailExclusionOpened(to, name string, x *Exclusion) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "membership.exclusion_opened:" + x.ID,
+		Subject: "The board intends to exclude you: you are invited to be heard",
+		Body: fmt.Sprintf("Hello %s,\n\nthe board has opened proceedings to exclude you from the cooperative "+
+			"(§68 GenG) for this reason of the bylaws:\n%s\n\nThe facts:\n%s\n\n"+
+			"Before anything is decided you have the right to be heard. Give your statement on your membership "+
+			"page in the portal, or reply in writing, by %s. %s decides only after that.",
+			name, x.Reason, x.Facts, kit.FormatDate(x.HearingDeadline), capitalize(BodyTitle(x.Body))) + MailSignature,
+	}
+}
+
+func mailExclusionDismissed(to, name string, x *Exclusion) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "membership.exclusion_dismissed:" + x.ID,
+		Subject: "You will not be excluded",
+		Body: fmt.Sprintf("Hello %s,\n\n%s decided on %s not to exclude you. The proceedings are closed.",
+			name, capitalize(BodyTitle(x.Body)), kit.FormatDate(*x.DecidedOn)) + MailSignature,
+	}
+}
+
+// mailExclusionLetter is a copy of the registered letter, which is what
+// counts (§68(2) GenG).
+func mailExclusionLetter(to, name string, x *Exclusion) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "membership.exclusion_letter:" + x.ID,
+		Subject: "Copy: the decision to exclude you",
+		Body: fmt.Sprintf("Hello %s,\n\n%s decided on %s to exclude you from the cooperative for this reason "+
+			"of the bylaws:\n%s\n\nThe decision was sent to you by registered letter on %s. From that day you can no "+
+			"longer take part in the general assembly or sit on the board or the supervisory board. Your membership "+
+			"ends at the end of the business year, on %s; your paid-in capital is paid back from then (§73 GenG).",
+			name, capitalize(BodyTitle(x.Body)), kit.FormatDate(*x.DecidedOn), x.Reason,
+			kit.FormatDate(*x.LetterSentOn), kit.FormatDate(*x.EffectiveOn)) + MailSignature,
+	}
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func mailAppointed(to, name string, a *Appointment) jobargs.SendMail {
@@ -137,5 +184,49 @@ func mailAppointed(to, name string, a *Appointment) jobargs.SendMail {
 			"and you remain a member in good standing.",
 			name, how, strings.ToLower(a.Organ.Title()), kit.FormatDate(a.DecidedOn),
 			kit.FormatDate(a.TermStart), kit.FormatDate(a.TermEnd)) + MailSignature,
+	}
+}
+
+func mailSharesDeclared(to, name string, sub *FurtherShares) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "membership.shares_declared:" + sub.ID,
+		Subject: "We received your subscription of further shares",
+		Body: fmt.Sprintf("Hello %s,\n\nwe received your declaration:\n\n%s\n\nThe board decides on it soon; "+
+			"the shares count from their admission.", name, sub.Declaration) + MailSignature,
+	}
+}
+
+func mailSharesRejected(to, name string, sub *FurtherShares, reason string) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "membership.shares_rejected:" + sub.ID,
+		Subject: "Your subscription of further shares",
+		Body: fmt.Sprintf("Hello %s,\n\nthe board did not admit your subscription of %d further share(s).\n\n"+
+			"The reason the board gave:\n%s", name, sub.Shares, reason) + MailSignature,
+	}
+}
+
+func mailNoticeWithdrawalRefused(to, name string, n *Notice) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "membership.notice_withdraw_refused:" + n.ID,
+		Subject: "Your notice stays in force",
+		Body: fmt.Sprintf("Hello %s,\n\nthe board did not agree to the withdrawal of your notice of %s; "+
+			"it takes effect on %s as given.", name, kit.FormatDate(n.GivenOn), kit.FormatDate(n.EffectiveOn)) + MailSignature,
+	}
+}
+
+func mailTransferProposed(to, name string, t *CapitalTransfer) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "membership.transfer_proposed:" + t.ID,
+		Subject: "A member proposes to transfer capital to you",
+		Body: fmt.Sprintf("Hello %s,\n\na member proposes this agreement to you:\n\n%s\n\n"+
+			"If you agree, confirm it on your membership page; the board then carries it out.", name, t.Agreement) + MailSignature,
+	}
+}
+
+func mailTransferExecuted(to, name string, t *CapitalTransfer) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "membership.transfer_executed:" + t.ID + ":" + to,
+		Subject: "The transfer of capital has been carried out",
+		Body:    fmt.Sprintf("Hello %s,\n\nthe board has carried out this agreement today:\n\n%s", name, t.Agreement) + MailSignature,
 	}
 }

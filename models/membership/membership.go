@@ -30,7 +30,7 @@ const (
 )
 
 // openStatuses may not exist twice for one account.
-var openStatuses = []MembershipStatus{StatusApplicant, StatusMember, StatusLeaving}
+var openStatuses = []MembershipStatus{StatusApplicant, StatusMember, StatusLeaving, StatusExcluding}
 
 // Person kinds of an applicant.
 const (
@@ -99,16 +99,18 @@ type MembershipEvent struct {
 
 // Kinds of membership events.
 const (
-	EventApplied          = "applied"
-	EventAdmitted         = "admitted"
-	EventSharesSubscribed = "shares_subscribed"
-	EventNoticeGiven      = "notice_given"
-	EventNoticeWithdrawn  = "notice_withdrawn"
-	EventAddressChanged   = "address_changed"
-	EventSharesCancelled  = "shares_cancelled"
-	EventLeft             = "left"
-	EventExcluded         = "excluded"
-	EventAppointed        = "appointed" // to an organ (organs.go)
+	EventApplied            = "applied"
+	EventAdmitted           = "admitted"
+	EventSharesSubscribed   = "shares_subscribed"
+	EventNoticeGiven        = "notice_given"
+	EventNoticeWithdrawn    = "notice_withdrawn"
+	EventAddressChanged     = "address_changed"
+	EventSharesCancelled    = "shares_cancelled"
+	EventLeft               = "left"
+	EventExcluded           = "excluded"
+	EventAppointed          = "appointed" // to an organ (organs.go)
+	EventExclusionLetter    = "exclusion_letter"
+	EventCapitalTransferred = "capital_transferred" // received by transfer (§76 GenG)
 )
 
 // Refund is paid-in capital the cooperative owes a (former) member.
@@ -138,7 +140,16 @@ type Memberships struct {
 	queue models.Queue
 	rules *rulebook.Rules
 	clock models.Clock
+	usage UsageFunc // nil: no VMs to weigh a partial notice against
 }
+
+// UsageFunc sums what a member's VMs take, inside tx. The VM domain (ranked
+// above this one) provides it, so a partial notice can be weighed against
+// the VMs it would leave without entitlement (§67b GenG).
+type UsageFunc func(tx *gorm.DB, userID string) (rulebook.Entitlement, error)
+
+// SetUsage hands in the VM domain's usage; call it once while wiring up.
+func (s *Memberships) SetUsage(u UsageFunc) { s.usage = u }
 
 func NewMemberships(db *models.DB, queue models.Queue, rules *rulebook.Rules, clock models.Clock) *Memberships {
 	return &Memberships{db: db, queue: queue, rules: rules, clock: clock}
@@ -217,7 +228,7 @@ func (s *Memberships) mailUser(ctx context.Context, tx *gorm.DB, userID string, 
 // the remaining shares are cancelled, the member role is revoked and the
 // paid-in capital not yet owed back is recorded as a refund due.
 func (s *Memberships) endMembershipTx(tx *gorm.DB, actor models.Actor, m *Membership, status MembershipStatus, leftOn time.Time, reason string) (refund int64, due time.Time, err error) {
-	res := tx.Model(&Membership{}).Where("id = ? AND status IN ?", m.ID, []MembershipStatus{StatusMember, StatusLeaving}).
+	res := tx.Model(&Membership{}).Where("id = ? AND status IN ?", m.ID, memberStatuses).
 		Updates(map[string]any{"status": status, "left_on": leftOn, "leave_reason": reason, "updated_at": s.now()})
 	if res.Error != nil {
 		return 0, due, fmt.Errorf("end membership %s: %w", m.ID, res.Error)

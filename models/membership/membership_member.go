@@ -3,57 +3,12 @@ package membership
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"gorm.io/gorm"
 
-	"allmende/jobs/jobargs"
 	"allmende/models"
 	"allmende/models/internal/kit"
-	"allmende/models/rulebook"
 )
-
-// SubscribeShares books further shares for a member, up to the maximum.
-func (s *Memberships) SubscribeShares(ctx context.Context, actor models.Actor, userID string, shares int) error {
-	if shares < 1 {
-		return models.Invalid(map[string]string{"shares": "Subscribe at least one share."})
-	}
-	return s.tx(ctx, func(tx *gorm.DB) error {
-		m, err := latestMembership(tx, userID, true)
-		if err != nil {
-			return err
-		}
-		if m.Status != StatusMember {
-			return models.Conflict("Only members can subscribe further shares.")
-		}
-		p, err := rulebook.RulesAt(tx, s.now())
-		if err != nil {
-			return err
-		}
-		held, err := shareBalance(tx, m.ID)
-		if err != nil {
-			return err
-		}
-		if held+shares > p.MaxShares {
-			return models.Invalid(map[string]string{"shares": fmt.Sprintf("A member holds at most %d shares; you hold %d and can add %d more.", p.MaxShares, held, max(0, p.MaxShares-held))})
-		}
-		today := s.today()
-		t, err := s.bookShares(tx, actor, m.ID, ShareSubscription, shares, today, nil, "subscription")
-		if err != nil {
-			return err
-		}
-		if err := s.addEvent(tx, m.ID, EventSharesSubscribed, today, fmt.Sprintf("subscribed %d shares, now %d", shares, held+shares)); err != nil {
-			return err
-		}
-		if err := kit.RecordAudit(tx, actor, "membership.shares_subscribe", "membership", m.ID,
-			map[string]any{"shares": shares, "total": held + shares, "transaction_id": t.ID}); err != nil {
-			return err
-		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail {
-			return mailSharesSubscribed(to, name, m, shares, held+shares, p)
-		})
-	})
-}
 
 // UpdateAddress records a member's new address as a dated register change.
 func (s *Memberships) UpdateAddress(ctx context.Context, actor models.Actor, userID string, in AddressInput) error {
@@ -96,44 +51,5 @@ func (s *Memberships) UpdateAddress(ctx context.Context, actor models.Actor, use
 		// Which fields changed, not their values: the audit log cannot be
 		// purged, the register can.
 		return kit.RecordAudit(tx, actor, "membership.address_update", "membership", m.ID, map[string]any{"fields": changed})
-	})
-}
-
-// Exclude excludes a member (§68 GenG): the membership ends today, the
-// member role goes, and the paid-in capital is recorded as due back.
-func (s *Memberships) Exclude(ctx context.Context, actor models.Actor, membershipID, reason string) error {
-	reason = strings.TrimSpace(reason)
-	if reason == "" {
-		return models.Invalid(map[string]string{"reason": "Give the reason for the exclusion."})
-	}
-	if kit.HasControl(reason, true) {
-		return models.Invalid(map[string]string{"reason": kit.ControlCharsMessage})
-	}
-	return s.tx(ctx, func(tx *gorm.DB) error {
-		m, err := loadMembership(tx, membershipID, true)
-		if err != nil {
-			return err
-		}
-		if m.Status != StatusMember && m.Status != StatusLeaving {
-			return models.Conflict("Only members can be excluded.")
-		}
-		today := s.today()
-		refund, _, err := s.endMembershipTx(tx, actor, m, StatusExcluded, today, reason)
-		if err != nil {
-			return err
-		}
-		// Open notices are superseded by the exclusion.
-		if err := tx.Model(&Notice{}).Where("membership_id = ? AND withdrawn_at IS NULL AND processed_at IS NULL", m.ID).
-			Update("processed_at", s.now()).Error; err != nil {
-			return fmt.Errorf("close notices of %s: %w", m.ID, err)
-		}
-		if err := s.addEvent(tx, m.ID, EventExcluded, today, "excluded: "+reason); err != nil {
-			return err
-		}
-		if err := kit.RecordAudit(tx, actor, "membership.exclude", "membership", m.ID,
-			map[string]any{"reason": reason, "refund_cents": refund}); err != nil {
-			return err
-		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailExcluded(to, name, m, reason) })
 	})
 }

@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -24,6 +25,20 @@ type Notice struct {
 	WithdrawnAt  *time.Time `json:"withdrawn_at,omitempty"`
 	ProcessedAt  *time.Time `json:"processed_at,omitempty"` // took effect (or was closed by an exclusion)
 	CreatedAt    time.Time  `json:"created_at"`
+	// Withdrawal is a request the board decides (§65 GenG: a notice given
+	// binds the member; the cooperative may agree to its withdrawal).
+	WithdrawalRequestedAt *time.Time `json:"withdrawal_requested_at,omitempty"`
+	WithdrawalRefusedAt   *time.Time `json:"withdrawal_refused_at,omitempty"`
+	WithdrawalDecidedBy   string     `json:"-"`
+	// EarlyReason: an early notice under §65(3) GenG and why the member
+	// cannot be expected to stay; empty for an ordinary notice.
+	EarlyReason string `json:"early_reason,omitempty"`
+}
+
+// WithdrawalPending reports whether the member asked to withdraw the
+// notice and the board has not decided yet.
+func (n *Notice) WithdrawalPending() bool {
+	return n.Status() == "open" && n.WithdrawalRequestedAt != nil
 }
 
 // Whole reports whether the notice ends the membership.
@@ -58,6 +73,41 @@ func (s *Memberships) GiveNotice(ctx context.Context, actor models.Actor, userID
 	if shares < 0 {
 		return nil, models.Invalid(map[string]string{"shares": "Enter a number of shares, or 0 for the whole membership."})
 	}
+	return s.giveNotice(ctx, actor, userID, shares, "")
+}
+
+// GiveEarlyNotice is the extraordinary notice of §65(3) GenG: where the
+// bylaws' notice period is longer than two years, a member who has belonged
+// to the cooperative for at least one full business year and cannot be
+// expected to stay until the period ends — reason says why — may leave
+// with a period of one year, at the end of a business year.
+func (s *Memberships) GiveEarlyNotice(ctx context.Context, actor models.Actor, userID, reason string) (*Notice, error) {
+	reason = strings.TrimSpace(reason)
+	fields := map[string]string{}
+	kit.TextBlock(fields, "reason", reason, "Say why you cannot be expected to stay until the ordinary notice period ends.", 5000)
+	if len(fields) > 0 {
+		return nil, models.Invalid(fields)
+	}
+	return s.giveNotice(ctx, actor, userID, 0, reason)
+}
+
+// EarlyNoticeOpen reports whether the member may give early notice now
+// (§65(3) GenG), and the first day they may if not yet.
+func EarlyNoticeOpen(m *Membership, today time.Time, p rulebook.RuleParams) (bool, time.Time) {
+	if p.NoticePeriodMonths <= 24 || m.AdmittedOn == nil {
+		return false, time.Time{}
+	}
+	// The first full business year starts on the admission day if that
+	// begins a business year, else with the next one.
+	start := kit.DateOf(*m.AdmittedOn)
+	if !BusinessYearEnd(start.AddDate(0, 0, -1), p).Equal(start.AddDate(0, 0, -1)) {
+		start = BusinessYearEnd(start, p).AddDate(0, 0, 1)
+	}
+	from := BusinessYearEnd(start, p).AddDate(0, 0, 1)
+	return !kit.DateOf(today).Before(from), from
+}
+
+func (s *Memberships) giveNotice(ctx context.Context, actor models.Actor, userID string, shares int, early string) (*Notice, error) {
 	var n *Notice
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		m, err := latestMembership(tx, userID, true)
@@ -67,7 +117,9 @@ func (s *Memberships) GiveNotice(ctx context.Context, actor models.Actor, userID
 		switch m.Status {
 		case StatusMember:
 		case StatusLeaving:
-			return models.Conflict("You have already given notice on your whole membership.")
+			if early == "" {
+				return models.Conflict("You have already given notice on your whole membership.")
+			}
 		default:
 			return models.Conflict("Only members can give notice.")
 		}
@@ -76,27 +128,55 @@ func (s *Memberships) GiveNotice(ctx context.Context, actor models.Actor, userID
 		if err != nil {
 			return err
 		}
+		effective := NoticeEffectiveDate(today, p)
+		if early != "" {
+			ok, from := EarlyNoticeOpen(m, today, p)
+			switch {
+			case p.NoticePeriodMonths <= 24:
+				return models.Conflict(fmt.Sprintf("The notice period is %d months; early notice exists only where it is longer than two years (§65(3) GenG).", p.NoticePeriodMonths))
+			case !ok:
+				return models.Conflict("Early notice is open to members of at least one full business year: from " + kit.FormatDate(from) + ".")
+			}
+			yearly := p
+			yearly.NoticePeriodMonths = 12
+			effective = NoticeEffectiveDate(today, yearly)
+			if m.Status == StatusLeaving {
+				// An ordinary notice is open: the early one must end sooner.
+				var whole Notice
+				if err := tx.Where("membership_id = ? AND shares = 0 AND withdrawn_at IS NULL AND processed_at IS NULL", m.ID).First(&whole).Error; err == nil && !effective.Before(whole.EffectiveOn) {
+					return models.Conflict("Your notice already takes effect on " + kit.FormatDate(whole.EffectiveOn) + "; an early notice would not end the membership sooner.")
+				}
+			}
+		}
 		if shares > 0 {
-			if err := checkPartialNotice(tx, m.ID, shares, p); err != nil {
+			if err := s.checkPartialNotice(tx, m, shares, p); err != nil {
 				return err
 			}
 		}
 		n = &Notice{ID: kit.NewID(), MembershipID: m.ID, Shares: shares, GivenOn: today,
-			EffectiveOn: NoticeEffectiveDate(today, p), CreatedAt: s.now()}
+			EffectiveOn: effective, CreatedAt: s.now(), EarlyReason: early}
 		if err := tx.Create(n).Error; err != nil {
 			return fmt.Errorf("insert notice: %w", err)
 		}
 		what := "the whole membership"
 		if shares > 0 {
 			what = fmt.Sprintf("%d shares", shares)
-		} else if err := s.setStatus(tx, m.ID, StatusMember, StatusLeaving); err != nil {
-			return err
+		} else if m.Status == StatusMember {
+			if err := s.setStatus(tx, m.ID, StatusMember, StatusLeaving); err != nil {
+				return err
+			}
+		} else if err := tx.Model(&Notice{}).Where("membership_id = ? AND shares = 0 AND id <> ? AND withdrawn_at IS NULL AND processed_at IS NULL", m.ID, n.ID).
+			Updates(map[string]any{"withdrawn_at": s.now(), "withdrawal_decided_by": "superseded by early notice " + n.ID}).Error; err != nil {
+			return fmt.Errorf("close the ordinary notice: %w", err) // the early notice ends the membership sooner
+		}
+		if early != "" {
+			what += " (early, §65(3) GenG)"
 		}
 		if err := s.addEvent(tx, m.ID, EventNoticeGiven, today, fmt.Sprintf("notice on %s, effective %s", what, kit.FormatDate(n.EffectiveOn))); err != nil {
 			return err
 		}
 		if err := kit.RecordAudit(tx, actor, "membership.notice", "membership", m.ID,
-			map[string]any{"notice_id": n.ID, "shares": shares, "effective_on": kit.FormatDate(n.EffectiveOn)}); err != nil {
+			map[string]any{"notice_id": n.ID, "shares": shares, "effective_on": kit.FormatDate(n.EffectiveOn), "early": early != ""}); err != nil {
 			return err
 		}
 		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailNoticeConfirmed(to, name, n) })
@@ -108,13 +188,15 @@ func (s *Memberships) GiveNotice(ctx context.Context, actor models.Actor, userID
 }
 
 // checkPartialNotice: a member can give notice only on shares they hold and
-// have not already given notice on, and must keep the minimum (§67b GenG).
-func checkPartialNotice(tx *gorm.DB, membershipID string, shares int, p rulebook.RuleParams) error {
-	held, err := shareBalance(tx, membershipID)
+// have not already given notice on, must keep the holding the bylaws
+// oblige (§67b GenG), and may not leave their VMs without the entitlement
+// the remaining paid shares give: they shrink or delete VMs first.
+func (s *Memberships) checkPartialNotice(tx *gorm.DB, m *Membership, shares int, p rulebook.RuleParams) error {
+	held, err := shareBalance(tx, m.ID)
 	if err != nil {
 		return err
 	}
-	noticed, err := openNoticedShares(tx, membershipID)
+	noticed, err := openNoticedShares(tx, m.ID)
 	if err != nil {
 		return err
 	}
@@ -122,8 +204,25 @@ func checkPartialNotice(tx *gorm.DB, membershipID string, shares int, p rulebook
 	if shares > free {
 		return models.Invalid(map[string]string{"shares": fmt.Sprintf("You hold %d shares not already under notice; you cannot give notice on %d.", free, shares)})
 	}
-	if free-shares < p.MinShares {
-		return models.Invalid(map[string]string{"shares": fmt.Sprintf("A member keeps at least %d share(s); give notice on the whole membership instead.", p.MinShares)})
+	if free-shares < p.Compulsory() {
+		return models.Invalid(map[string]string{"shares": fmt.Sprintf("A member keeps at least %d share(s); give notice on the whole membership instead.", p.Compulsory())})
+	}
+	if s.usage == nil {
+		return nil
+	}
+	used, err := s.usage(tx, m.UserID)
+	if err != nil {
+		return err
+	}
+	paid, err := capitalBalance(tx, m.ID)
+	if err != nil {
+		return err
+	}
+	left := p.EntitlementPerShare.Times(paidShares(free-shares, paid, p.SharePriceCents))
+	if used.VCPUs > left.VCPUs || used.MemoryMiB > left.MemoryMiB || used.DiskGiB > left.DiskGiB {
+		return models.Invalid(map[string]string{"shares": fmt.Sprintf(
+			"Your VMs take %d vCPUs, %d MiB memory and %d GiB disk; the shares you would keep entitle you to %d vCPUs, %d MiB and %d GiB. Shrink or delete VMs first (§67b GenG).",
+			used.VCPUs, used.MemoryMiB, used.DiskGiB, left.VCPUs, left.MemoryMiB, left.DiskGiB)})
 	}
 	return nil
 }
@@ -140,14 +239,11 @@ func (s *Memberships) setStatus(tx *gorm.DB, membershipID string, from, to Membe
 	return nil
 }
 
-// WithdrawNotice withdraws an open notice before it takes effect.
-func (s *Memberships) WithdrawNotice(ctx context.Context, actor models.Actor, userID, noticeID string) error {
+// RequestNoticeWithdrawal asks the board to let userID withdraw an open
+// notice before it takes effect.
+func (s *Memberships) RequestNoticeWithdrawal(ctx context.Context, actor models.Actor, userID, noticeID string) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		var n Notice
-		if err := kit.First(tx, &n, noticeID, "notice"); err != nil {
-			return err
-		}
-		m, err := loadMembership(tx, n.MembershipID, true)
+		n, m, err := loadNotice(tx, noticeID)
 		if err != nil {
 			return err
 		}
@@ -157,8 +253,51 @@ func (s *Memberships) WithdrawNotice(ctx context.Context, actor models.Actor, us
 		if n.Status() != "open" || s.today().After(n.EffectiveOn) {
 			return models.Conflict("This notice can no longer be withdrawn.")
 		}
-		now := s.now()
-		res := tx.Model(&Notice{}).Where("id = ? AND withdrawn_at IS NULL AND processed_at IS NULL", n.ID).Update("withdrawn_at", now)
+		if n.WithdrawalPending() {
+			return models.Conflict("You have already asked to withdraw this notice; the board decides on it.")
+		}
+		res := tx.Model(&Notice{}).Where("id = ? AND withdrawn_at IS NULL AND processed_at IS NULL", n.ID).
+			Updates(map[string]any{"withdrawal_requested_at": s.now(), "withdrawal_refused_at": nil})
+		if res.Error != nil {
+			return fmt.Errorf("request withdrawal of notice %s: %w", n.ID, res.Error)
+		}
+		return kit.RecordAudit(tx, actor, "membership.notice_withdraw_request", "membership", m.ID, map[string]any{"notice_id": n.ID})
+	})
+}
+
+// DecideNoticeWithdrawal lets the board accept or refuse a member's request
+// to withdraw a notice. Accepted, the notice is withdrawn (and a leaving
+// member is a member again).
+func (s *Memberships) DecideNoticeWithdrawal(ctx context.Context, actor models.Actor, noticeID string, accept bool) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if err := requireBoardTx(tx, actor, "Only the board can decide on withdrawing a notice."); err != nil {
+			return err
+		}
+		n, m, err := loadNotice(tx, noticeID)
+		if err != nil {
+			return err
+		}
+		if m.UserID == actor.UserID {
+			return models.Forbidden("You cannot decide on your own notice.")
+		}
+		if !n.WithdrawalPending() {
+			return models.Conflict("No request to withdraw this notice awaits a decision.")
+		}
+		if s.today().After(n.EffectiveOn) {
+			return models.Conflict("This notice has taken effect; it can no longer be withdrawn.")
+		}
+		if !accept {
+			if err := tx.Model(&Notice{}).Where("id = ?", n.ID).Updates(map[string]any{"withdrawal_requested_at": nil,
+				"withdrawal_refused_at": s.now(), "withdrawal_decided_by": recorder(actor)}).Error; err != nil {
+				return fmt.Errorf("refuse withdrawal of notice %s: %w", n.ID, err)
+			}
+			if err := kit.RecordAudit(tx, actor, "membership.notice_withdraw_refuse", "membership", m.ID, map[string]any{"notice_id": n.ID}); err != nil {
+				return err
+			}
+			return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailNoticeWithdrawalRefused(to, name, n) })
+		}
+		res := tx.Model(&Notice{}).Where("id = ? AND withdrawn_at IS NULL AND processed_at IS NULL", n.ID).
+			Updates(map[string]any{"withdrawn_at": s.now(), "withdrawal_decided_by": recorder(actor)})
 		if res.Error != nil {
 			return fmt.Errorf("withdraw notice %s: %w", n.ID, res.Error)
 		}
@@ -170,24 +309,59 @@ func (s *Memberships) WithdrawNotice(ctx context.Context, actor models.Actor, us
 				return err
 			}
 		}
-		if err := s.addEvent(tx, m.ID, EventNoticeWithdrawn, s.today(), "notice of "+kit.FormatDate(n.GivenOn)+" withdrawn"); err != nil {
+		if err := s.addEvent(tx, m.ID, EventNoticeWithdrawn, s.today(), "notice of "+kit.FormatDate(n.GivenOn)+" withdrawn with the board's consent"); err != nil {
 			return err
 		}
 		if err := kit.RecordAudit(tx, actor, "membership.notice_withdraw", "membership", m.ID, map[string]any{"notice_id": n.ID}); err != nil {
 			return err
 		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailNoticeWithdrawn(to, name, &n) })
+		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailNoticeWithdrawn(to, name, n) })
 	})
 }
 
-// ProcessDueNotices lets notices take effect whose date has come; a daily
-// periodic job runs it. Each notice is handled in its own transaction and
+func loadNotice(tx *gorm.DB, id string) (*Notice, *Membership, error) {
+	var n Notice
+	if err := kit.First(tx, &n, id, "notice"); err != nil {
+		return nil, nil, err
+	}
+	m, err := loadMembership(tx, n.MembershipID, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &n, m, nil
+}
+
+// PendingWithdrawal is a request to withdraw a notice, for the board.
+type PendingWithdrawal struct {
+	Notice
+	MemberNumber int64
+	Name         string
+}
+
+// PendingWithdrawals lists the requests to withdraw a notice, oldest first.
+func (s *Memberships) PendingWithdrawals(ctx context.Context) ([]PendingWithdrawal, error) {
+	var out []PendingWithdrawal
+	err := s.db.Gorm.WithContext(ctx).Table("notices n").
+		Select("n.*, m.member_number, CASE WHEN m.person_kind = ? AND m.organisation <> '' THEN m.organisation ELSE m.legal_name END AS name", PersonLegal).
+		Joins("JOIN memberships m ON m.id = n.membership_id").
+		Where("n.withdrawal_requested_at IS NOT NULL AND n.withdrawn_at IS NULL AND n.processed_at IS NULL").
+		Order("n.withdrawal_requested_at, n.id").Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("list withdrawal requests: %w", err)
+	}
+	return out, nil
+}
+
+// ProcessDueNotices lets notices take effect whose date has passed: a
+// membership ends at the end of its last day, so the member keeps every
+// right through that day and loses them the day after (§65 GenG). The
+// hourly job runs it. Each notice is handled in its own transaction and
 // claimed by a conditional update, so running twice, or on two portal
 // instances at once, does nothing more.
 func (s *Memberships) ProcessDueNotices(ctx context.Context) (int, error) {
 	var due []Notice
 	err := s.db.Gorm.WithContext(ctx).
-		Where("effective_on <= ? AND withdrawn_at IS NULL AND processed_at IS NULL", s.today()).
+		Where("effective_on < ? AND withdrawn_at IS NULL AND processed_at IS NULL", s.today()).
 		Order("effective_on, id").Find(&due).Error
 	if err != nil {
 		return 0, fmt.Errorf("find due notices: %w", err)

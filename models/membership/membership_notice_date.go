@@ -20,3 +20,15 @@ func NoticeEffectiveDate(today time.Time, p rulebook.RuleParams) time.Time {
 		}
 	}
 }
+
+// BusinessYearEnd is the last day of the business year that day falls in:
+// an exclusion takes effect then (§68(1) GenG).
+func BusinessYearEnd(day time.Time, p rulebook.RuleParams) time.Time {
+	day = kit.DateOf(day)
+	for y := day.Year() - 1; ; y++ {
+		end := time.Date(y+1, time.Month(p.BusinessYearStartMonth), p.BusinessYearStartDay, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -1)
+		if !end.Before(day) {
+			return end
+		}
+	}
+}

@@ -86,13 +86,32 @@ func TestNoticeBoundsAndWithdraw(t *testing.T) {
 			t.Errorf("mails = %d, want 4 (received, admitted, two notices)", n)
 		}
 
-		// Someone else cannot withdraw it; ada can, and is a member again.
+		// Someone else cannot ask to withdraw it; ada can, and the board
+		// decides (§65 GenG: a notice given binds the member).
 		bob := e.User(t, "bob@example.org")
-		modelstest.WantCode(t, e.Memberships.WithdrawNotice(ctx, bob, bob.UserID, whole.ID), http.StatusNotFound)
-		if err := e.Memberships.WithdrawNotice(ctx, ada, ada.UserID, whole.ID); err != nil {
+		modelstest.WantCode(t, e.Memberships.RequestNoticeWithdrawal(ctx, bob, bob.UserID, whole.ID), http.StatusNotFound)
+		modelstest.WantCode(t, e.Memberships.DecideNoticeWithdrawal(ctx, e.Board1, whole.ID, true), http.StatusConflict) // nothing asked
+		if err := e.Memberships.RequestNoticeWithdrawal(ctx, ada, ada.UserID, whole.ID); err != nil {
 			t.Fatal(err)
 		}
-		modelstest.WantCode(t, e.Memberships.WithdrawNotice(ctx, ada, ada.UserID, whole.ID), http.StatusConflict)
+		modelstest.WantCode(t, e.Memberships.RequestNoticeWithdrawal(ctx, ada, ada.UserID, whole.ID), http.StatusConflict)
+		if o := e.Overview(t, ada.UserID); o.Membership.Status != membership.StatusLeaving {
+			t.Errorf("a request alone withdrew the notice: %s", o.Membership.Status)
+		}
+		modelstest.WantCode(t, e.Memberships.DecideNoticeWithdrawal(ctx, ada, whole.ID, true), http.StatusForbidden)
+		if err := e.Memberships.DecideNoticeWithdrawal(ctx, e.Board1, whole.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		if o := e.Overview(t, ada.UserID); o.Membership.Status != membership.StatusLeaving || o.Notices[0].WithdrawalRefusedAt == nil {
+			t.Errorf("after the refusal: %s, %+v", o.Membership.Status, o.Notices[0])
+		}
+		if err := e.Memberships.RequestNoticeWithdrawal(ctx, ada, ada.UserID, whole.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Memberships.DecideNoticeWithdrawal(ctx, e.Board2, whole.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		modelstest.WantCode(t, e.Memberships.RequestNoticeWithdrawal(ctx, ada, ada.UserID, whole.ID), http.StatusConflict)
 		o = e.Overview(t, ada.UserID)
 		if o.Membership.Status != membership.StatusMember || len(o.OpenNotices()) != 1 || o.Notices[0].Status() != "withdrawn" {
 			t.Errorf("after withdrawal: %s, notices %+v", o.Membership.Status, o.Notices)
@@ -122,8 +141,13 @@ func TestProcessDueNotices(t *testing.T) {
 			t.Fatalf("processed %d before the date (%v)", n, err)
 		}
 
-		// The partial notice takes effect on 31 December.
-		e.Clock.Set(time.Date(2026, 12, 31, 8, 0, 0, 0, time.UTC))
+		// The partial notice takes effect on 31 December: the member holds
+		// the shares through that day, and loses them the day after.
+		e.Clock.Set(time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC))
+		if n, err := e.Memberships.ProcessDueNotices(ctx); err != nil || n != 0 {
+			t.Fatalf("processed %d on the end date itself (%v)", n, err)
+		}
+		e.Clock.Set(time.Date(2027, 1, 1, 0, 30, 0, 0, time.UTC))
 		if n, err := e.Memberships.ProcessDueNotices(ctx); err != nil || n != 1 {
 			t.Fatalf("processed %d, %v; want 1", n, err)
 		}

@@ -27,6 +27,22 @@ type MembershipOverview struct {
 	CapitalLedger          []CapitalTransaction
 	Refunds                []Refund
 	Rules                  rulebook.RuleParams
+	Today                  time.Time
+	Exclusion              *Exclusion        // the latest proceedings, if any (exclusion.go)
+	Seats                  []Appointment     // appointments to organs, newest first (organs.go)
+	FurtherShares          []FurtherShares   // declarations of further shares, newest first
+	Transfers              []CapitalTransfer // §76 transfers given or received, newest first
+}
+
+// PendingShares counts further shares awaiting the board's admission.
+func (o *MembershipOverview) PendingShares() int {
+	n := 0
+	for _, f := range o.FurtherShares {
+		if f.Status == SubscriptionPending {
+			n += f.Shares
+		}
+	}
+	return n
 }
 
 // OpenNotices returns the notices that have not yet taken effect.
@@ -66,7 +82,7 @@ func (s *Memberships) overview(db *gorm.DB, m *Membership) (*MembershipOverview,
 	if err != nil {
 		return nil, err
 	}
-	o := &MembershipOverview{Membership: *m, Rules: p, ApprovalsNeeded: p.AdmissionApprovals,
+	o := &MembershipOverview{Membership: *m, Rules: p, ApprovalsNeeded: p.AdmissionApprovals, Today: s.today(),
 		NoticePreview: NoticeEffectiveDate(s.today(), p)}
 	if o.SharesSubscribed, err = shareBalance(db, m.ID); err != nil {
 		return nil, err
@@ -78,6 +94,18 @@ func (s *Memberships) overview(db *gorm.DB, m *Membership) (*MembershipOverview,
 		return nil, err
 	}
 	o.CapitalSubscribedCents = int64(o.SharesSubscribed) * p.SharePriceCents
+	if err := db.Where("membership_id = ?", m.ID).Order("declared_at DESC, id DESC").Find(&o.FurtherShares).Error; err != nil {
+		return nil, fmt.Errorf("load further shares of %s: %w", m.ID, err)
+	}
+	if o.Transfers, err = transfersOf(db, m.ID); err != nil {
+		return nil, err
+	}
+	if o.Exclusion, err = latestExclusion(db, m.ID); err != nil {
+		return nil, err
+	}
+	if err := appointmentRows(db).Where("a.membership_id = ?", m.ID).Order("a.term_start DESC, a.id").Scan(&o.Seats).Error; err != nil {
+		return nil, fmt.Errorf("load seats of %s: %w", m.ID, err)
+	}
 	o.SharesPaid = paidShares(o.SharesSubscribed, o.CapitalPaidCents, p.SharePriceCents)
 	o.Entitlement = p.EntitlementPerShare.Times(o.SharesPaid)
 	if m.Status == StatusApplicant {

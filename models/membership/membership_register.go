@@ -169,14 +169,20 @@ func csvSafe(v string) string {
 // after leaving, then its personal data is erased.
 const registerRetentionYears = 3
 
-// PurgeExpired erases the personal data of members who left more than three
-// years ago. The row, its number and its ledgers stay, anonymous, so the
-// books still add up. It returns how many entries it erased.
+// PurgeExpired erases the personal data of members whose retention ran
+// out: three years from the end of the calendar year they left in (§30(3)
+// GenG), and never while capital is still owed back to them (the refund
+// needs the name and the bank account). The row, its number and its
+// ledgers stay, anonymous, so the books still add up. It returns how many
+// entries it erased.
 func (s *Memberships) PurgeExpired(ctx context.Context) (int, error) {
-	cutoff := s.today().AddDate(-registerRetentionYears, 0, 0)
+	// Left in year Y: kept until 31 December of Y+3, so erased once the
+	// year of leaving lies before this year minus three.
+	cutoff := time.Date(s.today().Year()-registerRetentionYears, 1, 1, 0, 0, 0, 0, time.UTC)
 	var ids []string
 	err := s.db.Gorm.WithContext(ctx).Model(&Membership{}).
 		Where("status IN ? AND left_on < ? AND purged_at IS NULL", []MembershipStatus{StatusFormer, StatusExcluded}, cutoff).
+		Where("NOT EXISTS (SELECT 1 FROM refunds r WHERE r.membership_id = memberships.id AND r.paid_at IS NULL)").
 		Order("id").Pluck("id", &ids).Error
 	if err != nil {
 		return 0, fmt.Errorf("find expired register entries: %w", err)
@@ -198,6 +204,20 @@ func (s *Memberships) PurgeExpired(ctx context.Context) (int, error) {
 			// The history holds old addresses and reasons.
 			if err := tx.Where("membership_id = ?", id).Delete(&MembershipEvent{}).Error; err != nil {
 				return fmt.Errorf("erase history of %s: %w", id, err)
+			}
+			// So do exclusion proceedings: the facts and the member's statement.
+			if err := tx.Model(&Exclusion{}).Where("membership_id = ?", id).
+				Updates(map[string]any{"facts": "", "statement": "", "reason": "", "decision_reference": ""}).Error; err != nil {
+				return fmt.Errorf("erase exclusions of %s: %w", id, err)
+			}
+			// And declarations of further shares, which name the member.
+			if err := tx.Model(&FurtherShares{}).Where("membership_id = ?", id).
+				Updates(map[string]any{"declaration": "", "reason": ""}).Error; err != nil {
+				return fmt.Errorf("erase share declarations of %s: %w", id, err)
+			}
+			if err := tx.Model(&CapitalTransfer{}).Where("from_membership_id = ? OR to_membership_id = ?", id, id).
+				Update("agreement", "").Error; err != nil {
+				return fmt.Errorf("erase transfer agreements of %s: %w", id, err)
 			}
 			return kit.RecordAudit(tx, actor, "membership.purge", "membership", id, nil)
 		})

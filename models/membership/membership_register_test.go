@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -24,8 +23,16 @@ func TestMemberChangesAndRegister(t *testing.T) {
 		_, _ = e.Member(t, "eve@example.org", "=HYPERLINK(\"http://evil\")", 1)
 
 		// Shares up to the maximum.
-		modelstest.FieldErr(t, e.Memberships.SubscribeShares(ctx, ada, ada.UserID, 99), "shares")
-		if err := e.Memberships.SubscribeShares(ctx, ada, ada.UserID, 3); err != nil {
+		_, err := e.Memberships.SubscribeShares(ctx, ada, ada.UserID, 99, true)
+		modelstest.FieldErr(t, err, "shares")
+		if err := e.Memberships.RecordPayment(ctx, e.Board1, a.ID, 10000, modelstest.Day(2026, 3, 15), ""); err != nil {
+			t.Fatal(err)
+		}
+		sub, err := e.Memberships.SubscribeShares(ctx, ada, ada.UserID, 3, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Memberships.AdmitShares(ctx, e.Board1, sub.ID); err != nil {
 			t.Fatal(err)
 		}
 		// A dated address change.
@@ -56,18 +63,18 @@ func TestMemberChangesAndRegister(t *testing.T) {
 			t.Errorf("by status: %+v", reg)
 		}
 
-		// Exclusion ends the membership today.
-		modelstest.FieldErr(t, e.Memberships.Exclude(ctx, e.Board1, a.ID, ""), "reason")
+		// An exclusion ends the membership at the end of the business year.
 		if err := e.Memberships.RecordPayment(ctx, e.Board1, a.ID, 5000, modelstest.Day(2026, 5, 1), ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.Memberships.Exclude(ctx, e.Board1, a.ID, "did not pay in the shares"); err != nil {
-			t.Fatal(err)
+		e.ExcludeByLetter(t, a.ID)
+		e.Clock.Set(time.Date(2027, 1, 1, 9, 0, 0, 0, time.UTC))
+		if n, err := e.Memberships.ProcessDueExclusions(ctx); err != nil || n != 1 {
+			t.Fatalf("processed %d exclusions (%v)", n, err)
 		}
-		modelstest.WantCode(t, e.Memberships.Exclude(ctx, e.Board1, a.ID, "again"), http.StatusConflict)
 		o := e.Overview(t, ada.UserID)
-		if o.Membership.Status != membership.StatusExcluded || !o.Membership.LeftOn.Equal(modelstest.Day(2026, 5, 1)) ||
-			len(o.Refunds) != 1 || o.Refunds[0].AmountCents != 5000 || o.Membership.LeaveReason != "did not pay in the shares" {
+		if o.Membership.Status != membership.StatusExcluded || !o.Membership.LeftOn.Equal(modelstest.Day(2026, 12, 31)) ||
+			len(o.Refunds) != 1 || o.Refunds[0].AmountCents != 15000 || o.Membership.LeaveReason != "exclusion" {
 			t.Errorf("after exclusion: %+v refunds %+v", o.Membership, o.Refunds)
 		}
 		if u, _ := account.NewAccounts(db).Get(ctx, ada.UserID); u.Has(account.RoleMember) {
@@ -97,16 +104,23 @@ func TestMemberChangesAndRegister(t *testing.T) {
 			}
 		}
 
-		// Three years after leaving, the personal data goes.
-		e.Clock.Set(time.Date(2029, 5, 1, 9, 0, 0, 0, time.UTC))
+		// Three years from the end of the calendar year of leaving (§30(3)
+		// GenG), and not while the refund is unpaid.
+		e.Clock.Set(time.Date(2029, 12, 31, 23, 0, 0, 0, time.UTC))
 		if n, err := e.Memberships.PurgeExpired(ctx); err != nil || n != 0 {
-			t.Fatalf("purged %d on the third anniversary (%v)", n, err)
+			t.Fatalf("purged %d on the last day of retention (%v)", n, err)
 		}
-		e.Clock.Set(time.Date(2029, 5, 2, 9, 0, 0, 0, time.UTC))
+		e.Clock.Set(time.Date(2030, 1, 2, 9, 0, 0, 0, time.UTC))
+		if n, err := e.Memberships.PurgeExpired(ctx); err != nil || n != 0 {
+			t.Fatalf("purged %d with the refund unpaid (%v)", n, err)
+		}
+		if err := e.Memberships.PayRefund(ctx, e.Board1, o.Refunds[0].ID, modelstest.Day(2027, 6, 30)); err != nil {
+			t.Fatal(err)
+		}
 		if n, err := e.Memberships.PurgeExpired(ctx); err != nil || n != 1 {
 			t.Fatalf("purged %d, %v; want 1", n, err)
 		}
-		for _, secret := range []string{"Lovelace", "Hamburg", "did not pay"} {
+		for _, secret := range []string{"Lovelace", "Hamburg", "reminders went unanswered", "Heard by phone"} {
 			if where := findAnywhere(t, db, secret); where != "" && where != "audit_events" && where != "river_job" {
 				t.Errorf("%q still in %s after purge", secret, where)
 			}

@@ -373,7 +373,7 @@ func supervisoryBoardExists(tx *gorm.DB, now time.Time) (bool, int64, error) {
 }
 
 // memberStatuses: admitted and not yet gone, whatever their standing.
-var memberStatuses = []MembershipStatus{StatusMember, StatusLeaving}
+var memberStatuses = []MembershipStatus{StatusMember, StatusLeaving, StatusExcluding}
 
 // EndAppointment ends a seat before its term: a resignation, a recall by
 // the general assembly (§24(3), §36(3) GenG) or a suspension. lastDay is the
@@ -580,7 +580,7 @@ func (o *Organs) Overview(ctx context.Context, v models.Viewer) (*OrgansOverview
 		Where("r.role = ? AND r.source = ?", account.RoleBoard, account.RoleSourceGrant).Order("u.name").Scan(&ov.Granted).Error; err != nil {
 		return nil, fmt.Errorf("list granted board roles: %w", err)
 	}
-	if err := db.Where("status IN ?", memberStatuses).Order("member_number").Find(&ov.AppointableMembers).Error; err != nil {
+	if err := db.Where("status IN ?", []MembershipStatus{StatusMember, StatusLeaving}).Order("member_number").Find(&ov.AppointableMembers).Error; err != nil {
 		return nil, fmt.Errorf("list members: %w", err)
 	}
 	return ov, nil

@@ -165,3 +165,29 @@ func FieldErr(t *testing.T, err error, field string) string {
 	}
 	return de.Fields[field]
 }
+
+// ExcludeByLetter runs an exclusion (§68 GenG) up to the registered letter,
+// sent today: proceedings opened by Board1, a hearing Board1 recorded, the
+// board's decision recorded by Board2. The member is then "excluding".
+func (e *MEnv) ExcludeByLetter(t *testing.T, membershipID string) *membership.Exclusion {
+	t.Helper()
+	ctx := context.Background()
+	p, err := e.Rules.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := e.Memberships.OpenExclusion(ctx, e.Board1, membershipID, membership.ExclusionInput{Reason: p.Reasons()[0], Facts: "Two reminders went unanswered."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Memberships.RecordStatement(ctx, e.Board1, x.ID, "Heard by phone; no objection raised."); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Memberships.DecideExclusion(ctx, e.Board2, x.ID, membership.DecisionInput{Exclude: true, DecidedOn: e.Clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Memberships.RecordExclusionLetter(ctx, e.Board1, x.ID, e.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return x
+}

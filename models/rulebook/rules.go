@@ -50,6 +50,28 @@ type RuleParams struct {
 	// SupervisoryBoard is false when the bylaws do without one (§9(1)
 	// GenG; only effective while the cooperative has at most 20 members).
 	SupervisoryBoard bool
+	// Exclusion (§68 GenG): the reasons the bylaws list, the body that
+	// decides (board, supervisory_board, general_assembly) and the days
+	// the member has to be heard.
+	ExclusionReasons     string // one per line; see Reasons
+	ExclusionBody        string
+	ExclusionHearingDays int
+	// CompulsoryShares is the holding the bylaws oblige (§7a(2) GenG), 0
+	// for none beyond MinShares; see Compulsory.
+	CompulsoryShares int
+}
+
+// Compulsory is the number of shares every member must hold: further
+// shares up to it are admitted even while earlier ones are unpaid (§15b(3)).
+func (p RuleParams) Compulsory() int { return max(p.MinShares, p.CompulsoryShares) }
+
+// Reasons lists the reasons for an exclusion the bylaws name. (Kept as
+// one string so that RuleParams stays comparable.)
+func (p RuleParams) Reasons() []string {
+	if p.ExclusionReasons == "" {
+		return nil
+	}
+	return strings.Split(p.ExclusionReasons, "\n")
 }
 
 // RuleVersion is one adopted value of one rule.

@@ -3,6 +3,7 @@ package rulebook
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -46,6 +47,17 @@ const (
 	// without a supervisory board, which §9(1) GenG allows only while the
 	// cooperative has at most 20 members.
 	RuleSupervisoryBoard = "supervisory_board"
+
+	// Exclusion (§68 GenG, models/membership/exclusion.go): the reasons
+	// the bylaws list (one per line), the body that decides, and how many
+	// days the member has to be heard.
+	RuleExclusionReasons     = "exclusion_reasons"
+	RuleExclusionBody        = "exclusion_body"
+	RuleExclusionHearingDays = "exclusion_hearing_days"
+
+	// Further shares (§15b GenG): how many shares the bylaws oblige every
+	// member to hold (a compulsory holding); 0 for none beyond the minimum.
+	RuleCompulsoryShares = "compulsory_shares"
 )
 
 // Bounds of the replication interval: below 30 s a copy hardly finishes
@@ -194,6 +206,40 @@ var RuleDefs = []ruleDef{
 			return ""
 		}
 		return `Enter "yes" (the bylaws provide a supervisory board) or "no".`
+	}},
+	{RuleExclusionReasons, func(p *RuleParams, v string) string {
+		var reasons []string
+		for _, l := range strings.Split(v, "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				if utf8.RuneCountInString(l) > 300 {
+					return "Each reason may have at most 300 characters."
+				}
+				reasons = append(reasons, l)
+			}
+		}
+		if len(reasons) == 0 || len(reasons) > 30 {
+			return "List 1 to 30 reasons for an exclusion, one per line."
+		}
+		p.ExclusionReasons = strings.Join(reasons, "\n")
+		return ""
+	}},
+	{RuleExclusionBody, func(p *RuleParams, v string) string {
+		switch v {
+		case "board", "supervisory_board", "general_assembly":
+			p.ExclusionBody = v
+			return ""
+		}
+		return "Enter board, supervisory_board or general_assembly."
+	}},
+	{RuleExclusionHearingDays, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 7, 90)
+		p.ExclusionHearingDays = n
+		return msg
+	}},
+	{RuleCompulsoryShares, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 0, 1_000_000)
+		p.CompulsoryShares = n
+		return msg
 	}},
 }
 

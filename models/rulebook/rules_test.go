@@ -23,8 +23,8 @@ func TestRulesSeededAndVersioned(t *testing.T) {
 			AdmissionApprovals: 2, BylawsVersion: "2026-1", BylawsText: p.BylawsText, ReplicationIntervalSeconds: 300,
 			ModerationLadder: "warning,throttle:7d,suspend_vm:30d,suspend_member:90d,exclusion", ModerationStrikeDays: 365,
 			ModerationConfirmHours: 24, ModerationAppealDays: 14, ModerationThrottleDiskKiB: 1024, ModerationThrottleCPUPercent: 20,
-			SupervisoryBoard: true}
-		if p != want || p.BylawsText == "" {
+			SupervisoryBoard: true, ExclusionReasons: p.ExclusionReasons, ExclusionBody: "board", ExclusionHearingDays: 14, CompulsoryShares: 0}
+		if p != want || p.BylawsText == "" || len(p.Reasons()) != 4 {
 			t.Errorf("seeded rules = %+v", p)
 		}
 
