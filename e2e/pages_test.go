@@ -95,7 +95,7 @@ func checkPage(t *testing.T, tab *tab, path string) []string {
 	// The folded navigation is one line: the brand and the menu button.
 	if oneLine := run(t, tab.ctx, chromedp.Evaluate[bool](`(() => {
 		const brand = document.querySelector("nav .brand"), menu = document.querySelector("nav .nav-menu > summary");
-		if (!menu) return true; // signed out: two links
+		if (!menu) return !document.querySelector("nav a[href='/account']"); // signed out: two links
 		const a = brand.getBoundingClientRect(), b = menu.getBoundingClientRect();
 		return b.top < a.bottom && a.top < b.bottom && b.height > 0;
 	})()`)); !oneLine {
