@@ -9,7 +9,7 @@
 
 -- +goose Up
 INSERT INTO rule_versions (id, key, value, effective_from, adopted_by, created_at) VALUES
-    ('0b1f4f0e-3f4d-4a57-9d0e-5c1f0d6a7e40', 'moderation_ladder', 'warning,throttle:7d,suspend_vm:30d,suspend_member:90d,exclusion', '2000-01-01 00:00:00', 'initial', '2000-01-01 00:00:00'),
+    ('0b1f4f0e-3f4d-4a57-9d0e-5c1f0d6a7e40', 'moderation_ladder', 'warning, throttle:7d, suspend_vm:30d, suspend_member:90d, exclusion', '2000-01-01 00:00:00', 'initial', '2000-01-01 00:00:00'),
     ('0b1f4f0e-3f4d-4a57-9d0e-5c1f0d6a7e41', 'moderation_strike_days', '365', '2000-01-01 00:00:00', 'initial', '2000-01-01 00:00:00'),
     ('0b1f4f0e-3f4d-4a57-9d0e-5c1f0d6a7e42', 'moderation_confirm_hours', '24', '2000-01-01 00:00:00', 'initial', '2000-01-01 00:00:00'),
     ('0b1f4f0e-3f4d-4a57-9d0e-5c1f0d6a7e43', 'moderation_appeal_days', '14', '2000-01-01 00:00:00', 'initial', '2000-01-01 00:00:00'),

@@ -31,7 +31,7 @@ type LadderStep struct {
 // Steps must not become milder further up, each kind appears once, and a
 // warning or an exclusion has no duration.
 func ParseLadder(v string) ([]LadderStep, string) {
-	const hint = ` Write the steps in order, separated by commas, e.g. "warning,throttle:7d,suspend_vm:30d,suspend_member:90d,exclusion".`
+	const hint = ` Write the steps in order, separated by commas, e.g. "warning, throttle:7d, suspend_vm:30d, suspend_member:90d, exclusion".`
 	var out []LadderStep
 	seen := map[string]bool{}
 	last := -1
