@@ -210,7 +210,7 @@ func userCreate(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	cfg, err := config.ParseFlags("user create", args, false, func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "email address (required)")
 		fs.StringVar(&name, "name", "", "display name (required)")
-		fs.Var(&roles, "role", "role to grant: member, board, admin, supervisory or appeals (repeatable; board and supervisory normally follow from appointments)")
+		fs.Var(&roles, "role", "role to grant: member, board, admin, moderator, supervisory or appeals (repeatable; board, supervisory and appeals normally follow from appointments)")
 	})
 	if err != nil {
 		return err

@@ -22,6 +22,8 @@ import (
 	"allmende/models/governance"
 	"allmende/models/membership"
 	"allmende/models/metering"
+
+	"allmende/models/moderation"
 	"allmende/models/replication"
 	"allmende/models/rulebook"
 	"allmende/views"
@@ -50,7 +52,8 @@ type Handler struct {
 	SSHKeys      *compute.SSHKeys
 	HostSettings *compute.Hosts
 	Replicas     *replication.Replicas // nil: no replication section or pages
-	FenceCommand bool                  // a fence command is configured (admin_failover.go)
+	Moderation   *moderation.Moderation
+	FenceCommand bool // a fence command is configured (admin_failover.go)
 	Console      ConsoleOpener
 	UploadDir    string // where image uploads are spooled before import
 
@@ -97,7 +100,7 @@ func pageViewer(c echo.Context) *views.Viewer {
 	}
 	return &views.Viewer{Name: u.Name, Email: u.Email,
 		IsMember: u.Has(account.RoleMember), IsBoard: u.Has(account.RoleBoard), IsAdmin: u.Has(account.RoleAdmin),
-		IsSupervisory: u.Has(account.RoleSupervisory)}
+		IsSupervisory: u.Has(account.RoleSupervisory), IsModerator: u.Has(account.RoleModerator), IsAppeals: u.Has(account.RoleAppeals)}
 }
 
 // actor describes who makes the request, for the audit log.

@@ -25,6 +25,8 @@ import (
 	"allmende/models"
 	"allmende/models/compute"
 	"allmende/models/metering"
+
+	"allmende/models/moderation"
 	"allmende/models/replication"
 )
 
@@ -98,6 +100,10 @@ type Deps struct {
 	MetricsEvery time.Duration
 	// Commons closes the monthly statements; nil leaves that job out.
 	Commons *metering.Commons
+
+	// Moderation carries out sanctions (jobs/moderation.go); nil leaves
+	// its jobs out.
+	Moderation *moderation.Moderation
 }
 
 // rescueStuckJobsAfter is how long a job may stay "running" before River's
@@ -139,7 +145,8 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 	river.AddWorker(workers, &ImageImportWorker{images: deps.Images, hv: deps.Hypervisor, uploadDir: deps.UploadDir, logger: log})
 	river.AddWorker(workers, &StarterBuildWorker{starter: deps.Starter, images: deps.Images, hv: deps.Hypervisor,
 		cacheDir: deps.StarterCache, logger: log})
-	river.AddWorker(workers, &ReconcileWorker{hosts: deps.Hosts, vms: deps.VMs, tasks: deps.Tasks, hv: deps.Hypervisor, logger: log})
+	reconcile := &ReconcileWorker{hosts: deps.Hosts, vms: deps.VMs, tasks: deps.Tasks, hv: deps.Hypervisor, logger: log}
+	river.AddWorker(workers, reconcile)
 
 	periodic := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(reconcileInterval),
@@ -176,6 +183,16 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 	}
 
 	periodic = append(periodic, metricsJobs(workers, deps)...)
+
+	if mhv, ok := deps.Hypervisor.(ModerationHypervisor); ok && deps.Moderation != nil {
+		en := &enforcer{mod: deps.Moderation, vms: deps.VMs, hv: mhv, logger: log}
+		reconcile.sanctions = en
+		river.AddWorker(workers, &ModerationEnforceWorker{e: en})
+		river.AddWorker(workers, &ModerationSweepWorker{mod: deps.Moderation, logger: log})
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(sweepEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return jobargs.ModerationSweep{}, scheduleOpts() },
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
 
 	var middleware []rivertype.Middleware
 	if deps.Lease != nil {

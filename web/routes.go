@@ -58,6 +58,8 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	authed := api.Group("", h.APIAuth)
 	authed.GET("/me", h.APIMe)
 	authed.GET("/hosts", h.APIHosts, handlers.RequireRole(account.RoleAdmin))
+	api.POST("/abuse-reports", h.APIAbuseReport)
+	api.GET("/abuse-reports/:ref", h.APIReportStatus)
 
 	pages := e.Group("", h.LoadUser, h.Locale, h.CSRF)
 	pages.GET("/", h.Home)
@@ -100,6 +102,7 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	vmRoutes(user, authed, h)
 	adminVMRoutes(admin, authed, h)
 	organRoutes(user, h)
+	moderationRoutes(pages, user, authed, h)
 
 	commonsRoutes(pages, user, authed, h)
 

@@ -28,6 +28,8 @@ import (
 	"allmende/models/governance"
 	"allmende/models/membership"
 	"allmende/models/metering"
+
+	"allmende/models/moderation"
 	"allmende/models/replication"
 	"allmende/models/rulebook"
 )
@@ -104,6 +106,8 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	// through compute's guard, since compute ranks below it.
 	replicas := replication.New(s.db, queue, clock)
 	vms.SetPlacementGuard(replicas)
+	// Appeals go to the appeals committee the assembly elects.
+	mod := moderation.New(s.db, queue, clock, moderation.ElectedCommittee{Organs: memberships.Organs()})
 	starterSvc := compute.NewStarter(s.db, queue)
 	starterCache := cfg.StarterCache
 	if starterCache == "" {
@@ -114,7 +118,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	deps := jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender, Memberships: memberships,
 		VMs: vms, Tasks: tasks, Images: images, Starter: starterSvc, StarterCache: starterCache, UploadDir: uploadDir,
 		Replicas: replicas, Replicator: s.hv, FenceCommand: cfg.FenceCommand,
-		Metrics: series, MetricsEvery: cfg.MetricsEvery, Commons: commons}
+		Metrics: series, MetricsEvery: cfg.MetricsEvery, Commons: commons, Moderation: mod}
 	// Before the workers start: jobs a killed predecessor left running are
 	// taken up at once rather than after River's rescue delay.
 	if s.releaseQueue, err = jobs.ClaimQueue(ctx, s.db, log); err != nil {
@@ -157,6 +161,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		SSHKeys:      compute.NewSSHKeys(s.db),
 		HostSettings: s.hosts,
 		Replicas:     replicas,
+		Moderation:   mod,
 		FenceCommand: cfg.FenceCommand != "",
 		Console:      consoles{vms: vms, hv: s.hv},
 		UploadDir:    filepath.Join(cfg.DataDir, "uploads"),
@@ -211,7 +216,7 @@ func (s *Server) attachLibvirt(ctx context.Context) error {
 	case uri == "auto":
 		// The daemon is not ours to stop: it keeps running, guests and all,
 		// when this portal exits, crashes or is upgraded.
-		d, err := hypervisor.StartDaemon(ctx, LibvirtDir(s.cfg.DataDir), s.log)
+		d, err := hypervisor.StartDaemonWith(ctx, LibvirtDir(s.cfg.DataDir), s.log, hypervisor.DaemonOptions{CPUControl: s.cfg.LibvirtCPULimits})
 		if err != nil {
 			return fmt.Errorf("start private libvirtd: %w", err)
 		}

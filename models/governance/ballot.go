@@ -78,8 +78,8 @@ type castContext struct {
 	Seats       int
 	Elector     *string // the member in the electorate, if they are
 	HolderID    *string
-	Excluded    int // the member or their proxy excluded from this item
-	MemberOK    int // the member still in good standing
+	Excluded    int  // the member or their proxy excluded from this item
+	MemberOK    int  // the member still in good standing
 	CasterOK    int  // the caster in good standing, or the member's relative holding their proxy
 	Encrypted   bool // the assembly has an election key: secret items take encrypted ballots
 	Revote      bool // and a later ballot replaces the earlier one

@@ -34,6 +34,9 @@ func (g *Governance) EndVoting(ctx context.Context, actor models.Actor, v models
 		case a.Status != AssemblyVoting:
 			return models.Conflict("Voting on this assembly is not open.")
 		}
+		if err := noEarlyEnd(tx, a, g.now()); err != nil {
+			return err
+		}
 		if err := tx.Model(&assemblyRow{}).Where("id = ?", a.ID).Update("status", AssemblyCounting).Error; err != nil {
 			return fmt.Errorf("end voting: %w", err)
 		}

@@ -224,15 +224,8 @@ func (g *Governance) CloseVoting(ctx context.Context, actor models.Actor, v mode
 		// Whole seconds: the time is part of the file and must read back
 		// the same from either database.
 		now := g.now()
-		if now.Before(a.VotingEnd) {
-			missing, err := missingVotes(tx, a.ID)
-			if err != nil {
-				return err
-			}
-			if missing > 0 {
-				return models.Conflict(fmt.Sprintf("Voting runs until %s as announced; %d vote(s) of the electorate are not yet cast, so it cannot close early.",
-					a.VotingEnd.UTC().Format("2006-01-02 15:04 UTC"), missing))
-			}
+		if err := noEarlyEnd(tx, a, now); err != nil {
+			return err
 		}
 		closedAt := now.Truncate(time.Second)
 		if res, err = tally(tx, a, closedAt); err != nil {
@@ -382,4 +375,22 @@ func (g *Governance) Tally(ctx context.Context, assemblyID string) (*AssemblyRes
 		return nil, models.Conflict("The results are published when voting closes.")
 	}
 	return tally(db, a, a.ClosedAt.UTC())
+}
+
+// noEarlyEnd refuses to end a vote before the announced end unless the
+// whole electorate has voted: members plan around the announced period.
+// Closing a plaintext vote and ending an encrypted one both ask.
+func noEarlyEnd(tx *gorm.DB, a *assemblyRow, now time.Time) error {
+	if !now.Before(a.VotingEnd) {
+		return nil
+	}
+	missing, err := missingVotes(tx, a.ID)
+	if err != nil {
+		return err
+	}
+	if missing > 0 {
+		return models.Conflict(fmt.Sprintf("Voting runs until %s as announced; %d vote(s) of the electorate are not yet cast, so it cannot close early.",
+			a.VotingEnd.UTC().Format("2006-01-02 15:04 UTC"), missing))
+	}
+	return nil
 }

@@ -40,6 +40,16 @@ type RuleParams struct {
 	ReplicationIntervalSeconds int
 	// Prices of usage (models/metering).
 	Prices Prices
+
+	// Moderation: the ladder of sanctions and its figures.
+	// ModerationLadder is the ladder rule's text; Ladder parses it (kept
+	// as text so that RuleParams stays comparable).
+	ModerationLadder             string
+	ModerationStrikeDays         int
+	ModerationConfirmHours       int
+	ModerationAppealDays         int
+	ModerationThrottleDiskKiB    int
+	ModerationThrottleCPUPercent int
 	// SupervisoryBoard is false when the bylaws do without one (§9(1)
 	// GenG; only effective while the cooperative has at most 20 members).
 	SupervisoryBoard bool

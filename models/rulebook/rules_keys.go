@@ -51,6 +51,17 @@ const (
 	RulePriceMemoryGiBHour = "price_memory_gib_hour_millicents"
 	RulePriceDiskGiBMonth  = "price_disk_gib_month_cents"
 	RulePriceTrafficGiB    = "price_traffic_gib_cents"
+
+	// Moderation (models/moderation): the graduated sanctions and their
+	// figures. The ladder lists the steps in order, each a kind with an
+	// optional default duration in days ("throttle:7d").
+	RuleModerationLadder       = "moderation_ladder"
+	RuleModerationStrikeDays   = "moderation_strike_days"   // a sanction stops counting after this
+	RuleModerationConfirmHours = "moderation_confirm_hours" // an unconfirmed emergency suspension lifts after this
+	RuleModerationAppealDays   = "moderation_appeal_days"   // a sanction may be appealed this long
+	RuleModerationThrottleDisk = "moderation_throttle_disk_kib"
+	RuleModerationThrottleCPU  = "moderation_throttle_cpu_percent"
+
 	// Organs (models/membership/organs.go): "no" when the bylaws do
 	// without a supervisory board, which §9(1) GenG allows only while the
 	// cooperative has at most 20 members.
@@ -226,6 +237,37 @@ var RuleDefs = []ruleDef{
 	{RuleReplicationIntervalSeconds, func(p *RuleParams, v string) string {
 		n, msg := parseIntIn(v, MinReplicationIntervalSeconds, MaxReplicationIntervalSeconds)
 		p.ReplicationIntervalSeconds = n
+		return msg
+	}},
+	{RuleModerationLadder, func(p *RuleParams, v string) string {
+		_, msg := ParseLadder(v)
+		p.ModerationLadder = v
+		return msg
+	}},
+	{RuleModerationStrikeDays, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 1, 3650)
+		p.ModerationStrikeDays = n
+		return msg
+	}},
+	{RuleModerationConfirmHours, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 1, 168)
+		p.ModerationConfirmHours = n
+		return msg
+	}},
+	{RuleModerationAppealDays, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 1, 365)
+		p.ModerationAppealDays = n
+		return msg
+	}},
+	{RuleModerationThrottleDisk, func(p *RuleParams, v string) string {
+		// KiB/s for reads and for writes: from 64 KiB/s to 1 GiB/s.
+		n, msg := parseIntIn(v, 64, 1024*1024)
+		p.ModerationThrottleDiskKiB = n
+		return msg
+	}},
+	{RuleModerationThrottleCPU, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 1, 99)
+		p.ModerationThrottleCPUPercent = n
 		return msg
 	}},
 	{RuleSupervisoryBoard, func(p *RuleParams, v string) string {
