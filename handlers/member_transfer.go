@@ -80,3 +80,16 @@ func (h *Handler) AgreeTransfer(c echo.Context) error {
 	}
 	return h.flashTo(c, "success", msg, "/membership#transfers")
 }
+
+// ShowBylaws shows the bylaws in force, to print or save.
+func (h *Handler) ShowBylaws(c echo.Context) error {
+	r, err := h.Rules.Current(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	p, err := h.page(c, "Bylaws", "membership")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.BylawsPage(p, r))
+}

@@ -30,6 +30,7 @@ func organRoutes(user *echo.Group, h *handlers.Handler) {
 	user.POST("/board/shares/:id/reject", h.RejectShares, board)
 	user.POST("/board/notices/:id/withdrawal", h.DecideNoticeWithdrawal, board)
 	user.POST("/membership/notice/early", h.GiveEarlyNotice)
+	user.GET("/membership/bylaws", h.ShowBylaws)
 	user.GET("/membership/transfer", h.ShowTransfer)
 	user.POST("/membership/transfer", h.ProposeTransfer)
 	user.POST("/membership/transfer/:id/agree", h.AgreeTransfer)

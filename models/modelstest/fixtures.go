@@ -72,7 +72,7 @@ func Application(name string, shares int) membership.ApplicationInput {
 	return membership.ApplicationInput{
 		PersonKind: "natural", LegalName: name, Street: "Hauptstraße 1", PostalCode: "10115", City: "Berlin",
 		Country: "de", Shares: shares, SEPAMandate: true, IBAN: "de89 3704 0044 0532 0130 00", AccountHolder: name,
-		AcceptBylaws: true, BylawsVersion: "2026-1",
+		AcceptBylaws: true, BylawsVersion: "2026-1", AcknowledgeNoticePeriod: true,
 	}
 }
 

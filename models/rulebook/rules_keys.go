@@ -48,7 +48,17 @@ const (
 	// Further shares (§15b GenG): how many shares the bylaws oblige every
 	// member to hold (a compulsory holding); 0 for none beyond the minimum.
 	RuleCompulsoryShares = "compulsory_shares"
+
+	// §6 no. 3 GenG: whether members must make additional contributions
+	// to the insolvency estate — "none", "unlimited", or the liability sum
+	// per share in cents. The declaration of membership names it (§15a).
+	RuleAdditionalContributions = "additional_contributions"
 )
+
+// ruleDefaults are values of rules added after an installation's rules were
+// seeded, for as long as no version was adopted; every other rule must
+// have a version in force.
+var ruleDefaults = map[string]string{RuleAdditionalContributions: "none"}
 
 // Bounds of the replication interval: below 30 s a copy hardly finishes
 // before the next is due; a day is the longest data-loss window the rule
@@ -199,6 +209,18 @@ var RuleDefs = []ruleDef{
 		n, msg := parseIntIn(v, 0, 1_000_000)
 		p.CompulsoryShares = n
 		return msg
+	}},
+	{RuleAdditionalContributions, func(p *RuleParams, v string) string {
+		switch v {
+		case "none", "unlimited":
+			p.AdditionalContributions = v
+			return ""
+		}
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && n <= 100_000_000 {
+			p.AdditionalContributions = v
+			return ""
+		}
+		return `Enter "none", "unlimited" or the liability sum per share in cents.`
 	}},
 }
 
