@@ -93,3 +93,26 @@ func (h *Handler) ShowBylaws(c echo.Context) error {
 	}
 	return render(c, http.StatusOK, views.BylawsPage(p, r))
 }
+
+// ShowMemberList is the member list members may inspect (§31 GenG).
+func (h *Handler) ShowMemberList(c echo.Context) error {
+	entries, err := h.Members.MemberList(c.Request().Context(), viewer(CurrentUser(c)))
+	if err != nil {
+		return err
+	}
+	p, err := h.page(c, "Member list", "member-list")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.MemberListPage(p, entries))
+}
+
+// OwnEntries downloads a copy of the member's own entries (§31 GenG).
+func (h *Handler) OwnEntries(c echo.Context) error {
+	text, err := h.Members.OwnEntries(c.Request().Context(), CurrentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="member-list-entries.txt"`)
+	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(text))
+}

@@ -31,6 +31,8 @@ func organRoutes(user *echo.Group, h *handlers.Handler) {
 	user.POST("/board/notices/:id/withdrawal", h.DecideNoticeWithdrawal, board)
 	user.POST("/membership/notice/early", h.GiveEarlyNotice)
 	user.GET("/membership/bylaws", h.ShowBylaws)
+	user.GET("/members", h.ShowMemberList)
+	user.GET("/membership/entries.txt", h.OwnEntries)
 	user.GET("/membership/transfer", h.ShowTransfer)
 	user.POST("/membership/transfer", h.ProposeTransfer)
 	user.POST("/membership/transfer/:id/agree", h.AgreeTransfer)
