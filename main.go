@@ -26,6 +26,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // time zones of accounts even where the system has no zoneinfo
 
 	"allmende/config"
 	"allmende/hypervisor"

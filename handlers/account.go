@@ -13,7 +13,28 @@ func (h *Handler) ShowAccount(c echo.Context) error {
 	return h.renderAccount(c, http.StatusOK, views.Form{}, views.Form{}, "")
 }
 
+// SavePreferences keeps the account's language and time zone.
+func (h *Handler) SavePreferences(c echo.Context) error {
+	u := CurrentUser(c)
+	f := formOf(c, "language", "time_zone")
+	if err := h.Accounts.SetPreferences(c.Request().Context(), actor(c), u.ID, f.Value("language"), f.Value("time_zone")); err != nil {
+		status, ok := formFailure(err, &f)
+		if !ok {
+			return err
+		}
+		return h.renderAccountWith(c, status, views.Form{}, views.Form{}, f, "")
+	}
+	if err := h.Sessions.AddFlash(c, "success", "Your settings are saved."); err != nil {
+		return err
+	}
+	return redirect(c, "/account")
+}
+
 func (h *Handler) renderAccount(c echo.Context, status int, pw, tok views.Form, newToken string) error {
+	return h.renderAccountWith(c, status, pw, tok, views.Form{}, newToken)
+}
+
+func (h *Handler) renderAccountWith(c echo.Context, status int, pw, tok, prefs views.Form, newToken string) error {
 	u := CurrentUser(c)
 	p, err := h.page(c, "Account", "account")
 	if err != nil {
@@ -27,7 +48,8 @@ func (h *Handler) renderAccount(c echo.Context, status int, pw, tok views.Form, 
 	if err != nil {
 		return err
 	}
-	a := views.Account{Email: u.Email, Tokens: tokens, NewToken: newToken, Sessions: sessions, Current: currentSession(c)}
+	a := views.Account{Email: u.Email, Tokens: tokens, NewToken: newToken, Sessions: sessions, Current: currentSession(c),
+		Language: u.Language, TimeZone: u.TimeZone, Prefs: prefs}
 	return render(c, status, views.AccountPage(p, a, pw, tok))
 }
 

@@ -118,7 +118,12 @@ func (h *Handler) ErrorHandler(err error, c echo.Context) {
 		}
 		return
 	}
-	p, perr := h.page(c, http.StatusText(status), "")
+	if c.Get(ctxUser) == nil && (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) {
+		// No route ran, so neither did LoadUser.
+		_ = h.LoadUser(func(echo.Context) error { return nil })(c)
+		setLocale(c)
+	}
+	p, perr := h.page(c, views.ErrorTitle(c.Request().Context(), status), "")
 	if perr != nil {
 		p = views.Page{Title: http.StatusText(status)}
 	}

@@ -7,6 +7,7 @@
 package handlers
 
 import (
+	"allmende/i18n"
 	"bytes"
 	"log/slog"
 	"net/http"
@@ -27,14 +28,15 @@ import (
 
 // Handler holds the dependencies of every handler.
 type Handler struct {
-	Accounts      *account.Accounts
-	Registrations *account.Registrations
-	Tokens        *account.Tokens
-	Hosts         *compute.Hosts
-	Audit         *models.AuditLog
-	Outbox        *mail.Outbox
-	Members       *membership.Memberships
-	Rules         *rulebook.Rules
+	Accounts       *account.Accounts
+	Registrations  *account.Registrations
+	PasswordResets *account.PasswordResets
+	Tokens         *account.Tokens
+	Hosts          *compute.Hosts
+	Audit          *models.AuditLog
+	Outbox         *mail.Outbox
+	Members        *membership.Memberships
+	Rules          *rulebook.Rules
 
 	Governance *governance.Governance
 
@@ -75,7 +77,8 @@ func (h *Handler) page(c echo.Context, title, nav string) (views.Page, error) {
 	if err != nil {
 		return views.Page{}, err
 	}
-	return views.Page{Title: title, Nav: nav, CSRF: csrf, Flash: flash, Viewer: pageViewer(c)}, nil
+	return views.Page{Title: i18n.T(c.Request().Context(), title), Nav: nav, CSRF: csrf, Flash: flash, Viewer: pageViewer(c),
+		Path: c.Request().URL.RequestURI()}, nil
 }
 
 // pageViewer is the signed-in account as views need it; nil when anonymous.

@@ -52,18 +52,29 @@ import (
 // checkpoint merges its bitmap (writes after T1) into FROM's. Even a
 // checkpoint that could not be deleted (the host was unreachable) does no
 // harm: an incremental backup from FROM merges the bitmaps of FROM and all
-// its descendants (libvirt's documented behaviour; not tried here, because
-// the next run deletes such a leftover first anyway). So a caller that wants a replica it can fail over to at
-// every moment keeps two volumes, or accepts that between a failed run and
-// the next good one the replica is usable only after that next run.
+// its descendants (libvirt's documented behaviour; e2e/crash's
+// TestReplicationPortalKilledMidRun relies on it: the killed run's
+// checkpoint stays, and the next run from FROM still brings the replica to
+// equal). A caller that wants a replica it can fail over to at every
+// moment writes into a staging volume (below) rather than the replica.
 // TestReplicate checks this path on a real guest: a run cancelled mid-copy
 // while the guest writes elsewhere, then the catch-up run from FROM.
 //
 // A full copy (FromCheckpoint "") recreates the target volume, empty and
 // sparse, before it writes: ranges that read as zeros are not sent, so old
-// data must not be left under them. To keep a good replica while a new full
-// copy is made, give the full copy a new volume name and switch over after
-// it succeeded.
+// data must not be left under them.
+//
+// Staging. To keep the last good replica intact whatever happens to the
+// run (the portal killed mid-copy, a broken connection, a failed check),
+// a run may write into a staging volume instead (ReplicateRequest.Staging:
+// recreated empty and sparse, at the same offsets as the replica), verify
+// it there, and report the ranges it sent; ApplyStaged then copies those
+// ranges from the staging volume into the replica on the same host and
+// verifies them. Until the caller has recorded that the staging volume is
+// complete, the replica is untouched; after that, an interrupted apply is
+// simply done again (it only reads the staging volume, which stays until
+// the next run recreates it), so the replica reaches the new point in time
+// even if the portal dies while applying.
 
 // ErrReplicaUntouched marks a failed run that ended before it opened (or
 // recreated) the replica volume: the last good copy there still holds, and
@@ -115,6 +126,11 @@ type ReplicateRequest struct {
 	// for byte, before the run succeeds (reads the whole virtual disk and
 	// downloads the whole replica).
 	CompareFull bool
+	// Staging, if set, is a volume in Target.Pool on the target host that
+	// the run writes into instead of Target.Volume, which it leaves as it
+	// is (see "Staging" at the top of this file): the ranges sent are in
+	// the result, for ApplyStaged.
+	Staging string
 }
 
 // ReplicateResult is what a successful run did.
@@ -129,6 +145,8 @@ type ReplicateResult struct {
 	Verify     time.Duration // downloading the sent ranges back (and the full comparison)
 	Verified   bool          // checksums of every sent range matched the replica
 	Compared   bool          // the whole replica was compared equal (CompareFull)
+	// Ranges are the ranges sent (into the staging volume, if any).
+	Ranges []nbd.Range
 }
 
 // Replicate copies one disk of a running domain into a raw volume on the
@@ -161,6 +179,17 @@ func (req ReplicateRequest) check() error {
 	}
 	if err := checkVolumeName(req.Target.Volume); err != nil {
 		return err
+	}
+	if req.Staging != "" {
+		if err := checkVolumeName(req.Staging); err != nil {
+			return err
+		}
+		if req.Staging == req.Target.Volume {
+			return errors.New("the staging volume must differ from the replica")
+		}
+		if req.CompareFull {
+			return errors.New("a staged run cannot compare the whole replica: compare after ApplyStaged (CompareReplica)")
+		}
 	}
 	if err := checkCheckpointName(req.NewCheckpoint); err != nil {
 		return err
@@ -220,8 +249,22 @@ func (m *Manager) replicate(ctx context.Context, req ReplicateRequest, touched *
 		}
 	}
 
-	*touched = true // from here on the replica may change (a full copy recreates it first)
-	t, err := m.openReplica(ctx, req.Target, res.DiskBytes, res.Full)
+	into := req.Target
+	if req.Staging != "" {
+		// The replica must take the ranges later: an incremental one must
+		// be there, raw and of the disk's size (a full one is recreated).
+		if !res.Full {
+			t, err := m.openReplica(ctx, req.Target, res.DiskBytes, false)
+			if err != nil {
+				return res, err
+			}
+			t.close()
+		}
+		into.Volume = req.Staging
+	} else {
+		*touched = true // from here on the replica may change (a full copy recreates it first)
+	}
+	t, err := m.openReplica(ctx, into, res.DiskBytes, res.Full || req.Staging != "")
 	if err != nil {
 		return res, err
 	}
@@ -235,6 +278,7 @@ func (m *Manager) replicate(ctx context.Context, req ReplicateRequest, touched *
 	res.Copy = time.Since(copyStart)
 	res.BytesSent = nbd.Total(ranges)
 	res.Extents = uint64(len(ranges))
+	res.Ranges = ranges
 
 	verifyStart := time.Now()
 	if err := t.verify(ctx, sums); err != nil {
@@ -638,6 +682,12 @@ func createSparseRaw(l *libvirt.Libvirt, pool, name string, size uint64) error {
 	return nil
 }
 
+// rangeReader is where upload reads what it sends: the export (an
+// *nbd.Client), or a staging volume (volumeReader).
+type rangeReader interface {
+	ReadAtContext(ctx context.Context, p []byte, off int64) (int, error)
+}
+
 // testHookChunkRead, if set (by tests only), is called after each chunk
 // was read from the export.
 var testHookChunkRead func(off uint64)
@@ -669,7 +719,7 @@ func chunks(r nbd.Range, fn func(off, n uint64) error) error {
 // stream per range. A reader goroutine reads (and checksums) the next chunks
 // from the export while the current one is uploaded; a few buffers go round
 // between the two, so memory stays bounded whatever the size of the disk.
-func (r *replica) upload(ctx context.Context, c *nbd.Client, ranges []nbd.Range) ([]chunkSum, error) {
+func (r *replica) upload(ctx context.Context, c rangeReader, ranges []nbd.Range) ([]chunkSum, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 

@@ -33,6 +33,8 @@ type fakeReplicator struct {
 	err         error
 	checkpoints []string
 	deleted     []string // volumes
+	applied     []hypervisor.ApplyRequest
+	applyErr    error
 }
 
 func (f *fakeReplicator) Replicate(_ context.Context, req hypervisor.ReplicateRequest) (hypervisor.ReplicateResult, error) {
@@ -48,6 +50,13 @@ func (f *fakeReplicator) Replicate(_ context.Context, req hypervisor.ReplicateRe
 	f.checkpoints = append(f.checkpoints, req.NewCheckpoint)
 	return hypervisor.ReplicateResult{Full: req.FromCheckpoint == "", BytesSent: 1 << 20, Extents: 3, Duration: time.Second,
 		Checkpoint: req.NewCheckpoint, Verified: true}, nil
+}
+
+func (f *fakeReplicator) ApplyStaged(_ context.Context, req hypervisor.ApplyRequest) (hypervisor.ApplyResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.applied = append(f.applied, req)
+	return hypervisor.ApplyResult{Bytes: 1 << 20}, f.applyErr
 }
 
 func (f *fakeReplicator) ListCheckpoints(_ context.Context, _, _ string) ([]hypervisor.Checkpoint, error) {
@@ -295,8 +304,9 @@ func TestReplicationCleanup(t *testing.T) {
 		if err := rw.Work(ctx, &river.Job[jobargs.ReplicaRemove]{JobRow: &rivertype.JobRow{}, Args: ra}); err != nil {
 			t.Fatal(err)
 		}
-		if len(f.deleted) != 1 || !strings.Contains(f.deleted[0], "qemu+tcp://"+old.ReplicaHostName+"/system default/"+e.vm.DiskVolume()) ||
-			len(f.checkpoints) != 0 {
+		oldVols := []string{"qemu+tcp://" + old.ReplicaHostName + "/system default/" + replication.StagingVolume(e.vm),
+			"qemu+tcp://" + old.ReplicaHostName + "/system default/" + e.vm.DiskVolume()}
+		if !slices.Equal(f.deleted, oldVols) || len(f.checkpoints) != 0 {
 			t.Fatalf("after the removal: volumes %v, checkpoints %v", f.deleted, f.checkpoints)
 		}
 		e.run(t, f)
@@ -309,7 +319,7 @@ func TestReplicationCleanup(t *testing.T) {
 		if err := rw.Work(ctx, &river.Job[jobargs.ReplicaRemove]{JobRow: &rivertype.JobRow{}, Args: ra}); err != nil {
 			t.Fatal(err)
 		}
-		if len(f.deleted) != 1 {
+		if len(f.deleted) != 2 {
 			t.Fatalf("removed the vm's own disk: %v", f.deleted)
 		}
 
@@ -322,11 +332,135 @@ func TestReplicationCleanup(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if len(f.deleted) != 2 || !strings.HasPrefix(f.deleted[1], "qemu+tcp://c/system default/") {
+		if len(f.deleted) != 4 || !strings.HasPrefix(f.deleted[2], "qemu+tcp://c/system default/") || f.deleted[2] != f.deleted[3]+"-staging" {
 			t.Fatalf("after the vm's deletion: %v", f.deleted)
 		}
 		if n := modelstest.Count(t, db, "vm_replicas", "vm_id = '"+e.vm.ID+"'"); n != 0 {
 			t.Fatalf("replica row of a deleted vm kept")
+		}
+	})
+}
+
+// runJob runs the run worker as attempt attempt of River job id.
+func (e *repEnv) runJob(t *testing.T, f *fakeReplicator, id int64, attempt int) {
+	t.Helper()
+	w := jobs.NewReplicationRunWorker(e.reps, f, e.log)
+	job := &river.Job[jobargs.ReplicationRun]{JobRow: &rivertype.JobRow{ID: id, Attempt: attempt, MaxAttempts: 3}, Args: jobargs.ReplicationRun{VMID: e.vm.ID}}
+	if err := w.Work(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Once a good copy exists, a run writes into the staging volume and the
+// copy moves forward only when the staged ranges are put into it; an
+// apply that fails leaves the copy dirty and the next run applies it again
+// before anything else.
+func TestReplicationStagedRun(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		e := newRepEnv(t, db)
+		f := &fakeReplicator{}
+		e.run(t, f) // the first copy: nothing to protect, written directly
+		if f.reqs[0].Staging != "" || len(f.applied) != 0 {
+			t.Fatalf("first copy staged: %+v, %d applies", f.reqs[0], len(f.applied))
+		}
+		first := e.status(t)
+
+		e.clock.Set(e.clock.Now().Add(5 * time.Minute))
+		f.applyErr = errors.New("connection to b lost")
+		e.run(t, f)
+		if r := f.reqs[1]; r.Staging != replication.StagingVolume(e.vm) || r.Target.Volume != e.vm.DiskVolume() {
+			t.Fatalf("second copy: %+v", r)
+		}
+		if len(f.applied) != 1 || f.applied[0].Staging != replication.StagingVolume(e.vm) || f.applied[0].Volume != e.vm.DiskVolume() {
+			t.Fatalf("applies: %+v", f.applied)
+		}
+		var rep replication.Replica
+		if err := db.Gorm.Where("vm_id = ?", e.vm.ID).First(&rep).Error; err != nil {
+			t.Fatal(err)
+		}
+		s := e.status(t)
+		if !rep.CopyDirty || rep.ApplyRunID == "" || rep.RunningRunID != "" || !s.LastGoodAt.Equal(*first.LastGoodAt) ||
+			s.Failures != 1 || !strings.Contains(s.LastError, "connection to b lost") {
+			t.Fatalf("after a failed apply: %+v, %+v", rep, s)
+		}
+
+		// The next run applies the same staged copy, copies nothing new
+		// first, and then the copy is good as of the staged run's start;
+		// it needs only the standby, so it runs even while the VM's host
+		// is fenced (the VM stopped there), for a failover to find a good
+		// copy.
+		f.applyErr = nil
+		e.clock.Set(e.clock.Now().Add(time.Minute))
+		if err := db.Gorm.Exec("UPDATE hosts SET fenced_at = ?, reachable = FALSE WHERE id = ?", e.clock.Now(), e.vm.HostID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Gorm.Exec("UPDATE vms SET state = 'stopped' WHERE id = ?", e.vm.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if due, err := e.reps.Due(context.Background(), 10); err != nil || len(due) != 1 {
+			t.Fatalf("due with the apply pending on a fenced host: %v, %v", due, err)
+		}
+		e.run(t, f)
+		if len(f.applied) != 2 || len(f.reqs) != 2 {
+			t.Fatalf("after the retry: %d applies, %d copies", len(f.applied), len(f.reqs))
+		}
+		var run replication.Run
+		if err := db.Gorm.Where("id = ?", rep.ApplyRunID).First(&run).Error; err != nil {
+			t.Fatal(err)
+		}
+		s = e.status(t)
+		if !run.Succeeded() || s.State != replication.StateGood || !s.LastGoodAt.Equal(run.StartedAt) || s.Failures != 0 {
+			t.Fatalf("after the apply: run %+v, status %+v", run, s)
+		}
+		if err := db.Gorm.Where("vm_id = ?", e.vm.ID).First(&rep).Error; err != nil {
+			t.Fatal(err)
+		}
+		if rep.CopyDirty || rep.ApplyRunID != "" || rep.LastGoodCheckpoint != run.NewCheckpoint {
+			t.Fatalf("replica after the apply: %+v", rep)
+		}
+		// With nothing to apply, a fenced host's VM is not due.
+		e.clock.Set(e.clock.Now().Add(time.Hour))
+		if due, err := e.reps.Due(context.Background(), 10); err != nil || len(due) != 0 {
+			t.Fatalf("due on a fenced host: %v, %v", due, err)
+		}
+	})
+}
+
+// A run whose worker died (its portal was killed) holds the VM's lease; a
+// later attempt of the same job takes the VM over at once and records the
+// dead run as interrupted, while another job still waits for the lease.
+func TestReplicationLeaseTakeover(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		e := newRepEnv(t, db)
+		f := &fakeReplicator{}
+		e.run(t, f)
+		good := e.status(t).LastGoodAt
+		e.clock.Set(e.clock.Now().Add(5 * time.Minute))
+		ctx := context.Background()
+		dead, err := e.reps.BeginJobRun(ctx, e.vm.ID, 42) // attempt 1 of job 42, then killed
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.runJob(t, f, 43, 1) // another job: the lease holds
+		if len(f.reqs) != 1 {
+			t.Fatalf("a second job copied while the lease was held: %+v", f.reqs)
+		}
+		if s := e.status(t); !s.Running || s.Health != replication.HealthGood || !s.LastGoodAt.Equal(*good) {
+			t.Fatalf("while the dead run holds the lease: %+v", s)
+		}
+		e.runJob(t, f, 42, 2)
+		if len(f.reqs) != 2 || f.reqs[1].Staging == "" {
+			t.Fatalf("the next attempt did not copy (staged): %+v", f.reqs)
+		}
+		var run replication.Run
+		if err := db.Gorm.Where("id = ?", dead.RunID).First(&run).Error; err != nil {
+			t.Fatal(err)
+		}
+		if run.FinishedAt == nil || run.Verified || !strings.Contains(run.Error, "interrupted") {
+			t.Fatalf("dead run: %+v", run)
+		}
+		if s := e.status(t); s.Running || s.Health != replication.HealthGood || !s.LastGoodAt.After(*good) {
+			t.Fatalf("after the takeover: %+v", s)
 		}
 	})
 }

@@ -34,6 +34,13 @@ func Invalid(fields map[string]string) *Error {
 	return &Error{Code: http.StatusUnprocessableEntity, Safe: "Please correct the marked fields.", Fields: fields}
 }
 
+// BadQuery reports a query parameter outside what the address allows
+// (an unknown filter value): the request itself is malformed, hence 400
+// rather than Invalid's 422 for a form's content.
+func BadQuery(param, msg string) *Error {
+	return &Error{Code: http.StatusBadRequest, Safe: msg, Fields: map[string]string{param: msg}}
+}
+
 // NotFoundError hides whether a resource exists but belongs to someone else.
 func NotFoundError(what string) *Error {
 	return &Error{Code: http.StatusNotFound, Safe: what + " not found", Err: ErrNotFound}

@@ -77,3 +77,14 @@
     }
   });
 })();
+
+// The browser's time zone, for times on the pages of people who have not
+// chosen one in their account (see handlers/locale.go). Zone names hold
+// only letters, digits, "/", "_", "-" and "+", all valid in a cookie.
+(function () {
+	let zone = "";
+	try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return; }
+	if (!/^[A-Za-z0-9_+\/-]{1,64}$/.test(zone)) return;
+	if (document.cookie.split("; ").indexOf("tz=" + zone) >= 0) return;
+	document.cookie = "tz=" + zone + "; path=/; max-age=31536000; samesite=lax";
+})();

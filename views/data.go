@@ -26,6 +26,7 @@ type Page struct {
 	Viewer *Viewer
 	CSRF   string
 	Flash  []Flash
+	Path   string // the page's own address, for the language switch to come back to
 }
 
 // Form keeps what the user typed and the per-field errors, so a rejected

@@ -408,6 +408,13 @@ func TestBoardAPIConcurrentAdmissions(t *testing.T) {
 		}
 	}
 
+	// A status the register does not know is a malformed request, not an
+	// empty list.
+	resp, body = c.api("GET", "/api/v1/members?status=AAA", tokens[1])
+	wantStatus(t, resp, http.StatusBadRequest)
+	if e := decodeAPIError(t, body); e.Fields["status"] == "" {
+		t.Errorf("400 without a message for status: %s", body)
+	}
 	resp, body = c.api("GET", "/api/v1/members?status=member", tokens[1])
 	wantStatus(t, resp, http.StatusOK)
 	var reg struct {

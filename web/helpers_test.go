@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -93,8 +94,18 @@ func newClient(t *testing.T, base string) *client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
+// do sends req and reads the whole answer. API requests and answers are
+// checked against the OpenAPI document (see checkAPI).
 func (c *client) do(req *http.Request) (*http.Response, string) {
 	c.t.Helper()
+	var reqBody []byte
+	if req.Body != nil && strings.HasPrefix(req.URL.Path, "/api/") {
+		var err error
+		if reqBody, err = io.ReadAll(req.Body); err != nil {
+			c.t.Fatal(err)
+		}
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
@@ -103,6 +114,9 @@ func (c *client) do(req *http.Request) (*http.Response, string) {
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	for _, problem := range checkAPI(req, reqBody, resp, b) {
+		c.t.Error(problem)
 	}
 	return resp, string(b)
 }

@@ -161,6 +161,16 @@ func waitRuns(t *testing.T, db *models.DB, vmID string, n int) []replication.Run
 	}
 }
 
+// holdRuns makes the VM's next run due only once the test moves the clock
+// on by 301 s: a scheduled run would begin a backup job on the domain and
+// so end a comparison's (one backup job per domain).
+func holdRuns(t *testing.T, db *models.DB, clock *models.ManualClock, vmID string) {
+	t.Helper()
+	if err := db.Gorm.Exec("UPDATE vm_replicas SET next_run_at = ? WHERE vm_id = ?", clock.Now().Add(300*time.Second), vmID).Error; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // untilGood waits for the runs after the first seen ones until one
 // succeeds; after a failed one it moves the clock past the backoff so that
 // the schedule retries. It returns the good run and the runs since seen,
@@ -351,6 +361,9 @@ func TestReplicationOnRig(t *testing.T) {
 		t.Fatalf("after the lost checkpoint: %+v", since)
 	}
 	t.Logf("full copy after the lost checkpoint: %d bytes in %d extents, %s", refull.BytesSent, refull.Extents, refull.Duration())
+	// untilGood moved the clock past the failed run, so the full copy's
+	// next run would be due at the next tick, during the comparison.
+	holdRuns(t, f.DB, clock, vmID)
 	wantBytes("after the fallback", 200<<20, 64<<10, 0x7c)
 	wantBytes("after the fallback", 1<<20, 256<<10, 0x5a)
 	wantEqual("after the fallback")

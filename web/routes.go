@@ -1,6 +1,7 @@
 package web
 
 import (
+	"io"
 	"net/http"
 	"strings"
 
@@ -28,11 +29,15 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	}
 
-	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}))
-	e.Use(m.middleware)
-	e.Use(securityHeaders)
-	e.Use(noStore)
+	// Pre: these run before routing, so they also wrap the 404 and 405
+	// answers that methodNotAllowed gives before any route is chosen.
+	e.Pre(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}))
+	e.Pre(m.middleware)
+	e.Pre(securityHeaders)
+	e.Pre(noStore)
+	e.Pre(headAsGet, methodNotAllowed(e))
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: maxBody, Skipper: streamingUpload}))
+	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{Skipper: notCompressed, MinLength: 1024}))
 
 	e.GET("/healthz", s.healthz)
 	// Operator endpoints: see operator.go.
@@ -43,15 +48,18 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 		s.ops = &operator{echo: s.operatorRoutes(metricsHandler)}
 	}
 	e.GET("/static/*", staticHandler())
+	e.GET("/favicon.ico", func(c echo.Context) error {
+		c.Request().URL.Path = "/static/favicon.ico"
+		return staticHandler()(c)
+	})
 
 	api := e.Group("/api/v1")
 	api.GET("/openapi.json", h.OpenAPI)
 	authed := api.Group("", h.APIAuth)
 	authed.GET("/me", h.APIMe)
 	authed.GET("/hosts", h.APIHosts, handlers.RequireRole(account.RoleAdmin))
-	api.Any("/*", func(echo.Context) error { return echo.ErrNotFound })
 
-	pages := e.Group("", h.LoadUser, h.CSRF)
+	pages := e.Group("", h.LoadUser, h.Locale, h.CSRF)
 	pages.GET("/", h.Home)
 	pages.GET("/register", h.ShowRegister)
 	pages.POST("/register", h.Register)
@@ -60,10 +68,16 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	pages.GET("/login", h.ShowLogin)
 	pages.POST("/login", h.Login)
 	pages.POST("/logout", h.Logout)
+	pages.GET("/password/forgot", h.ShowForgotPassword)
+	pages.POST("/password/forgot", h.ForgotPassword)
+	pages.GET("/password/reset", h.ShowResetPassword)
+	pages.POST("/password/reset", h.ResetPassword)
+	pages.POST("/language", h.SetLanguage)
 
 	user := pages.Group("", handlers.RequireUser)
 	user.GET("/account", h.ShowAccount)
 	user.POST("/account/password", h.ChangePassword)
+	user.POST("/account/preferences", h.SavePreferences)
 	user.POST("/account/tokens", h.CreateToken)
 	user.POST("/account/tokens/:id/revoke", h.RevokeToken)
 	user.POST("/account/sessions/end-all", h.EndAllSessions)
@@ -86,9 +100,9 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	adminVMRoutes(admin, authed, h)
 	organRoutes(user, h)
 
-	// Unknown pages still get the session, so the 404 page shows the
-	// navigation of the signed-in user.
-	pages.Any("/*", func(echo.Context) error { return echo.ErrNotFound })
+	// No catch-all route (see methodNotAllowed). Unknown paths reach the
+	// error handler, which loads the session itself so the 404 page shows
+	// the signed-in user's navigation.
 	return e
 }
 
@@ -120,14 +134,60 @@ func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// staticHandler serves the embedded assets. A content-hashed address
+// (static.URL) never changes its answer, so it is cached for a year as
+// immutable; a plain address may, so it is revalidated after an hour.
 func staticHandler() echo.HandlerFunc {
-	files := http.StripPrefix("/static/", http.FileServerFS(static.FS()))
 	return func(c echo.Context) error {
-		if strings.HasSuffix(c.Request().URL.Path, "/") {
+		p := strings.TrimPrefix(c.Request().URL.Path, "/static/")
+		if p == "" || strings.HasSuffix(p, "/") {
 			return echo.ErrNotFound // no directory listings
 		}
-		c.Response().Header().Set("Cache-Control", "public, max-age=3600")
-		files.ServeHTTP(c.Response(), c.Request())
+		name, hashed := static.Resolve(p)
+		f, err := static.FS().Open(name)
+		if err != nil {
+			return echo.ErrNotFound
+		}
+		defer f.Close()
+		info, err := f.Stat()
+		if err != nil || info.IsDir() {
+			return echo.ErrNotFound
+		}
+		if hashed {
+			c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+		}
+		http.ServeContent(c.Response(), c.Request(), name, info.ModTime(), f.(io.ReadSeeker))
 		return nil
 	}
 }
+
+// notCompressed lists the answers gzip must leave alone: the console's
+// WebSocket (a hijacked connection), image uploads and downloads that
+// stream large binary data, and the Prometheus scrape (it negotiates its own).
+func notCompressed(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return strings.HasSuffix(p, "/ws") || strings.Contains(p, "/console") ||
+		streamingUpload(c) || p == "/metrics"
+}
+
+// headAsGet answers HEAD wherever GET answers (RFC 9110 §9.3.2): it routes
+// the request as a GET and drops the body, keeping status and headers.
+func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Method != http.MethodHead {
+			return next(c)
+		}
+		r.Method = http.MethodGet
+		res := c.Response()
+		res.Writer = headWriter{res.Writer}
+		return next(c)
+	}
+}
+
+// headWriter passes headers and status through and discards the body.
+type headWriter struct{ http.ResponseWriter }
+
+func (w headWriter) Write(b []byte) (int, error) { return len(b), nil }

@@ -132,14 +132,15 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		return nil, err
 	}
 	h := &handlers.Handler{
-		Accounts:      accounts,
-		Registrations: account.NewRegistrations(s.db, queue, accounts),
-		Tokens:        account.NewTokens(s.db, accounts),
-		Hosts:         s.hosts,
-		Audit:         models.NewAuditLog(s.db),
-		Outbox:        outbox,
-		Members:       memberships,
-		Rules:         rules,
+		Accounts:       accounts,
+		Registrations:  account.NewRegistrations(s.db, queue, accounts),
+		PasswordResets: account.NewPasswordResets(s.db, queue),
+		Tokens:         account.NewTokens(s.db, accounts),
+		Hosts:          s.hosts,
+		Audit:          models.NewAuditLog(s.db),
+		Outbox:         outbox,
+		Members:        memberships,
+		Rules:          rules,
 
 		Governance: governance.NewGovernance(s.db, queue, rules, clock),
 

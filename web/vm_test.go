@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"allmende/static"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -659,7 +660,7 @@ func TestVMAuthorisationMatrix(t *testing.T) {
 	w.force(t, vm.ID, compute.VMRunning)
 	resp, body = admin.get(vmp + "/console")
 	wantStatus(t, resp, http.StatusOK)
-	wantContains(t, body, `data-ws="/vms/`+vm.ID+`/console/ws"`, `src="/static/vendor/xterm.js"`, `href="/static/vendor/xterm.css"`, `src="/static/console.js"`)
+	wantContains(t, body, `data-ws="/vms/`+vm.ID+`/console/ws"`, `src="`+static.URL("vendor/xterm.js")+`"`, `href="`+static.URL("vendor/xterm.css")+`"`, `src="`+static.URL("console.js")+`"`)
 	csp := resp.Header.Get("Content-Security-Policy")
 	if !strings.Contains(csp, "style-src 'self' 'unsafe-inline'") || !strings.Contains(csp, "script-src 'self';") {
 		t.Errorf("console CSP: %s", csp)

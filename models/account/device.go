@@ -6,10 +6,20 @@ import "strings"
 // "Firefox on Android", from a User-Agent header. It knows the common
 // browsers only; anything else is "Unknown browser" or the tool's name.
 func DeviceOf(ua string) string {
-	if strings.TrimSpace(ua) == "" {
+	browser, system := DeviceParts(ua)
+	if browser == "" {
 		return "Unknown device"
 	}
-	return browserOf(ua) + " on " + systemOf(ua)
+	return browser + " on " + system
+}
+
+// DeviceParts are DeviceOf's browser and system, for pages that put them
+// into a sentence of their language; both are empty without a User-Agent.
+func DeviceParts(ua string) (browser, system string) {
+	if strings.TrimSpace(ua) == "" {
+		return "", ""
+	}
+	return browserOf(ua), systemOf(ua)
 }
 
 func browserOf(ua string) string {

@@ -134,7 +134,7 @@ func (a *Accounts) SessionUser(ctx context.Context, token, ip string) (*User, st
 // not cached: session, user and roles.
 func (a *Accounts) loadSession(ctx context.Context, hash string, now time.Time) (*User, cachedSession, error) {
 	rows, err := a.db.Read.WithContext(ctx).Raw(`SELECT s.id, s.expires_at, s.last_seen_at,
-		u.id, u.email, u.name, u.password_hash, u.created_at, u.updated_at, r.role
+		u.id, u.email, u.name, u.password_hash, u.language, u.time_zone, u.created_at, u.updated_at, r.role
 		FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN user_roles r ON r.user_id = u.id
 		WHERE s.token_hash = ? AND s.expires_at > ? AND u.locked_at IS NULL ORDER BY r.role`, hash, now).Rows()
 	if err != nil {
@@ -147,7 +147,7 @@ func (a *Accounts) loadSession(ctx context.Context, hash string, now time.Time) 
 		var row User
 		var role *string
 		if err := rows.Scan(&s.id, &s.expires, &s.lastSeen, &row.ID, &row.Email, &row.Name, &row.PasswordHash,
-			&row.CreatedAt, &row.UpdatedAt, &role); err != nil {
+			&row.Language, &row.TimeZone, &row.CreatedAt, &row.UpdatedAt, &role); err != nil {
 			return nil, cachedSession{}, fmt.Errorf("scan session: %w", err)
 		}
 		if u == nil {

@@ -51,6 +51,8 @@ type User struct {
 	Name         string
 	PasswordHash string     `json:"-"`
 	LockedAt     *time.Time // set by an administrator: no login, no session, no API token
+	Language     string     // "de" or "en"; empty: the browser's
+	TimeZone     string     // an IANA zone such as "Europe/Berlin"; empty: the browser's
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	Roles        []Role `gorm:"-"`
@@ -143,7 +145,7 @@ func (a *Accounts) Get(ctx context.Context, id string) (*User, error) {
 	if u, ok := usersOf(a.db).get(id); ok {
 		return u, nil
 	}
-	rows, err := a.db.Read.WithContext(ctx).Raw(`SELECT u.id, u.email, u.name, u.password_hash, u.locked_at,
+	rows, err := a.db.Read.WithContext(ctx).Raw(`SELECT u.id, u.email, u.name, u.password_hash, u.locked_at, u.language, u.time_zone,
 		u.created_at, u.updated_at, r.role FROM users u LEFT JOIN user_roles r ON r.user_id = u.id
 		WHERE u.id = ? ORDER BY r.role`, id).Rows()
 	if err != nil {
@@ -154,7 +156,7 @@ func (a *Accounts) Get(ctx context.Context, id string) (*User, error) {
 	for rows.Next() {
 		var row User
 		var role *string
-		if err := rows.Scan(&row.ID, &row.Email, &row.Name, &row.PasswordHash, &row.LockedAt,
+		if err := rows.Scan(&row.ID, &row.Email, &row.Name, &row.PasswordHash, &row.LockedAt, &row.Language, &row.TimeZone,
 			&row.CreatedAt, &row.UpdatedAt, &role); err != nil {
 			return nil, fmt.Errorf("scan user %s: %w", id, err)
 		}
@@ -235,6 +237,35 @@ func (a *Accounts) ChangePassword(ctx context.Context, actor models.Actor, userI
 			return err
 		}
 		return kit.RecordAudit(tx, actor, "user.password_change", "user", u.ID, map[string]any{"sessions_ended": ended})
+	})
+}
+
+// SetPreferences keeps the account's language ("de", "en", or "" for the
+// browser's) and time zone (an IANA name, or "" for the browser's).
+func (a *Accounts) SetPreferences(ctx context.Context, actor models.Actor, userID, lang, tz string) error {
+	fields := map[string]string{}
+	if lang != "" && lang != "de" && lang != "en" {
+		fields["language"] = "Choose German or English."
+	}
+	if tz != "" {
+		if _, err := time.LoadLocation(tz); err != nil || len(tz) > 64 || strings.HasPrefix(tz, "/") {
+			fields["time_zone"] = "Choose a time zone from the list."
+		}
+	}
+	if len(fields) > 0 {
+		return models.Invalid(fields)
+	}
+	defer usersOf(a.db).forgetUserSessions(userID)
+	defer usersOf(a.db).forget(userID)
+	return a.db.Tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&User{}).Where("id = ?", userID).Updates(map[string]any{"language": lang, "time_zone": tz, "updated_at": time.Now().UTC()})
+		if res.Error != nil {
+			return fmt.Errorf("update preferences: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return models.NotFoundError("account")
+		}
+		return kit.RecordAudit(tx, actor, "user.preferences", "user", userID, map[string]any{"language": lang, "time_zone": tz})
 	})
 }
 

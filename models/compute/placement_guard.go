@@ -18,6 +18,9 @@ type PlacementGuard interface {
 	// Placed is called once the VM row (host and image copy chosen) exists,
 	// in the same transaction.
 	Placed(tx *gorm.DB, vm *VM, size rulebook.Entitlement) error
+	// AdmitResize tells why vm, its disk in pool, may not grow from size
+	// from to size to where it is; "" admits it.
+	AdmitResize(tx *gorm.DB, vm *VM, pool string, from, to rulebook.Entitlement) (string, error)
 }
 
 // SetPlacementGuard installs g for every later placement; call it while

@@ -280,6 +280,15 @@ func (s *VMs) Resize(ctx context.Context, actor models.Actor, v models.Viewer, v
 		if err := checkRoomForResize(tx, vm, img.Pool, next.Size()); err != nil {
 			return err
 		}
+		if s.guard != nil {
+			why, err := s.guard.AdmitResize(tx, vm, img.Pool, cur.Size(), next.Size())
+			if err != nil {
+				return err
+			}
+			if why != "" {
+				return noHost(why)
+			}
+		}
 		if err := tx.Model(&VM{}).Where("id = ?", vm.ID).Update("plan_id", next.ID).Error; err != nil {
 			return fmt.Errorf("set plan of vm %s: %w", vm.ID, err)
 		}

@@ -189,11 +189,10 @@ func (s *Memberships) admitTx(ctx context.Context, tx *gorm.DB, actor models.Act
 // that a rejection happened remains.
 func (s *Memberships) Reject(ctx context.Context, actor models.Actor, membershipID, reason string) error {
 	reason = strings.TrimSpace(reason)
-	if reason == "" {
-		return models.Invalid(map[string]string{"reason": "Give the applicant the reason for the rejection."})
-	}
-	if kit.HasControl(reason, true) {
-		return models.Invalid(map[string]string{"reason": kit.ControlCharsMessage})
+	fields := map[string]string{}
+	kit.TextBlock(fields, "reason", reason, "Give the applicant the reason for the rejection.", 2000)
+	if len(fields) > 0 {
+		return models.Invalid(fields)
 	}
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		m, err := openApplicationTx(tx, actor, membershipID, "reject")

@@ -9,6 +9,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,18 @@ import (
 type RegisterFilter struct {
 	Query  string // part of the name or organisation, or a member number
 	Status string // a MembershipStatus, empty for all
+}
+
+// RegisterStatuses are the statuses a register entry can have: applicants
+// have no member number yet and are not in the register.
+var RegisterStatuses = []MembershipStatus{StatusMember, StatusLeaving, StatusFormer, StatusExcluded}
+
+func joinStatuses(sts []MembershipStatus) string {
+	parts := make([]string, len(sts))
+	for i, st := range sts {
+		parts[i] = string(st)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // RegisterEntry is one member in the register (§30 GenG).
@@ -48,7 +61,10 @@ type RegisterEntry struct {
 func (s *Memberships) Register(ctx context.Context, f RegisterFilter) ([]RegisterEntry, error) {
 	db := s.db.Gorm.WithContext(ctx)
 	q := db.Model(&Membership{}).Where("member_number IS NOT NULL")
-	if st := strings.TrimSpace(f.Status); st != "" {
+	if st := MembershipStatus(strings.TrimSpace(f.Status)); st != "" {
+		if !slices.Contains(RegisterStatuses, st) {
+			return nil, models.BadQuery("status", fmt.Sprintf("Unknown status %q: use one of %s.", st, joinStatuses(RegisterStatuses)))
+		}
 		q = q.Where("status = ?", st)
 	}
 	if term := strings.TrimSpace(f.Query); term != "" {

@@ -41,6 +41,19 @@ func OpenSQLite(t *testing.T) *models.DB {
 
 func openPostgres(t *testing.T) *models.DB {
 	t.Helper()
+	db, err := models.Open(PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// PostgresDSN makes a fresh, migrated schema of the PostgreSQL database
+// named by ALLMENDE_TEST_POSTGRES and returns a DSN for it, for tests that
+// open it more than once (several portal instances on one database).
+func PostgresDSN(t *testing.T) string {
+	t.Helper()
 	dsn := os.Getenv("ALLMENDE_TEST_POSTGRES")
 	if dsn == "" {
 		if os.Getenv("ALLMENDE_SKIP_POSTGRES") == "1" {
@@ -76,9 +89,9 @@ func openPostgres(t *testing.T) *models.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	defer db.Close()
 	migrate(t, db)
-	return db
+	return u.String()
 }
 
 func migrate(t *testing.T, db *models.DB) {

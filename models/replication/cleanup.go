@@ -20,6 +20,7 @@ type Stale struct {
 	VMID              string
 	HostID, HostURI   string
 	Pool, Volume      string
+	Staging           string // the volume runs write into before the replica (see StagingVolume)
 	SourceURI, Domain string // where the checkpoint is; "" once the VM is deleted
 	Checkpoint        string // the old copy's base on the source; "" for none
 	Remove            bool   // false: the volume is in use again (the host is the VM's primary or replica host)
@@ -116,7 +117,7 @@ func (r *Replicas) staleTx(tx *gorm.DB, vmID, hostID, checkpoint string) (*Stale
 		return nil, fmt.Errorf("load replica of vm %s: %w", vmID, err)
 	}
 	s := &Stale{VMID: vmID, HostID: hostID, HostURI: host.URI, Pool: pool, Volume: vm.DiskVolume(),
-		Checkpoint: checkpoint, Deleted: vm.State == compute.VMDeleted}
+		Staging: StagingVolume(vm), Checkpoint: checkpoint, Deleted: vm.State == compute.VMDeleted}
 	// Never the VM's own disk: on its primary host the name is the disk's.
 	// Nor a replica in use again (the admin changed the host back).
 	s.Remove = host.ID != "" && pool != "" && host.ID != vm.HostID && (s.Deleted || len(current) == 0 || current[0] != hostID)

@@ -90,6 +90,7 @@ type Candidate struct {
 	LastGoodAt      *time.Time
 	RunningRunID    *string `gorm:"column:running_run_id"`
 	CopyDirty       *bool
+	ApplyRunID      *string `gorm:"column:apply_run_id"`
 	ImageID         string
 	DiskGeneration  int64
 	ReplicaUp       bool `gorm:"column:replica_up"`
@@ -111,6 +112,10 @@ func (c *Candidate) judge(hostID string) {
 		c.Reason = "no standby host — not started"
 	case !c.ReplicaUp:
 		c.Reason = fmt.Sprintf("standby host %s is not answering — not started", c.Standby())
+	case deref(c.ApplyRunID) != "":
+		// A complete staged copy is being put into the copy: the next job
+		// of the VM finishes it, then the copy is good again.
+		c.Reason = "the last copy is being put in place on the standby host — not started; try again when it has ended"
 	case c.LastGoodAt == nil || deref(c.CopyDirty):
 		c.Reason = NoGoodCopyReason
 	case deref(c.RunningRunID) != "":
@@ -126,7 +131,7 @@ func candidates(tx *gorm.DB, hostID string) ([]Candidate, error) {
 	var out []Candidate
 	err := tx.Table("vms AS v").Select(`v.id AS vm_id, v.name AS vm_name, u.email AS owner_email, v.state, v.image_id,
 		v.disk_generation, r.replica_host_id, rh.name AS replica_host_name, r.state AS replica_state, r.last_good_at,
-		r.running_run_id, r.copy_dirty,
+		r.running_run_id, r.copy_dirty, r.apply_run_id,
 		CASE WHEN rh.reachable = TRUE AND rh.fenced_at IS NULL THEN 1 ELSE 0 END AS replica_up`).
 		Joins("JOIN users u ON u.id = v.owner_id").
 		Joins("LEFT JOIN vm_replicas r ON r.vm_id = v.id").
@@ -343,7 +348,7 @@ func (r *Replicas) failoverTx(ctx context.Context, tx *gorm.DB, actor models.Act
 	// No replication run may touch the copy from now on; CompleteFailover
 	// gives the lease back.
 	if err := tx.Model(&Replica{}).Where("vm_id = ?", vm.ID).
-		Updates(map[string]any{"running_run_id": "failover-" + f.ID, "running_since": now, "updated_at": now}).Error; err != nil {
+		Updates(map[string]any{"running_run_id": "failover-" + f.ID, "running_since": now, "running_job_id": 0, "updated_at": now}).Error; err != nil {
 		return fmt.Errorf("hold replication of vm %s: %w", vm.ID, err)
 	}
 	job, err := kit.Enqueue(ctx, r.queue, tx, jobargs.ReplicationFailover{
@@ -421,7 +426,7 @@ func (r *Replicas) CompleteFailover(ctx context.Context, failoverID string, stat
 		}
 		if err := tx.Model(&Replica{}).Where("vm_id = ?", f.VMID).Updates(map[string]any{
 			"replica_host_id": f.FromHostID, "state": StateNone, "last_good_at": nil, "last_good_checkpoint": "",
-			"last_error": "", "consecutive_failures": 0, "copy_dirty": false, "running_run_id": "", "running_since": nil,
+			"last_error": "", "consecutive_failures": 0, "copy_dirty": false, "apply_run_id": "", "running_run_id": "", "running_since": nil, "running_job_id": 0,
 			"lagging_since": nil, "next_run_at": now, "updated_at": now}).Error; err != nil {
 			return fmt.Errorf("point replica of vm %s at host %s: %w", f.VMID, f.FromHostID, err)
 		}

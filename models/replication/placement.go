@@ -21,6 +21,10 @@ func (a load) plus(b load) load {
 	return load{a.VCPUs + b.VCPUs, a.MemoryMiB + b.MemoryMiB, a.DiskGiB + b.DiskGiB}
 }
 
+func (a load) minus(b load) load {
+	return load{a.VCPUs - b.VCPUs, a.MemoryMiB - b.MemoryMiB, a.DiskGiB - b.DiskGiB}
+}
+
 func sizeLoad(e rulebook.Entitlement) load {
 	return load{int64(e.VCPUs), int64(e.MemoryMiB), int64(e.DiskGiB)}
 }
@@ -172,6 +176,47 @@ func (r *Replicas) Admit(tx *gorm.DB, hostID, pool string, size rulebook.Entitle
 		free := h.free()
 		if need.VCPUs+extra.VCPUs > free.VCPUs || need.MemoryMiB+extra.MemoryMiB > free.MemoryMiB {
 			return "The hosts with room for this plan must keep room to take over each other's virtual machines; choose a smaller plan or ask the administrators.", nil
+		}
+	}
+	return "", nil
+}
+
+// AdmitResize is compute's PlacementGuard for a VM that changes its plan
+// where it is: N+1 must hold after the change as it did for placing. The
+// VM's standby must still be able to take over everything of the VM's
+// host it stands in for (the VM now bigger) and store the bigger disk, and
+// the VM's host must keep room to take over each partner whose replicas
+// it holds. Shrinking never fails here.
+func (r *Replicas) AdmitResize(tx *gorm.DB, vm *compute.VM, pool string, from, to rulebook.Entitlement) (string, error) {
+	c, err := loadCluster(tx)
+	if err != nil {
+		return "", err
+	}
+	h := c.hosts[vm.HostID]
+	if len(c.hosts) < 2 || h == nil {
+		return "", nil
+	}
+	grow := sizeLoad(to).minus(sizeLoad(from))
+	var rep Replica
+	if err := tx.Where("vm_id = ?", vm.ID).Limit(1).Find(&rep).Error; err != nil {
+		return "", fmt.Errorf("load replica of vm %s: %w", vm.ID, err)
+	}
+	if standby := c.hosts[rep.ReplicaHostID]; rep.VMID != "" && standby != nil && standby.ID != vm.HostID {
+		need := c.pairs[vm.HostID][standby.ID].plus(grow)
+		free := standby.free()
+		if need.VCPUs > free.VCPUs || need.MemoryMiB > free.MemoryMiB || grow.DiskGiB > standby.diskFree(pool) {
+			return fmt.Sprintf("Host %s, the standby of this virtual machine, could not take it over with this plan if its host failed; "+
+				"choose a smaller plan or ask the administrators.", standby.Name), nil
+		}
+	}
+	free := h.free()
+	for primary, byReplica := range c.pairs {
+		need, ok := byReplica[h.ID]
+		if !ok || primary == h.ID {
+			continue
+		}
+		if need.VCPUs+grow.VCPUs > free.VCPUs || need.MemoryMiB+grow.MemoryMiB > free.MemoryMiB {
+			return "This host must keep room to take over its partner's virtual machines; choose a smaller plan or ask the administrators.", nil
 		}
 	}
 	return "", nil

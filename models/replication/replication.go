@@ -62,7 +62,13 @@ type Replica struct {
 	BytesLast           int64
 	RunningRunID        string `gorm:"column:running_run_id"`
 	RunningSince        *time.Time
-	LaggingSince        *time.Time
+	// RunningJobID is the River job whose attempt holds the lease (0 for a
+	// failover or switchover): a later attempt of that job takes over.
+	RunningJobID int64 `gorm:"column:running_job_id"`
+	// ApplyRunID is a run whose staged copy is being put into the replica
+	// (the copy is dirty meanwhile); the next job of the VM finishes it.
+	ApplyRunID   string `gorm:"column:apply_run_id"`
+	LaggingSince *time.Time
 	// CopyDirty: a failed run may have written into the copy, which then
 	// holds neither the last good point in time nor a later one; no
 	// failover starts from it until the next good run.
@@ -88,6 +94,7 @@ type Run struct {
 	Error          string
 	FromCheckpoint string
 	NewCheckpoint  string
+	Staged         string // JSON of Staged, once the staged copy is complete
 }
 
 func (Run) TableName() string { return "replication_runs" }

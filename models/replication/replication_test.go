@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"allmende/models"
+	"allmende/models/compute"
 	"allmende/models/modelstest"
 	"allmende/models/replication"
 )
@@ -416,6 +418,48 @@ func TestStoppedVMIsPaused(t *testing.T) {
 		}
 		if s := e.status(t, vm.ID); s.Paused || s.Health == replication.HealthPaused {
 			t.Errorf("provisioning: %+v", s)
+		}
+	})
+}
+
+// N+1 holds on a resize too: a VM may not grow beyond what its standby
+// could take over; within it, it may.
+func TestNPlusOneRefusesResize(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db)
+		a := e.addHost(t, "a", 16)
+		b := e.addHost(t, "b", 2)
+		m, mv := e.member(t, "m@example.org")
+		vm := e.mustCreate(t, m, mv, "one")
+		if vm.HostID != a.ID || e.status(t, vm.ID).ReplicaHostID != b.ID {
+			t.Fatalf("vm on %s, standby %s; want a and b", vm.HostID, e.status(t, vm.ID).ReplicaHostID)
+		}
+		if err := db.Gorm.Exec("UPDATE vms SET state = 'stopped' WHERE id = ?", vm.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Gorm.Exec("UPDATE tasks SET status = 'succeeded' WHERE vm_id = ?", vm.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		plan := func(name string, memMiB int) *compute.Plan {
+			p, err := e.plans.Create(ctx, e.admin, e.adminV, compute.PlanInput{Name: name, VCPUs: 1, MemoryMiB: memMiB, DiskGiB: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		// a has room for 3 GiB, b (2 GiB) could not take it over.
+		_, err := e.vms.Resize(ctx, m, mv, vm.ID, plan("large", 3072).ID)
+		de := modelstest.WantCode(t, err, http.StatusServiceUnavailable)
+		if !strings.Contains(de.Error(), "standby") || !strings.Contains(de.Error(), "b") {
+			t.Errorf("refusal: %v", de)
+		}
+		var planID string
+		if err := db.Gorm.Table("vms").Where("id = ?", vm.ID).Pluck("plan_id", &planID).Error; err != nil || planID != e.plan.ID {
+			t.Fatalf("plan after the refusal: %s, %v", planID, err)
+		}
+		if _, err := e.vms.Resize(ctx, m, mv, vm.ID, plan("medium", 2048).ID); err != nil {
+			t.Fatalf("resize within what b can take over: %v", err)
 		}
 	})
 }

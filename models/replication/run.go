@@ -6,6 +6,7 @@ import (
 	"allmende/models/compute"
 	"allmende/models/internal/kit"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -38,11 +39,17 @@ func (r *Replicas) Due(ctx context.Context, limit int) ([]string, error) {
 	var ids []string
 	err := r.db.Gorm.WithContext(ctx).Table("vm_replicas AS r").Joins("JOIN vms v ON v.id = r.vm_id").
 		Where("r.next_run_at <= ? AND (r.running_run_id = '' OR r.running_since < ?)", now, now.Add(-leaseFor)).
-		Where("r.replica_host_id <> v.host_id AND v.state = ?", compute.VMRunning).
-		// Not from or to a fenced host, nor from one that does not answer:
-		// such a run could only fail, and would mark the copy failed.
-		Where("NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id IN (v.host_id, r.replica_host_id) AND h.fenced_at IS NOT NULL)").
-		Where("NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = v.host_id AND h.reachable = FALSE AND h.refreshed_at IS NOT NULL)").
+		Where("r.replica_host_id <> v.host_id").
+		Where("NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = r.replica_host_id AND h.fenced_at IS NOT NULL)").
+		// A staged copy still to be put into the copy needs the standby
+		// only: it is finished also when the VM's host is down, so that a
+		// failover finds a good copy. A copy needs a running VM, and a host
+		// that answers and is not fenced (otherwise it could only fail, and
+		// would mark the copy failed).
+		Where(r.db.Gorm.Where("r.apply_run_id <> ''").
+			Or(r.db.Gorm.Where("v.state = ?", compute.VMRunning).
+				Where("NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = v.host_id AND h.fenced_at IS NOT NULL)").
+				Where("NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = v.host_id AND h.reachable = FALSE AND h.refreshed_at IS NOT NULL)"))).
 		Order("r.next_run_at, r.vm_id").Limit(limit).Pluck("r.vm_id", &ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("find due replications: %w", err)
@@ -95,6 +102,53 @@ type RunSpec struct {
 	FromCheckpoint string // "" for a full copy
 	NewCheckpoint  string
 	StartedAt      time.Time
+	// Staging is the volume the run writes into before the replica (see
+	// RecordStaged); "" writes into the replica directly.
+	Staging string
+	// Apply, if set, says that this "run" is the rest of an earlier one
+	// (RunID): its staged copy is complete and must be put into the replica
+	// (FinishApply), nothing is to be copied from the source.
+	Apply *Staged
+}
+
+// StagingVolume is the volume on the replica host that a run writes into
+// before the replica.
+func StagingVolume(vm *compute.VM) string { return vm.DiskVolume() + "-staging" }
+
+// Staged is a complete, verified copy in the staging volume: the ranges to
+// put into the replica.
+type Staged struct {
+	Full   bool        `json:"full"` // the replica is made empty first
+	Size   uint64      `json:"size"` // the disk's virtual size
+	Ranges [][2]uint64 `json:"ranges"`
+}
+
+// applySpecTx turns spec into the rest of run applyRunID.
+func applySpecTx(tx *gorm.DB, spec *RunSpec, applyRunID string, vm *compute.VM) error {
+	var run Run
+	if err := kit.First(tx, &run, applyRunID, "replication run"); err != nil {
+		return err
+	}
+	var st Staged
+	if err := json.Unmarshal([]byte(run.Staged), &st); err != nil {
+		return fmt.Errorf("staged ranges of run %s: %w", run.ID, err)
+	}
+	spec.Kind, spec.FromCheckpoint, spec.NewCheckpoint, spec.StartedAt = run.Kind, run.FromCheckpoint, run.NewCheckpoint, run.StartedAt
+	spec.Staging, spec.Apply = StagingVolume(vm), &st
+	if run.ReplicaHostID != spec.TargetHostID {
+		return fmt.Errorf("run %s was staged on another host than the replica's", run.ID)
+	}
+	return nil
+}
+
+// interruptedTx records a run whose worker died: it failed, and (staged
+// or not) the lease's new holder decides what its copy is worth.
+func interruptedTx(tx *gorm.DB, runID string, now time.Time) error {
+	if err := tx.Model(&Run{}).Where("id = ? AND finished_at IS NULL", runID).
+		Updates(map[string]any{"finished_at": now, "verified": false, "error": interruptedMsg}).Error; err != nil {
+		return fmt.Errorf("record interrupted replication run %s: %w", runID, err)
+	}
+	return nil
 }
 
 // ErrNotDue means there is nothing to run now: the VM is not due, another
@@ -110,9 +164,23 @@ const checkpointPrefix = "allmende-rep-"
 // IsCheckpointName reports whether a checkpoint is one of replication's.
 func IsCheckpointName(name string) bool { return strings.HasPrefix(name, checkpointPrefix) }
 
-// BeginRun takes the VM's lease with a conditional UPDATE (one run per VM,
-// whatever the job queue does) and records the run's start.
+// BeginRun is BeginJobRun for a caller that is not a River job.
 func (r *Replicas) BeginRun(ctx context.Context, vmID string) (*RunSpec, error) {
+	return r.BeginJobRun(ctx, vmID, 0)
+}
+
+// interruptedMsg is the error of a run whose worker died with its portal.
+const interruptedMsg = "interrupted: the portal stopped during this copy"
+
+// BeginJobRun takes the VM's lease with a conditional UPDATE (one run per
+// VM, whatever the job queue does) and records the run's start. jobID is
+// the River job of the caller: a lease held by an earlier attempt of the
+// same job is taken over at once, because River starts an attempt only
+// after the one before it ended (a portal killed mid-run: its job was
+// handed back), so no worker uses that lease any more. The run it held is
+// recorded as interrupted; if that run was putting its staged copy into
+// the replica, the spec says to finish that first (RunSpec.Apply).
+func (r *Replicas) BeginJobRun(ctx context.Context, vmID string, jobID int64) (*RunSpec, error) {
 	var spec *RunSpec
 	err := r.db.Tx(ctx, func(tx *gorm.DB) error {
 		now := r.now()
@@ -127,20 +195,31 @@ func (r *Replicas) BeginRun(ctx context.Context, vmID string) (*RunSpec, error) 
 		if err := kit.First(tx, &vm, vmID, "virtual machine"); err != nil {
 			return err
 		}
-		if vm.State != compute.VMRunning {
+		applying := rep.ApplyRunID != ""
+		if vm.State != compute.VMRunning && !applying {
 			return ErrNotDue // stopped since the run was queued: see Due
 		}
 		if rep.ReplicaHostID == vm.HostID {
 			return ErrNotDue
 		}
 		runID := kit.NewID()
-		res := tx.Model(&Replica{}).Where("vm_id = ? AND (running_run_id = '' OR running_since < ?)", vmID, now.Add(-leaseFor)).
-			Updates(map[string]any{"running_run_id": runID, "running_since": now, "updated_at": now})
+		if rep.ApplyRunID != "" {
+			runID = rep.ApplyRunID // the lease is that run's until it is applied
+		}
+		res := tx.Model(&Replica{}).
+			Where("vm_id = ? AND (running_run_id = '' OR running_since < ? OR (running_job_id = ? AND running_job_id <> 0))",
+				vmID, now.Add(-leaseFor), jobID).
+			Updates(map[string]any{"running_run_id": runID, "running_since": now, "running_job_id": jobID, "updated_at": now})
 		if res.Error != nil {
 			return fmt.Errorf("take replication lease of vm %s: %w", vmID, res.Error)
 		}
 		if res.RowsAffected == 0 {
 			return ErrNotDue
+		}
+		if rep.RunningRunID != "" && rep.RunningRunID != rep.ApplyRunID {
+			if err := interruptedTx(tx, rep.RunningRunID, now); err != nil {
+				return err
+			}
 		}
 		var src, dst compute.Host
 		if err := kit.First(tx, &src, vm.HostID, "host"); err != nil {
@@ -149,7 +228,7 @@ func (r *Replicas) BeginRun(ctx context.Context, vmID string) (*RunSpec, error) 
 		if err := kit.First(tx, &dst, rep.ReplicaHostID, "host"); err != nil {
 			return err
 		}
-		if src.Fenced() || dst.Fenced() {
+		if dst.Fenced() || src.Fenced() && !applying {
 			return ErrNotDue // a failover holds the VM, or the standby is gone
 		}
 		pool, err := imagePool(tx, vm.ImageID)
@@ -159,6 +238,15 @@ func (r *Replicas) BeginRun(ctx context.Context, vmID string) (*RunSpec, error) 
 		spec = &RunSpec{RunID: runID, VMID: vmID, Kind: RunFull, SourceURI: src.URI, Domain: vm.DomainName(), Disk: "vda",
 			TargetHostID: dst.ID, TargetURI: dst.URI, TargetPool: pool, TargetVolume: vm.DiskVolume(),
 			FromCheckpoint: rep.LastGoodCheckpoint, NewCheckpoint: CheckpointName(runID), StartedAt: now}
+		if rep.ApplyRunID != "" {
+			return applySpecTx(tx, spec, rep.ApplyRunID, &vm)
+		}
+		// A good copy is protected by staging: the run writes beside it.
+		// Without one (the first copy, or one a failed run wrote into)
+		// there is nothing to protect, and the run writes into it directly.
+		if rep.LastGoodAt != nil && !rep.CopyDirty {
+			spec.Staging = StagingVolume(&vm)
+		}
 		// After fullAfterFailures failures in a row the checkpoint itself may
 		// be the trouble (lost in a migration, removed by hand): copy whole.
 		if rep.ConsecutiveFailures >= fullAfterFailures {
@@ -245,12 +333,9 @@ func (r *Replicas) FinishRun(ctx context.Context, runID string, out Outcome) err
 		if err != nil {
 			return err
 		}
-		set := map[string]any{"bytes_last": out.BytesSent, "updated_at": now, "running_run_id": "", "running_since": nil}
+		set := map[string]any{"bytes_last": out.BytesSent, "updated_at": now, "running_run_id": "", "running_since": nil, "running_job_id": 0}
 		if msg == "" {
-			set["state"], set["last_good_at"], set["last_good_checkpoint"] = StateGood, run.StartedAt, run.NewCheckpoint
-			set["copy_dirty"] = false
-			set["last_error"], set["consecutive_failures"] = "", 0
-			set["next_run_at"] = later(run.StartedAt.Add(interval), now)
+			goodSet(set, &run, interval, now)
 		} else if out.NoCheckpoint && out.Err != nil {
 			// Not the copy's fault: no backoff, and no base to start from.
 			set["state"], set["last_error"], set["last_good_checkpoint"] = StateFailed, msg, ""
@@ -273,6 +358,87 @@ func (r *Replicas) FinishRun(ctx context.Context, runID string, out Outcome) err
 	})
 }
 
+// goodSet is what a run that made the copy good sets on its replica.
+func goodSet(set map[string]any, run *Run, interval time.Duration, now time.Time) {
+	set["state"], set["last_good_at"], set["last_good_checkpoint"] = StateGood, run.StartedAt, run.NewCheckpoint
+	set["copy_dirty"], set["apply_run_id"] = false, ""
+	set["last_error"], set["consecutive_failures"] = "", 0
+	set["next_run_at"] = later(run.StartedAt.Add(interval), now)
+}
+
+// ErrLeaseLost means the run no longer holds its VM: another holder (a
+// failover, a switchover, a run after the lease ran out) decides now.
+var ErrLeaseLost = errors.New("the replication run no longer holds its virtual machine")
+
+// RecordStaged records that a run's copy is complete and verified in the
+// staging volume: the commit point of a staged run. From here on the
+// replica is being changed (dirty) until FinishApply; a job that finds the
+// run still unapplied (this one interrupted) applies it again.
+func (r *Replicas) RecordStaged(ctx context.Context, runID string, st Staged, out Outcome) error {
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("staged ranges: %w", err)
+	}
+	return r.db.Tx(ctx, func(tx *gorm.DB) error {
+		var rep Replica
+		var run Run
+		if err := kit.First(kit.ForUpdate(tx), &run, runID, "replication run"); err != nil {
+			return err
+		}
+		if err := kit.ForUpdate(tx).Where("vm_id = ?", run.VMID).Limit(1).Find(&rep).Error; err != nil {
+			return fmt.Errorf("load replica of vm %s: %w", run.VMID, err)
+		}
+		if run.FinishedAt != nil || rep.RunningRunID != runID || rep.ReplicaHostID != run.ReplicaHostID {
+			return ErrLeaseLost
+		}
+		if err := tx.Model(&Run{}).Where("id = ?", runID).Updates(map[string]any{"staged": string(raw),
+			"bytes_sent": out.BytesSent, "extents": out.Extents, "duration_ms": out.Duration.Milliseconds()}).Error; err != nil {
+			return fmt.Errorf("record staged run %s: %w", runID, err)
+		}
+		return tx.Model(&Replica{}).Where("vm_id = ?", run.VMID).
+			Updates(map[string]any{"apply_run_id": runID, "copy_dirty": true, "updated_at": r.now()}).Error
+	})
+}
+
+// FinishApply records how putting a staged run into the replica ended.
+// Applied, the copy is good as of the run's start; otherwise the apply
+// stays pending (the copy dirty), and the next run, after the backoff,
+// does it again before anything else.
+func (r *Replicas) FinishApply(ctx context.Context, runID string, took time.Duration, applyErr error) error {
+	return r.db.Tx(ctx, func(tx *gorm.DB) error {
+		now := r.now()
+		var run Run
+		if err := kit.First(kit.ForUpdate(tx), &run, runID, "replication run"); err != nil {
+			return err
+		}
+		var rep Replica
+		if err := kit.ForUpdate(tx).Where("vm_id = ?", run.VMID).Limit(1).Find(&rep).Error; err != nil {
+			return fmt.Errorf("load replica of vm %s: %w", run.VMID, err)
+		}
+		if run.FinishedAt != nil || rep.ApplyRunID != runID || rep.RunningRunID != runID {
+			return nil // already recorded, or no longer this run's to record
+		}
+		interval, err := r.intervalTx(tx, run.VMID, now)
+		if err != nil {
+			return err
+		}
+		set := map[string]any{"bytes_last": run.BytesSent, "updated_at": now, "running_run_id": "", "running_since": nil, "running_job_id": 0}
+		if applyErr == nil {
+			if err := tx.Model(&Run{}).Where("id = ?", runID).Updates(map[string]any{"finished_at": now, "verified": true,
+				"error": "", "duration_ms": run.DurationMS + took.Milliseconds()}).Error; err != nil {
+				return fmt.Errorf("record replication run %s: %w", runID, err)
+			}
+			goodSet(set, &run, interval, now)
+		} else {
+			n := rep.ConsecutiveFailures + 1
+			set["state"], set["consecutive_failures"] = StateFailed, n
+			set["last_error"] = kit.Truncate("putting the staged copy into the replica failed (tried again by the next run): "+applyErr.Error(), 2000)
+			set["next_run_at"] = now.Add(backoff(n, interval))
+		}
+		return tx.Model(&Replica{}).Where("vm_id = ?", run.VMID).Updates(set).Error
+	})
+}
+
 func later(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
@@ -282,7 +448,7 @@ func later(a, b time.Time) time.Time {
 
 func releaseTx(tx *gorm.DB, vmID, runID string) error {
 	return tx.Model(&Replica{}).Where("vm_id = ? AND running_run_id = ?", vmID, runID).
-		Updates(map[string]any{"running_run_id": "", "running_since": nil}).Error
+		Updates(map[string]any{"running_run_id": "", "running_since": nil, "running_job_id": 0}).Error
 }
 
 // intervalTx is the VM's interval: its plan's, or the rule's.

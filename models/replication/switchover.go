@@ -164,7 +164,7 @@ func (r *Replicas) switchoverTx(ctx context.Context, tx *gorm.DB, actor models.A
 		return nil, "", fmt.Errorf("insert switchover task of vm %s: %w", vm.ID, err)
 	}
 	if err := tx.Model(&Replica{}).Where("vm_id = ?", vm.ID).Updates(map[string]any{
-		"running_run_id": switchoverLease(task.ID), "running_since": now, "updated_at": now}).Error; err != nil {
+		"running_run_id": switchoverLease(task.ID), "running_since": now, "running_job_id": 0, "updated_at": now}).Error; err != nil {
 		return nil, "", fmt.Errorf("hold replication of vm %s: %w", vm.ID, err)
 	}
 	args := jobargs.ReplicationSwitchover{VMTask: jobargs.VMTask{VMID: vm.ID, TaskID: task.ID},
@@ -198,7 +198,7 @@ func (r *Replicas) AbortSwitchover(ctx context.Context, vmID, taskID string, cop
 			"state": compute.VMRunning, "prior_state": "", "updated_at": now}).Error; err != nil {
 			return fmt.Errorf("vm %s back to running: %w", vmID, err)
 		}
-		set := map[string]any{"running_run_id": "", "running_since": nil, "updated_at": now}
+		set := map[string]any{"running_run_id": "", "running_since": nil, "running_job_id": 0, "updated_at": now}
 		if copyTouched {
 			set["copy_dirty"], set["state"], set["next_run_at"] = true, StateFailed, now
 		}
@@ -239,7 +239,7 @@ func (r *Replicas) CompleteSwitchover(ctx context.Context, a jobargs.Replication
 		}
 		if err := tx.Model(&Replica{}).Where("vm_id = ?", a.VMID).Updates(map[string]any{
 			"replica_host_id": a.FromHostID, "state": StateNone, "last_good_at": nil, "last_good_checkpoint": "",
-			"last_error": "", "consecutive_failures": 0, "copy_dirty": false, "running_run_id": "", "running_since": nil,
+			"last_error": "", "consecutive_failures": 0, "copy_dirty": false, "apply_run_id": "", "running_run_id": "", "running_since": nil, "running_job_id": 0,
 			"lagging_since": nil, "next_run_at": now, "updated_at": now}).Error; err != nil {
 			return fmt.Errorf("point replica of vm %s at host %s: %w", a.VMID, a.FromHostID, err)
 		}

@@ -1,0 +1,168 @@
+// Package i18n holds the portal's languages: German and English.
+//
+// Messages are written in English in the code, and the English text is the
+// message's id (as with gettext): a template reads
+// `{ i18n.T(ctx, "Log in") }` and stays readable, and a message without a
+// German translation shows in English rather than as a key. The German
+// catalogue is locales/de.toml; plural forms follow CLDR's rules through
+// go-i18n. TestCatalogue fails when a message used in the code has no German
+// text, and the web tests compare each translated page in both languages.
+//
+// The language and time zone of a request travel in its context (templ
+// passes ctx to every component), so components need no extra parameter.
+package i18n
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+)
+
+// Lang is a language the portal speaks.
+type Lang string
+
+const (
+	English Lang = "en"
+	German  Lang = "de"
+)
+
+// Langs are the languages in the order offered to people.
+var Langs = []Lang{German, English}
+
+// Name is the language's name in itself, for the language switch.
+func (l Lang) Name() string {
+	if l == German {
+		return "Deutsch"
+	}
+	return "English"
+}
+
+// Parse returns the language for a code such as "de" or "en", and false
+// for anything else.
+func Parse(code string) (Lang, bool) {
+	switch Lang(strings.ToLower(strings.TrimSpace(code))) {
+	case German:
+		return German, true
+	case English:
+		return English, true
+	}
+	return "", false
+}
+
+var matcher = language.NewMatcher([]language.Tag{language.English, language.German})
+
+// Negotiate picks the language for an Accept-Language header; English when
+// the browser asks for neither.
+func Negotiate(acceptLanguage string) Lang {
+	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
+	if err != nil || len(tags) == 0 {
+		return English
+	}
+	_, i, conf := matcher.Match(tags...)
+	if conf == language.No {
+		return English
+	}
+	if i == 1 {
+		return German
+	}
+	return English
+}
+
+//go:embed locales/*.toml
+var localeFiles embed.FS
+
+// bundle loads the catalogues once; they are embedded and never change.
+var bundle = sync.OnceValue(func() *goi18n.Bundle {
+	b := goi18n.NewBundle(language.English)
+	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
+	if _, err := b.LoadMessageFileFS(localeFiles, "locales/de.toml"); err != nil {
+		panic(fmt.Sprintf("i18n: the German catalogue does not load: %v", err)) // caught by TestCatalogue
+	}
+	return b
+})
+
+type ctxKey struct{}
+
+// Locale is what a request's context carries.
+type Locale struct {
+	Lang     Lang
+	Location *time.Location
+	loc      *goi18n.Localizer
+}
+
+// NewLocale makes the locale for a language and time zone (nil: UTC).
+func NewLocale(lang Lang, tz *time.Location) *Locale {
+	if tz == nil {
+		tz = time.UTC
+	}
+	return &Locale{Lang: lang, Location: tz, loc: goi18n.NewLocalizer(bundle(), string(lang))}
+}
+
+// WithLocale returns ctx carrying l.
+func WithLocale(ctx context.Context, l *Locale) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
+
+var english = sync.OnceValue(func() *Locale { return NewLocale(English, time.UTC) })
+
+// From returns the locale in ctx, English in UTC when there is none
+// (a job, a test rendering a component).
+func From(ctx context.Context) *Locale {
+	if l, ok := ctx.Value(ctxKey{}).(*Locale); ok && l != nil {
+		return l
+	}
+	return english()
+}
+
+// LangOf is the language of ctx, for <html lang>.
+func LangOf(ctx context.Context) string { return string(From(ctx).Lang) }
+
+// T translates msg, an English text, and formats args into it with
+// fmt.Sprintf when there are any ("Welcome, %s").
+func T(ctx context.Context, msg string, args ...any) string {
+	return From(ctx).T(msg, args...)
+}
+
+// T translates msg; see the package function T.
+func (l *Locale) T(msg string, args ...any) string {
+	out := msg
+	if l.Lang != English && msg != "" {
+		if s, err := l.loc.Localize(&goi18n.LocalizeConfig{DefaultMessage: &goi18n.Message{ID: msg, Other: msg}}); err == nil {
+			out = s
+		}
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(out, args...)
+	}
+	return out
+}
+
+// N translates a message with a count: one is the singular ("%d virtual
+// machine"), other the plural and the message's id ("%d virtual
+// machines"); the language's plural rules pick the form, and n is
+// formatted into it.
+func N(ctx context.Context, one, other string, n int) string {
+	l := From(ctx)
+	form := other
+	if l.Lang == English {
+		if n == 1 {
+			form = one
+		}
+	} else if s, err := l.loc.Localize(&goi18n.LocalizeConfig{
+		DefaultMessage: &goi18n.Message{ID: other, One: one, Other: other},
+		PluralCount:    n,
+	}); err == nil {
+		form = s
+	}
+	if strings.Contains(form, "%") {
+		return fmt.Sprintf(form, n)
+	}
+	return form
+}

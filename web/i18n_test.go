@@ -1,0 +1,184 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/html"
+
+	"allmende/models/account"
+)
+
+// translatedPages are the pages German and English so far (issue 11 lists
+// the rest); each must differ in every visible text between the languages.
+var translatedPages = struct{ anonymous, signedIn []string }{
+	anonymous: []string{"/login", "/register", "/register/confirm?email=x%40example.org", "/password/forgot",
+		"/password/reset?email=x%40example.org", "/no-such-page"},
+	signedIn: []string{"/", "/account"},
+}
+
+// sameInBothLanguages may read the same in German and English: names,
+// addresses, codes and words both languages share.
+var sameInBothLanguages = regexp.MustCompile(`^(Allmende|Deutsch|English|Name|Status|Hosts|API|OpenAPI|UTC|Authorization: Bearer …|[A-Z][a-z]+/[A-Za-z_/]+|.*@example\.org|Test .*|Go-http-client/.*|127\.0\.0\.1)$`)
+
+// TestTranslatedPagesInBothLanguages fetches each translated page with
+// Accept-Language de and en and fails on any visible text (or label for
+// assistive technology) that is the same in both: an untranslated string.
+func TestTranslatedPagesInBothLanguages(t *testing.T) {
+	srv, base, _ := startServer(t, "none")
+	createUser(t, srv, "admin@example.org", account.RoleAdmin, account.RoleBoard, account.RoleMember)
+	signedIn := newClient(t, base)
+	if resp := signedIn.login("admin@example.org", "correct horse battery"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	check := func(c *client, path string) {
+		t.Helper()
+		texts := map[string]map[string]bool{}
+		for _, lang := range []string{"de", "en"} {
+			req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+			req.Header.Set("Accept-Language", lang)
+			_, body := c.do(req)
+			if !strings.Contains(body, `<html lang="`+lang+`"`) {
+				t.Errorf("%s in %s: not <html lang=%q>", path, lang, lang)
+			}
+			texts[lang] = visibleTexts(body)
+		}
+		for s := range texts["de"] {
+			if texts["en"][s] && !sameInBothLanguages.MatchString(s) {
+				t.Errorf("%s: %q reads the same in German and English (untranslated?)", path, s)
+			}
+		}
+	}
+	anonymous := newClient(t, base)
+	for _, p := range translatedPages.anonymous {
+		check(anonymous, p)
+	}
+	for _, p := range translatedPages.signedIn {
+		check(signedIn, p)
+	}
+}
+
+var letters = regexp.MustCompile(`\pL{2,}`)
+
+// visibleTexts collects the text nodes outside script and style, and the
+// attributes people read or hear (aria-label, title, placeholder, alt,
+// data-confirm, the meta description).
+func visibleTexts(page string) map[string]bool {
+	out := map[string]bool{}
+	add := func(s string) {
+		s = strings.Join(strings.Fields(s), " ")
+		if letters.MatchString(s) {
+			out[s] = true
+		}
+	}
+	z := html.NewTokenizer(strings.NewReader(page))
+	skip := 0
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return out
+		case html.StartTagToken, html.SelfClosingTagToken:
+			tok := z.Token()
+			if tok.Data == "script" || tok.Data == "style" {
+				skip++
+			}
+			var isDescription bool
+			for _, a := range tok.Attr {
+				if a.Key == "name" && a.Val == "description" {
+					isDescription = true
+				}
+			}
+			for _, a := range tok.Attr {
+				switch {
+				case a.Key == "aria-label" || a.Key == "title" || a.Key == "placeholder" || a.Key == "alt" || a.Key == "data-confirm":
+					add(a.Val)
+				case a.Key == "content" && isDescription:
+					add(a.Val)
+				}
+			}
+		case html.EndTagToken:
+			if tok := z.Token(); (tok.Data == "script" || tok.Data == "style") && skip > 0 {
+				skip--
+			}
+		case html.TextToken:
+			if skip == 0 {
+				add(string(z.Text()))
+			}
+		}
+	}
+}
+
+// TestLanguageChoice: the switch keeps the language for a signed-out
+// browser (cookie) and for an account (setting), ahead of the browser's
+// Accept-Language; a bad time zone is a field error.
+func TestLanguageChoice(t *testing.T) {
+	srv, base, _ := startServer(t, "none")
+	createUser(t, srv, "ada@example.org", account.RoleMember)
+	get := func(c *client, path, accept string) string {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req.Header.Set("Accept-Language", accept)
+		_, body := c.do(req)
+		return body
+	}
+	c := newClient(t, base)
+	if body := get(c, "/login", "en"); !strings.Contains(body, `lang="en"`) || !strings.Contains(body, "Log in") {
+		t.Fatal("/login is not English for an English browser")
+	}
+	resp, _ := c.submit("/login", "/language", url.Values{"lang": {"de"}, "next": {"/login"}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	if loc := resp.Header.Get("Location"); loc != "/login" {
+		t.Errorf("back to %q, want /login", loc)
+	}
+	if body := get(c, "/login", "en"); !strings.Contains(body, `lang="de"`) || !strings.Contains(body, "Passwort vergessen?") {
+		t.Error("the chosen German did not stick for this browser")
+	}
+	resp, _ = c.submit("/login", "/language", url.Values{"lang": {"fr"}, "next": {"//evil.example"}})
+	wantStatus(t, resp, http.StatusBadRequest)
+
+	// The account's setting wins over the browser and follows the account.
+	c2 := newClient(t, base)
+	c2.login("ada@example.org", "correct horse battery")
+	resp, body := c2.submit("/account", "/account/preferences", url.Values{"language": {"de"}, "time_zone": {"../../etc/passwd"}})
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	wantContains(t, body, "Choose a time zone from the list.")
+	resp, _ = c2.submit("/account", "/account/preferences", url.Values{"language": {"de"}, "time_zone": {"Europe/Berlin"}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	if body := get(c2, "/account", "en-US"); !strings.Contains(body, `lang="de"`) || !strings.Contains(body, "Ihre Einstellungen sind gespeichert.") {
+		t.Error("the account's German is not used, or the saved message is not German")
+	}
+	c3 := newClient(t, base)
+	c3.login("ada@example.org", "correct horse battery")
+	if body := get(c3, "/", "en"); !strings.Contains(body, "Willkommen") {
+		t.Error("another browser of the account is not German")
+	}
+}
+
+// TestPasswordResetPages: the forgot form answers alike for known and
+// unknown addresses, and the login page links to it.
+func TestPasswordResetPages(t *testing.T) {
+	srv, base, _ := startServer(t, "none")
+	createUser(t, srv, "ada@example.org", account.RoleMember)
+	c := newClient(t, base)
+	_, body := c.get("/login")
+	wantContains(t, body, `href="/password/forgot?email="`)
+	answer := func(email string) (int, string) {
+		resp, _ := c.submit("/password/forgot", "/password/forgot", url.Values{"email": {email}})
+		loc := resp.Header.Get("Location")
+		return resp.StatusCode, strings.Replace(loc, url.QueryEscape(email), "EMAIL", 1)
+	}
+	s1, l1 := answer("ada@example.org")
+	s2, l2 := answer("nobody@example.org")
+	if s1 != http.StatusSeeOther || s1 != s2 || l1 != l2 {
+		t.Errorf("known address: %d %s; unknown: %d %s", s1, l1, s2, l2)
+	}
+	resp, body := c.submit("/password/forgot", "/password/forgot", url.Values{"email": {"not an address"}})
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	wantContains(t, body, `aria-invalid="true"`)
+	resp, body = c.submit("/password/reset?email=ada%40example.org", "/password/reset",
+		url.Values{"email": {"ada@example.org"}, "code": {"WRONGCODE2"}, "password": {"a brand new password"}})
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	wantContains(t, body, "This code is wrong or has expired.")
+}
