@@ -241,3 +241,40 @@ func TestExclusionDecidedBySupervisoryBoard(t *testing.T) {
 		}
 	})
 }
+
+// TestExclusionHearingThenGeneralAssemblyDecides: where the bylaws give the
+// decision to the general assembly, the board records it with the
+// resolution as reference.
+func TestExclusionHearingThenGeneralAssemblyDecides(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		e := modelstest.NewMEnv(t, db)
+		e.SetRule(t, rulebook.RuleExclusionBody, "general_assembly")
+		_, a := e.Member(t, "ada@example.org", "Ada Lovelace", 1)
+		x, err := e.Memberships.OpenExclusion(ctx, e.Board1, a.ID, membership.ExclusionInput{Reason: reasons(t, e)[2], Facts: "Ran a spam relay."})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Memberships.RecordStatement(ctx, e.Board2, x.ID, "Heard at the assembly."); err != nil {
+			t.Fatal(err)
+		}
+		in := membership.DecisionInput{Exclude: true, DecidedOn: e.Clock.Now()}
+		modelstest.FieldErr(t, e.Memberships.DecideExclusion(ctx, e.Board1, x.ID, in), "reference")
+		in.Reference = "General assembly 2026, item 4"
+		if err := e.Memberships.DecideExclusion(ctx, e.Board1, x.ID, in); err != nil {
+			t.Fatal(err)
+		}
+		if o := e.Overview(t, mustUser(t, db, a.ID)); o.Exclusion.DecisionReference != in.Reference || o.Exclusion.Body != membership.BodyGeneralAssembly {
+			t.Errorf("decision = %+v", o.Exclusion)
+		}
+	})
+}
+
+func mustUser(t *testing.T, db *models.DB, membershipID string) string {
+	t.Helper()
+	var id string
+	if err := db.Gorm.Raw("SELECT user_id FROM memberships WHERE id = ?", membershipID).Scan(&id).Error; err != nil || id == "" {
+		t.Fatalf("user of %s: %v", membershipID, err)
+	}
+	return id
+}
