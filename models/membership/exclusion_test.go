@@ -278,3 +278,29 @@ func mustUser(t *testing.T, db *models.DB, membershipID string) string {
 	}
 	return id
 }
+
+// TestExclusionClosedWhenMembershipEndsByNotice: a member who leaves by
+// notice while proceedings run is not excluded afterwards.
+func TestExclusionClosedWhenMembershipEndsByNotice(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		e := modelstest.NewMEnv(t, db)
+		e.SetRule(t, rulebook.RuleNoticePeriodMonths, "3")
+		ada, a := e.Member(t, "ada@example.org", "Ada Lovelace", 1)
+		if _, err := e.Memberships.GiveNotice(ctx, ada, ada.UserID, 0); err != nil {
+			t.Fatal(err)
+		}
+		x, err := e.Memberships.OpenExclusion(ctx, e.Board1, a.ID, membership.ExclusionInput{Reason: reasons(t, e)[0], Facts: "Unpaid."})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Clock.Set(time.Date(2027, 1, 1, 9, 0, 0, 0, time.UTC))
+		if n, err := e.Memberships.ProcessDueNotices(ctx); err != nil || n != 1 {
+			t.Fatalf("processed %d (%v)", n, err)
+		}
+		modelstest.WantCode(t, e.Memberships.DecideExclusion(ctx, e.Board1, x.ID, membership.DecisionInput{Exclude: true, DecidedOn: e.Clock.Now()}), http.StatusConflict)
+		if o := e.Overview(t, ada.UserID); o.Membership.Status != membership.StatusFormer || o.Exclusion.ClosedAt == nil {
+			t.Errorf("after leaving: %s, %+v", o.Membership.Status, o.Exclusion)
+		}
+	})
+}

@@ -253,6 +253,10 @@ func (s *Memberships) endMembershipTx(tx *gorm.DB, actor models.Actor, m *Member
 	if err := endSeatsTx(tx, actor, m.UserID, leftOn, EndMembershipEnded); err != nil {
 		return 0, due, err
 	}
+	// Exclusion proceedings still open have nothing left to end.
+	if err := tx.Model(&Exclusion{}).Where("membership_id = ? AND closed_at IS NULL", m.ID).Update("closed_at", s.now()).Error; err != nil {
+		return 0, due, fmt.Errorf("close exclusion proceedings of %s: %w", m.ID, err)
+	}
 	refund, err = refundableCapital(tx, m.ID, 0, 0)
 	if err != nil {
 		return 0, due, err
