@@ -81,6 +81,14 @@ func (h *Handler) AgreeTransfer(c echo.Context) error {
 	return h.flashTo(c, "success", msg, "/membership#transfers")
 }
 
+// WithdrawTransfer takes back a transfer the board has not carried out.
+func (h *Handler) WithdrawTransfer(c echo.Context) error {
+	if err := h.Members.WithdrawTransfer(c.Request().Context(), actor(c), CurrentUser(c).ID, c.Param("id")); err != nil {
+		return h.refused(c, err, "/membership#transfers")
+	}
+	return h.flashTo(c, "success", "The transfer has been withdrawn.", "/membership#transfers")
+}
+
 // ShowBylaws shows the bylaws in force, to print or save.
 func (h *Handler) ShowBylaws(c echo.Context) error {
 	r, err := h.Rules.Current(c.Request().Context())

@@ -36,6 +36,7 @@ func organRoutes(user *echo.Group, h *handlers.Handler) {
 	user.GET("/membership/transfer", h.ShowTransfer)
 	user.POST("/membership/transfer", h.ProposeTransfer)
 	user.POST("/membership/transfer/:id/agree", h.AgreeTransfer)
+	user.POST("/membership/transfer/:id/withdraw", h.WithdrawTransfer)
 	user.POST("/board/transfers/:id/execute", h.ExecuteTransfer, board)
 	user.POST("/board/transfers/:id/refuse", h.RefuseTransfer, board)
 }

@@ -287,6 +287,10 @@ func TestExclusionClosedWhenMembershipEndsByNotice(t *testing.T) {
 		e := modelstest.NewMEnv(t, db)
 		e.SetRule(t, rulebook.RuleNoticePeriodMonths, "3")
 		ada, a := e.Member(t, "ada@example.org", "Ada Lovelace", 1)
+		sub, err := e.Memberships.SubscribeShares(ctx, ada, ada.UserID, 1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := e.Memberships.GiveNotice(ctx, ada, ada.UserID, 0); err != nil {
 			t.Fatal(err)
 		}
@@ -301,6 +305,11 @@ func TestExclusionClosedWhenMembershipEndsByNotice(t *testing.T) {
 		modelstest.WantCode(t, e.Memberships.DecideExclusion(ctx, e.Board1, x.ID, membership.DecisionInput{Exclude: true, DecidedOn: e.Clock.Now()}), http.StatusConflict)
 		if o := e.Overview(t, ada.UserID); o.Membership.Status != membership.StatusFormer || o.Exclusion.ClosedAt == nil {
 			t.Errorf("after leaving: %s, %+v", o.Membership.Status, o.Exclusion)
+		}
+		// The declaration of further shares left pending is closed too.
+		modelstest.WantCode(t, e.Memberships.AdmitShares(ctx, e.Board1, sub.ID), http.StatusConflict)
+		if o := e.Overview(t, ada.UserID); o.PendingShares() != 0 || o.FurtherShares[0].Reason != "the membership ended" {
+			t.Errorf("pending declaration after leaving: %+v", o.FurtherShares)
 		}
 	})
 }
