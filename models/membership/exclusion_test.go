@@ -231,6 +231,14 @@ func TestExclusionDecidedBySupervisoryBoard(t *testing.T) {
 		if de := modelstest.WantCode(t, e.Memberships.DecideExclusion(ctx, e.Board2, x.ID, in), http.StatusForbidden); !strings.Contains(de.Safe, "supervisory board") {
 			t.Errorf("message = %q", de.Safe)
 		}
+		// The supervisory board finds the proceedings on the organs page.
+		ov, err := e.Memberships.Organs().Overview(ctx, models.Viewer{UserID: sup.UserID})
+		if err != nil || len(ov.Exclusions) != 1 || ov.Exclusions[0].ID != x.ID || ov.Exclusions[0].Body != membership.BodySupervisoryBoard {
+			t.Fatalf("open exclusions on the organs page = %+v, %v", ov, err)
+		}
+		if _, err := e.Memberships.Exclusion(ctx, models.Viewer{UserID: sup.UserID}, x.ID); err != nil {
+			t.Fatal(err)
+		}
 		if err := e.Memberships.DecideExclusion(ctx, sup, x.ID, in); err != nil {
 			t.Fatal(err)
 		}
