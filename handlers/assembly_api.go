@@ -25,6 +25,12 @@ type apiAssembly struct {
 	ClosedAt        *time.Time `json:"closed_at"`
 	ResultHash      string     `json:"result_hash"`
 	CreatedAt       time.Time  `json:"created_at"`
+	// What the invitation says (§46 GenG) and who chairs (§43b GenG).
+	Place         string `json:"place"`
+	AccessDetails string `json:"access_details"`
+	TimeZone      string `json:"time_zone"`
+	Chair         string `json:"chair"`
+	MinutesHash   string `json:"minutes_hash"` // SHA-256 of the signed minutes; empty until the first signature
 }
 
 type apiCandidate struct {
@@ -73,7 +79,8 @@ type apiAssemblyDetail struct {
 func toAPIAssembly(a *governance.Assembly) apiAssembly {
 	return apiAssembly{ID: a.ID, Title: a.Title, Description: a.Description, Form: a.Form, Status: a.Status,
 		DiscussionStart: a.DiscussionStart, DiscussionEnd: a.DiscussionEnd, VotingStart: a.VotingStart, VotingEnd: a.VotingEnd,
-		InvitedAt: a.InvitedAt, OpenedAt: a.OpenedAt, ClosedAt: a.ClosedAt, ResultHash: a.ResultHash, CreatedAt: a.CreatedAt}
+		InvitedAt: a.InvitedAt, OpenedAt: a.OpenedAt, ClosedAt: a.ClosedAt, ResultHash: a.ResultHash, CreatedAt: a.CreatedAt,
+		Place: a.Place, AccessDetails: a.AccessDetails, TimeZone: a.TimeZone, Chair: a.ChairName, MinutesHash: a.MinutesHash}
 }
 
 func toAPIProxy(p *governance.Proxy) apiProxy {
@@ -137,9 +144,12 @@ func (h *Handler) APIAssembly(c echo.Context) error {
 // apiProxyRequest is the body of POST /api/v1/assemblies/{id}/proxy:
 // either the proxy's email and the declaration, or {"revoke": true}.
 type apiProxyRequest struct {
-	ProxyEmail  string `json:"proxy_email"`
-	Declaration string `json:"declaration"`
-	Revoke      bool   `json:"revoke"`
+	ProxyEmail string `json:"proxy_email"`
+	// A proxy who is not a member, where the bylaws allow relatives:
+	// spouse, registered_partner, parent, child or sibling.
+	Relationship string `json:"relationship"`
+	Declaration  string `json:"declaration"`
+	Revoke       bool   `json:"revoke"`
 }
 
 // APIProxy answers POST /api/v1/assemblies/{id}/proxy with 204.
@@ -158,7 +168,7 @@ func (h *Handler) APIProxy(c echo.Context) error {
 		}
 		return c.NoContent(http.StatusNoContent)
 	}
-	if err := h.Governance.GrantProxy(ctx, actor(c), v, id, body.ProxyEmail, body.Declaration); err != nil {
+	if err := h.Governance.GrantProxyTo(ctx, actor(c), v, id, body.ProxyEmail, body.Declaration, body.Relationship); err != nil {
 		return renameField(err, "email", "proxy_email")
 	}
 	return c.NoContent(http.StatusNoContent)

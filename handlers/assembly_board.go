@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -13,34 +14,44 @@ import (
 )
 
 // assemblyFields are the inputs of the board's form for a new assembly.
-var assemblyFields = []string{"title", "description", "form", "discussion_start", "discussion_end", "voting_start", "voting_end"}
+var assemblyFields = []string{"title", "description", "form", "discussion_start", "discussion_end", "voting_start", "voting_end",
+	"place", "access_details", "discussion_form", "demand_id"}
 
 // itemFields are the single-valued inputs of the agenda item form.
 var itemFields = []string{"title", "description", "kind", "proposal_id", "secret",
-	"majority_num", "majority_den", "quorum", "seats", "candidates", "excluded"}
+	"majority_num", "majority_den", "quorum", "seats", "candidates", "excluded", "discharge", "s67a", "organ"}
 
 // ShowNewAssembly is the board's form to convene a general assembly.
 func (h *Handler) ShowNewAssembly(c echo.Context) error {
-	return h.renderNewAssembly(c, http.StatusOK, views.Form{Values: map[string]string{"form": governance.FormVirtual}})
+	return h.renderNewAssembly(c, http.StatusOK, views.Form{Values: map[string]string{"form": governance.FormVirtual, "demand_id": c.QueryParam("demand")}})
 }
 
 func (h *Handler) renderNewAssembly(c echo.Context, status int, f views.Form) error {
+	loc, err := h.Governance.Location(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	p, err := h.page(c, "New general assembly", "new-assembly")
 	if err != nil {
 		return err
 	}
-	return render(c, status, views.NewAssemblyPage(p, f))
+	return render(c, status, views.NewAssemblyPage(p, f, loc.String()))
 }
 
 // CreateAssembly convenes an assembly; the agenda follows on its page.
 func (h *Handler) CreateAssembly(c echo.Context) error {
 	f := formOf(c, assemblyFields...)
-	in := governance.AssemblyInput{Title: f.Value("title"), Description: f.Value("description"), Form: f.Value("form")}
+	loc, err := h.Governance.Location(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	in := governance.AssemblyInput{Title: f.Value("title"), Description: f.Value("description"), Form: f.Value("form"),
+		Place: f.Value("place"), AccessDetails: f.Value("access_details"), DiscussionForm: f.Value("discussion_form"), DemandID: f.Value("demand_id")}
 	for name, dst := range map[string]*time.Time{"discussion_start": &in.DiscussionStart, "discussion_end": &in.DiscussionEnd,
 		"voting_start": &in.VotingStart, "voting_end": &in.VotingEnd} {
-		t, ok := parseMoment(f.Value(name))
+		t, ok := parseMomentIn(f.Value(name), loc)
 		if !ok {
-			fieldErr(&f, name, "Enter a date and time as YYYY-MM-DD HH:MM (UTC).")
+			fieldErr(&f, name, "Enter a date and time as YYYY-MM-DD HH:MM ("+loc.String()+").")
 		}
 		*dst = t
 	}
@@ -106,7 +117,8 @@ func (h *Handler) AssemblyTurnout(c echo.Context) error {
 func (h *Handler) AddAgendaItem(c echo.Context) error {
 	f := formOf(c, itemFields...)
 	in := governance.ItemInput{Title: f.Value("title"), Description: f.Value("description"), Kind: f.Value("kind"),
-		ProposalID: f.Value("proposal_id"), Secret: f.Value("secret") != "", Candidates: lines(f.Value("candidates"))}
+		ProposalID: f.Value("proposal_id"), Secret: f.Value("secret") != "", Candidates: lines(f.Value("candidates")),
+		Discharge: f.Value("discharge"), S67a: f.Value("s67a"), Organ: f.Value("organ")}
 	in.MajorityNum = optNumber(&f, "majority_num", "Enter a whole number, or leave empty for the majority the kind of item needs.")
 	in.MajorityDen = optNumber(&f, "majority_den", "Enter a whole number, or leave empty for the majority the kind of item needs.")
 	in.Quorum = optNumber(&f, "quorum", "Enter a whole number of votes, or leave empty for no quorum.")
@@ -145,18 +157,12 @@ func (h *Handler) AddAgendaItem(c echo.Context) error {
 	return h.flashTo(c, "success", "Item "+it.Title+" added to the agenda.", "/board/assemblies/"+id)
 }
 
-// SendInvitations invites every member; a notice period shorter than the
-// bylaws ask for is shown as a warning.
+// SendInvitations invites every member; the domain refuses an invitation
+// without due notice (§46 GenG) or without what it must say.
 func (h *Handler) SendInvitations(c echo.Context) error {
 	id := c.Param("id")
-	warning, err := h.Governance.SendInvitations(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id)
-	if err != nil {
+	if err := h.Governance.SendInvitations(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id); err != nil {
 		return h.boardAssemblyFailure(c, err)
-	}
-	if warning != "" {
-		if err := h.Sessions.AddFlash(c, "error", warning); err != nil {
-			return err
-		}
 	}
 	return h.flashTo(c, "success", "The invitations are being sent to every member.", "/board/assemblies/"+id)
 }
@@ -189,4 +195,26 @@ func (h *Handler) boardAssemblyFailure(c echo.Context, err error) error {
 	}
 	return h.renderBoardAssembly(c, status, views.BoardAssemblyView{Error: errText(err),
 		Item: views.Form{Values: map[string]string{"kind": governance.ItemOrdinary}}})
+}
+
+// AppointElected records the result of a closed election to an organ as
+// appointments for the term entered.
+func (h *Handler) AppointElected(c echo.Context) error {
+	id, item := c.Param("id"), c.Param("item")
+	start, okStart := parseDay(c.FormValue("term_start"))
+	end, okEnd := parseDay(c.FormValue("term_end"))
+	if !okStart || !okEnd {
+		return h.renderBoardAssembly(c, http.StatusUnprocessableEntity, views.BoardAssemblyView{Error: "Enter the first and the last day of the term as YYYY-MM-DD.",
+			Item: views.Form{Values: map[string]string{"kind": governance.ItemOrdinary}}})
+	}
+	n, err := h.Governance.AppointElected(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id, item, start, end)
+	if err != nil {
+		status, ok := formFailure(err, &views.Form{})
+		if !ok || status == http.StatusNotFound {
+			return err
+		}
+		return h.renderBoardAssembly(c, status, views.BoardAssemblyView{Error: errText(err),
+			Item: views.Form{Values: map[string]string{"kind": governance.ItemOrdinary}}})
+	}
+	return h.flashTo(c, "success", fmt.Sprintf("%d elected member(s) appointed.", n), "/board/assemblies/"+id+"#item-"+item)
 }

@@ -81,9 +81,9 @@ func (h *Handler) CastBallot(c echo.Context) error {
 
 // GrantProxy gives the viewer's vote in this assembly to another member.
 func (h *Handler) GrantProxy(c echo.Context) error {
-	f := formOf(c, "proxy_email", "declaration")
+	f := formOf(c, "proxy_email", "declaration", "relationship")
 	id := c.Param("id")
-	err := h.Governance.GrantProxy(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id, f.Value("proxy_email"), f.Value("declaration"))
+	err := h.Governance.GrantProxyTo(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id, f.Value("proxy_email"), f.Value("declaration"), f.Value("relationship"))
 	if err != nil {
 		status, ok := formFailure(err, &f)
 		if !ok || status == http.StatusNotFound {
@@ -134,7 +134,7 @@ func (h *Handler) ShowMinutes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.MinutesPage(p, &d.Assembly, md))
+	return render(c, http.StatusOK, views.MinutesPage(p, &d.Assembly, md, d.Signatures))
 }
 
 // moveField moves a domain field message to the form's input name.

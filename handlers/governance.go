@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/models/account"
 	"allmende/models/governance"
 	"allmende/models/rulebook"
 	"allmende/views"
@@ -14,7 +15,18 @@ import (
 // ShowRules is the registry: every rule with its value in force, since
 // when, and the decision that adopted it.
 func (h *Handler) ShowRules(c echo.Context) error {
-	rules, err := h.Governance.Registry(c.Request().Context())
+	return h.renderRules(c, http.StatusOK, views.Form{})
+}
+
+// renderRules shows the registry with the adopted bylaw changes; reg is the
+// board's registration form (with the change's id in "id").
+func (h *Handler) renderRules(c echo.Context, status int, reg views.Form) error {
+	ctx, u := c.Request().Context(), CurrentUser(c)
+	rules, err := h.Governance.Registry(ctx)
+	if err != nil {
+		return err
+	}
+	regs, err := h.Governance.Registrations(ctx, viewer(u))
 	if err != nil {
 		return err
 	}
@@ -22,7 +34,31 @@ func (h *Handler) ShowRules(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.RulesPage(p, rules))
+	return render(c, status, views.RulesPage(p, rules, regs, u.Has(account.RoleBoard), reg))
+}
+
+// RecordRegistration records the day an adopted bylaw change was entered
+// in the register of cooperatives (§16(6) GenG); it is in force from then.
+func (h *Handler) RecordRegistration(c echo.Context) error {
+	f := formOf(c, "registered_on")
+	f.Values["id"] = c.Param("id")
+	day, ok := parseDay(f.Value("registered_on"))
+	if !ok {
+		fieldErr(&f, "registered_on", "Enter the day as YYYY-MM-DD.")
+		return h.renderRules(c, http.StatusUnprocessableEntity, f)
+	}
+	r, err := h.Governance.RecordRegistration(c.Request().Context(), actor(c), viewer(CurrentUser(c)), c.Param("id"), day)
+	if err != nil {
+		status, ok := formFailure(err, &f)
+		if !ok || status == http.StatusNotFound {
+			return err
+		}
+		if f.Error == "" && len(f.Errors) == 0 {
+			f.Error = errText(err)
+		}
+		return h.renderRules(c, status, f)
+	}
+	return h.flashTo(c, "success", "The registration of "+r.ProposalTitle+" is recorded; the change is in force from "+views.Day(*r.RegisteredOn)+".", "/rules#registrations")
 }
 
 // ShowRule is one rule's version history, each version with the change
@@ -85,6 +121,7 @@ type apiRule struct {
 	Key           string    `json:"key"`
 	Title         string    `json:"title"`
 	Kind          string    `json:"kind"`
+	Bylaw         bool      `json:"bylaw"`
 	Value         string    `json:"value"`
 	EffectiveFrom time.Time `json:"effective_from"`
 	AdoptedBy     string    `json:"adopted_by"`
@@ -99,7 +136,7 @@ func (h *Handler) APIRules(c echo.Context) error {
 	}
 	out := make([]apiRule, 0, len(rules))
 	for _, r := range rules {
-		out = append(out, apiRule{Key: r.Key, Title: r.Title, Kind: r.Kind, Value: r.Value,
+		out = append(out, apiRule{Key: r.Key, Title: r.Title, Kind: r.Kind, Bylaw: r.Bylaw, Value: r.Value,
 			EffectiveFrom: r.EffectiveFrom, AdoptedBy: r.AdoptedBy, Versions: r.Versions})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"rules": out})

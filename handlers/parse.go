@@ -16,15 +16,18 @@ func parseDay(s string) (time.Time, bool) {
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 
-// parseMoment reads a datetime-local input (or YYYY-MM-DD HH:MM) as UTC;
-// blank is the zero time, which the domain reports as missing.
-func parseMoment(s string) (time.Time, bool) {
+// parseMomentIn reads a datetime-local input as a time in loc (the
+// cooperative's time zone for assemblies); blank is the zero time.
+func parseMomentIn(s string, loc *time.Location) (time.Time, bool) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}, true
 	}
-	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02 15:04:05", time.RFC3339} {
-		if t, err := time.Parse(layout, s); err == nil {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), true
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02 15:04:05"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
 			return t.UTC(), true
 		}
 	}

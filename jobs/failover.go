@@ -74,6 +74,11 @@ func (w *FailoverWorker) failover(ctx context.Context, r *vmRun, args jobargs.Re
 	if err := w.reps.CompleteFailover(ctx, f.ID, state); err != nil {
 		return err
 	}
+	// The copy is the VM's disk now; the volume runs staged into beside it
+	// is of no use.
+	if err := on.hv.DeleteVolume(ctx, v.HostURI, f.Pool, replication.StagingOf(f.CopyVolume)); err != nil {
+		w.logger.Warn("failover: old staging volume not removed", "vm", args.VMID, "host", f.ToHostName, "err", err)
+	}
 	if err := on.log(ctx, fmt.Sprintf("last good copy was %d s before the failover (data written after %s UTC is lost)",
 		int64(f.DataLossWindow().Seconds()), copyAt)); err != nil {
 		return err

@@ -270,6 +270,11 @@ func (w *SwitchoverWorker) record(ctx context.Context, on *vmRun, a jobargs.Repl
 		return err
 	}
 	w.removeOld(ctx, on, uri, domain, a, seed)
+	// The copy is the VM's disk now; the volume runs staged into beside it
+	// is of no use.
+	if err := w.hv.DeleteVolume(ctx, on.v.HostURI, a.Pool, replication.StagingOf(a.CopyVolume)); err != nil {
+		w.logger.Warn("switchover: old staging volume not removed", "vm", a.VMID, "host", a.ToHostName, "err", err)
+	}
 	if err := on.log(ctx, fmt.Sprintf("%s is now the standby host; a full copy to it follows", a.FromHostName)); err != nil {
 		return err
 	}

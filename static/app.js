@@ -88,3 +88,14 @@
 	if (document.cookie.split("; ").indexOf("tz=" + zone) >= 0) return;
 	document.cookie = "tz=" + zone + "; path=/; max-age=31536000; samesite=lax";
 })();
+
+// On a wide screen the navigation's "Menu" stays open (app.css hides its
+// summary); on a phone it starts folded.
+(function () {
+	var menu = document.querySelector("details.nav-menu");
+	if (!menu || !window.matchMedia) return;
+	var wide = window.matchMedia("(min-width: 1024px)");
+	function apply() { menu.open = wide.matches; }
+	apply();
+	if (wide.addEventListener) wide.addEventListener("change", apply);
+})();

@@ -36,6 +36,19 @@ func When(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
+// WhenIn formats a time in the named time zone (the cooperative's, for
+// the times of an assembly), naming the zone; UTC when tz is empty.
+func WhenIn(t time.Time, tz string) string {
+	if t.IsZero() {
+		return "—"
+	}
+	loc, err := time.LoadLocation(tz)
+	if tz == "" || err != nil {
+		return When(t)
+	}
+	return t.In(loc).Format("2006-01-02 15:04 MST")
+}
+
 func whenPtr(t *time.Time) string {
 	if t == nil {
 		return "never"

@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		Members:        memberships,
 		Rules:          rules,
 
-		Governance: governance.NewGovernance(s.db, queue, rules, clock),
+		Governance: governance.NewGovernance(s.db, queue, rules, clock).WithOrgans(memberships.Organs()),
 
 		VMs:          vms,
 		Tasks:        tasks,

@@ -168,6 +168,17 @@ func TestSwitchoverOnRig(t *testing.T) {
 		t.Fatalf("task %s: %s", td.Task.Status, td.Task.Error)
 	}
 	wantContains(t, strings.Join(log, "\n"), "final copy:", "downtime", "removed the old domain")
+	// The incremental run before staged beside the copy on b; the copy is
+	// the disk now, and its staging volume is gone.
+	vols, err := p.hv.ListVolumes(ctx, ub, disk.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vols {
+		if v.Name == replication.StagingOf(vol) {
+			t.Errorf("staging volume %s left on b after the switchover", v.Name)
+		}
+	}
 	// Live: the guest kept running (its counter went on rather than
 	// starting again from 1), and only the writes since the final copy
 	// travelled.

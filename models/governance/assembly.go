@@ -35,6 +35,18 @@ type assemblyRow struct {
 	ResultHash      string
 	CreatedBy       string
 	CreatedAt       time.Time
+	Place           string
+	AccessDetails   string
+	DiscussionForm  string
+	TimeZone        string
+	ChairID         *string
+	ChairLocation   string
+	DemandID        *string
+	SecondNoticeAt  *time.Time
+	InvitationText  string
+	MinutesText     string
+	MinutesHash     string
+	MinutesSignedAt *time.Time
 }
 
 func (assemblyRow) TableName() string { return "assemblies" }
@@ -51,7 +63,16 @@ func (r *assemblyRow) assembly() Assembly {
 	a := Assembly{ID: r.ID, Title: r.Title, Description: r.Description, Form: r.Form, Status: r.Status,
 		VotingStart: r.VotingStart.UTC(), VotingEnd: r.VotingEnd.UTC(),
 		InvitedAt: utcPtr(r.InvitedAt), OpenedAt: utcPtr(r.OpenedAt), ClosedAt: utcPtr(r.ClosedAt),
-		ResultHash: r.ResultHash, CreatedAt: r.CreatedAt.UTC()}
+		ResultHash: r.ResultHash, CreatedAt: r.CreatedAt.UTC(),
+		Place: r.Place, AccessDetails: r.AccessDetails, DiscussionForm: r.DiscussionForm, TimeZone: r.TimeZone,
+		ChairLocation: r.ChairLocation, SecondNoticeAt: utcPtr(r.SecondNoticeAt), InvitationText: r.InvitationText,
+		MinutesHash: r.MinutesHash, MinutesSignedAt: utcPtr(r.MinutesSignedAt)}
+	if r.ChairID != nil {
+		a.ChairID = *r.ChairID
+	}
+	if r.DemandID != nil {
+		a.DemandID = *r.DemandID
+	}
 	if r.DiscussionStart != nil {
 		a.DiscussionStart = r.DiscussionStart.UTC()
 	}
@@ -61,29 +82,37 @@ func (r *assemblyRow) assembly() Assembly {
 	return a
 }
 
-// noticeFrom is the day the notice period runs to: the start of voting, or
-// for a two-phase assembly the start of its discussion, which is part of
-// the assembly (§43b(1) no. 2 GenG).
+// noticeFrom is the moment the notice period runs to: the start of voting,
+// or of the discussion if it comes first, which is part of the assembly
+// (§43b(1) no. 2 GenG for two phases).
 func (r *assemblyRow) noticeFrom() time.Time {
-	if r.Form == FormTwoPhase && r.DiscussionStart != nil {
+	if r.DiscussionStart != nil && r.DiscussionStart.Before(r.VotingStart) {
 		return *r.DiscussionStart
 	}
 	return r.VotingStart
 }
 
 type itemRow struct {
-	ID          string
-	AssemblyID  string
-	Position    int
-	Title       string
-	Description string
-	Kind        string
-	ProposalID  *string
-	Secret      bool
-	MajorityNum int
-	MajorityDen int
-	Quorum      int
-	Seats       int
+	ID             string
+	AssemblyID     string
+	Position       int
+	Title          string
+	Description    string
+	Kind           string
+	ProposalID     *string
+	Secret         bool
+	MajorityNum    int
+	MajorityDen    int
+	Quorum         int
+	Seats          int
+	Demanded       bool
+	Discharge      string
+	S67a           string
+	ElectionMethod string
+	Declaration    string
+	MotionID       *string
+	Organ          string
+	AppointedAt    *time.Time
 }
 
 func (itemRow) TableName() string { return "agenda_items" }
@@ -93,6 +122,7 @@ type candidateRow struct {
 	ItemID   string
 	Position int
 	Name     string
+	UserID   *string
 }
 
 func (candidateRow) TableName() string { return "item_candidates" }
@@ -105,13 +135,14 @@ type exclusionRow struct {
 func (exclusionRow) TableName() string { return "item_exclusions" }
 
 type proxyRow struct {
-	ID          string
-	AssemblyID  string
-	GrantorID   string
-	ProxyID     string
-	Declaration string
-	CreatedAt   time.Time
-	RevokedAt   *time.Time
+	ID           string
+	AssemblyID   string
+	GrantorID    string
+	ProxyID      string
+	Declaration  string
+	CreatedAt    time.Time
+	RevokedAt    *time.Time
+	Relationship string
 }
 
 func (proxyRow) TableName() string { return "proxies" }
@@ -146,6 +177,18 @@ func (in *AssemblyInput) validate(now time.Time) map[string]string {
 	kit.NoControl(fields, "description", in.Description, true)
 	if !slices.Contains(assemblyForms, in.Form) {
 		fields["form"] = "Choose in person, virtual, hybrid or two phases."
+	}
+	// What the invitation must say (§46(1), §43b GenG).
+	if in.Form == FormInPerson || in.Form == FormHybrid {
+		kit.TextField(fields, "place", in.Place, "Enter the place of the assembly (address and room).", 500)
+	} else if in.Place != "" {
+		kit.TextField(fields, "place", in.Place, "", 500)
+	}
+	if in.Form == FormVirtual || in.Form == FormHybrid || in.Form == FormTwoPhase {
+		kit.TextBlock(fields, "access_details", in.AccessDetails, "Say how members take part online: the address and how they sign in.", 2000)
+	}
+	if in.Form == FormTwoPhase {
+		kit.TextBlock(fields, "discussion_form", in.DiscussionForm, "Describe how the discussion phase runs (where members speak, make motions and ask questions).", 2000)
 	}
 	switch {
 	case in.VotingStart.IsZero():
@@ -185,6 +228,8 @@ func optionalTime(t time.Time) *time.Time {
 // CreateAssembly plans a general assembly; the board convenes it (§44 GenG).
 func (g *Governance) CreateAssembly(ctx context.Context, actor models.Actor, v models.Viewer, in AssemblyInput) (*Assembly, error) {
 	in.Title, in.Description, in.Form = strings.TrimSpace(in.Title), strings.TrimSpace(in.Description), strings.TrimSpace(in.Form)
+	in.Place, in.AccessDetails, in.DiscussionForm = strings.TrimSpace(in.Place), strings.TrimSpace(in.AccessDetails), strings.TrimSpace(in.DiscussionForm)
+	in.DemandID = strings.TrimSpace(in.DemandID)
 	var out Assembly
 	err := g.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := requireRole(tx, v, account.RoleBoard, "Only the board can convene a general assembly."); err != nil {
@@ -195,9 +240,23 @@ func (g *Governance) CreateAssembly(ctx context.Context, actor models.Actor, v m
 		}
 		row := assemblyRow{ID: kit.NewID(), Title: in.Title, Description: in.Description, Form: in.Form, Status: AssemblyPlanned,
 			DiscussionStart: optionalTime(in.DiscussionStart), DiscussionEnd: optionalTime(in.DiscussionEnd),
-			VotingStart: in.VotingStart.UTC(), VotingEnd: in.VotingEnd.UTC(), CreatedBy: v.UserID, CreatedAt: g.now()}
+			VotingStart: in.VotingStart.UTC(), VotingEnd: in.VotingEnd.UTC(), CreatedBy: v.UserID, CreatedAt: g.now(),
+			Place: in.Place, AccessDetails: in.AccessDetails, DiscussionForm: in.DiscussionForm}
+		loc, err := g.location(tx)
+		if err != nil {
+			return err
+		}
+		row.TimeZone = loc.String() // the pages show its times in it; the invitation fixes it again
+		if in.DemandID != "" {
+			row.DemandID = &in.DemandID
+		}
 		if err := tx.Create(&row).Error; err != nil {
 			return fmt.Errorf("insert assembly: %w", err)
+		}
+		if in.DemandID != "" {
+			if err := convenedOnDemand(tx, in.DemandID, row.ID); err != nil {
+				return err
+			}
 		}
 		out = row.assembly()
 		return kit.RecordAudit(tx, actor, "assembly.create", "assembly", row.ID,
@@ -240,8 +299,8 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 		if err != nil {
 			return err
 		}
-		if a.Status != AssemblyPlanned || a.InvitedAt != nil {
-			return models.Conflict("The invitation has gone out; the agenda can no longer change.")
+		if a.Status != AssemblyPlanned {
+			return models.Conflict("Voting has opened; the agenda can no longer change.")
 		}
 		var prop *Proposal
 		if in.ProposalID != "" {
@@ -251,6 +310,14 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 			if prop.Status != ProposalSubmitted {
 				return models.Conflict("This proposal is already on an agenda or decided.")
 			}
+		}
+		supplement := a.InvitedAt != nil
+		if supplement {
+			if err := g.canSupplement(tx, a, prop); err != nil {
+				return err
+			}
+		}
+		if prop != nil {
 			if in.Title == "" {
 				in.Title = prop.Title
 			}
@@ -265,7 +332,16 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 		}
 		kit.NoControl(fields, "description", in.Description, true)
 		row := itemRow{ID: kit.NewID(), AssemblyID: a.ID, Title: in.Title, Description: in.Description, Kind: in.Kind,
-			Secret: in.Secret, Quorum: in.Quorum}
+			Secret: in.Secret, Quorum: in.Quorum, Demanded: supplement, Discharge: strings.TrimSpace(in.Discharge), S67a: strings.TrimSpace(in.S67a)}
+		if row.Discharge != "" && !slices.Contains(dischargeOrgans, row.Discharge) {
+			fields["discharge"] = "Choose the board or the supervisory board, or no discharge."
+		}
+		if row.Discharge != "" && in.Kind != ItemOrdinary {
+			fields["discharge"] = "A discharge is an ordinary decision."
+		}
+		if row.S67a != "" && (!slices.Contains(s67aKinds, row.S67a) || (in.Kind != ItemBylawChange && in.Kind != ItemBylawNewDuty)) {
+			fields["s67a"] = "Only a change of the bylaws can be of a kind that opens the extraordinary notice (§67a GenG)."
+		}
 		if prop != nil {
 			row.ProposalID = &prop.ID
 		}
@@ -297,6 +373,12 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 				fields["candidates"] = "Name at least one candidate."
 			}
 			row.Seats = in.Seats
+			if row.Organ = strings.TrimSpace(in.Organ); row.Organ != "" && !slices.Contains(electedOrgans, row.Organ) {
+				fields["organ"] = "Choose the organ the election fills, or none."
+			}
+			if row.ElectionMethod, err = ruleStringAt(tx, rulebook.RuleElectionMethod, g.now()); err != nil {
+				return err
+			}
 		default:
 			num, den := legalMajority(in.Kind)
 			if prop != nil && in.Kind == ItemOrdinary && proposalChangesBylaws(prop) {
@@ -344,12 +426,19 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 			return fmt.Errorf("insert agenda item: %w", err)
 		}
 		item := row.item()
+		accounts, err := organCandidates(tx, row.Organ, candidates)
+		if err != nil {
+			return err
+		}
 		for i, name := range candidates {
 			c := candidateRow{ID: kit.NewID(), ItemID: row.ID, Position: i + 1, Name: name}
+			if accounts != nil {
+				c.Name, c.UserID = accounts[i].Name, &accounts[i].ID
+			}
 			if err := tx.Create(&c).Error; err != nil {
 				return fmt.Errorf("insert candidate: %w", err)
 			}
-			item.Candidates = append(item.Candidates, Candidate{ID: c.ID, Name: c.Name})
+			item.Candidates = append(item.Candidates, Candidate{ID: c.ID, Name: c.Name, UserID: accounts.id(i)})
 		}
 		for _, u := range excluded {
 			if err := tx.Create(&exclusionRow{ItemID: row.ID, UserID: u}).Error; err != nil {
@@ -363,7 +452,13 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 			}
 		}
 		out = &item
+		if supplement {
+			if err := g.sendSupplement(ctx, tx, a, item); err != nil {
+				return err
+			}
+		}
 		return kit.RecordAudit(tx, actor, "assembly.add_item", "assembly", a.ID, map[string]any{"item_id": row.ID, "title": row.Title,
+			"supplement": supplement, "discharge": row.Discharge,
 			"kind": row.Kind, "proposal_id": in.ProposalID, "secret": row.Secret, "majority": fmt.Sprintf("%d/%d", row.MajorityNum, row.MajorityDen),
 			"quorum": row.Quorum, "excluded": excluded})
 	})
@@ -373,13 +468,71 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 	return out, nil
 }
 
+// Organs whose discharge excludes their sitting members (§43(6) GenG).
+const (
+	DischargeBoard       = "board"
+	DischargeSupervisory = "supervisory_board"
+)
+
+var dischargeOrgans = []string{DischargeBoard, DischargeSupervisory}
+
+// Kinds of bylaw changes after which a member who objected may give
+// extraordinary notice (§67a GenG, naming §16(2) nos. 2 to 5 and §16(3)).
+var s67aKinds = []string{"business_object", "share_increase", "compulsory_shares", "additional_contributions", "notice_period", "new_duties"}
+
+// canSupplement lets the board add an item after the invitation only on a
+// demand of members (§45(2) GenG), with a second notice at least a week
+// before the assembly (§46(2) GenG).
+func (g *Governance) canSupplement(tx *gorm.DB, a *assemblyRow, prop *Proposal) error {
+	needed, err := supportNeeded(tx, g.now())
+	if err != nil {
+		return err
+	}
+	if prop == nil || prop.Supporters < needed {
+		return models.Conflict("The invitation has gone out; only items members demanded (§45(2) GenG) can still be added.")
+	}
+	n, err := g.noticeRules(tx, g.now())
+	if err != nil {
+		return err
+	}
+	if msg := n.supplementProblem(a, g.now()); msg != "" {
+		return models.Conflict(msg)
+	}
+	return nil
+}
+
+// sendSupplement announces an item added after the invitation to every
+// member and appends the notice to the invitation as sent.
+func (g *Governance) sendSupplement(ctx context.Context, tx *gorm.DB, a *assemblyRow, it AgendaItem) error {
+	loc, err := g.location(tx)
+	if err != nil {
+		return err
+	}
+	now := g.now()
+	text := supplementText(a, it, now, loc)
+	if err := tx.Model(&assemblyRow{}).Where("id = ?", a.ID).Updates(map[string]any{
+		"second_notice_at": now, "invitation_text": a.InvitationText + text}).Error; err != nil {
+		return fmt.Errorf("record supplementary notice: %w", err)
+	}
+	var recipients []struct{ ID, Email, Name string }
+	if err := tx.Raw(`SELECT u.id, u.email, u.name FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.status IN ? ORDER BY u.id`, goodStanding).Scan(&recipients).Error; err != nil {
+		return fmt.Errorf("load members: %w", err)
+	}
+	mails := make([]river.JobArgs, 0, len(recipients))
+	for _, r := range recipients {
+		mails = append(mails, mailSupplement(r.Email, r.Name, r.ID, a, it.ID, text))
+	}
+	return kit.EnqueueMany(ctx, g.queue, tx, mails)
+}
+
 // proposalChangesBylaws tells whether adopting p changes the bylaws.
 func proposalChangesBylaws(p *Proposal) bool {
 	if p.Kind == ProposalText {
-		return bylawRules[p.RuleKey]
+		return rulebook.IsBylawRule(p.RuleKey)
 	}
 	for k := range p.Parameters {
-		if bylawRules[k] {
+		if rulebook.IsBylawRule(k) {
 			return true
 		}
 	}
@@ -388,9 +541,14 @@ func proposalChangesBylaws(p *Proposal) bool {
 
 func (r itemRow) item() AgendaItem {
 	it := AgendaItem{ID: r.ID, AssemblyID: r.AssemblyID, Position: r.Position, Title: r.Title, Description: r.Description,
-		Kind: r.Kind, Secret: r.Secret, MajorityNum: r.MajorityNum, MajorityDen: r.MajorityDen, Quorum: r.Quorum, Seats: r.Seats}
+		Kind: r.Kind, Secret: r.Secret, MajorityNum: r.MajorityNum, MajorityDen: r.MajorityDen, Quorum: r.Quorum, Seats: r.Seats,
+		Demanded: r.Demanded, Discharge: r.Discharge, S67a: r.S67a, ElectionMethod: r.ElectionMethod, Declaration: r.Declaration,
+		Organ: r.Organ, AppointedAt: utcPtr(r.AppointedAt)}
 	if r.ProposalID != nil {
 		it.ProposalID = *r.ProposalID
+	}
+	if r.MotionID != nil {
+		it.MotionID = *r.MotionID
 	}
 	return it
 }
@@ -419,7 +577,11 @@ func loadItems(tx *gorm.DB, assemblyID string) ([]AgendaItem, error) {
 	}
 	for _, c := range cands {
 		it := &items[index[c.ItemID]]
-		it.Candidates = append(it.Candidates, Candidate{ID: c.ID, Name: c.Name})
+		cand := Candidate{ID: c.ID, Name: c.Name}
+		if c.UserID != nil {
+			cand.UserID = *c.UserID
+		}
+		it.Candidates = append(it.Candidates, cand)
 	}
 	for _, x := range excl {
 		it := &items[index[x.ItemID]]
@@ -428,27 +590,14 @@ func loadItems(tx *gorm.DB, assemblyID string) ([]AgendaItem, error) {
 	return items, nil
 }
 
-// noticeWarning tells the board when an invitation sent at sent leaves
-// less than the notice period before the assembly (§46(1) GenG).
-func noticeWarning(tx *gorm.DB, a *assemblyRow, sent time.Time) (string, error) {
-	days, err := ruleIntAt(tx, rulebook.RuleAssemblyNoticeDays, sent)
-	if err != nil {
-		return "", err
-	}
-	from := a.noticeFrom()
-	if !sent.AddDate(0, 0, days).After(from) {
-		return "", nil
-	}
-	left := int(from.Sub(sent).Hours() / 24)
-	return fmt.Sprintf("The invitation goes out %d day(s) before the assembly begins on %s; the bylaws ask for at least %d days' notice. Decisions may be contested (§51 GenG): consider moving the assembly.",
-		max(left, 0), kit.FormatDate(from), days), nil
-}
-
 // SendInvitations convenes the assembly: one invitation mail with the
-// agenda per member, in the same transaction that records the sending.
-// The warning is not an error: the board may have reasons, and it knows.
-func (g *Governance) SendInvitations(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) (warning string, err error) {
-	err = g.db.Tx(ctx, func(tx *gorm.DB) error {
+// agenda per member, in the same transaction that records the sending and
+// keeps the text as sent (for the minutes, §47 GenG). It refuses what
+// would make the assembly's resolutions contestable: an invitation without
+// due notice (§46(1) GenG), without the place or the access details, or
+// while a proposal members demanded (§45(2) GenG) is missing.
+func (g *Governance) SendInvitations(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string) error {
+	return g.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := requireRole(tx, v, account.RoleBoard, "Only the board can convene a general assembly."); err != nil {
 			return err
 		}
@@ -466,29 +615,74 @@ func (g *Governance) SendInvitations(ctx context.Context, actor models.Actor, v 
 		if len(items) == 0 {
 			return models.Conflict("Set the agenda before inviting: the invitation must announce it.")
 		}
+		if msg := a.missingContents(); msg != "" {
+			return models.Conflict(msg)
+		}
 		now := g.now()
-		if warning, err = noticeWarning(tx, a, now); err != nil {
+		n, err := g.noticeRules(tx, now)
+		if err != nil {
 			return err
 		}
+		if msg := n.invitationProblem(a, now); msg != "" {
+			return models.Conflict(msg)
+		}
+		missing, err := g.demandedProposals(tx)
+		if err != nil {
+			return err
+		}
+		if len(missing) > 0 {
+			titles := make([]string, len(missing))
+			for i, p := range missing {
+				titles[i] = fmt.Sprintf("%q", p.Title)
+			}
+			return models.Conflict("Members have demanded these proposals for the agenda (§45(2) GenG); place them before inviting: " + strings.Join(titles, ", ") + ".")
+		}
+		a.TimeZone = n.loc.String()
+		text := invitationText(a, items, n.loc)
 		var recipients []struct{ ID, Email, Name string }
 		if err := tx.Raw(`SELECT u.id, u.email, u.name FROM memberships m JOIN users u ON u.id = m.user_id
 			WHERE m.status IN ? ORDER BY u.id`, goodStanding).Scan(&recipients).Error; err != nil {
 			return fmt.Errorf("load members: %w", err)
 		}
-		if err := tx.Model(&assemblyRow{}).Where("id = ?", a.ID).Update("invited_at", now).Error; err != nil {
+		if err := tx.Model(&assemblyRow{}).Where("id = ?", a.ID).Updates(map[string]any{
+			"invited_at": now, "invitation_text": text, "time_zone": a.TimeZone}).Error; err != nil {
 			return fmt.Errorf("record invitation: %w", err)
 		}
 		mails := make([]river.JobArgs, 0, len(recipients))
 		for _, r := range recipients {
-			mails = append(mails, mailInvitation(r.Email, r.Name, r.ID, a, items))
+			mails = append(mails, mailInvitation(r.Email, r.Name, r.ID, a, text))
 		}
 		if err := kit.EnqueueMany(ctx, g.queue, tx, mails); err != nil {
 			return err
 		}
 		return kit.RecordAudit(tx, actor, "assembly.invite", "assembly", a.ID,
-			map[string]any{"recipients": len(recipients), "warning": warning})
+			map[string]any{"recipients": len(recipients), "received_on": kit.FormatDate(n.received(now))})
 	})
-	return warning, err
+}
+
+// missingContents says what an invitation of this form lacks (§46(1),
+// §43b GenG); "" when it is complete.
+func (r *assemblyRow) missingContents() string {
+	switch {
+	case (r.Form == FormInPerson || r.Form == FormHybrid) && r.Place == "":
+		return "The invitation must name the place of the assembly."
+	case r.Form != FormInPerson && r.AccessDetails == "":
+		return "The invitation must say how members take part online."
+	case r.Form == FormTwoPhase && r.DiscussionForm == "":
+		return "The invitation must describe how the discussion phase runs."
+	}
+	return ""
+}
+
+// demandedProposals are the proposals with the support that obliges the
+// board to place them (§45(2) GenG) and not yet on an agenda.
+func (g *Governance) demandedProposals(tx *gorm.DB) ([]Proposal, error) {
+	needed, err := supportNeeded(tx, g.now())
+	if err != nil {
+		return nil, err
+	}
+	return loadProposals(tx, "p.status = ? AND (SELECT COUNT(*) FROM proposal_supports s WHERE s.proposal_id = p.id) >= ?",
+		ProposalSubmitted, needed)
 }
 
 // OpenVoting opens the vote and fixes the electorate: the members in good
@@ -517,6 +711,15 @@ func (g *Governance) OpenVoting(ctx context.Context, actor models.Actor, v model
 		case !now.Before(a.VotingEnd):
 			return models.Conflict("The voting period of this assembly is over.")
 		}
+		n, err := g.noticeRules(tx, *a.InvitedAt)
+		if err != nil {
+			return err
+		}
+		if msg := n.invitationProblem(a, *a.InvitedAt); msg != "" {
+			// Only an assembly invited before the portal refused short
+			// notice gets here; its resolutions would be contestable.
+			return models.Conflict("The invitations went out too late: " + msg)
+		}
 		res := tx.Exec(`INSERT INTO electorate (assembly_id, user_id, name, holder_id)
 			SELECT ?, m.user_id, CASE WHEN m.person_kind = ? AND m.organisation <> '' THEN m.organisation ELSE m.legal_name END, NULL
 			FROM memberships m WHERE m.status IN ? AND m.admitted_on IS NOT NULL AND m.admitted_on <= ?`,
@@ -525,18 +728,25 @@ func (g *Governance) OpenVoting(ctx context.Context, actor models.Actor, v model
 			return fmt.Errorf("fix electorate: %w", res.Error)
 		}
 		electorate := res.RowsAffected
+		if err := excludeFromDischarge(tx, actor, a.ID); err != nil {
+			return err
+		}
 		res = tx.Exec(`UPDATE electorate SET holder_id = (
 				SELECT p.proxy_id FROM proxies p
 				WHERE p.assembly_id = electorate.assembly_id AND p.grantor_id = electorate.user_id AND p.revoked_at IS NULL)
 			WHERE assembly_id = ? AND EXISTS (
-				SELECT 1 FROM proxies p JOIN electorate h ON h.assembly_id = p.assembly_id AND h.user_id = p.proxy_id
-				WHERE p.assembly_id = electorate.assembly_id AND p.grantor_id = electorate.user_id AND p.revoked_at IS NULL)`, a.ID)
+				SELECT 1 FROM proxies p LEFT JOIN electorate h ON h.assembly_id = p.assembly_id AND h.user_id = p.proxy_id
+				WHERE p.assembly_id = electorate.assembly_id AND p.grantor_id = electorate.user_id AND p.revoked_at IS NULL
+				AND (h.user_id IS NOT NULL OR p.relationship <> ''))`, a.ID)
 		if res.Error != nil {
 			return fmt.Errorf("assign proxies: %w", res.Error)
 		}
 		if err := tx.Model(&assemblyRow{}).Where("id = ?", a.ID).
 			Updates(map[string]any{"status": AssemblyVoting, "opened_at": now}).Error; err != nil {
 			return fmt.Errorf("open voting: %w", err)
+		}
+		if err := attend(tx, a.ID, v.UserID, AttendOnline, now); err != nil { // the board member running it is present
+			return err
 		}
 		return kit.RecordAudit(tx, actor, "assembly.open", "assembly", a.ID,
 			map[string]any{"electorate": electorate, "proxies": res.RowsAffected})
@@ -575,7 +785,15 @@ func (electorRow) TableName() string { return "electorate" }
 func (g *Governance) Assembly(ctx context.Context, v models.Viewer, id string) (*AssemblyDetail, error) {
 	db := g.db.Gorm.WithContext(ctx)
 	if err := requireMemberOrBoard(db, v); err != nil {
-		return nil, err
+		// A relative a member authorised (where the bylaws allow one)
+		// sees the assembly they vote in.
+		var n int64
+		if qerr := db.Model(&proxyRow{}).Where("assembly_id = ? AND proxy_id = ? AND revoked_at IS NULL", id, v.UserID).Count(&n).Error; qerr != nil {
+			return nil, fmt.Errorf("check proxy: %w", qerr)
+		}
+		if n == 0 {
+			return nil, err
+		}
 	}
 	a, err := loadAssembly(db.Omit("result_file"), id, false)
 	if err != nil {
@@ -585,16 +803,19 @@ func (g *Governance) Assembly(ctx context.Context, v models.Viewer, id string) (
 	if d.Items, err = loadItems(db, a.ID); err != nil {
 		return nil, err
 	}
+	if err := g.conductDetail(db, a, d, v); err != nil {
+		return nil, err
+	}
 	var n int64
 	if err := db.Model(&electorRow{}).Where("assembly_id = ?", a.ID).Count(&n).Error; err != nil {
 		return nil, fmt.Errorf("count electorate: %w", err)
 	}
 	d.Electorate = int(n)
 
-	// The viewer's votes: their own unless they authorised someone, and
-	// those they hold.
+	// The viewer's votes: their own (a personal vote overrides a proxy
+	// they gave), and those they hold.
 	var rights []electorRow
-	if err := db.Where("assembly_id = ? AND ((user_id = ? AND holder_id IS NULL) OR holder_id = ?)", a.ID, v.UserID, v.UserID).
+	if err := db.Where("assembly_id = ? AND (user_id = ? OR holder_id = ?)", a.ID, v.UserID, v.UserID).
 		Order("name, user_id").Find(&rights).Error; err != nil {
 		return nil, fmt.Errorf("load voting rights: %w", err)
 	}
@@ -659,22 +880,16 @@ func (g *Governance) Assembly(ctx context.Context, v models.Viewer, id string) (
 		}
 	}
 	if a.Status == AssemblyPlanned {
-		sent := g.now()
-		if a.InvitedAt != nil {
-			sent = *a.InvitedAt
-		}
-		if d.NoticeWarning, err = noticeWarning(db, a, sent); err != nil {
-			return nil, err
-		}
-		needed, err := supportNeeded(db, g.now())
+		n, err := g.noticeRules(db, g.now())
 		if err != nil {
 			return nil, err
 		}
-		// Proposals placed on an agenda are on_agenda, so what remains
-		// submitted with enough support is missing from this one.
-		d.MustPlace, err = loadProposals(db, "p.status = ? AND (SELECT COUNT(*) FROM proposal_supports s WHERE s.proposal_id = p.id) >= ?",
-			ProposalSubmitted, needed)
-		if err != nil {
+		d.SendInvitationsBy = n.lastSendDay(a.noticeFrom(), n.noticeDays)
+		d.AddDemandedItemsBy = n.lastSendDay(a.noticeFrom(), supplementNoticeDays)
+		if a.InvitedAt == nil {
+			d.NoticeWarning = n.invitationProblem(a, g.now())
+		}
+		if d.MustPlace, err = g.demandedProposals(db); err != nil {
 			return nil, err
 		}
 	}
@@ -707,11 +922,25 @@ func inGoodStanding(tx *gorm.DB, userID string) (*membership.Membership, error) 
 	return &m, nil
 }
 
+// Relationships of a proxy who is not a member, where the bylaws allow one
+// (rule proxy_eligibility = members_and_relatives).
+var proxyRelationships = []string{"spouse", "registered_partner", "parent", "child", "sibling"}
+
 // GrantProxy authorises another member to vote for the viewer (§43(5)
 // GenG): in text form, to a member in good standing, who may represent at
 // most proxy_max_represented members and cannot pass the authority on.
 func (g *Governance) GrantProxy(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID, proxyEmail, declaration string) error {
-	proxyEmail, declaration = account.NormalizeEmail(proxyEmail), strings.TrimSpace(declaration)
+	return g.GrantProxyTo(ctx, actor, v, assemblyID, proxyEmail, declaration, "")
+}
+
+// GrantProxyTo is GrantProxy with the relationship of a proxy who is not a
+// member (a spouse, registered partner, parent, child or sibling), allowed
+// only where the bylaws let relatives act as proxies; "" for a member.
+func (g *Governance) GrantProxyTo(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID, proxyEmail, declaration, relationship string) error {
+	proxyEmail, declaration, relationship = account.NormalizeEmail(proxyEmail), strings.TrimSpace(declaration), strings.TrimSpace(relationship)
+	if relationship != "" && !slices.Contains(proxyRelationships, relationship) {
+		return models.Invalid(map[string]string{"relationship": "Choose spouse, registered partner, parent, child or sibling."})
+	}
 	return g.db.Tx(ctx, func(tx *gorm.DB) error {
 		grantor, err := inGoodStanding(tx, v.UserID)
 		if err != nil {
@@ -742,8 +971,17 @@ func (g *Governance) GrantProxy(ctx context.Context, actor models.Actor, v model
 		if err != nil {
 			return err
 		}
-		if hm == nil {
+		eligibility, err := ruleStringAt(tx, rulebook.RuleProxyEligibility, g.now())
+		if err != nil {
+			return err
+		}
+		switch {
+		case hm != nil:
+			relationship = "" // a member acts as a member
+		case relationship == "":
 			return noMember
+		case eligibility != rulebook.ProxyMembersAndRelatives:
+			return models.Invalid(map[string]string{"proxy_email": "The bylaws allow only members as proxies."})
 		}
 		limit, err := ruleIntAt(tx, rulebook.RuleProxyMaxRepresented, g.now())
 		if err != nil {
@@ -782,7 +1020,8 @@ func (g *Governance) GrantProxy(ctx context.Context, actor models.Actor, v model
 		if kit.HasControl(declaration, true) {
 			return models.Invalid(map[string]string{"declaration": kit.ControlCharsMessage})
 		}
-		p := proxyRow{ID: kit.NewID(), AssemblyID: a.ID, GrantorID: v.UserID, ProxyID: holder.ID, Declaration: declaration, CreatedAt: g.now()}
+		p := proxyRow{ID: kit.NewID(), AssemblyID: a.ID, GrantorID: v.UserID, ProxyID: holder.ID, Declaration: declaration, CreatedAt: g.now(),
+			Relationship: relationship}
 		if err := tx.Create(&p).Error; err != nil {
 			if kit.IsUniqueViolation(err) {
 				return models.Conflict("You have already given a proxy for this assembly; revoke it first.")

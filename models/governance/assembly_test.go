@@ -37,7 +37,7 @@ func TestAssemblyCreationAndItems(t *testing.T) {
 
 		// Two-phase, discussion starting in 10 days: short notice.
 		a, err := e.g.CreateAssembly(ctx, e.Board1, e.board, governance.AssemblyInput{Title: "GA 2026", Form: governance.FormTwoPhase,
-			DiscussionStart: now.AddDate(0, 0, 10), DiscussionEnd: now.AddDate(0, 0, 17),
+			AccessDetails: "https://meet.example.org/ga", DiscussionForm: "A forum per agenda item in the portal.", DiscussionStart: now.AddDate(0, 0, 10), DiscussionEnd: now.AddDate(0, 0, 17),
 			VotingStart: now.AddDate(0, 0, 20), VotingEnd: now.AddDate(0, 0, 21)})
 		if err != nil {
 			t.Fatal(err)
@@ -98,12 +98,29 @@ func TestAssemblyCreationAndItems(t *testing.T) {
 		if len(d.Items) != 3 || d.NoticeWarning == "" || d.Turnout != nil {
 			t.Errorf("detail = %+v", d)
 		}
-		warning, err := e.g.SendInvitations(ctx, e.Board1, e.board, a.ID)
+		// Short notice is refused, not warned about (§46(1) GenG).
+		err = e.g.SendInvitations(ctx, e.Board1, e.board, a.ID)
+		modelstest.WantCode(t, err, http.StatusConflict)
+		if !strings.Contains(err.Error(), "at least 14") {
+			t.Errorf("refusal = %v", err)
+		}
+		for _, who := range m {
+			if n := modelstest.Mails(t, db, who.Email); n != 0 {
+				t.Errorf("%s got %d invitations", who.Email, n)
+			}
+		}
+
+		// With enough notice: 18 days ahead, received after 3, leaves 14.
+		b, err := e.g.CreateAssembly(ctx, e.Board1, e.board, governance.AssemblyInput{Title: "GA 2027", Form: governance.FormInPerson,
+			Place: "Hall 1, Hauptstraße 1, Berlin", VotingStart: now.AddDate(0, 0, 18), VotingEnd: now.AddDate(0, 0, 18).Add(3 * time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(warning, "14 days") {
-			t.Errorf("warning = %q", warning)
+		if _, err := e.g.AddItem(ctx, e.Board1, e.board, b.ID, motion("Annual accounts")); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.g.SendInvitations(ctx, e.Board1, e.board, b.ID); err != nil {
+			t.Fatal(err)
 		}
 		for _, who := range m {
 			if n := modelstest.Mails(t, db, who.Email); n != 1 {
@@ -113,23 +130,9 @@ func TestAssemblyCreationAndItems(t *testing.T) {
 		if n := modelstest.Mails(t, db, e.Board2.Email); n != 0 { // not a member
 			t.Errorf("board member without membership invited")
 		}
-		_, err = e.g.SendInvitations(ctx, e.Board1, e.board, a.ID)
+		modelstest.WantCode(t, e.g.SendInvitations(ctx, e.Board1, e.board, b.ID), http.StatusConflict)
+		_, err = e.g.AddItem(ctx, e.Board1, e.board, b.ID, motion("Late item"))
 		modelstest.WantCode(t, err, http.StatusConflict)
-		_, err = e.g.AddItem(ctx, e.Board1, e.board, a.ID, motion("Late item"))
-		modelstest.WantCode(t, err, http.StatusConflict)
-
-		// With enough notice, no warning.
-		b, err := e.g.CreateAssembly(ctx, e.Board1, e.board, governance.AssemblyInput{Title: "GA 2027", Form: governance.FormInPerson,
-			VotingStart: now.AddDate(0, 0, 15), VotingEnd: now.AddDate(0, 0, 15).Add(3 * time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.g.AddItem(ctx, e.Board1, e.board, b.ID, motion("Annual accounts")); err != nil {
-			t.Fatal(err)
-		}
-		if w, err := e.g.SendInvitations(ctx, e.Board1, e.board, b.ID); err != nil || w != "" {
-			t.Errorf("warning = %q, %v", w, err)
-		}
 		list, err := e.g.Assemblies(ctx, viewer(m[0]))
 		if err != nil || len(list) != 2 {
 			t.Errorf("assemblies = %+v, %v", list, err)
@@ -254,12 +257,14 @@ func TestProxies(t *testing.T) {
 		modelstest.WantCode(t, grant(ms[4], ms[3].Email), http.StatusConflict)
 
 		it := items[0]
-		_, err = e.g.Cast(ctx, ms[0], viewer(ms[0]), a.ID, it.ID, governance.BallotInput{Choice: "yes"})
-		modelstest.WantCode(t, err, http.StatusForbidden) // their proxy votes for them
+		// m0 votes in person: that overrides the proxy given to m5.
+		e.cast(t, ms[0], a, it, "yes")
 		_, err = e.g.Cast(ctx, ms[3], viewer(ms[3]), a.ID, it.ID, governance.BallotInput{OnBehalfOf: ms[2].UserID, Choice: "yes"})
 		modelstest.WantCode(t, err, http.StatusForbidden) // revoked
+		_, err = e.g.Cast(ctx, ms[5], viewer(ms[5]), a.ID, it.ID, governance.BallotInput{OnBehalfOf: ms[0].UserID, Choice: "no"})
+		modelstest.WantCode(t, err, http.StatusForbidden) // no longer m0's proxy
 		d, _ = e.g.Assembly(ctx, viewer(ms[5]), a.ID)
-		if len(d.Rights) != 3 || d.Rights[0].OnBehalfOf != ms[5].UserID {
+		if len(d.Rights) != 2 || d.Rights[0].OnBehalfOf != ms[5].UserID {
 			t.Fatalf("rights = %+v", d.Rights)
 		}
 		for _, r := range d.Rights {
@@ -267,15 +272,18 @@ func TestProxies(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// m1's proxy has voted for them: a personal vote cannot count twice.
+		_, err = e.g.Cast(ctx, ms[1], viewer(ms[1]), a.ID, it.ID, governance.BallotInput{Choice: "yes"})
+		modelstest.WantCode(t, err, http.StatusConflict)
 		e.cast(t, ms[2], a, it, "yes")
 		res := e.close(t, a)
 		r := res.Items[0]
-		if r.No != 3 || r.Yes != 1 || r.Adopted {
+		if r.No != 2 || r.Yes != 2 || r.Adopted {
 			t.Errorf("result = %+v", r)
 		}
 		found := false
 		for _, b := range r.Ballots {
-			if b.Voter == "m 0 (by proxy m 5)" && b.Choice == "no" {
+			if b.Voter == "m 1 (by proxy m 5)" && b.Choice == "no" {
 				found = true
 			}
 		}

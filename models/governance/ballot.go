@@ -80,7 +80,7 @@ type castContext struct {
 	HolderID    *string
 	Excluded    int // the member or their proxy excluded from this item
 	MemberOK    int // the member still in good standing
-	CasterOK    int
+	CasterOK    int // the caster in good standing, or the member's relative holding their proxy
 }
 
 func castContextQuery(d models.Dialect) string {
@@ -88,6 +88,8 @@ func castContextQuery(d models.Dialect) string {
 			(SELECT COUNT(*) FROM item_exclusions x WHERE x.item_id = i.id AND x.user_id IN (?, ?)),
 			(SELECT COUNT(*) FROM memberships m WHERE m.user_id = ? AND m.status IN (?, ?)),
 			(SELECT COUNT(*) FROM memberships m WHERE m.user_id = ? AND m.status IN (?, ?))
+			+ (SELECT COUNT(*) FROM proxies p WHERE p.assembly_id = i.assembly_id AND p.proxy_id = ? AND p.grantor_id = ?
+				AND p.relationship <> '' AND p.revoked_at IS NULL)
 		FROM agenda_items i JOIN assemblies a ON a.id = i.assembly_id
 		LEFT JOIN electorate e ON e.assembly_id = i.assembly_id AND e.user_id = ?
 		WHERE i.id = ? AND i.assembly_id = ?`
@@ -183,7 +185,7 @@ func (g *Governance) Cast(ctx context.Context, actor models.Actor, v models.View
 		}
 		var c castContext
 		row := sqlTx.StmtContext(ctx, st.context).QueryRowContext(ctx, member, v.UserID, member, membership.StatusMember, membership.StatusLeaving,
-			v.UserID, membership.StatusMember, membership.StatusLeaving, member, itemID, assemblyID)
+			v.UserID, membership.StatusMember, membership.StatusLeaving, v.UserID, member, member, itemID, assemblyID)
 		err := row.Scan(&c.Status, &c.VotingStart, &c.VotingEnd, &c.Kind, &c.Secret, &c.Seats,
 			&c.Elector, &c.HolderID, &c.Excluded, &c.MemberOK, &c.CasterOK)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -200,8 +202,6 @@ func (g *Governance) Cast(ctx context.Context, actor models.Actor, v models.View
 			return models.Forbidden("You are not entitled to vote in this assembly: only those who were members when voting opened may vote.")
 		case c.Elector == nil:
 			return models.Forbidden("The member you vote for is not entitled to vote in this assembly.")
-		case member == v.UserID && c.HolderID != nil:
-			return models.Forbidden("You authorised a proxy for this assembly; your proxy votes for you.")
 		case member != v.UserID && (c.HolderID == nil || *c.HolderID != v.UserID):
 			return models.Forbidden("You do not hold a proxy of this member.")
 		case c.MemberOK == 0 && member == v.UserID:
@@ -212,6 +212,11 @@ func (g *Governance) Cast(ctx context.Context, actor models.Actor, v models.View
 			return models.Forbidden("Your membership has ended; you can no longer vote.")
 		case c.Excluded > 0:
 			return models.Forbidden("This vote may not be cast on this item: the member (or their proxy) is excluded from voting on it, e.g. on their own discharge (§43(6) GenG).")
+		}
+		if member == v.UserID && c.HolderID != nil {
+			if err := overrideProxy(tx, actor, assemblyID, member); err != nil {
+				return err
+			}
 		}
 		choice, err := g.canonicalChoice(tx, itemID, c, in)
 		if err != nil {

@@ -2,6 +2,7 @@ package governance
 
 import (
 	"allmende/models"
+	"allmende/models/membership"
 	"allmende/models/rulebook"
 	"sync"
 	"time"
@@ -11,10 +12,11 @@ import (
 // proposals to change them, general assemblies with their agenda, proxies,
 // ballots and results. The rules of the GenG it follows live here.
 type Governance struct {
-	db    *models.DB
-	queue models.Queue
-	rules *rulebook.Rules
-	clock models.Clock
+	db     *models.DB
+	queue  models.Queue
+	rules  *rulebook.Rules
+	clock  models.Clock
+	organs *membership.Organs // seats filled by elections (WithOrgans)
 
 	stmtMu sync.Mutex
 	cast   *castStmts // prepared once, see ballot.go
@@ -24,11 +26,19 @@ func NewGovernance(db *models.DB, queue models.Queue, rules *rulebook.Rules, clo
 	return &Governance{db: db, queue: queue, rules: rules, clock: clock}
 }
 
+// WithOrgans lets the board record election results as appointments to
+// the cooperative's organs.
+func (g *Governance) WithOrgans(o *membership.Organs) *Governance {
+	g.organs = o
+	return g
+}
+
 func (g *Governance) now() time.Time { return g.clock.Now().UTC() }
 
 // RuleInfo is one line of the rules registry: a rule and its value in force now.
 type RuleInfo struct {
 	Key, Title, Kind string // Kind: "parameter" | "text"
+	Bylaw            bool   // a rule of the bylaws: changes wait for the register (§16(6) GenG)
 	Value            string
 	EffectiveFrom    time.Time
 	AdoptedBy        string
@@ -53,7 +63,10 @@ const (
 	ProposalSubmitted = "submitted"
 	ProposalOnAgenda  = "on_agenda"
 	ProposalAdopted   = "adopted"
-	ProposalRejected  = "rejected"
+	// Adopted, but a change of the bylaws that waits for its entry in the
+	// register of cooperatives (§16(6) GenG).
+	ProposalAwaitingRegistration = "awaiting_registration"
+	ProposalRejected             = "rejected"
 )
 
 type ProposalInput struct {
@@ -111,6 +124,11 @@ const (
 type AssemblyInput struct {
 	Title, Description, Form                               string // in_person | virtual | hybrid | two_phase
 	DiscussionStart, DiscussionEnd, VotingStart, VotingEnd time.Time
+	// What the invitation says besides the times (§46(1), §43b GenG): the
+	// place (in person, hybrid), how to take part online (virtual, hybrid,
+	// two phases) and how the discussion phase runs (two phases).
+	Place, AccessDetails, DiscussionForm string
+	DemandID                             string // convened on a demand of members (§45(1) GenG)
 }
 
 type Assembly struct {
@@ -120,6 +138,12 @@ type Assembly struct {
 	OpenedAt, ClosedAt                                     *time.Time
 	ResultHash                                             string
 	CreatedAt                                              time.Time
+	Place, AccessDetails, DiscussionForm, TimeZone         string
+	ChairID, ChairName, ChairLocation, DemandID            string
+	SecondNoticeAt                                         *time.Time
+	InvitationText                                         string // the invitation and agenda as sent
+	MinutesHash                                            string
+	MinutesSignedAt                                        *time.Time
 }
 
 type ItemInput struct {
@@ -131,6 +155,9 @@ type ItemInput struct {
 	Seats                    int
 	Candidates               []string
 	ExcludedUserIDs          []string
+	Discharge                string // "" | board | supervisory_board (§43(6) GenG)
+	S67a                     string // a bylaw change of a kind §67a GenG names
+	Organ                    string // elections: the organ whose seats it fills (candidates are emails)
 }
 
 type AgendaItem struct {
@@ -141,9 +168,17 @@ type AgendaItem struct {
 	MajorityNum, MajorityDen, Quorum, Seats int
 	Candidates                              []Candidate
 	ExcludedUserIDs                         []string
+	Demanded                                bool   // added after the invitation on a demand of members
+	Discharge, S67a, ElectionMethod         string // see ItemInput; election method fixed when added
+	Declaration                             string // the chair's declaration of the result
+	MotionID                                string // a motion of the assembly put to the vote
+	Organ                                   string // elections to an organ
+	AppointedAt                             *time.Time
 }
 
-type Candidate struct{ ID, Name string }
+// Candidate is a candidate of an election; in an election to an organ,
+// a member's account (UserID).
+type Candidate struct{ ID, Name, UserID string }
 
 // VotingRight is one vote the viewer may cast: their own or a grantor's.
 type VotingRight struct {
@@ -153,13 +188,24 @@ type VotingRight struct {
 
 type AssemblyDetail struct {
 	Assembly
-	Items         []AgendaItem
-	Rights        []VotingRight // the viewer's own right and the proxies they hold
-	ProxyGiven    *Proxy        // the viewer's own proxy
-	ProxiesHeld   []Proxy
-	Electorate    int
-	Turnout       map[string]int // item id → ballots cast; board only, live
-	NoticeWarning string
+	Items       []AgendaItem
+	Rights      []VotingRight // the viewer's own right and the proxies they hold
+	ProxyGiven  *Proxy        // the viewer's own proxy
+	ProxiesHeld []Proxy
+	Electorate  int
+	Turnout     map[string]int // item id → ballots cast; board only, live
+	// Before the invitation: why it could not go out today (§46 GenG),
+	// and the last days for the invitation and for items members demand.
+	NoticeWarning                         string
+	SendInvitationsBy, AddDemandedItemsBy time.Time
+	// The conduct of the assembly (§43b GenG) and its minutes (§47 GenG).
+	IsChair       bool
+	Present       bool // the viewer is recorded as present
+	Contributions []Contribution
+	Attendance    []Attendee
+	Objections    []Objection
+	Signatures    []Signature
+	NoticeRights  []NoticeRight // the viewer's §67a rights from this assembly
 	MustPlace     []Proposal
 }
 
@@ -211,10 +257,13 @@ type ItemResult struct {
 	Adopted     bool `json:"adopted"`
 	// Elections: the names elected, and votes per candidate name. A tie for
 	// the last seat elects none of the tied (see Tie).
-	Elected        []string          `json:"elected,omitempty"`
-	CandidateVotes map[string]int    `json:"candidate_votes,omitempty"`
-	Tie            []string          `json:"tie,omitempty"`
-	Ballots        []PublishedBallot `json:"ballots"`
+	Elected        []string       `json:"elected,omitempty"`
+	CandidateVotes map[string]int `json:"candidate_votes,omitempty"`
+	Tie            []string       `json:"tie,omitempty"`
+	// Majority elections (§43(2) GenG): the candidates of the runoff for
+	// the seats nobody won with more than half of the valid votes.
+	Runoff  []string          `json:"runoff,omitempty"`
+	Ballots []PublishedBallot `json:"ballots"`
 }
 
 // PublishedBallot is one line of the ballot list published at close.

@@ -67,15 +67,16 @@ func (e *gEnv) members(t *testing.T, prefix string, n int) []models.Actor {
 	return out
 }
 
-// assembly plans an assembly voting from the clock's now for a week,
-// with the given items, invites (ignoring the notice warning) and returns it
-// with its items; open says whether voting is opened too.
+// assembly plans an assembly voting for a week from 30 days after the
+// clock's now, with the given items, invites with due notice, moves the
+// clock to the start of voting and returns the assembly with its items;
+// open says whether voting is opened too.
 func (e *gEnv) assembly(t *testing.T, open bool, items ...governance.ItemInput) (*governance.Assembly, []*governance.AgendaItem) {
 	t.Helper()
 	ctx := context.Background()
-	now := e.Clock.Now()
+	start := e.Clock.Now().AddDate(0, 0, 30)
 	a, err := e.g.CreateAssembly(ctx, e.Board1, e.board, governance.AssemblyInput{Title: "General assembly", Form: governance.FormVirtual,
-		VotingStart: now, VotingEnd: now.Add(7 * 24 * time.Hour)})
+		AccessDetails: "https://meet.example.org/ga", VotingStart: start, VotingEnd: start.Add(7 * 24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,9 +88,10 @@ func (e *gEnv) assembly(t *testing.T, open bool, items ...governance.ItemInput) 
 		}
 		out = append(out, it)
 	}
-	if _, err := e.g.SendInvitations(ctx, e.Board1, e.board, a.ID); err != nil {
+	if err := e.g.SendInvitations(ctx, e.Board1, e.board, a.ID); err != nil {
 		t.Fatal(err)
 	}
+	e.Clock.Set(start)
 	if open {
 		if err := e.g.OpenVoting(ctx, e.Board1, e.board, a.ID); err != nil {
 			t.Fatal(err)
@@ -107,8 +109,13 @@ func (e *gEnv) cast(t *testing.T, who models.Actor, a *governance.Assembly, it *
 	return r
 }
 
+// close moves the clock to the end of voting, if it is not past it, and
+// closes: voting runs for the whole announced period.
 func (e *gEnv) close(t *testing.T, a *governance.Assembly) *governance.AssemblyResults {
 	t.Helper()
+	if e.Clock.Now().Before(a.VotingEnd) {
+		e.Clock.Set(a.VotingEnd)
+	}
 	res, err := e.g.CloseVoting(context.Background(), e.Board1, e.board, a.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -19,30 +19,32 @@ const (
 
 // ruleTitles names the rules for people, in the registry's order.
 var ruleTitles = map[string]string{
-	rulebook.RuleSharePriceCents:        "Price of a share (cents)",
-	rulebook.RuleMinShares:              "Minimum number of shares",
-	rulebook.RuleMaxShares:              "Maximum number of shares",
-	rulebook.RuleNoticePeriodMonths:     "Notice period (months)",
-	rulebook.RuleBusinessYearStart:      "Start of the business year (MM-DD)",
-	rulebook.RuleEntitlementVCPUs:       "vCPUs per paid share",
-	rulebook.RuleEntitlementMemory:      "Memory per paid share (MiB)",
-	rulebook.RuleEntitlementDisk:        "Disk per paid share (GiB)",
-	rulebook.RuleAdmissionApprovals:     "Board approvals needed for admission",
-	rulebook.RuleBylawsVersion:          "Version of the bylaws",
-	rulebook.RuleBylawsText:             "Bylaws",
-	rulebook.RuleProposalSupportPercent: "Support that puts a proposal on the agenda (% of members)",
-	rulebook.RuleAssemblyNoticeDays:     "Notice period of a general assembly (days)",
-	rulebook.RuleProxyMaxRepresented:    "Members one proxy may represent",
-	rulebook.RuleHouseRulesText:         "House rules",
-}
-
-// bylawRules are part of the bylaws: changing them is a change of the
-// bylaws, which needs three quarters of the votes cast (§16(2) GenG).
-// Entitlements and the house rules are the assembly's ordinary business.
-var bylawRules = map[string]bool{
-	rulebook.RuleSharePriceCents: true, rulebook.RuleMinShares: true, rulebook.RuleMaxShares: true, rulebook.RuleNoticePeriodMonths: true,
-	rulebook.RuleBusinessYearStart: true, rulebook.RuleAdmissionApprovals: true, rulebook.RuleBylawsVersion: true, rulebook.RuleBylawsText: true,
-	rulebook.RuleProposalSupportPercent: true, rulebook.RuleAssemblyNoticeDays: true, rulebook.RuleProxyMaxRepresented: true,
+	rulebook.RuleSharePriceCents:            "Price of a share (cents)",
+	rulebook.RuleMinShares:                  "Minimum number of shares",
+	rulebook.RuleMaxShares:                  "Maximum number of shares",
+	rulebook.RuleNoticePeriodMonths:         "Notice period (months)",
+	rulebook.RuleBusinessYearStart:          "Start of the business year (MM-DD)",
+	rulebook.RuleEntitlementVCPUs:           "vCPUs per paid share",
+	rulebook.RuleEntitlementMemory:          "Memory per paid share (MiB)",
+	rulebook.RuleEntitlementDisk:            "Disk per paid share (GiB)",
+	rulebook.RuleAdmissionApprovals:         "Board approvals needed for admission",
+	rulebook.RuleBylawsVersion:              "Version of the bylaws",
+	rulebook.RuleBylawsText:                 "Bylaws",
+	rulebook.RuleProposalSupportPercent:     "Support that puts a proposal on the agenda (% of members)",
+	rulebook.RuleAssemblyNoticeDays:         "Notice period of a general assembly (days)",
+	rulebook.RuleProxyMaxRepresented:        "Members one proxy may represent",
+	rulebook.RuleHouseRulesText:             "House rules",
+	rulebook.RuleInvitationReceiptDays:      "Days after sending when an invitation counts as received",
+	rulebook.RuleElectionMethod:             "Elections: majority_runoff or plurality",
+	rulebook.RuleProxyEligibility:           "Who may act as proxy: members or members_and_relatives",
+	rulebook.RuleTimeZone:                   "Time zone of the cooperative",
+	rulebook.RuleSupervisoryBoard:           "The cooperative has a supervisory board",
+	rulebook.RuleExclusionReasons:           "Reasons for exclusion (§68 GenG)",
+	rulebook.RuleExclusionBody:              "Body that decides an exclusion",
+	rulebook.RuleExclusionHearingDays:       "Days a member has to be heard before exclusion",
+	rulebook.RuleCompulsoryShares:           "Compulsory shares",
+	rulebook.RuleAdditionalContributions:    "Additional contributions in insolvency: none, unlimited or cents per share",
+	rulebook.RuleReplicationIntervalSeconds: "Replication interval (seconds)",
 }
 
 // ruleVersionsAt returns, per key, the version in force at t.
@@ -58,20 +60,29 @@ func ruleVersionsAt(tx *gorm.DB, t time.Time) (map[string]rulebook.RuleVersion, 
 	return out, nil
 }
 
-// ruleIntAt reads one whole-number rule in force at t.
-func ruleIntAt(tx *gorm.DB, key string, t time.Time) (int, error) {
+// ruleStringAt reads one rule in force at t.
+func ruleStringAt(tx *gorm.DB, key string, t time.Time) (string, error) {
 	var v rulebook.RuleVersion
 	err := tx.Where("key = ? AND effective_from <= ?", key, t.UTC()).
 		Order("effective_from DESC, created_at DESC, id DESC").Limit(1).Find(&v).Error
 	if err != nil {
-		return 0, fmt.Errorf("load rule %s: %w", key, err)
+		return "", fmt.Errorf("load rule %s: %w", key, err)
 	}
 	if v.ID == "" {
-		return 0, fmt.Errorf("rule %s has no version in force at %s", key, t.UTC().Format(time.RFC3339))
+		return "", fmt.Errorf("rule %s has no version in force at %s", key, t.UTC().Format(time.RFC3339))
 	}
-	n, err := strconv.Atoi(v.Value)
+	return v.Value, nil
+}
+
+// ruleIntAt reads one whole-number rule in force at t.
+func ruleIntAt(tx *gorm.DB, key string, t time.Time) (int, error) {
+	s, err := ruleStringAt(tx, key, t)
 	if err != nil {
-		return 0, fmt.Errorf("stored rule %s=%q: %w", key, v.Value, err)
+		return 0, err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("stored rule %s=%q: %w", key, s, err)
 	}
 	return n, nil
 }
@@ -96,12 +107,16 @@ func (g *Governance) Registry(ctx context.Context) ([]RuleInfo, error) {
 	}
 	out := make([]RuleInfo, 0, len(rulebook.RuleDefs))
 	for _, def := range rulebook.RuleDefs {
-		v := current[def.Key]
+		v, ok := current[def.Key]
+		if !ok { // a rule added later, still at its default
+			v.Value, _ = rulebook.DefaultValue(def.Key)
+			v.AdoptedBy = "default"
+		}
 		kind := RuleKindParameter
 		if rulebook.IsTextRule(def.Key) {
 			kind = RuleKindText
 		}
-		out = append(out, RuleInfo{Key: def.Key, Title: ruleTitles[def.Key], Kind: kind, Value: v.Value,
+		out = append(out, RuleInfo{Key: def.Key, Title: ruleTitles[def.Key], Kind: kind, Bylaw: rulebook.IsBylawRule(def.Key), Value: v.Value,
 			EffectiveFrom: v.EffectiveFrom, AdoptedBy: v.AdoptedBy, Versions: versions[def.Key]})
 	}
 	return out, nil

@@ -21,37 +21,76 @@ var formNames = map[string]string{
 
 func formatWhen(t time.Time) string { return t.Format("2006-01-02 15:04 UTC") }
 
-func mailInvitation(to, name, userID string, a *assemblyRow, items []AgendaItem) jobargs.SendMail {
+// invitationText is the invitation with the whole agenda, as sent and as
+// kept for the minutes: times in the cooperative's time zone, the place,
+// how to take part online, and how the discussion phase runs (§46(1),
+// §43b GenG).
+func invitationText(a *assemblyRow, items []AgendaItem, loc *time.Location) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Hello %s,\n\nthe board invites you to the general assembly %q.\n\n", name, a.Title)
+	fmt.Fprintf(&b, "The board invites you to the general assembly %q.\n\n", a.Title)
 	fmt.Fprintf(&b, "Form: %s\n", formNames[a.Form])
-	if a.DiscussionStart != nil && a.DiscussionEnd != nil {
-		fmt.Fprintf(&b, "Discussion: %s to %s\n", formatWhen(a.DiscussionStart.UTC()), formatWhen(a.DiscussionEnd.UTC()))
+	if a.Place != "" {
+		fmt.Fprintf(&b, "Place: %s\n", a.Place)
 	}
-	fmt.Fprintf(&b, "Voting: %s to %s\n", formatWhen(a.VotingStart.UTC()), formatWhen(a.VotingEnd.UTC()))
+	if a.AccessDetails != "" {
+		fmt.Fprintf(&b, "Taking part online: %s\n", a.AccessDetails)
+	}
+	if a.DiscussionStart != nil && a.DiscussionEnd != nil {
+		fmt.Fprintf(&b, "Discussion: %s to %s\n", formatIn(*a.DiscussionStart, loc), formatIn(*a.DiscussionEnd, loc))
+	}
+	if a.DiscussionForm != "" {
+		fmt.Fprintf(&b, "How the discussion runs: %s\n", a.DiscussionForm)
+	}
+	fmt.Fprintf(&b, "Voting: %s to %s\n", formatIn(a.VotingStart, loc), formatIn(a.VotingEnd, loc))
 	if a.Description != "" {
 		fmt.Fprintf(&b, "\n%s\n", a.Description)
 	}
 	b.WriteString("\nAgenda:\n")
 	for _, it := range items {
-		fmt.Fprintf(&b, "%d. %s", it.Position, it.Title)
-		switch it.Kind {
-		case ItemBylawChange, ItemBylawNewDuty:
-			fmt.Fprintf(&b, " (change of the bylaws, %d/%d of the votes cast needed)", it.MajorityNum, it.MajorityDen)
-		case ItemElection:
-			fmt.Fprintf(&b, " (election, %d seat(s))", it.Seats)
-		}
-		if it.Secret {
-			b.WriteString(" [secret ballot]")
-		}
-		b.WriteString("\n")
+		writeAgendaLine(&b, it)
 	}
-	b.WriteString("\nYou find the documents and the ballot in the portal under \"Assemblies\". " +
-		"If you cannot take part, you may authorise another member there to vote for you until voting opens.")
+	return b.String()
+}
+
+func writeAgendaLine(b *strings.Builder, it AgendaItem) {
+	fmt.Fprintf(b, "%d. %s", it.Position, it.Title)
+	switch it.Kind {
+	case ItemBylawChange, ItemBylawNewDuty:
+		fmt.Fprintf(b, " (change of the bylaws, %d/%d of the votes cast needed)", it.MajorityNum, it.MajorityDen)
+	case ItemElection:
+		fmt.Fprintf(b, " (election, %d seat(s))", it.Seats)
+	}
+	if it.Secret {
+		b.WriteString(" [secret ballot]")
+	}
+	b.WriteString("\n")
+}
+
+func mailInvitation(to, name, userID string, a *assemblyRow, text string) jobargs.SendMail {
+	body := fmt.Sprintf("Hello %s,\n\n%s\n", name, text) +
+		"You find the documents and the ballot in the portal under \"Assemblies\". " +
+		"If you cannot take part, you may authorise another member there to vote for you until voting opens."
 	return jobargs.SendMail{
 		To: to, Key: "assembly.invitation:" + a.ID + ":" + userID,
 		Subject: "Invitation to the general assembly: " + a.Title,
-		Body:    b.String() + membership.MailSignature,
+		Body:    body + membership.MailSignature,
+	}
+}
+
+// supplementText announces an item added on a demand of members (§45(2),
+// §46(2) GenG); it is appended to the invitation as sent.
+func supplementText(a *assemblyRow, it AgendaItem, sent time.Time, loc *time.Location) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nSupplementary notice of %s: on a demand of members (§45(2) GenG) the agenda of %q is extended by\n", formatIn(sent, loc), a.Title)
+	writeAgendaLine(&b, it)
+	return b.String()
+}
+
+func mailSupplement(to, name, userID string, a *assemblyRow, itemID, text string) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: to, Key: "assembly.supplement:" + itemID + ":" + userID,
+		Subject: "Supplement to the agenda of the general assembly: " + a.Title,
+		Body:    fmt.Sprintf("Hello %s,\n%s", name, text) + membership.MailSignature,
 	}
 }
 

@@ -24,9 +24,9 @@ func TestMinutesQuoteMemberText(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		now := e.Clock.Now()
+		now := e.Clock.Now().AddDate(0, 0, 30)
 		a, err := e.g.CreateAssembly(ctx, e.Board1, e.board, governance.AssemblyInput{Title: "GA <b>", Description: forged,
-			Form: governance.FormVirtual, VotingStart: now, VotingEnd: now.Add(7 * 24 * time.Hour)})
+			Form: governance.FormVirtual, AccessDetails: "In the portal.", VotingStart: now, VotingEnd: now.Add(7 * 24 * time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,9 +34,10 @@ func TestMinutesQuoteMemberText(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.g.SendInvitations(ctx, e.Board1, e.board, a.ID); err != nil {
+		if err := e.g.SendInvitations(ctx, e.Board1, e.board, a.ID); err != nil {
 			t.Fatal(err)
 		}
+		e.Clock.Set(now)
 		if err := e.g.OpenVoting(ctx, e.Board1, e.board, a.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -62,9 +63,10 @@ func TestMinutesQuoteMemberText(t *testing.T) {
 				t.Errorf("member text makes a list: %q", l)
 			}
 		}
-		// The title heading and the item's heading; the result table's
-		// header, rule and row; the one verdict, from the tally.
-		if headings != 2 || tables != 3 || verdicts != 1 || !strings.Contains(md, "\n**Rejected.**\n") {
+		// The title heading, the item's, the participants' and the
+		// invitation's; the result table's header, rule and row; the one
+		// verdict, from the tally.
+		if headings != 4 || tables != 3 || verdicts != 1 || !strings.Contains(md, "\n**Rejected.**\n") {
 			t.Errorf("minutes carry member-made structure (%d headings, %d table lines, %d verdicts):\n%s", headings, tables, verdicts, md)
 		}
 		for _, bad := range []string{"<script", "<b>", "](javascript", "&amp; two"} {

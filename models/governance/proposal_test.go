@@ -3,6 +3,7 @@ package governance_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"allmende/models"
@@ -100,7 +101,7 @@ func TestProposalSupportAndPlacement(t *testing.T) {
 
 		now := e.Clock.Now()
 		a, err := e.g.CreateAssembly(ctx, e.Board1, e.board, governance.AssemblyInput{Title: "GA", Form: governance.FormHybrid,
-			VotingStart: now.AddDate(0, 1, 0), VotingEnd: now.AddDate(0, 1, 1)})
+			Place: "Town hall", AccessDetails: "https://meet.example.org/ga", VotingStart: now.AddDate(0, 1, 0), VotingEnd: now.AddDate(0, 1, 1)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,11 +109,20 @@ func TestProposalSupportAndPlacement(t *testing.T) {
 		if err != nil || len(ad.MustPlace) != 1 || ad.MustPlace[0].ID != p.ID {
 			t.Fatalf("must place = %+v, %v", ad, err)
 		}
+		// No invitation while a demanded proposal is missing (§45(2) GenG).
+		if _, err := e.g.AddItem(ctx, e.Board1, e.board, a.ID, motion("Annual accounts")); err != nil {
+			t.Fatal(err)
+		}
+		err = e.g.SendInvitations(ctx, e.Board1, e.board, a.ID)
+		modelstest.WantCode(t, err, http.StatusConflict)
+		if err == nil || !strings.Contains(err.Error(), "Open the books") {
+			t.Errorf("refusal = %v", err)
+		}
 		it, err := e.g.AddItem(ctx, e.Board1, e.board, a.ID, governance.ItemInput{Kind: governance.ItemOrdinary, ProposalID: p.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if it.Title != "Open the books" || it.MajorityNum != 1 || it.MajorityDen != 2 || it.Position != 1 {
+		if it.Title != "Open the books" || it.MajorityNum != 1 || it.MajorityDen != 2 || it.Position != 2 {
 			t.Errorf("item = %+v", it)
 		}
 		_, err = e.g.AddItem(ctx, e.Board1, e.board, a.ID, governance.ItemInput{Kind: governance.ItemOrdinary, ProposalID: p.ID})
@@ -124,6 +134,9 @@ func TestProposalSupportAndPlacement(t *testing.T) {
 			t.Errorf("placed: %+v", d)
 		}
 		modelstest.WantCode(t, e.g.Support(ctx, ms[3], viewer(ms[3]), p.ID), http.StatusConflict)
+		if err := e.g.SendInvitations(ctx, e.Board1, e.board, a.ID); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
 

@@ -104,6 +104,9 @@ func tally(tx *gorm.DB, a *assemblyRow, closedAt time.Time) (*AssemblyResults, e
 		r.Cast = len(r.Ballots)
 		if it.Kind == ItemElection {
 			countElection(&r, it)
+			if it.ElectionMethod == rulebook.ElectionMajorityRunoff {
+				applyMajority(&r, it)
+			}
 		} else {
 			countMotion(&r)
 		}
@@ -205,6 +208,16 @@ func (g *Governance) CloseVoting(ctx context.Context, actor models.Actor, v mode
 		// Whole seconds: the time is part of the file and must read back
 		// the same from either database.
 		now := g.now()
+		if now.Before(a.VotingEnd) {
+			missing, err := missingVotes(tx, a.ID)
+			if err != nil {
+				return err
+			}
+			if missing > 0 {
+				return models.Conflict(fmt.Sprintf("Voting runs until %s as announced; %d vote(s) of the electorate are not yet cast, so it cannot close early.",
+					a.VotingEnd.UTC().Format("2006-01-02 15:04 UTC"), missing))
+			}
+		}
 		closedAt := now.Truncate(time.Second)
 		if res, err = tally(tx, a, closedAt); err != nil {
 			return err
@@ -217,6 +230,9 @@ func (g *Governance) CloseVoting(ctx context.Context, actor models.Actor, v mode
 		if err := tx.Model(&assemblyRow{}).Where("id = ?", a.ID).Updates(map[string]any{"status": AssemblyClosed,
 			"closed_at": closedAt, "result_file": string(res.ResultFile), "result_hash": res.ResultHash}).Error; err != nil {
 			return fmt.Errorf("close assembly: %w", err)
+		}
+		if err := attend(tx, a.ID, v.UserID, AttendOnline, now); err != nil { // the board member closing it is present
+			return err
 		}
 		items, err := loadItems(tx, a.ID)
 		if err != nil {
@@ -263,10 +279,11 @@ func reinsertSecretBallots(tx *gorm.DB, assemblyID string) error {
 	return nil
 }
 
-// decideProposal records the outcome of an item's proposal; an adopted
-// change of the rules becomes a new rule version adopted by the item. It
-// takes effect from the date the proposal named, or now if that has
-// passed: a decision does not reach back into what members already did.
+// decideProposal records the outcome of an item's proposal. An adopted
+// change of rules that are not bylaw rules becomes a new rule version at
+// once, from the date the proposal named, or now if that has passed: a
+// decision does not reach back into what members already did. Its bylaw
+// rules wait for the entry in the register (§16(6) GenG, registration.go).
 func (g *Governance) decideProposal(tx *gorm.DB, actor models.Actor, it AgendaItem, adopted bool, closedAt time.Time) error {
 	p, err := loadProposal(tx, it.ProposalID)
 	if err != nil {
@@ -286,11 +303,20 @@ func (g *Governance) decideProposal(tx *gorm.DB, actor models.Actor, it AgendaIt
 	if p.Kind == ProposalText {
 		values = map[string]string{p.RuleKey: p.NewText}
 	}
+	bylaw, other := splitBylawValues(values)
+	if len(bylaw) > 0 {
+		if err := awaitRegistration(tx, actor, p, it, bylaw, closedAt); err != nil {
+			return err
+		}
+	}
+	if len(other) == 0 {
+		return nil
+	}
 	from := p.EffectiveFrom
 	if from.Before(closedAt) {
 		from = closedAt
 	}
-	err = rulebook.SetRulesTx(tx, actor, values, from, it.ID, g.now(), "")
+	err = rulebook.SetRulesTx(tx, actor, other, from, it.ID, g.now(), "")
 	if de, ok := models.AsError(err); ok && de.Fields != nil {
 		// The rules changed since the proposal was checked and the
 		// combination no longer fits (say, a new maximum below its

@@ -21,6 +21,7 @@ func TestMajoritiesTallyAndMinutes(t *testing.T) {
 		ctx := context.Background()
 		e := newGEnv(t, db)
 		ms := e.members(t, "m", 9)
+		e.SetRule(t, rulebook.RuleElectionMethod, rulebook.ElectionPlurality) // the bylaws' option
 		a, items := e.assembly(t, true,
 			governance.ItemInput{Title: "Bylaws: 3 yes, 1 no, 5 abstain", Kind: governance.ItemBylawChange},
 			governance.ItemInput{Title: "Bylaws: 2 yes, 1 no", Kind: governance.ItemBylawChange, Secret: true},

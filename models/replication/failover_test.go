@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,6 +202,62 @@ func TestFailoverDirtyCopy(t *testing.T) {
 		p, err = e.reps.FailoverOverview(ctx, e.adminV, a.ID)
 		if err != nil || len(p.VMs) != 1 || p.VMs[0].Ready || p.VMs[0].Reason != replication.NoGoodCopyReason {
 			t.Fatalf("dirty copy: %v %+v", err, p.VMs)
+		}
+	})
+}
+
+// A staged run leaves the good copy a failover may start from until its
+// copy is recorded complete; while that is being put into the copy, the
+// VM waits (with the reason), and once applied the newer copy is good.
+func TestFailoverStagedCopy(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db)
+		e.addHost(t, "a", 16)
+		e.addHost(t, "b", 16)
+		m, mv := e.member(t, "m@example.org")
+		vm := e.mustCreate(t, m, mv, "v")
+		e.advance(time.Hour)
+		e.goodCopy(t, vm.ID)
+		e.advance(time.Hour)
+		spec, err := e.reps.BeginRun(ctx, vm.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if spec.Staging != replication.StagingVolume(vm) || spec.Apply != nil {
+			t.Fatalf("run over a good copy: %+v", spec)
+		}
+		ready := func(what string, want bool, reason string) {
+			t.Helper()
+			p, err := e.reps.FailoverOverview(ctx, e.adminV, vm.HostID)
+			if err != nil || len(p.VMs) != 1 || p.VMs[0].Ready != want || !strings.Contains(p.VMs[0].Reason, reason) {
+				t.Fatalf("%s: %v %+v", what, err, p.VMs)
+			}
+		}
+		ready("while the run sends", false, "a copy is being written")
+		st := replication.Staged{Size: 10 << 30, Ranges: [][2]uint64{{0, 65536}, {1 << 20, 4096}}}
+		if err := e.reps.RecordStaged(ctx, spec.RunID, st, replication.Outcome{BytesSent: 69632, Extents: 2, Verified: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.reps.FinishApply(ctx, spec.RunID, 0, errors.New("connection reset")); err != nil {
+			t.Fatal(err)
+		}
+		ready("apply pending", false, "being put in place")
+		// The next run is the rest of that one: the same ranges.
+		e.advance(time.Hour)
+		again, err := e.reps.BeginRun(ctx, vm.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.RunID != spec.RunID || again.Apply == nil || len(again.Apply.Ranges) != 2 || again.Apply.Ranges[1] != st.Ranges[1] {
+			t.Fatalf("rest of the run: %+v", again)
+		}
+		if err := e.reps.FinishApply(ctx, again.RunID, time.Second, nil); err != nil {
+			t.Fatal(err)
+		}
+		ready("applied", true, "")
+		if s := e.status(t, vm.ID); s.State != replication.StateGood || !s.LastGoodAt.Equal(spec.StartedAt) || s.BytesLast != 69632 {
+			t.Fatalf("after the apply: %+v", s)
 		}
 	})
 }

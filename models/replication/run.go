@@ -113,7 +113,10 @@ type RunSpec struct {
 
 // StagingVolume is the volume on the replica host that a run writes into
 // before the replica.
-func StagingVolume(vm *compute.VM) string { return vm.DiskVolume() + "-staging" }
+func StagingVolume(vm *compute.VM) string { return StagingOf(vm.DiskVolume()) }
+
+// StagingOf is the staging volume of the copy named volume.
+func StagingOf(volume string) string { return volume + "-staging" }
 
 // Staged is a complete, verified copy in the staging volume: the ranges to
 // put into the replica.

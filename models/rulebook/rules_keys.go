@@ -29,6 +29,17 @@ const (
 	RuleProxyMaxRepresented    = "proxy_max_represented"
 	RuleHouseRulesText         = "house_rules_text"
 
+	// General assemblies (issue 16). The days after sending on which an
+	// invitation counts as received (§46(1) GenG counts the notice from
+	// then), how elections are decided (§43(2) GenG: majority of the valid
+	// votes with a runoff, unless the bylaws choose plurality), who may act
+	// as proxy (§43(5) GenG), and the time zone of the cooperative, in
+	// which invitations give their times and notice days are counted.
+	RuleInvitationReceiptDays = "invitation_receipt_days"
+	RuleElectionMethod        = "election_method"   // majority_runoff | plurality
+	RuleProxyEligibility      = "proxy_eligibility" // members | members_and_relatives
+	RuleTimeZone              = "time_zone"
+
 	// Replication (models/replication): how often a VM's disk is copied
 	// to its standby host unless its plan says otherwise.
 	RuleReplicationIntervalSeconds = "replication_interval_seconds"
@@ -163,6 +174,28 @@ var RuleDefs = []ruleDef{
 		}
 		return ""
 	}},
+	{RuleInvitationReceiptDays, func(p *RuleParams, v string) string {
+		_, msg := parseIntIn(v, 0, 14)
+		return msg
+	}},
+	{RuleElectionMethod, func(p *RuleParams, v string) string {
+		if v != ElectionMajorityRunoff && v != ElectionPlurality {
+			return "Choose majority_runoff or plurality."
+		}
+		return ""
+	}},
+	{RuleProxyEligibility, func(p *RuleParams, v string) string {
+		if v != ProxyMembers && v != ProxyMembersAndRelatives {
+			return "Choose members or members_and_relatives."
+		}
+		return ""
+	}},
+	{RuleTimeZone, func(p *RuleParams, v string) string {
+		if _, err := time.LoadLocation(v); err != nil || v == "" || v == "Local" {
+			return "Enter a time zone of the IANA database, e.g. Europe/Berlin."
+		}
+		return ""
+	}},
 	{RuleReplicationIntervalSeconds, func(p *RuleParams, v string) string {
 		n, msg := parseIntIn(v, MinReplicationIntervalSeconds, MaxReplicationIntervalSeconds)
 		p.ReplicationIntervalSeconds = n
@@ -223,6 +256,39 @@ var RuleDefs = []ruleDef{
 		return `Enter "none", "unlimited" or the liability sum per share in cents.`
 	}},
 }
+
+// Values of the election and proxy rules.
+const (
+	ElectionMajorityRunoff   = "majority_runoff"
+	ElectionPlurality        = "plurality"
+	ProxyMembers             = "members"
+	ProxyMembersAndRelatives = "members_and_relatives"
+)
+
+// bylawRules are part of the bylaws: a change needs three quarters of the
+// votes cast (§16(2) GenG) and takes effect only when it is entered in the
+// register of cooperatives (§16(6) GenG). The entitlements, the house rules,
+// the time zone and the replication interval are set by ordinary
+// resolution and apply at once.
+var bylawRules = map[string]bool{
+	RuleSharePriceCents: true, RuleMinShares: true, RuleMaxShares: true, RuleNoticePeriodMonths: true,
+	RuleBusinessYearStart: true, RuleAdmissionApprovals: true, RuleBylawsVersion: true, RuleBylawsText: true,
+	RuleProposalSupportPercent: true, RuleAssemblyNoticeDays: true, RuleProxyMaxRepresented: true,
+	RuleInvitationReceiptDays: true, RuleElectionMethod: true, RuleProxyEligibility: true,
+	// The bylaws must say these (§6 no. 3, §7a, §9(1), §68(1) GenG).
+	RuleSupervisoryBoard: true, RuleExclusionReasons: true, RuleExclusionBody: true, RuleExclusionHearingDays: true,
+	RuleCompulsoryShares: true, RuleAdditionalContributions: true,
+}
+
+// DefaultValue is the value a rule added after seeding has until a version
+// is adopted (ruleDefaults), and whether it has one.
+func DefaultValue(key string) (string, bool) {
+	v, ok := ruleDefaults[key]
+	return v, ok
+}
+
+// IsBylawRule tells whether key is a rule of the bylaws.
+func IsBylawRule(key string) bool { return bylawRules[key] }
 
 func RuleDefByKey(key string) (ruleDef, bool) {
 	for _, d := range RuleDefs {

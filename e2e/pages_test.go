@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	_ "embed"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"allmende/models/account"
+)
+
+// axe-core 4.14.1 (npm, MPL-2.0), for the accessibility check below; only
+// the tests load it, never the portal.
+//
+//go:embed testdata/axe.min.js
+var axeSource string
+
+// phoneWidth is a small phone's CSS width (iPhone 12-15: 390 px).
+const phoneWidth = 390
+
+// TestEveryPageOnPhone crawls the portal as an admin who is also on the
+// board and a member, and as a plain member, following every link from
+// the dashboard, at a phone's width. On every page it checks that nothing
+// scrolls sideways and that axe-core finds no serious or critical
+// accessibility violation. New pages are covered as soon as a link leads
+// to them.
+func TestEveryPageOnPhone(t *testing.T) {
+	p := startPortal(t)
+	b := startBrowser(t)
+	p.register(t, "Ada Admin", "ada@example.org", "analytical-engine-1843", account.RoleAdmin, account.RoleBoard, account.RoleMember)
+	p.register(t, "Max Member", "max@example.org", "a-member-password-1", account.RoleMember)
+
+	for _, who := range []struct{ email, password string }{
+		{"ada@example.org", "analytical-engine-1843"},
+		{"max@example.org", "a-member-password-1"},
+	} {
+		t.Run(who.email, func(t *testing.T) {
+			tab := b.newTabWithin(t, p.url, 8*tabTimeout)
+			run(t, tab.ctx, chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile))
+			checkPage(t, tab, "/login")
+			tab.logIn(who.email, who.password)
+			seen := map[string]bool{}
+			queue := []string{"/"}
+			for len(queue) > 0 && len(seen) < 150 {
+				path := queue[0]
+				queue = queue[1:]
+				if seen[path] {
+					continue
+				}
+				seen[path] = true
+				for _, link := range checkPage(t, tab, path) {
+					if !seen[link] {
+						queue = append(queue, link)
+					}
+				}
+			}
+			pages := make([]string, 0, len(seen))
+			for path := range seen {
+				pages = append(pages, path)
+			}
+			sort.Strings(pages)
+			t.Logf("%d pages checked: %s", len(pages), strings.Join(pages, " "))
+			if len(pages) < 5 {
+				t.Errorf("the crawl found only %d pages", len(pages))
+			}
+		})
+	}
+}
+
+// axeViolation is what the test reports of one axe-core finding.
+type axeViolation struct {
+	ID      string   `json:"id"`
+	Impact  string   `json:"impact"`
+	Help    string   `json:"help"`
+	Targets []string `json:"targets"`
+}
+
+// checkPage opens path, checks width and accessibility, and returns the
+// page's links to other pages of the portal.
+func checkPage(t *testing.T, tab *tab, path string) []string {
+	t.Helper()
+	tab.open(path)
+	width := run(t, tab.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+	if width > phoneWidth {
+		wide := run(t, tab.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("body *"))
+			.filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest(".table-wrap"))
+			.slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className ? "." + String(e.className).replace(/ /g, ".") : ""))`))
+		t.Errorf("%s scrolls sideways on a %d px phone: %d px wide (%s)", path, phoneWidth, width, strings.Join(wide, ", "))
+	}
+	// The folded navigation is one line: the brand and the menu button.
+	if oneLine := run(t, tab.ctx, chromedp.Evaluate[bool](`(() => {
+		const brand = document.querySelector("nav .brand"), menu = document.querySelector("nav .nav-menu > summary");
+		if (!menu) return !document.querySelector("nav a[href='/account']"); // signed out: two links
+		const a = brand.getBoundingClientRect(), b = menu.getBoundingClientRect();
+		return b.top < a.bottom && a.top < b.bottom && b.height > 0;
+	})()`)); !oneLine {
+		t.Errorf("%s: the folded navigation takes more than one line on a %d px phone", path, phoneWidth)
+	}
+	run(t, tab.ctx, chromedp.Evaluate[chromedp.Void](axeSource))
+	raw := run(t, tab.ctx, chromedp.Evaluate[string](`axe.run(document, {resultTypes: ["violations"]}).then(r => JSON.stringify(
+		r.violations.filter(v => v.impact === "serious" || v.impact === "critical")
+			.map(v => ({id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map(n => n.target.join(" "))}))))`,
+		chromedp.EvalAwaitPromise))
+	var violations []axeViolation
+	if err := json.Unmarshal([]byte(raw), &violations); err != nil {
+		t.Fatalf("axe on %s: %v", path, err)
+	}
+	for _, v := range violations {
+		t.Errorf("%s: axe %s (%s): %s at %s", path, v.ID, v.Impact, v.Help, strings.Join(v.Targets, "; "))
+	}
+	hrefs := run(t, tab.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("a[href^='/']")).map(a => a.getAttribute("href"))`))
+	var links []string
+	for _, h := range hrefs {
+		u, err := url.Parse(h)
+		if err != nil || !crawlable(u.Path) {
+			continue
+		}
+		links = append(links, u.Path)
+	}
+	return links
+}
+
+// crawlable leaves out what is not a page: assets, downloads, the raw
+// mail files, and the console's socket.
+func crawlable(path string) bool {
+	for _, skip := range []string{"/static/", "/api/", "/metrics", "/healthz", "/readyz"} {
+		if strings.HasPrefix(path, skip) {
+			return false
+		}
+	}
+	for _, suffix := range []string{".csv", ".json", ".eml", ".md", ".txt", "/ws", "/download"} {
+		if strings.HasSuffix(path, suffix) {
+			return false
+		}
+	}
+	return path != "" && path != http.MethodPost
+}
