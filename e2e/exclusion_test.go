@@ -158,4 +158,20 @@ func TestExclusionEndsAtBusinessYearEndInBrowser(t *testing.T) {
 		t.Errorf("left on %q, want %q", got, views.Day(yearEnd)+" (exclusion)")
 	}
 	waitForOutboxMail(t, p.dataDir, evaEml, "Your membership has ended by exclusion")
+
+	// The pages of this flow fit a phone: no sideways scrolling at 390 px.
+	for _, c := range []struct {
+		tb    *tab
+		paths []string
+	}{{anna, []string{memberPage, xPath, "/board/organs", "/board/shares", "/members"}}, {evaTab, []string{"/membership"}}} {
+		run(t, c.tb.ctx, chromedp.EmulateViewport(390, 844))
+		for _, path := range c.paths {
+			c.tb.open(path)
+			if w := run(t, c.tb.ctx, chromedp.Evaluate[int]("document.documentElement.scrollWidth")); w > 390 {
+				t.Errorf("%s is %d px wide on a 390 px phone", path, w)
+			}
+		}
+	}
+	anna.open(xPath)
+	anna.screenshot("exclusion-board-phone.png")
 }

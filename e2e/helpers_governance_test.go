@@ -52,7 +52,7 @@ func (c *coop) admitPaid(t *testing.T, p *portal, clock models.Clock, board []mo
 	}
 	m, err := c.members.Apply(ctx, models.Actor{UserID: u.ID, Email: u.Email}, u.ID, membership.ApplicationInput{
 		PersonKind: membership.PersonNatural, LegalName: name, Street: "Hauptstr. 1", PostalCode: "10115", City: "Berlin",
-		Country: "DE", Shares: shares, AcceptBylaws: true, BylawsVersion: rules.BylawsVersion,
+		Country: "DE", Shares: shares, AcceptBylaws: true, BylawsVersion: rules.BylawsVersion, AcknowledgeNoticePeriod: true,
 	})
 	if err != nil {
 		t.Fatalf("apply %s: %v", email, err)

@@ -76,6 +76,7 @@ func TestMembership(t *testing.T) {
 		tb.setChecked("#f-sepa_mandate", true)
 		tb.retype("#f-iban", iban)
 		tb.retype("#f-account_holder", name)
+		tb.setChecked("#f-acknowledge_notice", true)
 		tb.setChecked("#f-accept_bylaws", true)
 	}
 
@@ -107,7 +108,7 @@ func TestMembership(t *testing.T) {
 		tab.submit(applySel, http.StatusUnprocessableEntity)
 		tab.wantFieldError("#f-shares", "e-f-shares", sharesMsg)
 		tab.wantFieldError("#f-iban", "e-iban", "This is not a valid IBAN; please check it for typos.")
-		tab.wantFieldError("#f-accept_bylaws", "e-accept_bylaws", "To become a member you need to accept the bylaws.")
+		tab.wantFieldError("#f-accept_bylaws", "e-accept_bylaws", "To become a member you need to make the declaration and accept the bylaws.")
 		if n := len(tab.texts(".field-error")); n != 3 {
 			t.Errorf("%d field errors shown, want 3 (shares, IBAN, bylaws)", n)
 		}
@@ -371,7 +372,7 @@ func TestMembership(t *testing.T) {
 		}
 		m, err := co.members.Apply(ctx, models.Actor{UserID: u.ID, Email: u.Email}, u.ID, membership.ApplicationInput{
 			PersonKind: membership.PersonNatural, LegalName: n, Street: "Hauptstr. 1", PostalCode: "10115", City: "Berlin",
-			Country: "DE", Shares: 1, AcceptBylaws: true, BylawsVersion: rules.BylawsVersion,
+			Country: "DE", Shares: 1, AcceptBylaws: true, BylawsVersion: rules.BylawsVersion, AcknowledgeNoticePeriod: true,
 		})
 		if err != nil {
 			t.Fatal(err)

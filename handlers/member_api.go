@@ -28,8 +28,10 @@ type apiApplicationRequest struct {
 	SEPAMandate    bool   `json:"sepa_mandate"`
 	IBAN           string `json:"iban"`
 	AccountHolder  string `json:"account_holder"`
-	AcceptBylaws   bool   `json:"accept_bylaws"`
+	AcceptBylaws   bool   `json:"accept_bylaws"` // also makes the declaration (§15a GenG)
 	BylawsVersion  string `json:"bylaws_version"`
+	// AcknowledgeNotice: required when the notice period exceeds a year.
+	AcknowledgeNotice bool `json:"acknowledge_notice"`
 }
 
 // apiShares is the body of POST /membership/shares and /membership/notice.
@@ -171,7 +173,7 @@ func (h *Handler) APIApplyForMembership(c echo.Context) error {
 		PersonKind: in.PersonKind, LegalName: in.LegalName, Organisation: in.Organisation, Representative: in.Representative,
 		Street: in.Street, PostalCode: in.PostalCode, City: in.City, Country: in.Country, Shares: in.Shares,
 		SEPAMandate: in.SEPAMandate, IBAN: in.IBAN, AccountHolder: in.AccountHolder,
-		AcceptBylaws: in.AcceptBylaws, BylawsVersion: in.BylawsVersion,
+		AcceptBylaws: in.AcceptBylaws, BylawsVersion: in.BylawsVersion, AcknowledgeNoticePeriod: in.AcknowledgeNotice,
 	})
 	if err != nil {
 		return err

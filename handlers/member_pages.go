@@ -17,7 +17,7 @@ import (
 // joinFields are the inputs of the membership application form.
 var joinFields = []string{"person_kind", "legal_name", "organisation", "representative",
 	"street", "postal_code", "city", "country", "shares",
-	"sepa_mandate", "iban", "account_holder", "accept_bylaws", "bylaws_version"}
+	"sepa_mandate", "iban", "account_holder", "accept_bylaws", "bylaws_version", "acknowledge_notice"}
 
 // ShowMembership shows the member's page, an applicant's status, or — for
 // an account that never applied — the form to join.
@@ -108,6 +108,7 @@ func (h *Handler) ApplyForMembership(c echo.Context) error {
 		Shares:      formNumber(f.Value("shares")),
 		SEPAMandate: f.Value("sepa_mandate") != "", IBAN: f.Value("iban"), AccountHolder: f.Value("account_holder"),
 		AcceptBylaws: f.Value("accept_bylaws") != "", BylawsVersion: f.Value("bylaws_version"),
+		AcknowledgeNoticePeriod: f.Value("acknowledge_notice") != "",
 	}
 	if _, err := h.Members.Apply(c.Request().Context(), actor(c), CurrentUser(c).ID, in); err != nil {
 		status, ok := formFailure(err, &f)

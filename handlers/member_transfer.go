@@ -80,3 +80,47 @@ func (h *Handler) AgreeTransfer(c echo.Context) error {
 	}
 	return h.flashTo(c, "success", msg, "/membership#transfers")
 }
+
+// WithdrawTransfer takes back a transfer the board has not carried out.
+func (h *Handler) WithdrawTransfer(c echo.Context) error {
+	if err := h.Members.WithdrawTransfer(c.Request().Context(), actor(c), CurrentUser(c).ID, c.Param("id")); err != nil {
+		return h.refused(c, err, "/membership#transfers")
+	}
+	return h.flashTo(c, "success", "The transfer has been withdrawn.", "/membership#transfers")
+}
+
+// ShowBylaws shows the bylaws in force, to print or save.
+func (h *Handler) ShowBylaws(c echo.Context) error {
+	r, err := h.Rules.Current(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	p, err := h.page(c, "Bylaws", "membership")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.BylawsPage(p, r))
+}
+
+// ShowMemberList is the member list members may inspect (§31 GenG).
+func (h *Handler) ShowMemberList(c echo.Context) error {
+	entries, err := h.Members.MemberList(c.Request().Context(), viewer(CurrentUser(c)))
+	if err != nil {
+		return err
+	}
+	p, err := h.page(c, "Member list", "member-list")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.MemberListPage(p, entries))
+}
+
+// OwnEntries downloads a copy of the member's own entries (§31 GenG).
+func (h *Handler) OwnEntries(c echo.Context) error {
+	text, err := h.Members.OwnEntries(c.Request().Context(), CurrentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="member-list-entries.txt"`)
+	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(text))
+}

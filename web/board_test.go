@@ -62,7 +62,7 @@ func (d *domain) apply(t *testing.T, email, name string, shares int) string {
 	}
 	m, err := d.members.Apply(ctx, models.Actor{UserID: u.ID, Email: u.Email}, u.ID, membership.ApplicationInput{
 		PersonKind: membership.PersonNatural, LegalName: name, Street: "Hauptstr. 1", PostalCode: "10115", City: "Berlin",
-		Country: "DE", Shares: shares, AcceptBylaws: true, BylawsVersion: p.BylawsVersion,
+		Country: "DE", Shares: shares, AcceptBylaws: true, BylawsVersion: p.BylawsVersion, AcknowledgeNoticePeriod: true,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -20,12 +20,12 @@ import (
 func joinValues(name string, shares string) url.Values {
 	return url.Values{
 		"person_kind": {"natural"}, "legal_name": {name}, "street": {"Analytical Way 7"}, "postal_code": {"10115"},
-		"city": {"Berlin"}, "country": {"DE"}, "shares": {shares}, "accept_bylaws": {"yes"}, "bylaws_version": {"2026-1"},
+		"city": {"Berlin"}, "country": {"DE"}, "shares": {shares}, "accept_bylaws": {"yes"}, "bylaws_version": {"2026-1"}, "acknowledge_notice": {"yes"},
 	}
 }
 
 const joinJSON = `{"person_kind":"natural","legal_name":"Grace Hopper","street":"Navy Yard 1","postal_code":"20374",
-	"city":"Washington","country":"US","shares":3,"accept_bylaws":true,"bylaws_version":"2026-1"}`
+	"city":"Washington","country":"US","shares":3,"accept_bylaws":true,"bylaws_version":"2026-1","acknowledge_notice":true}`
 
 func TestJoinBadInput(t *testing.T) {
 	srv, base, _ := startServer(t, "none")
@@ -37,17 +37,24 @@ func TestJoinBadInput(t *testing.T) {
 	wantStatus(t, resp, http.StatusOK)
 	wantContains(t, body, "Join the cooperative", `action="/membership/apply"`, `name="bylaws_version" value="2026-1"`,
 		"The bylaws, version 2026-1", "The bylaws of the cooperative, version 2026-1.", "EUR 50.00", "at least 1", "at most 100",
-		`value="Test ada@example.org"`)
+		`value="Test ada@example.org"`, `id="join-declaration"`, "I undertake to pay in the full amount of the shares",
+		"The bylaws exclude any obligation of members to make additional contributions",
+		"I acknowledge expressly that this notice period is longer than one year.", `href="/membership/bylaws"`)
+	resp, body = c.get("/membership/bylaws")
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, "Bylaws, version 2026-1", "The bylaws of the cooperative, version 2026-1.")
 
 	form := joinValues("Ada Lovelace", "101")
 	form.Set("sepa_mandate", "yes")
 	form.Set("iban", "DE00 1234 5678")
 	form.Set("account_holder", "Ada Lovelace")
 	form.Del("accept_bylaws")
+	form.Del("acknowledge_notice")
 	resp, body = c.submit("/membership", "/membership/apply", form)
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
 	wantContains(t, body, "Subscribe between 1 and 100 shares.", "This is not a valid IBAN",
-		"To become a member you need to accept the bylaws.", `aria-invalid="true"`,
+		"Acknowledge that you can leave only with 24 months&#39; notice.",
+		"To become a member you need to make the declaration and accept the bylaws.", `aria-invalid="true"`,
 		`value="Ada Lovelace"`, `value="Analytical Way 7"`, `value="DE00 1234 5678"`, `value="101"`)
 	if !regexp.MustCompile(`name="sepa_mandate"[^>]*\bchecked\b`).MatchString(body) {
 		t.Error("the SEPA mandate checkbox lost its tick")

@@ -30,9 +30,13 @@ func organRoutes(user *echo.Group, h *handlers.Handler) {
 	user.POST("/board/shares/:id/reject", h.RejectShares, board)
 	user.POST("/board/notices/:id/withdrawal", h.DecideNoticeWithdrawal, board)
 	user.POST("/membership/notice/early", h.GiveEarlyNotice)
+	user.GET("/membership/bylaws", h.ShowBylaws)
+	user.GET("/members", h.ShowMemberList)
+	user.GET("/membership/entries.txt", h.OwnEntries)
 	user.GET("/membership/transfer", h.ShowTransfer)
 	user.POST("/membership/transfer", h.ProposeTransfer)
 	user.POST("/membership/transfer/:id/agree", h.AgreeTransfer)
+	user.POST("/membership/transfer/:id/withdraw", h.WithdrawTransfer)
 	user.POST("/board/transfers/:id/execute", h.ExecuteTransfer, board)
 	user.POST("/board/transfers/:id/refuse", h.RefuseTransfer, board)
 }

@@ -42,7 +42,22 @@ func TestTransferOfCapitalPages(t *testing.T) {
 	bob.login("bob@example.org", "correct horse battery")
 	anna.login("anna@board.example", "correct horse battery")
 
-	resp, body := ada.submit("/membership/transfer", "/membership/transfer", url.Values{"to": {"99"}})
+	// §31 GenG: members inspect the member list and copy their entries.
+	resp, body := ada.get("/members")
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, `id="member-list"`, "Ada Lovelace", "Bob Builder", "Hauptstr. 1, 10115 Berlin, DE")
+	resp, body = ada.get("/membership/entries.txt")
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, "Member number: 1", "Name: Ada Lovelace")
+	resp, _ = anna.get("/members") // the board without a membership may too
+	wantStatus(t, resp, http.StatusOK)
+	stranger := newClient(t, base)
+	createUser(t, srv, "stranger@example.org")
+	stranger.login("stranger@example.org", "correct horse battery")
+	resp, _ = stranger.get("/members")
+	wantStatus(t, resp, http.StatusForbidden)
+
+	resp, body = ada.submit("/membership/transfer", "/membership/transfer", url.Values{"to": {"99"}})
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
 	wantContains(t, body, "No member in good standing has this member number.")
 	resp, body = ada.submit("/membership/transfer", "/membership/transfer", url.Values{"to": {"2"}})

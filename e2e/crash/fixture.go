@@ -130,7 +130,7 @@ func SetupOn(ctx context.Context, dsn, dataDir, hostName string, log *slog.Logge
 	}
 	m, err := members.Apply(ctx, models.Actor{UserID: u.ID, Email: u.Email}, u.ID, membership.ApplicationInput{
 		PersonKind: membership.PersonNatural, LegalName: "Member", Street: "Hauptstr. 1", PostalCode: "10115", City: "Berlin",
-		Country: "DE", Shares: 1, AcceptBylaws: true, BylawsVersion: p.BylawsVersion})
+		Country: "DE", Shares: 1, AcceptBylaws: true, BylawsVersion: p.BylawsVersion, AcknowledgeNoticePeriod: true})
 	if err != nil {
 		return nil, fmt.Errorf("apply: %w", err)
 	}

@@ -43,6 +43,7 @@ var ruleTitles = map[string]string{
 	rulebook.RuleExclusionBody:              "Body that decides an exclusion",
 	rulebook.RuleExclusionHearingDays:       "Days a member has to be heard before exclusion",
 	rulebook.RuleCompulsoryShares:           "Compulsory shares",
+	rulebook.RuleAdditionalContributions:    "Additional contributions in insolvency: none, unlimited or cents per share",
 	rulebook.RuleReplicationIntervalSeconds: "Replication interval (seconds)",
 	rulebook.RulePriceVCPUHour:              "Price of a vCPU-hour (thousandths of a cent)",
 	rulebook.RulePriceMemoryGiBHour:         "Price of a GiB-hour of memory (thousandths of a cent)",
@@ -116,7 +117,11 @@ func (g *Governance) Registry(ctx context.Context) ([]RuleInfo, error) {
 	}
 	out := make([]RuleInfo, 0, len(rulebook.RuleDefs))
 	for _, def := range rulebook.RuleDefs {
-		v := current[def.Key]
+		v, ok := current[def.Key]
+		if !ok { // a rule added later, still at its default
+			v.Value, _ = rulebook.DefaultValue(def.Key)
+			v.AdoptedBy = "default"
+		}
 		kind := RuleKindParameter
 		if rulebook.IsTextRule(def.Key) {
 			kind = RuleKindText

@@ -248,6 +248,9 @@ func (s *Memberships) DecideExclusion(ctx context.Context, actor models.Actor, e
 		if x.Decision != "" {
 			return models.Conflict("The decision has already been taken.")
 		}
+		if x.ClosedAt != nil || (m.Status != StatusMember && m.Status != StatusLeaving) {
+			return models.Conflict("This membership has ended; there is nothing left to decide.")
+		}
 		// The hearing comes first: a decision before the member could
 		// answer would void the exclusion.
 		if !x.Heard(day) || (x.StatementAt != nil && day.Before(kit.DateOf(*x.StatementAt)) && !day.After(x.HearingDeadline)) {

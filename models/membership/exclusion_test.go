@@ -231,6 +231,14 @@ func TestExclusionDecidedBySupervisoryBoard(t *testing.T) {
 		if de := modelstest.WantCode(t, e.Memberships.DecideExclusion(ctx, e.Board2, x.ID, in), http.StatusForbidden); !strings.Contains(de.Safe, "supervisory board") {
 			t.Errorf("message = %q", de.Safe)
 		}
+		// The supervisory board finds the proceedings on the organs page.
+		ov, err := e.Memberships.Organs().Overview(ctx, models.Viewer{UserID: sup.UserID})
+		if err != nil || len(ov.Exclusions) != 1 || ov.Exclusions[0].ID != x.ID || ov.Exclusions[0].Body != membership.BodySupervisoryBoard {
+			t.Fatalf("open exclusions on the organs page = %+v, %v", ov, err)
+		}
+		if _, err := e.Memberships.Exclusion(ctx, models.Viewer{UserID: sup.UserID}, x.ID); err != nil {
+			t.Fatal(err)
+		}
 		if err := e.Memberships.DecideExclusion(ctx, sup, x.ID, in); err != nil {
 			t.Fatal(err)
 		}
@@ -238,6 +246,78 @@ func TestExclusionDecidedBySupervisoryBoard(t *testing.T) {
 		modelstest.WantCode(t, e.Memberships.RecordExclusionLetter(ctx, sup, x.ID, e.Clock.Now()), http.StatusForbidden)
 		if err := e.Memberships.RecordExclusionLetter(ctx, e.Board2, x.ID, e.Clock.Now()); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestExclusionHearingThenGeneralAssemblyDecides: where the bylaws give the
+// decision to the general assembly, the board records it with the
+// resolution as reference.
+func TestExclusionHearingThenGeneralAssemblyDecides(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		e := modelstest.NewMEnv(t, db)
+		e.SetRule(t, rulebook.RuleExclusionBody, "general_assembly")
+		_, a := e.Member(t, "ada@example.org", "Ada Lovelace", 1)
+		x, err := e.Memberships.OpenExclusion(ctx, e.Board1, a.ID, membership.ExclusionInput{Reason: reasons(t, e)[2], Facts: "Ran a spam relay."})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Memberships.RecordStatement(ctx, e.Board2, x.ID, "Heard at the assembly."); err != nil {
+			t.Fatal(err)
+		}
+		in := membership.DecisionInput{Exclude: true, DecidedOn: e.Clock.Now()}
+		modelstest.FieldErr(t, e.Memberships.DecideExclusion(ctx, e.Board1, x.ID, in), "reference")
+		in.Reference = "General assembly 2026, item 4"
+		if err := e.Memberships.DecideExclusion(ctx, e.Board1, x.ID, in); err != nil {
+			t.Fatal(err)
+		}
+		if o := e.Overview(t, mustUser(t, db, a.ID)); o.Exclusion.DecisionReference != in.Reference || o.Exclusion.Body != membership.BodyGeneralAssembly {
+			t.Errorf("decision = %+v", o.Exclusion)
+		}
+	})
+}
+
+func mustUser(t *testing.T, db *models.DB, membershipID string) string {
+	t.Helper()
+	var id string
+	if err := db.Gorm.Raw("SELECT user_id FROM memberships WHERE id = ?", membershipID).Scan(&id).Error; err != nil || id == "" {
+		t.Fatalf("user of %s: %v", membershipID, err)
+	}
+	return id
+}
+
+// TestExclusionClosedWhenMembershipEndsByNotice: a member who leaves by
+// notice while proceedings run is not excluded afterwards.
+func TestExclusionClosedWhenMembershipEndsByNotice(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		e := modelstest.NewMEnv(t, db)
+		e.SetRule(t, rulebook.RuleNoticePeriodMonths, "3")
+		ada, a := e.Member(t, "ada@example.org", "Ada Lovelace", 1)
+		sub, err := e.Memberships.SubscribeShares(ctx, ada, ada.UserID, 1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Memberships.GiveNotice(ctx, ada, ada.UserID, 0); err != nil {
+			t.Fatal(err)
+		}
+		x, err := e.Memberships.OpenExclusion(ctx, e.Board1, a.ID, membership.ExclusionInput{Reason: reasons(t, e)[0], Facts: "Unpaid."})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Clock.Set(time.Date(2027, 1, 1, 9, 0, 0, 0, time.UTC))
+		if n, err := e.Memberships.ProcessDueNotices(ctx); err != nil || n != 1 {
+			t.Fatalf("processed %d (%v)", n, err)
+		}
+		modelstest.WantCode(t, e.Memberships.DecideExclusion(ctx, e.Board1, x.ID, membership.DecisionInput{Exclude: true, DecidedOn: e.Clock.Now()}), http.StatusConflict)
+		if o := e.Overview(t, ada.UserID); o.Membership.Status != membership.StatusFormer || o.Exclusion.ClosedAt == nil {
+			t.Errorf("after leaving: %s, %+v", o.Membership.Status, o.Exclusion)
+		}
+		// The declaration of further shares left pending is closed too.
+		modelstest.WantCode(t, e.Memberships.AdmitShares(ctx, e.Board1, sub.ID), http.StatusConflict)
+		if o := e.Overview(t, ada.UserID); o.PendingShares() != 0 || o.FurtherShares[0].Reason != "the membership ended" {
+			t.Errorf("pending declaration after leaving: %+v", o.FurtherShares)
 		}
 	})
 }

@@ -253,6 +253,19 @@ func (s *Memberships) endMembershipTx(tx *gorm.DB, actor models.Actor, m *Member
 	if err := endSeatsTx(tx, actor, m.UserID, leftOn, EndMembershipEnded); err != nil {
 		return 0, due, err
 	}
+	// Exclusion proceedings, declarations of further shares and transfers
+	// still open have nothing left to act on.
+	if err := tx.Model(&Exclusion{}).Where("membership_id = ? AND closed_at IS NULL", m.ID).Update("closed_at", s.now()).Error; err != nil {
+		return 0, due, fmt.Errorf("close exclusion proceedings of %s: %w", m.ID, err)
+	}
+	if err := tx.Model(&FurtherShares{}).Where("membership_id = ? AND status = ?", m.ID, SubscriptionPending).
+		Updates(map[string]any{"status": SubscriptionRejected, "reason": "the membership ended", "decided_at": s.now(), "decided_by": recorder(actor)}).Error; err != nil {
+		return 0, due, fmt.Errorf("close share declarations of %s: %w", m.ID, err)
+	}
+	if err := tx.Model(&CapitalTransfer{}).Where("(from_membership_id = ? OR to_membership_id = ?) AND status IN ?", m.ID, m.ID, []string{TransferProposed, TransferAgreed}).
+		Updates(map[string]any{"status": TransferRefused, "decided_at": s.now(), "decided_by": "membership ended"}).Error; err != nil {
+		return 0, due, fmt.Errorf("close transfers of %s: %w", m.ID, err)
+	}
 	refund, err = refundableCapital(tx, m.ID, 0, 0)
 	if err != nil {
 		return 0, due, err

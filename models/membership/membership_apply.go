@@ -7,6 +7,7 @@ import (
 	"allmende/models/rulebook"
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,8 +28,11 @@ type ApplicationInput struct {
 	SEPAMandate    bool
 	IBAN           string
 	AccountHolder  string
-	AcceptBylaws   bool
+	AcceptBylaws   bool   // also the confirmation of the declaration (DeclarationClauses)
 	BylawsVersion  string // the version the applicant read
+	// AcknowledgeNoticePeriod: the applicant acknowledged a notice period
+	// longer than one year (required then).
+	AcknowledgeNoticePeriod bool
 }
 
 // AddressInput is a postal address.
@@ -92,7 +96,10 @@ func (in *ApplicationInput) validate(p rulebook.RuleParams) map[string]string {
 		kit.TextField(fields, "account_holder", in.AccountHolder, "Enter the name of the account holder.", 200)
 	}
 	if !in.AcceptBylaws {
-		fields["accept_bylaws"] = "To become a member you need to accept the bylaws."
+		fields["accept_bylaws"] = "To become a member you need to make the declaration and accept the bylaws."
+	}
+	if p.NoticePeriodMonths > 12 && !in.AcknowledgeNoticePeriod {
+		fields["acknowledge_notice"] = fmt.Sprintf("Acknowledge that you can leave only with %d months' notice.", p.NoticePeriodMonths)
 	}
 	if in.BylawsVersion != p.BylawsVersion {
 		fields["bylaws_version"] = fmt.Sprintf("The bylaws have changed (now version %s); please read them again before you accept them.", p.BylawsVersion)
@@ -178,12 +185,38 @@ func declaration(m *Membership, email string, p rulebook.RuleParams) string {
 		fmt.Fprintf(&b, "I, %s, apply for membership of the cooperative.\n", m.LegalName)
 	}
 	fmt.Fprintf(&b, "Address: %s, %s %s, %s\n", m.Street, m.PostalCode, m.City, m.Country)
-	fmt.Fprintf(&b, "I subscribe %d share(s) of %s each, %s in total, and undertake to pay them in as the bylaws provide.\n",
+	fmt.Fprintf(&b, "I subscribe %d share(s) of %s each, %s in total.\n",
 		m.SharesApplied, kit.FormatCents(p.SharePriceCents), kit.FormatCents(int64(m.SharesApplied)*p.SharePriceCents))
+	for _, c := range DeclarationClauses(p) {
+		b.WriteString(c + "\n")
+	}
 	if m.SEPAMandate {
 		fmt.Fprintf(&b, "I grant a SEPA direct debit mandate for the account %s held by %s.\n", m.IBAN, m.AccountHolder)
 	}
-	fmt.Fprintf(&b, "I accept the bylaws version %s.\n", m.BylawsVersion)
 	fmt.Fprintf(&b, "\nDeclared in text form by the account %s on %s.\n", email, m.BylawsAcceptedAt.Format(time.RFC3339))
 	return b.String()
+}
+
+// DeclarationClauses are the statements of the declaration of membership
+// the Join page shows and the applicant confirms, word for word as they are
+// stored (§15a GenG): the duty to pay in the shares, the additional
+// contributions the bylaws provide for, the notice period — acknowledged
+// expressly when longer than one year — and the bylaws accepted.
+func DeclarationClauses(p rulebook.RuleParams) []string {
+	out := []string{"I undertake to pay in the full amount of the shares I subscribe, as the bylaws require."}
+	switch p.AdditionalContributions {
+	case "none", "":
+		out = append(out, "The bylaws exclude any obligation of members to make additional contributions to the insolvency estate.")
+	case "unlimited":
+		out = append(out, "Should the cooperative become insolvent, I am obliged to make additional contributions to the insolvency estate without limit, as the bylaws provide.")
+	default:
+		cents, _ := strconv.ParseInt(p.AdditionalContributions, 10, 64)
+		out = append(out, fmt.Sprintf("Should the cooperative become insolvent, I am obliged to make additional contributions to the insolvency estate up to the liability sum of %s per share, as the bylaws provide.", kit.FormatCents(cents)))
+	}
+	notice := fmt.Sprintf("I can leave the cooperative by giving %d months' notice to the end of a business year.", p.NoticePeriodMonths)
+	if p.NoticePeriodMonths > 12 {
+		notice += " I acknowledge expressly that this notice period is longer than one year."
+	}
+	out = append(out, notice, fmt.Sprintf("I have read the bylaws, version %s, and accept them.", p.BylawsVersion))
+	return out
 }

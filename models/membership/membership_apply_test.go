@@ -28,7 +28,7 @@ func TestApply(t *testing.T) {
 			t.Errorf("bylaws acceptance = %s %v", m.BylawsVersion, m.BylawsAcceptedAt)
 		}
 		for _, want := range []string{"Ada Lovelace", "Hauptstraße 1, 10115 Berlin, DE", "3 share(s)", "150.00 EUR",
-			"I accept the bylaws version 2026-1", "2026-03-15T10:00:00Z", "DE89370400440532013000"} {
+			"I have read the bylaws, version 2026-1, and accept them.", "2026-03-15T10:00:00Z", "DE89370400440532013000"} {
 			if !strings.Contains(m.Declaration, want) {
 				t.Errorf("declaration lacks %q:\n%s", want, m.Declaration)
 			}

@@ -156,7 +156,7 @@ func TestExport(t *testing.T) {
 		}
 		s := string(raw)
 		for _, want := range []string{"ada@example.org", "Ada Lovelace", "DE89370400440532013000", `"amount_cents":10000`,
-			`"kind":"subscription"`, `"member"`, "I accept the bylaws version 2026-1", `"effective_on"`, `"kind":"admitted"`} {
+			`"kind":"subscription"`, `"member"`, "I have read the bylaws, version 2026-1, and accept them.", `"effective_on"`, `"kind":"admitted"`} {
 			if !strings.Contains(s, want) {
 				t.Errorf("export lacks %s", want)
 			}

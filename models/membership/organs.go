@@ -550,6 +550,18 @@ type OrgansOverview struct {
 	AppointableMembers   []Membership // members in good standing, for the form
 	AppointingBodies     map[Organ][]string
 	IncompatibleWithSeat map[Organ][]Organ
+	// Exclusions are the open proceedings, so that the body deciding them
+	// (the supervisory board, where the bylaws say so) finds them.
+	Exclusions []OpenExclusionLine
+}
+
+// OpenExclusionLine is an open exclusion on the organs page.
+type OpenExclusionLine struct {
+	ID              string
+	Name            string
+	Body            string
+	HearingDeadline time.Time
+	Stage           string
 }
 
 // Overview lists the organs for the board and the supervisory board.
@@ -582,6 +594,17 @@ func (o *Organs) Overview(ctx context.Context, v models.Viewer) (*OrgansOverview
 	}
 	if err := db.Where("status IN ?", []MembershipStatus{StatusMember, StatusLeaving}).Order("member_number").Find(&ov.AppointableMembers).Error; err != nil {
 		return nil, fmt.Errorf("list members: %w", err)
+	}
+	var xs []Exclusion
+	if err := db.Where("closed_at IS NULL").Order("opened_at, id").Find(&xs).Error; err != nil {
+		return nil, fmt.Errorf("list open exclusions: %w", err)
+	}
+	for _, x := range xs {
+		m, err := loadMembership(db, x.MembershipID, false)
+		if err != nil {
+			return nil, err
+		}
+		ov.Exclusions = append(ov.Exclusions, OpenExclusionLine{ID: x.ID, Name: m.DisplayName(), Body: x.Body, HearingDeadline: x.HearingDeadline, Stage: x.Stage()})
 	}
 	return ov, nil
 }

@@ -312,6 +312,33 @@ func (s *Memberships) ExecuteTransfer(ctx context.Context, actor models.Actor, t
 	})
 }
 
+// WithdrawTransfer lets the transferor take back a transfer the board has
+// not carried out yet.
+func (s *Memberships) WithdrawTransfer(ctx context.Context, actor models.Actor, userID, transferID string) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		var t CapitalTransfer
+		if err := kit.First(tx, &t, transferID, "transfer"); err != nil {
+			return err
+		}
+		from, err := loadMembership(tx, t.FromMembershipID, true)
+		if err != nil {
+			return err
+		}
+		if from.UserID != userID {
+			return models.NotFoundError("transfer")
+		}
+		res := tx.Model(&CapitalTransfer{}).Where("id = ? AND status IN ?", t.ID, []string{TransferProposed, TransferAgreed}).
+			Updates(map[string]any{"status": TransferWithdrawn, "decided_by": recorder(actor), "decided_at": s.now()})
+		if res.Error != nil {
+			return fmt.Errorf("withdraw transfer %s: %w", t.ID, res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return models.Conflict("This transfer can no longer be withdrawn.")
+		}
+		return kit.RecordAudit(tx, actor, "membership.transfer_withdraw", "membership", from.ID, map[string]any{"transfer": t.ID})
+	})
+}
+
 // RefuseTransfer lets the board turn down an agreed transfer.
 func (s *Memberships) RefuseTransfer(ctx context.Context, actor models.Actor, transferID string) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {

@@ -67,6 +67,17 @@ func TestTransferOfCapital(t *testing.T) {
 			t.Errorf("bob after the transfer: %d shares, %d cents", ob.SharesSubscribed, ob.CapitalPaidCents)
 		}
 
+		// A proposal the transferor takes back; only she can.
+		back, err := e.Memberships.ProposeTransfer(ctx, ada, ada.UserID, membership.TransferInput{ToMemberNumber: *b.MemberNumber, Shares: 1, Confirm: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		modelstest.WantCode(t, e.Memberships.WithdrawTransfer(ctx, bob, bob.UserID, back.ID), http.StatusNotFound)
+		if err := e.Memberships.WithdrawTransfer(ctx, ada, ada.UserID, back.ID); err != nil {
+			t.Fatal(err)
+		}
+		modelstest.WantCode(t, e.Memberships.AgreeTransfer(ctx, bob, bob.UserID, back.ID, true), http.StatusConflict)
+
 		// The whole capital: Bob's shares are full, so he must subscribe first.
 		whole, err := e.Memberships.ProposeTransfer(ctx, ada, ada.UserID, membership.TransferInput{ToMemberNumber: *b.MemberNumber, Confirm: true})
 		if err != nil {

@@ -28,7 +28,7 @@ func EachDB(t *testing.T, fn func(t *testing.T, db *models.DB)) {
 	})
 }
 
-func OpenSQLite(t *testing.T) *models.DB {
+func OpenSQLite(t testing.TB) *models.DB {
 	t.Helper()
 	db, err := models.Open(filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
@@ -94,7 +94,7 @@ func PostgresDSN(t *testing.T) string {
 	return u.String()
 }
 
-func migrate(t *testing.T, db *models.DB) {
+func migrate(t testing.TB, db *models.DB) {
 	t.Helper()
 	ctx := context.Background()
 	if err := models.Migrate(ctx, db); err != nil {
@@ -123,7 +123,7 @@ func Count(t *testing.T, db *models.DB, table, where string, args ...any) int64 
 	return n
 }
 
-func NewQueue(t *testing.T, db *models.DB) models.Queue {
+func NewQueue(t testing.TB, db *models.DB) models.Queue {
 	t.Helper()
 	c, err := jobs.NewInsertOnly(db, quietLog())
 	if err != nil {

@@ -26,7 +26,7 @@ type MEnv struct {
 
 func Day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
 
-func NewMEnv(t *testing.T, db *models.DB) *MEnv {
+func NewMEnv(t testing.TB, db *models.DB) *MEnv {
 	t.Helper()
 	clock := models.NewManualClock(time.Date(2026, 3, 15, 10, 0, 0, 0, time.UTC))
 	rules := rulebook.NewRules(db, clock)
@@ -38,14 +38,14 @@ func NewMEnv(t *testing.T, db *models.DB) *MEnv {
 
 // User inserts an account directly: hashing a password per test user would
 // make the suite slow.
-func (e *MEnv) User(t *testing.T, email string, roles ...account.Role) models.Actor {
+func (e *MEnv) User(t testing.TB, email string, roles ...account.Role) models.Actor {
 	t.Helper()
 	return InsertUser(t, e.DB, "Account "+strings.Split(email, "@")[0], email, roles...)
 }
 
 // InsertUser inserts an account with name, email and roles straight into
 // the tables (no password hashing) and returns it as an actor.
-func InsertUser(t *testing.T, db *models.DB, name, email string, roles ...account.Role) models.Actor {
+func InsertUser(t testing.TB, db *models.DB, name, email string, roles ...account.Role) models.Actor {
 	t.Helper()
 	id := uuid.Must(uuid.NewV7()).String()
 	now := time.Now().UTC()
@@ -61,7 +61,7 @@ func InsertUser(t *testing.T, db *models.DB, name, email string, roles ...accoun
 	return models.Actor{UserID: id, Email: email, IP: "192.0.2.1"}
 }
 
-func (e *MEnv) SetRule(t *testing.T, key, value string) {
+func (e *MEnv) SetRule(t testing.TB, key, value string) {
 	t.Helper()
 	if err := e.Rules.Set(context.Background(), e.Board1, key, value, e.Clock.Now().Add(-time.Hour), "test"); err != nil {
 		t.Fatal(err)
@@ -72,11 +72,11 @@ func Application(name string, shares int) membership.ApplicationInput {
 	return membership.ApplicationInput{
 		PersonKind: "natural", LegalName: name, Street: "Hauptstraße 1", PostalCode: "10115", City: "Berlin",
 		Country: "de", Shares: shares, SEPAMandate: true, IBAN: "de89 3704 0044 0532 0130 00", AccountHolder: name,
-		AcceptBylaws: true, BylawsVersion: "2026-1",
+		AcceptBylaws: true, BylawsVersion: "2026-1", AcknowledgeNoticePeriod: true,
 	}
 }
 
-func (e *MEnv) Apply(t *testing.T, who models.Actor, name string, shares int) *membership.Membership {
+func (e *MEnv) Apply(t testing.TB, who models.Actor, name string, shares int) *membership.Membership {
 	t.Helper()
 	m, err := e.Memberships.Apply(context.Background(), who, who.UserID, Application(name, shares))
 	if err != nil {
@@ -86,7 +86,7 @@ func (e *MEnv) Apply(t *testing.T, who models.Actor, name string, shares int) *m
 }
 
 // member applies and is admitted with one approval.
-func (e *MEnv) Member(t *testing.T, email, name string, shares int) (models.Actor, *membership.Membership) {
+func (e *MEnv) Member(t testing.TB, email, name string, shares int) (models.Actor, *membership.Membership) {
 	t.Helper()
 	e.SetRule(t, rulebook.RuleAdmissionApprovals, "1")
 	who := e.User(t, email)

@@ -62,6 +62,9 @@ type RuleParams struct {
 	// CompulsoryShares is the holding the bylaws oblige (§7a(2) GenG), 0
 	// for none beyond MinShares; see Compulsory.
 	CompulsoryShares int
+	// AdditionalContributions (§6 no. 3 GenG): "none", "unlimited", or
+	// the liability sum per share in cents.
+	AdditionalContributions string
 }
 
 // Compulsory is the number of shares every member must hold: further
@@ -122,6 +125,9 @@ func RulesAt(tx *gorm.DB, t time.Time) (RuleParams, error) {
 	var p RuleParams
 	for _, def := range RuleDefs {
 		v, ok := values[def.Key]
+		if !ok {
+			v, ok = ruleDefaults[def.Key]
+		}
 		if !ok {
 			return RuleParams{}, fmt.Errorf("rule %s has no version in force at %s", def.Key, t.UTC().Format(time.RFC3339))
 		}

@@ -77,6 +77,11 @@ const (
 	// Further shares (§15b GenG): how many shares the bylaws oblige every
 	// member to hold (a compulsory holding); 0 for none beyond the minimum.
 	RuleCompulsoryShares = "compulsory_shares"
+
+	// §6 no. 3 GenG: whether members must make additional contributions
+	// to the insolvency estate — "none", "unlimited", or the liability sum
+	// per share in cents. The declaration of membership names it (§15a).
+	RuleAdditionalContributions = "additional_contributions"
 )
 
 // Prices are what usage costs, as the rules say at a moment.
@@ -86,6 +91,11 @@ type Prices struct {
 	DiskGiBMonthCents       int64
 	TrafficGiBCents         int64
 }
+
+// ruleDefaults are values of rules added after an installation's rules were
+// seeded, for as long as no version was adopted; every other rule must
+// have a version in force.
+var ruleDefaults = map[string]string{RuleAdditionalContributions: "none"}
 
 // Bounds of the replication interval: below 30 s a copy hardly finishes
 // before the next is due; a day is the longest data-loss window the rule
@@ -312,6 +322,18 @@ var RuleDefs = []ruleDef{
 		p.CompulsoryShares = n
 		return msg
 	}},
+	{RuleAdditionalContributions, func(p *RuleParams, v string) string {
+		switch v {
+		case "none", "unlimited":
+			p.AdditionalContributions = v
+			return ""
+		}
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && n <= 100_000_000 {
+			p.AdditionalContributions = v
+			return ""
+		}
+		return `Enter "none", "unlimited" or the liability sum per share in cents.`
+	}},
 }
 
 // Values of the election and proxy rules.
@@ -332,6 +354,16 @@ var bylawRules = map[string]bool{
 	RuleBusinessYearStart: true, RuleAdmissionApprovals: true, RuleBylawsVersion: true, RuleBylawsText: true,
 	RuleProposalSupportPercent: true, RuleAssemblyNoticeDays: true, RuleProxyMaxRepresented: true,
 	RuleInvitationReceiptDays: true, RuleElectionMethod: true, RuleProxyEligibility: true,
+	// The bylaws must say these (§6 no. 3, §7a, §9(1), §68(1) GenG).
+	RuleSupervisoryBoard: true, RuleExclusionReasons: true, RuleExclusionBody: true, RuleExclusionHearingDays: true,
+	RuleCompulsoryShares: true, RuleAdditionalContributions: true,
+}
+
+// DefaultValue is the value a rule added after seeding has until a version
+// is adopted (ruleDefaults), and whether it has one.
+func DefaultValue(key string) (string, bool) {
+	v, ok := ruleDefaults[key]
+	return v, ok
 }
 
 // IsBylawRule tells whether key is a rule of the bylaws.

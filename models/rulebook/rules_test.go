@@ -25,7 +25,7 @@ func TestRulesSeededAndVersioned(t *testing.T) {
 
 			ModerationLadder: "warning, throttle:7d, suspend_vm:30d, suspend_member:90d, exclusion", ModerationStrikeDays: 365,
 			ModerationConfirmHours: 24, ModerationAppealDays: 14, ModerationThrottleDiskKiB: 1024, ModerationThrottleCPUPercent: 20,
-			SupervisoryBoard: true, ExclusionReasons: p.ExclusionReasons, ExclusionBody: "board", ExclusionHearingDays: 14, CompulsoryShares: 0}
+			SupervisoryBoard: true, ExclusionReasons: p.ExclusionReasons, ExclusionBody: "board", ExclusionHearingDays: 14, CompulsoryShares: 0, AdditionalContributions: "none"}
 		if p != want || p.BylawsText == "" || len(p.Reasons()) != 4 {
 			t.Errorf("seeded rules = %+v", p)
 		}
