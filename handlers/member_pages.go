@@ -200,6 +200,16 @@ func (h *Handler) GiveEarlyNotice(c echo.Context) error {
 	return h.flashTo(c, "success", "Your early notice has been recorded. It takes effect on "+views.Day(n.EffectiveOn)+".", "/membership")
 }
 
+// GiveExtraordinaryNotice gives the notice of §67a GenG on a resolution
+// changing the bylaws that the member objected to.
+func (h *Handler) GiveExtraordinaryNotice(c echo.Context) error {
+	n, err := h.Members.GiveExtraordinaryNotice(c.Request().Context(), actor(c), CurrentUser(c).ID, c.FormValue("item_id"))
+	if err != nil {
+		return h.refused(c, err, "/membership#extraordinary-notice")
+	}
+	return h.flashTo(c, "success", "Your extraordinary notice has been recorded. Your membership ends on "+views.Day(n.EffectiveOn)+"; the change of the bylaws does not bind you.", "/membership")
+}
+
 // WithdrawNotice asks the board to let the member withdraw a notice.
 func (h *Handler) WithdrawNotice(c echo.Context) error {
 	if err := h.Members.RequestNoticeWithdrawal(c.Request().Context(), actor(c), CurrentUser(c).ID, c.Param("id")); err != nil {

@@ -30,6 +30,7 @@ func organRoutes(user *echo.Group, h *handlers.Handler) {
 	user.POST("/board/shares/:id/reject", h.RejectShares, board)
 	user.POST("/board/notices/:id/withdrawal", h.DecideNoticeWithdrawal, board)
 	user.POST("/membership/notice/early", h.GiveEarlyNotice)
+	user.POST("/membership/notice/extraordinary", h.GiveExtraordinaryNotice)
 	user.GET("/membership/bylaws", h.ShowBylaws)
 	user.GET("/members", h.ShowMemberList)
 	user.GET("/membership/entries.txt", h.OwnEntries)

@@ -97,7 +97,8 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	}
 	rules := rulebook.NewRules(s.db, clock)
 	memberships := membership.NewMemberships(s.db, queue, rules, clock)
-	memberships.SetUsage(compute.OwnerUsage) // §67b: a partial notice keeps the VMs' entitlement
+	memberships.SetUsage(compute.OwnerUsage)                           // §67b: a partial notice keeps the VMs' entitlement
+	memberships.SetExtraordinaryRights(governance.ExtraordinaryRights) // §67a: objections to bylaw changes
 	vms := compute.NewVMs(s.db, queue, compute.MembershipEntitlements{Memberships: memberships}, clock)
 	tasks := compute.NewTasks(s.db, queue)
 	images := compute.NewImages(s.db, queue)

@@ -4,6 +4,7 @@ import (
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/models/internal/kit"
+	"allmende/models/membership"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -286,4 +287,43 @@ func noticeRights(a *assemblyRow, items []AgendaItem, res *AssemblyResults, obje
 		}
 	}
 	return out
+}
+
+// ExtraordinaryRights lists userID's open rights of extraordinary notice
+// (§67a GenG) inside tx: adopted bylaw changes of the kinds §67a names, to
+// which they declared an objection for the minutes, within one month of
+// the resolution. Membership, ranked below, gives the notice with it
+// (Memberships.SetExtraordinaryRights).
+func ExtraordinaryRights(tx *gorm.DB, userID string, now time.Time) ([]membership.ExtraordinaryRight, error) {
+	var ids []string
+	// A month back and a few days more; noticeRights decides exactly.
+	if err := tx.Raw(`SELECT DISTINCT o.assembly_id FROM objections o
+		JOIN agenda_items i ON i.id = o.item_id JOIN assemblies a ON a.id = o.assembly_id
+		WHERE o.user_id = ? AND i.s67a <> '' AND a.status = ? AND a.closed_at >= ?`,
+		userID, AssemblyClosed, now.AddDate(0, -1, -4)).Scan(&ids).Error; err != nil {
+		return nil, fmt.Errorf("load §67a objections of %s: %w", userID, err)
+	}
+	var out []membership.ExtraordinaryRight
+	for _, id := range ids {
+		a, err := loadAssembly(tx, id, false)
+		if err != nil {
+			return nil, err
+		}
+		items, err := loadItems(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		res, err := publishedResults(a)
+		if err != nil {
+			return nil, err
+		}
+		objections, err := loadObjections(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range noticeRights(a, items, res, objections, userID, now) {
+			out = append(out, membership.ExtraordinaryRight{ItemID: r.ItemID, AssemblyID: id, Title: r.Title, ResolvedAt: a.ClosedAt.UTC(), Until: r.Until})
+		}
+	}
+	return out, nil
 }

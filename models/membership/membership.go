@@ -136,11 +136,12 @@ type Rejection struct {
 
 // Memberships runs applications, the member register and its ledgers.
 type Memberships struct {
-	db    *models.DB
-	queue models.Queue
-	rules *rulebook.Rules
-	clock models.Clock
-	usage UsageFunc // nil: no VMs to weigh a partial notice against
+	db     *models.DB
+	queue  models.Queue
+	rules  *rulebook.Rules
+	clock  models.Clock
+	usage  UsageFunc  // nil: no VMs to weigh a partial notice against
+	rights RightsFunc // nil: no §67a rights (notice_67a.go)
 }
 
 // UsageFunc sums what a member's VMs take, inside tx. The VM domain (ranked

@@ -33,7 +33,20 @@ type Notice struct {
 	// EarlyReason: an early notice under §65(3) GenG and why the member
 	// cannot be expected to stay; empty for an ordinary notice.
 	EarlyReason string `json:"early_reason,omitempty"`
+	// Kind: NoticeOrdinary, NoticeEarly (§65(3)) or NoticeExtraordinary67a;
+	// the last names the resolution (agenda item) it rests on and records
+	// that the change of the bylaws does not bind the member (notice_67a.go).
+	Kind             string `json:"kind"`
+	ResolutionRef    string `json:"resolution_ref,omitempty"`
+	BylawsNotBinding string `json:"bylaws_not_binding,omitempty"`
 }
+
+// Notice kinds.
+const (
+	NoticeOrdinary         = "ordinary"
+	NoticeEarly            = "early_65_3"
+	NoticeExtraordinary67a = "extraordinary_67a"
+)
 
 // WithdrawalPending reports whether the member asked to withdraw the
 // notice and the board has not decided yet.
@@ -154,7 +167,10 @@ func (s *Memberships) giveNotice(ctx context.Context, actor models.Actor, userID
 			}
 		}
 		n = &Notice{ID: kit.NewID(), MembershipID: m.ID, Shares: shares, GivenOn: today,
-			EffectiveOn: effective, CreatedAt: s.now(), EarlyReason: early}
+			EffectiveOn: effective, CreatedAt: s.now(), EarlyReason: early, Kind: NoticeOrdinary}
+		if early != "" {
+			n.Kind = NoticeEarly
+		}
 		if err := tx.Create(n).Error; err != nil {
 			return fmt.Errorf("insert notice: %w", err)
 		}

@@ -32,6 +32,9 @@ type MembershipOverview struct {
 	Seats                  []Appointment     // appointments to organs, newest first (organs.go)
 	FurtherShares          []FurtherShares   // declarations of further shares, newest first
 	Transfers              []CapitalTransfer // §76 transfers given or received, newest first
+	// The member's own page only: rights of extraordinary notice after a
+	// change of the bylaws they objected to (§67a GenG, notice_67a.go).
+	ExtraordinaryRights []ExtraordinaryRight
 }
 
 // PendingShares counts further shares awaiting the board's admission.
@@ -64,7 +67,16 @@ func (s *Memberships) Overview(ctx context.Context, userID string) (*MembershipO
 	if err != nil {
 		return nil, err
 	}
-	return s.overview(db, m)
+	o, err := s.overview(db, m)
+	if err != nil {
+		return nil, err
+	}
+	if m.Status == StatusMember || m.Status == StatusLeaving {
+		if o.ExtraordinaryRights, err = s.openRights(db, userID); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
 }
 
 // Member is the board's page of one membership.
