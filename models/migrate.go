@@ -23,7 +23,8 @@ func Migrate(ctx context.Context, db *DB) error {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	opts := []goose.ProviderOption{goose.WithGoMigrations(appendOnlyAudit(db.Dialect), appendOnlyLedgers(db.Dialect), secretBallots(db.Dialect),
-		meteringSeries(db.Dialect), vmStateHistory(db.Dialect), appendOnlyStatements(db.Dialect))}
+		meteringSeries(db.Dialect), vmStateHistory(db.Dialect), appendOnlyStatements(db.Dialect),
+		assemblyDocuments(db.Dialect))}
 	dialect := goose.DialectSQLite3
 	if db.Dialect == Postgres {
 		dialect = goose.DialectPostgres

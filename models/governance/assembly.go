@@ -108,6 +108,7 @@ type itemRow struct {
 	Demanded       bool
 	Discharge      string
 	S67a           string
+	Annual         string
 	ElectionMethod string
 	Declaration    string
 	MotionID       *string
@@ -332,12 +333,16 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 		}
 		kit.NoControl(fields, "description", in.Description, true)
 		row := itemRow{ID: kit.NewID(), AssemblyID: a.ID, Title: in.Title, Description: in.Description, Kind: in.Kind,
-			Secret: in.Secret, Quorum: in.Quorum, Demanded: supplement, Discharge: strings.TrimSpace(in.Discharge), S67a: strings.TrimSpace(in.S67a)}
+			Secret: in.Secret, Quorum: in.Quorum, Demanded: supplement, Discharge: strings.TrimSpace(in.Discharge), S67a: strings.TrimSpace(in.S67a),
+			Annual: strings.TrimSpace(in.Annual)}
 		if row.Discharge != "" && !slices.Contains(dischargeOrgans, row.Discharge) {
 			fields["discharge"] = "Choose the board or the supervisory board, or no discharge."
 		}
 		if row.Discharge != "" && in.Kind != ItemOrdinary {
 			fields["discharge"] = "A discharge is an ordinary decision."
+		}
+		if row.Annual != "" && (!slices.Contains(annualItems, row.Annual) || in.Kind != ItemOrdinary || row.Discharge != "") {
+			fields["annual"] = "Choose approval of the annual accounts or the use of the result, on an ordinary item without discharge."
 		}
 		if row.S67a != "" && (!slices.Contains(s67aKinds, row.S67a) || (in.Kind != ItemBylawChange && in.Kind != ItemBylawNewDuty)) {
 			fields["s67a"] = "Only a change of the bylaws can be of a kind that opens the extraordinary notice (§67a GenG)."
@@ -458,7 +463,7 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 			}
 		}
 		return kit.RecordAudit(tx, actor, "assembly.add_item", "assembly", a.ID, map[string]any{"item_id": row.ID, "title": row.Title,
-			"supplement": supplement, "discharge": row.Discharge,
+			"supplement": supplement, "discharge": row.Discharge, "annual": row.Annual,
 			"kind": row.Kind, "proposal_id": in.ProposalID, "secret": row.Secret, "majority": fmt.Sprintf("%d/%d", row.MajorityNum, row.MajorityDen),
 			"quorum": row.Quorum, "excluded": excluded})
 	})
@@ -542,7 +547,7 @@ func proposalChangesBylaws(p *Proposal) bool {
 func (r itemRow) item() AgendaItem {
 	it := AgendaItem{ID: r.ID, AssemblyID: r.AssemblyID, Position: r.Position, Title: r.Title, Description: r.Description,
 		Kind: r.Kind, Secret: r.Secret, MajorityNum: r.MajorityNum, MajorityDen: r.MajorityDen, Quorum: r.Quorum, Seats: r.Seats,
-		Demanded: r.Demanded, Discharge: r.Discharge, S67a: r.S67a, ElectionMethod: r.ElectionMethod, Declaration: r.Declaration,
+		Demanded: r.Demanded, Discharge: r.Discharge, S67a: r.S67a, Annual: r.Annual, ElectionMethod: r.ElectionMethod, Declaration: r.Declaration,
 		Organ: r.Organ, AppointedAt: utcPtr(r.AppointedAt)}
 	if r.ProposalID != nil {
 		it.ProposalID = *r.ProposalID
@@ -616,6 +621,11 @@ func (g *Governance) SendInvitations(ctx context.Context, actor models.Actor, v 
 			return models.Conflict("Set the agenda before inviting: the invitation must announce it.")
 		}
 		if msg := a.missingContents(); msg != "" {
+			return models.Conflict(msg)
+		}
+		if msg, err := annualDocumentsProblem(tx, a.ID, items, time.Time{}); err != nil {
+			return err
+		} else if msg != "" {
 			return models.Conflict(msg)
 		}
 		now := g.now()
@@ -723,6 +733,15 @@ func (g *Governance) OpenVoting(ctx context.Context, actor models.Actor, v model
 		if err := electionReady(tx, a.ID); err != nil {
 			return err
 		}
+		items, err := loadItems(tx, a.ID)
+		if err != nil {
+			return err
+		}
+		if msg, err := annualDocumentsProblem(tx, a.ID, items, a.noticeFrom().Add(-documentsBefore)); err != nil {
+			return err
+		} else if msg != "" {
+			return models.Conflict(msg)
+		}
 		res := tx.Exec(`INSERT INTO electorate (assembly_id, user_id, name, holder_id)
 			SELECT ?, m.user_id, CASE WHEN m.person_kind = ? AND m.organisation <> '' THEN m.organisation ELSE m.legal_name END, NULL
 			FROM memberships m WHERE m.status IN ? AND m.admitted_on IS NOT NULL AND m.admitted_on <= ?`,
@@ -807,6 +826,9 @@ func (g *Governance) Assembly(ctx context.Context, v models.Viewer, id string) (
 		return nil, err
 	}
 	if err := g.conductDetail(db, a, d, v); err != nil {
+		return nil, err
+	}
+	if d.Documents, err = loadDocuments(db, a.ID); err != nil {
 		return nil, err
 	}
 	var n int64

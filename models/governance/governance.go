@@ -157,6 +157,7 @@ type ItemInput struct {
 	ExcludedUserIDs          []string
 	Discharge                string // "" | board | supervisory_board (§43(6) GenG)
 	S67a                     string // a bylaw change of a kind §67a GenG names
+	Annual                   string // "" | accounts_approval | result_use (§48 GenG, documents.go)
 	Organ                    string // elections: the organ whose seats it fills (candidates are emails)
 }
 
@@ -170,6 +171,7 @@ type AgendaItem struct {
 	ExcludedUserIDs                         []string
 	Demanded                                bool   // added after the invitation on a demand of members
 	Discharge, S67a, ElectionMethod         string // see ItemInput; election method fixed when added
+	Annual                                  string // see ItemInput
 	Declaration                             string // the chair's declaration of the result
 	MotionID                                string // a motion of the assembly put to the vote
 	Organ                                   string // elections to an organ
@@ -206,6 +208,7 @@ type AssemblyDetail struct {
 	Objections    []Objection
 	Signatures    []Signature
 	NoticeRights  []NoticeRight // the viewer's §67a rights from this assembly
+	Documents     []Document    // §48 GenG: annual accounts, reports (documents.go)
 	MustPlace     []Proposal
 }
 
