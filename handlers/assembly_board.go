@@ -19,7 +19,7 @@ var assemblyFields = []string{"title", "description", "form", "discussion_start"
 
 // itemFields are the single-valued inputs of the agenda item form.
 var itemFields = []string{"title", "description", "kind", "proposal_id", "secret",
-	"majority_num", "majority_den", "quorum", "seats", "candidates", "excluded", "discharge", "s67a", "organ"}
+	"majority_num", "majority_den", "quorum", "seats", "candidates", "excluded", "discharge", "s67a", "organ", "annual"}
 
 // ShowNewAssembly is the board's form to convene a general assembly.
 func (h *Handler) ShowNewAssembly(c echo.Context) error {
@@ -118,7 +118,7 @@ func (h *Handler) AddAgendaItem(c echo.Context) error {
 	f := formOf(c, itemFields...)
 	in := governance.ItemInput{Title: f.Value("title"), Description: f.Value("description"), Kind: f.Value("kind"),
 		ProposalID: f.Value("proposal_id"), Secret: f.Value("secret") != "", Candidates: lines(f.Value("candidates")),
-		Discharge: f.Value("discharge"), S67a: f.Value("s67a"), Organ: f.Value("organ")}
+		Discharge: f.Value("discharge"), S67a: f.Value("s67a"), Organ: f.Value("organ"), Annual: f.Value("annual")}
 	in.MajorityNum = optNumber(&f, "majority_num", "Enter a whole number, or leave empty for the majority the kind of item needs.")
 	in.MajorityDen = optNumber(&f, "majority_den", "Enter a whole number, or leave empty for the majority the kind of item needs.")
 	in.Quorum = optNumber(&f, "quorum", "Enter a whole number of votes, or leave empty for no quorum.")

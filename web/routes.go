@@ -36,7 +36,8 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	e.Pre(securityHeaders)
 	e.Pre(noStore)
 	e.Pre(headAsGet, methodNotAllowed(e))
-	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: maxBody, Skipper: streamingUpload}))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: maxBody, Skipper: func(c echo.Context) bool { return streamingUpload(c) || documentUpload(c) }}))
+	e.Use(documentBodyLimit())
 	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{Skipper: notCompressed, MinLength: 1024}))
 
 	e.GET("/healthz", s.healthz)
@@ -102,6 +103,7 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	vmRoutes(user, authed, h)
 	adminVMRoutes(admin, authed, h)
 	organRoutes(user, h)
+	documentRoutes(user, h)
 	moderationRoutes(pages, user, authed, h)
 
 	commonsRoutes(pages, user, authed, h)
