@@ -118,3 +118,24 @@ func TestAssemblyDocumentUploadPage(t *testing.T) {
 	resp, _ = mia.submit("/assemblies/"+id, "/board/assemblies/"+id+"/documents/"+docID+"/remove", url.Values{})
 	wantStatus(t, resp, http.StatusForbidden)
 }
+
+// TestExtraordinaryNoticeRefusedWithoutObjection: the §67a button's
+// action refuses a member without the right (no objection to an adopted
+// bylaw change) with a message on the membership page and records nothing.
+func TestExtraordinaryNoticeRefusedWithoutObjection(t *testing.T) {
+	w := newGovernanceWorld(t, "Mia")
+	mia := w.members["Mia"]
+	resp, body := mia.get("/membership")
+	wantStatus(t, resp, http.StatusOK)
+	if bytes.Contains([]byte(body), []byte(`id="extraordinary-notice"`)) {
+		t.Errorf("the §67a section shows without a right")
+	}
+	resp, _ = mia.submit("/membership", "/membership/notice/extraordinary", url.Values{"item_id": {"nope"}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	_, body = mia.get("/membership")
+	wantContains(t, body, "You have no right of extraordinary notice from this resolution")
+	var n int64
+	if err := w.d.db.Gorm.Table("notices").Count(&n).Error; err != nil || n != 0 {
+		t.Fatalf("notices after the refusal: %d, %v", n, err)
+	}
+}
