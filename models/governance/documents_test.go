@@ -124,3 +124,28 @@ func TestAnnualAssemblyDocumentsAvailableAWeekBefore(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkDocumentUploadDownload stores and reads back a document of the
+// largest size allowed, on SQLite.
+func BenchmarkDocumentUploadDownload(b *testing.B) {
+	db := modelstest.OpenSQLite(b)
+	e := newGEnv(b, db)
+	ctx := context.Background()
+	start := e.Clock.Now().AddDate(0, 0, 30)
+	a, err := e.g.CreateAssembly(ctx, e.Board1, e.board, governance.AssemblyInput{Title: "Annual", Form: governance.FormVirtual,
+		AccessDetails: "https://meet.example.org/ga", VotingStart: start, VotingEnd: start.Add(7 * 24 * time.Hour)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	content := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte{0xA7}, governance.MaxDocumentBytes-9)...)
+	b.SetBytes(int64(len(content)))
+	for b.Loop() {
+		d, err := e.g.UploadDocument(ctx, e.Board1, e.board, a.ID, governance.DocumentInput{Kind: governance.DocAnnualAccounts, Filename: "a.pdf", Content: content})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, got, err := e.g.DocumentContent(ctx, e.board, a.ID, d.ID); err != nil || len(got) != len(content) {
+			b.Fatal(len(got), err)
+		}
+	}
+}

@@ -21,7 +21,7 @@ type gEnv struct {
 	board models.Viewer
 }
 
-func newGEnv(t *testing.T, db *models.DB) *gEnv {
+func newGEnv(t testing.TB, db *models.DB) *gEnv {
 	t.Helper()
 	e := modelstest.NewMEnv(t, db)
 	return &gEnv{MEnv: e, g: governance.NewGovernance(db, modelstest.NewQueue(t, db), e.Rules, e.Clock),
