@@ -8,8 +8,9 @@
 //	allmende migrate                bring the database schema up to date
 //	allmende libvirtd status|stop   the private libvirtd of --libvirt auto
 //	allmende dev two-hosts          two libvirt hosts on this machine and a portal
+//	allmende verify-election FILE   check a published election record (no database)
 //
-// Every subcommand takes --data and --database (or ALLMENDE_DATA,
+// Every subcommand but verify-election takes --data and --database (or ALLMENDE_DATA,
 // ALLMENDE_DATABASE) and may run beside a server on the same data.
 package main
 
@@ -55,7 +56,8 @@ const usage = `usage:
   allmende migrate [--data DIR] [--database DSN]
   allmende libvirtd status [--data DIR]   is the private libvirtd (--libvirt auto) running?
   allmende libvirtd stop [--data DIR]     stop it (and rig hosts), and with it every guest on it
-  allmende dev two-hosts [serve flags] [--base-port 16610] [--stop]   two libvirt hosts a, b and a portal`
+  allmende dev two-hosts [serve flags] [--base-port 16610] [--stop]   two libvirt hosts a, b and a portal
+  allmende verify-election FILE      recompute a published election record (secret ballots); no database`
 
 func run(args []string, stdin io.Reader, stdout io.Writer, log *slog.Logger) error {
 	if len(args) == 0 {
@@ -78,6 +80,8 @@ func run(args []string, stdin io.Reader, stdout io.Writer, log *slog.Logger) err
 		return tokenCreate(ctx, rest[1:], stdout, log)
 	case cmd == "libvirtd" && len(rest) > 0 && (rest[0] == "stop" || rest[0] == "status"):
 		return libvirtdCommand(rest[0], rest[1:], stdout, log)
+	case cmd == "verify-election":
+		return verifyElection(rest, stdout)
 	case cmd == "dev" && len(rest) > 0 && rest[0] == "two-hosts":
 		return devTwoHosts(ctx, rest[1:], stdout, log)
 	}
@@ -206,7 +210,7 @@ func userCreate(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	cfg, err := config.ParseFlags("user create", args, false, func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "email address (required)")
 		fs.StringVar(&name, "name", "", "display name (required)")
-		fs.Var(&roles, "role", "role to grant: member, board, admin, supervisory or appeals (repeatable; board and supervisory normally follow from appointments)")
+		fs.Var(&roles, "role", "role to grant: member, board, admin, moderator, supervisory or appeals (repeatable; board, supervisory and appeals normally follow from appointments)")
 	})
 	if err != nil {
 		return err

@@ -45,6 +45,15 @@ type Config struct {
 	// FenceCommand powers a failed host off (e.g. IPMI), run with the
 	// host's name and URI; exit 0 means fenced. Empty: admins confirm.
 	FenceCommand string
+	// MetricsEvery is how often each host's VM statistics are collected
+	// (models/metering); 0 means every 15 s.
+	MetricsEvery time.Duration
+
+	// LibvirtCPULimits gives the guests of the private libvirtd (--libvirt
+	// auto) libvirt's cgroup CPU controller, so that moderation's throttle
+	// limits CPU as well as disk I/O. Needs root. Off by default: guests of
+	// private daemons otherwise stay out of cgroups (hypervisor.DaemonOptions).
+	LibvirtCPULimits bool
 
 	// ShutdownGrace is how long a graceful shutdown lets running jobs
 	// finish before handing them back to the queue (default 30 s).
@@ -115,6 +124,17 @@ var serveOptions = []option{
 	}},
 	str("smtp-from", "ALLMENDE_SMTP_FROM", DefaultFrom, "sender address of outgoing mail", func(c *Config) *string { return &c.SMTPFrom }),
 	str("smtp-tls", "ALLMENDE_SMTP_TLS", "starttls", "starttls, tls or none", func(c *Config) *string { return &c.SMTPTLS }),
+	{"metrics-every", "ALLMENDE_METRICS_EVERY", "how often VM statistics are collected", func(fs *flag.FlagSet, c *Config, v string) {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			d = 15 * time.Second
+		}
+		fs.DurationVar(&c.MetricsEvery, "metrics-every", d, "how often each host's VM statistics are collected, at least 1s (env ALLMENDE_METRICS_EVERY)")
+	}},
+	{"libvirt-cpu-limits", "ALLMENDE_LIBVIRT_CPU_LIMITS", "with --libvirt auto: let sanctions limit guests' CPU", func(fs *flag.FlagSet, c *Config, v string) {
+		b, _ := strconv.ParseBool(v)
+		fs.BoolVar(&c.LibvirtCPULimits, "libvirt-cpu-limits", b, "with --libvirt auto: give the private libvirtd's guests the cgroup CPU controller (needs root), so that a moderation throttle limits CPU too (env ALLMENDE_LIBVIRT_CPU_LIMITS)")
+	}},
 	str("fence-command", "ALLMENDE_FENCE_COMMAND", "", "command that powers a failed host off, run with the host's name and URI (exit 0 = fenced); empty: admins confirm fencing", func(c *Config) *string { return &c.FenceCommand }),
 }
 

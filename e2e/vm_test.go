@@ -146,7 +146,10 @@ func TestVMInBrowser(t *testing.T) {
 }
 
 // startVMPortal runs a portal with a private libvirtd ("auto").
-func startVMPortal(t *testing.T) *portal {
+func startVMPortal(t *testing.T) *portal { t.Helper(); return startVMPortalWith(t, nil) }
+
+// startVMPortalWith is startVMPortal with a change to the configuration.
+func startVMPortalWith(t *testing.T, edit func(*web.Config)) *portal {
 	t.Helper()
 	// Short: libvirtd's socket paths below it must fit 107 bytes.
 	dir, err := os.MkdirTemp("", "alm-v")
@@ -168,6 +171,9 @@ func startVMPortal(t *testing.T) *portal {
 	ctx := context.Background()
 	cfg := &web.Config{Listen: "127.0.0.1:0", DataDir: dir, Database: filepath.Join(dir, "allmende.db"), Libvirt: "auto",
 		Workers: 2, ShutdownGrace: 2 * time.Second}
+	if edit != nil {
+		edit(cfg)
+	}
 	srv, err := web.New(ctx, cfg, quietLog(t))
 	if err != nil {
 		t.Fatalf("start portal: %v", err)

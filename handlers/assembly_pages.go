@@ -39,6 +39,9 @@ func (h *Handler) renderAssembly(c echo.Context, status int, view views.Assembly
 		return err
 	}
 	view.D, view.SelfID = d, v.UserID
+	if view.Election, err = h.Governance.Election(ctx, v, d.ID); err != nil {
+		return err
+	}
 	if d.Status == governance.AssemblyClosed {
 		if view.Results, err = h.Governance.Results(ctx, v, d.ID); err != nil {
 			return err

@@ -21,6 +21,9 @@ import (
 	"allmende/models/compute"
 	"allmende/models/governance"
 	"allmende/models/membership"
+	"allmende/models/metering"
+
+	"allmende/models/moderation"
 	"allmende/models/replication"
 	"allmende/models/rulebook"
 	"allmende/views"
@@ -49,9 +52,17 @@ type Handler struct {
 	SSHKeys      *compute.SSHKeys
 	HostSettings *compute.Hosts
 	Replicas     *replication.Replicas // nil: no replication section or pages
-	FenceCommand bool                  // a fence command is configured (admin_failover.go)
+	Moderation   *moderation.Moderation
+	FenceCommand bool // a fence command is configured (admin_failover.go)
 	Console      ConsoleOpener
 	UploadDir    string // where image uploads are spooled before import
+
+	// Metrics: VM and host series (models/metering); Commons: the
+	// members' view of capacity, costs and statements.
+	Metrics *metering.Metrics
+	Commons *metering.Commons
+	// commonsCache: the last reading of /commons (commons.go).
+	commonsCache commonsCache
 
 	Sessions *Sessions
 	Log      *slog.Logger
@@ -89,7 +100,7 @@ func pageViewer(c echo.Context) *views.Viewer {
 	}
 	return &views.Viewer{Name: u.Name, Email: u.Email,
 		IsMember: u.Has(account.RoleMember), IsBoard: u.Has(account.RoleBoard), IsAdmin: u.Has(account.RoleAdmin),
-		IsSupervisory: u.Has(account.RoleSupervisory)}
+		IsSupervisory: u.Has(account.RoleSupervisory), IsModerator: u.Has(account.RoleModerator), IsAppeals: u.Has(account.RoleAppeals)}
 }
 
 // actor describes who makes the request, for the audit log.

@@ -39,6 +39,13 @@ type DaemonOptions struct {
 	// DisplayPorts is the range for VNC/SPICE displays (qemu.conf
 	// remote_display_port_min/max, at least 5900). Zero: libvirt's.
 	DisplayPorts [2]int
+	// CPUControl gives the daemon's guests libvirt's cgroup CPU
+	// controller, which CPU limits (schedinfo vcpu_quota, SetThrottle)
+	// need. Off by default: a private daemon keeps its guests out of
+	// cgroups, whose names (machine/qemu-<id>-<name>) another private
+	// daemon's guest of the same name would share; the portal's domain
+	// names are unique, test guests like "vm1" are not.
+	CPUControl bool
 }
 
 func (o DaemonOptions) zero() bool { return o == DaemonOptions{} }
@@ -126,6 +133,9 @@ func (o DaemonOptions) qemuConf() string {
 	}
 	if p := o.DisplayPorts; p != [2]int{} {
 		fmt.Fprintf(&b, "remote_display_port_min = %d\nremote_display_port_max = %d\n", p[0], p[1])
+	}
+	if o.CPUControl {
+		b.WriteString("cgroup_controllers = [ \"cpu\", \"cpuacct\" ]\n")
 	}
 	return b.String()
 }

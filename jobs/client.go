@@ -24,6 +24,9 @@ import (
 	"allmende/mail"
 	"allmende/models"
 	"allmende/models/compute"
+	"allmende/models/metering"
+
+	"allmende/models/moderation"
 	"allmende/models/replication"
 )
 
@@ -90,6 +93,17 @@ type Deps struct {
 	// FenceCommand is run with a host's name and URI to power it off
 	// (--fence-command); empty: admins confirm fencing themselves.
 	FenceCommand string
+	// Metrics stores VM and host statistics; nil (or a Hypervisor that
+	// cannot read statistics) leaves the collection out. MetricsEvery is
+	// the collection period, DefaultMetricsEvery if zero.
+	Metrics      *metering.Metrics
+	MetricsEvery time.Duration
+	// Commons closes the monthly statements; nil leaves that job out.
+	Commons *metering.Commons
+
+	// Moderation carries out sanctions (jobs/moderation.go); nil leaves
+	// its jobs out.
+	Moderation *moderation.Moderation
 }
 
 // rescueStuckJobsAfter is how long a job may stay "running" before River's
@@ -131,7 +145,8 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 	river.AddWorker(workers, &ImageImportWorker{images: deps.Images, hv: deps.Hypervisor, uploadDir: deps.UploadDir, logger: log})
 	river.AddWorker(workers, &StarterBuildWorker{starter: deps.Starter, images: deps.Images, hv: deps.Hypervisor,
 		cacheDir: deps.StarterCache, logger: log})
-	river.AddWorker(workers, &ReconcileWorker{hosts: deps.Hosts, vms: deps.VMs, tasks: deps.Tasks, hv: deps.Hypervisor, logger: log})
+	reconcile := &ReconcileWorker{hosts: deps.Hosts, vms: deps.VMs, tasks: deps.Tasks, hv: deps.Hypervisor, logger: log}
+	river.AddWorker(workers, reconcile)
 
 	periodic := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(reconcileInterval),
@@ -164,6 +179,18 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 		river.AddWorker(workers, &ReclaimWorker{reps: deps.Replicas, hv: deps.Hypervisor, logger: log})
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(reclaimEvery),
 			func() (river.JobArgs, *river.InsertOpts) { return jobargs.ReclaimHosts{}, scheduleOpts() },
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
+
+	periodic = append(periodic, metricsJobs(workers, deps)...)
+
+	if mhv, ok := deps.Hypervisor.(ModerationHypervisor); ok && deps.Moderation != nil {
+		en := &enforcer{mod: deps.Moderation, vms: deps.VMs, hv: mhv, logger: log}
+		reconcile.sanctions = en
+		river.AddWorker(workers, &ModerationEnforceWorker{e: en})
+		river.AddWorker(workers, &ModerationSweepWorker{mod: deps.Moderation, logger: log})
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(sweepEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return jobargs.ModerationSweep{}, scheduleOpts() },
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
 

@@ -38,6 +38,9 @@ type ReconcileWorker struct {
 	tasks  *compute.Tasks
 	hv     VMHypervisor
 	logger *slog.Logger
+	// sanctions re-applies the effects of moderation's sanctions on the
+	// host's VMs (jobs/moderation.go); nil without moderation.
+	sanctions *enforcer
 }
 
 func (w *ReconcileWorker) Timeout(*river.Job[jobargs.Reconcile]) time.Duration {
@@ -97,7 +100,13 @@ func (w *ReconcileWorker) host(ctx context.Context, h compute.Host) error {
 	for i, d := range doms {
 		found[i] = compute.ObservedDomain{Name: d.Name, Running: active(d.State), GuestShutdown: d.GuestShutdown}
 	}
-	return w.vms.RecordDrift(ctx, h.ID, found)
+	if err := w.vms.RecordDrift(ctx, h.ID, found); err != nil {
+		return err
+	}
+	if w.sanctions != nil {
+		return w.sanctions.reconcileHost(ctx, h.ID)
+	}
+	return nil
 }
 
 func sameExpected(a, b []compute.ExpectedDomain) bool {

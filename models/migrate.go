@@ -22,7 +22,8 @@ func Migrate(ctx context.Context, db *DB) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	opts := []goose.ProviderOption{goose.WithGoMigrations(appendOnlyAudit(db.Dialect), appendOnlyLedgers(db.Dialect), secretBallots(db.Dialect))}
+	opts := []goose.ProviderOption{goose.WithGoMigrations(appendOnlyAudit(db.Dialect), appendOnlyLedgers(db.Dialect), secretBallots(db.Dialect),
+		meteringSeries(db.Dialect), vmStateHistory(db.Dialect), appendOnlyStatements(db.Dialect))}
 	dialect := goose.DialectSQLite3
 	if db.Dialect == Postgres {
 		dialect = goose.DialectPostgres

@@ -15,8 +15,15 @@ cp "$nm/@picocss/pico/css/pico.min.css"  vendor/pico.min.css
 cp "$nm/@xterm/xterm/css/xterm.css"      vendor/xterm.css
 # The source map is not shipped: drop the reference so browsers don't request it.
 sed '/^\/\/# sourceMappingURL=/d' "$nm/@xterm/xterm/lib/xterm.js" > vendor/xterm.js
+cp "$nm/uplot/dist/uPlot.iife.min.js"    vendor/uPlot.iife.min.js
+cp "$nm/uplot/dist/uPlot.min.css"        vendor/uPlot.min.css
 
-for p in htmx.org @picocss/pico @xterm/xterm; do
+# @noble/curves and @noble/hashes are ES modules importing each other by package
+# name: esbuild (a pinned devDependency) bundles what src/noble.js re-exports
+# into one module that ballot.js imports from this origin.
+"$nm/.bin/esbuild" src/noble.js --bundle --format=esm --minify --legal-comments=inline --outfile=vendor/noble.js
+
+for p in htmx.org @picocss/pico @xterm/xterm uplot @noble/curves @noble/hashes; do
 	printf '%s %s\n' "$p" "$(node -p "require('./$nm/$p/package.json').version")"
 done > vendor/VERSIONS
 cat vendor/VERSIONS

@@ -11,6 +11,10 @@ type Viewer struct {
 	IsAdmin  bool
 	// IsSupervisory: a seat on the supervisory board (membership.Organs).
 	IsSupervisory bool
+	// IsModerator: works the moderation panel (admins do too);
+	// IsAppeals: sits on the elected appeals committee.
+	IsModerator bool
+	IsAppeals   bool
 }
 
 // Flash is a one-time message shown at the top of the next page.

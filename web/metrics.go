@@ -11,6 +11,8 @@ import (
 
 	"allmende/jobs"
 	"allmende/models"
+	"allmende/models/compute"
+	"allmende/models/metering"
 	"allmende/models/replication"
 )
 
@@ -22,7 +24,7 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 }
 
-func newMetrics(db *models.DB, replicas *replication.Replicas) *metrics {
+func newMetrics(db *models.DB, replicas *replication.Replicas, hosts *compute.Hosts, series *metering.Metrics) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -34,6 +36,7 @@ func newMetrics(db *models.DB, replicas *replication.Replicas) *metrics {
 		}, []string{"route", "method"}),
 	}
 	m.registry.MustRegister(m.requests, m.latency, &jobCollector{db: db}, &replicationCollector{replicas: replicas},
+		&hostMetricsCollector{hosts: hosts, metrics: series},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

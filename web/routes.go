@@ -58,6 +58,8 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	authed := api.Group("", h.APIAuth)
 	authed.GET("/me", h.APIMe)
 	authed.GET("/hosts", h.APIHosts, handlers.RequireRole(account.RoleAdmin))
+	api.POST("/abuse-reports", h.APIAbuseReport)
+	api.GET("/abuse-reports/:ref", h.APIReportStatus)
 
 	pages := e.Group("", h.LoadUser, h.Locale, h.CSRF)
 	pages.GET("/", h.Home)
@@ -96,9 +98,13 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	memberRoutes(user, authed, h)
 	boardRoutes(pages, authed, h)
 	governanceRoutes(user, authed, h)
+	ballotRoutes(user, authed, h)
 	vmRoutes(user, authed, h)
 	adminVMRoutes(admin, authed, h)
 	organRoutes(user, h)
+	moderationRoutes(pages, user, authed, h)
+
+	commonsRoutes(pages, user, authed, h)
 
 	// No catch-all route (see methodNotAllowed). Unknown paths reach the
 	// error handler, which loads the session itself so the 404 page shows

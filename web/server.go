@@ -27,6 +27,9 @@ import (
 	"allmende/models/compute"
 	"allmende/models/governance"
 	"allmende/models/membership"
+	"allmende/models/metering"
+
+	"allmende/models/moderation"
 	"allmende/models/replication"
 	"allmende/models/rulebook"
 )
@@ -103,14 +106,19 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 	// through compute's guard, since compute ranks below it.
 	replicas := replication.New(s.db, queue, clock)
 	vms.SetPlacementGuard(replicas)
+	// Appeals go to the appeals committee the assembly elects.
+	mod := moderation.New(s.db, queue, clock, moderation.ElectedCommittee{Organs: memberships.Organs()})
 	starterSvc := compute.NewStarter(s.db, queue)
 	starterCache := cfg.StarterCache
 	if starterCache == "" {
 		starterCache = StarterCacheDir(cfg.DataDir)
 	}
+	series := metering.NewMetrics(s.db)
+	commons := metering.NewCommons(s.db, series, clock)
 	deps := jobs.Deps{Hosts: s.hosts, Hypervisor: s.hv, Mail: sender, Memberships: memberships,
 		VMs: vms, Tasks: tasks, Images: images, Starter: starterSvc, StarterCache: starterCache, UploadDir: uploadDir,
-		Replicas: replicas, Replicator: s.hv, FenceCommand: cfg.FenceCommand}
+		Replicas: replicas, Replicator: s.hv, FenceCommand: cfg.FenceCommand,
+		Metrics: series, MetricsEvery: cfg.MetricsEvery, Commons: commons, Moderation: mod}
 	// Before the workers start: jobs a killed predecessor left running are
 	// taken up at once rather than after River's rescue delay.
 	if s.releaseQueue, err = jobs.ClaimQueue(ctx, s.db, log); err != nil {
@@ -153,13 +161,16 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		SSHKeys:      compute.NewSSHKeys(s.db),
 		HostSettings: s.hosts,
 		Replicas:     replicas,
+		Moderation:   mod,
 		FenceCommand: cfg.FenceCommand != "",
 		Console:      consoles{vms: vms, hv: s.hv},
 		UploadDir:    filepath.Join(cfg.DataDir, "uploads"),
 		Sessions:     handlers.NewSessions(keyHash, keyBlock),
 		Log:          log,
+		Metrics:      series,
+		Commons:      commons,
 	}
-	s.echo = s.routes(h, newMetrics(s.db, replicas))
+	s.echo = s.routes(h, newMetrics(s.db, replicas, s.hosts, series))
 	return s, nil
 }
 
@@ -205,7 +216,7 @@ func (s *Server) attachLibvirt(ctx context.Context) error {
 	case uri == "auto":
 		// The daemon is not ours to stop: it keeps running, guests and all,
 		// when this portal exits, crashes or is upgraded.
-		d, err := hypervisor.StartDaemon(ctx, LibvirtDir(s.cfg.DataDir), s.log)
+		d, err := hypervisor.StartDaemonWith(ctx, LibvirtDir(s.cfg.DataDir), s.log, hypervisor.DaemonOptions{CPUControl: s.cfg.LibvirtCPULimits})
 		if err != nil {
 			return fmt.Errorf("start private libvirtd: %w", err)
 		}

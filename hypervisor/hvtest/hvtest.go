@@ -40,9 +40,37 @@ func Start(t testing.TB) *hypervisor.Daemon {
 // test ends.
 func StartIn(t testing.TB, dir string) *hypervisor.Daemon {
 	t.Helper()
+	return startIn(t, dir, hypervisor.DaemonOptions{})
+}
+
+// StartWith is Start for a daemon with options, e.g. CPUControl for CPU
+// limits.
+func StartWith(t testing.TB, opts hypervisor.DaemonOptions) *hypervisor.Daemon {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "alm")
+	if err != nil {
+		t.Fatalf("hvtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("hvtest: remove %s: %v", dir, err)
+		}
+	})
+	return startIn(t, dir, opts)
+}
+
+// StartInWith is StartIn with options: a host restarted on the directory
+// of an earlier one keeps its settings.
+func StartInWith(t testing.TB, dir string, opts hypervisor.DaemonOptions) *hypervisor.Daemon {
+	t.Helper()
+	return startIn(t, dir, opts)
+}
+
+func startIn(t testing.TB, dir string, opts hypervisor.DaemonOptions) *hypervisor.Daemon {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d, err := hypervisor.StartDaemon(ctx, dir, Logger(t))
+	d, err := hypervisor.StartDaemonWith(ctx, dir, Logger(t), opts)
 	if errors.Is(err, hypervisor.ErrNotInstalled) && os.Getenv(SkipEnv) == "1" {
 		t.Skipf("hvtest: %v (%s=1)", err, SkipEnv)
 	}

@@ -27,6 +27,9 @@ const (
 	// how the first board of a new installation begins.
 	RoleSupervisory Role = "supervisory"
 	RoleAppeals     Role = "appeals"
+	// RoleModerator works on the moderation panel beside the admins:
+	// cases, notes and sanctions, never appeals (models/moderation).
+	RoleModerator Role = "moderator"
 )
 
 // Where a role comes from (user_roles.source).
@@ -38,10 +41,10 @@ const (
 // ParseRole accepts only the known roles.
 func ParseRole(s string) (Role, error) {
 	switch r := Role(strings.ToLower(strings.TrimSpace(s))); r {
-	case RoleMember, RoleBoard, RoleAdmin, RoleSupervisory, RoleAppeals:
+	case RoleMember, RoleBoard, RoleAdmin, RoleSupervisory, RoleAppeals, RoleModerator:
 		return r, nil
 	}
-	return "", fmt.Errorf("unknown role %q (want member, board, admin, supervisory or appeals)", s)
+	return "", fmt.Errorf("unknown role %q (want member, board, admin, supervisory, appeals or moderator)", s)
 }
 
 // User is an account. A fresh account holds no role until the board admits it.

@@ -76,9 +76,12 @@ type VM struct {
 	// creation, n after the n-th failover (a qcow2 overlay over the raw
 	// copy on the new host; models/replication, failover.go).
 	DiskGeneration int64
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	DeletedAt      *time.Time
+	// LockedAt: a sanction holds the VM (vm_lock.go); LockReason says which.
+	LockedAt   *time.Time
+	LockReason string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	DeletedAt  *time.Time
 }
 
 func (VM) TableName() string { return "vms" }

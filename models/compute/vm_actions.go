@@ -112,6 +112,9 @@ func beginActionTx(ctx context.Context, tx *gorm.DB, q models.Queue, actor model
 	if !slices.Contains(rule.from, vm.State) {
 		return nil, actionConflict(a, vm.State)
 	}
+	if err := checkLocked(vm, a); err != nil {
+		return nil, err
+	}
 	res := tx.Model(&VM{}).Where("id = ? AND state = ?", vm.ID, vm.State).
 		Updates(map[string]any{"state": rule.to, "prior_state": vm.State, "state_reason": "", "updated_at": kit.UTCNow()})
 	if res.Error != nil {
@@ -216,6 +219,9 @@ func (s *VMs) Delete(ctx context.Context, actor models.Actor, v models.Viewer, v
 		}
 		if !vm.State.Allows(ActionDelete) {
 			return actionConflict(ActionDelete, vm.State)
+		}
+		if err := checkLocked(vm, ActionDelete); err != nil {
+			return err
 		}
 		if strings.TrimSpace(confirmName) != vm.Name {
 			return models.Invalid(map[string]string{"confirm": fmt.Sprintf("Type the name of the virtual machine, %s, to confirm.", vm.Name)})

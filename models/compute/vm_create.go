@@ -102,6 +102,9 @@ func (s *VMs) Create(ctx context.Context, actor models.Actor, v models.Viewer, i
 		if err := kit.ForUpdate(tx).Select("id").First(&u, "id = ?", v.UserID).Error; err != nil {
 			return fmt.Errorf("lock account %s: %w", v.UserID, err)
 		}
+		if err := checkNoHoldTx(tx, v.UserID); err != nil {
+			return err
+		}
 		plan, img, keys, err := s.checkCreateTx(tx, v, in)
 		if err != nil {
 			return err
@@ -137,6 +140,9 @@ func (s *VMs) Create(ctx context.Context, actor models.Actor, v models.Viewer, i
 			alloc.VMID = vm.ID
 			if err := tx.Create(alloc).Error; err != nil {
 				return fmt.Errorf("allocate address %s: %w", alloc.Address, err)
+			}
+			if err := recordAssignmentTx(tx, alloc, vm.OwnerID, s.clock.Now()); err != nil {
+				return err
 			}
 			detail["ip"] = alloc.Address
 		}

@@ -163,6 +163,9 @@ func (s *VMs) MarkDeleted(ctx context.Context, vmID string) error {
 		if err := tx.Where("vm_id = ?", vmID).Delete(&IPAllocation{}).Error; err != nil {
 			return fmt.Errorf("release address of vm %s: %w", vmID, err)
 		}
+		if err := releaseAssignmentTx(tx, vmID, s.clock.Now()); err != nil {
+			return err
+		}
 		if vm.State == VMDeleted {
 			return nil
 		}

@@ -113,6 +113,10 @@ func (s *VMs) unexpectedStopTx(ctx context.Context, tx *gorm.DB, vm *VM) (VMStat
 		done, window = 0, nil
 	}
 	switch {
+	case vm.LockedAt != nil:
+		// A sanction holds it: the sanction's own job decides what runs.
+		set["state"], set["state_reason"] = VMStopped, "suspended: "+vm.LockReason
+		return VMStopped, updateRunningTx(tx, vm, set)
 	case !vm.AutoRestart:
 		set["state"], set["state_reason"] = VMStopped, reasonAutoRestartOff
 		return VMStopped, updateRunningTx(tx, vm, set)

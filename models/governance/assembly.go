@@ -720,6 +720,9 @@ func (g *Governance) OpenVoting(ctx context.Context, actor models.Actor, v model
 			// notice gets here; its resolutions would be contestable.
 			return models.Conflict("The invitations went out too late: " + msg)
 		}
+		if err := electionReady(tx, a.ID); err != nil {
+			return err
+		}
 		res := tx.Exec(`INSERT INTO electorate (assembly_id, user_id, name, holder_id)
 			SELECT ?, m.user_id, CASE WHEN m.person_kind = ? AND m.organisation <> '' THEN m.organisation ELSE m.legal_name END, NULL
 			FROM memberships m WHERE m.status IN ? AND m.admitted_on IS NOT NULL AND m.admitted_on <= ?`,

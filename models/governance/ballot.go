@@ -78,9 +78,11 @@ type castContext struct {
 	Seats       int
 	Elector     *string // the member in the electorate, if they are
 	HolderID    *string
-	Excluded    int // the member or their proxy excluded from this item
-	MemberOK    int // the member still in good standing
-	CasterOK    int // the caster in good standing, or the member's relative holding their proxy
+	Excluded    int  // the member or their proxy excluded from this item
+	MemberOK    int  // the member still in good standing
+	CasterOK    int  // the caster in good standing, or the member's relative holding their proxy
+	Encrypted   bool // the assembly has an election key: secret items take encrypted ballots
+	Revote      bool // and a later ballot replaces the earlier one
 }
 
 func castContextQuery(d models.Dialect) string {
@@ -89,7 +91,9 @@ func castContextQuery(d models.Dialect) string {
 			(SELECT COUNT(*) FROM memberships m WHERE m.user_id = ? AND m.status IN (?, ?)),
 			(SELECT COUNT(*) FROM memberships m WHERE m.user_id = ? AND m.status IN (?, ?))
 			+ (SELECT COUNT(*) FROM proxies p WHERE p.assembly_id = i.assembly_id AND p.proxy_id = ? AND p.grantor_id = ?
-				AND p.relationship <> '' AND p.revoked_at IS NULL)
+				AND p.relationship <> '' AND p.revoked_at IS NULL),
+			(SELECT COUNT(*) FROM elections el WHERE el.assembly_id = i.assembly_id AND el.public_key <> '') > 0,
+			(SELECT COUNT(*) FROM elections el WHERE el.assembly_id = i.assembly_id AND el.revote) > 0
 		FROM agenda_items i JOIN assemblies a ON a.id = i.assembly_id
 		LEFT JOIN electorate e ON e.assembly_id = i.assembly_id AND e.user_id = ?
 		WHERE i.id = ? AND i.assembly_id = ?`
@@ -183,35 +187,15 @@ func (g *Governance) Cast(ctx context.Context, actor models.Actor, v models.View
 		if !ok {
 			return fmt.Errorf("cast: not inside a transaction")
 		}
-		var c castContext
-		row := sqlTx.StmtContext(ctx, st.context).QueryRowContext(ctx, member, v.UserID, member, membership.StatusMember, membership.StatusLeaving,
-			v.UserID, membership.StatusMember, membership.StatusLeaving, v.UserID, member, member, itemID, assemblyID)
-		err := row.Scan(&c.Status, &c.VotingStart, &c.VotingEnd, &c.Kind, &c.Secret, &c.Seats,
-			&c.Elector, &c.HolderID, &c.Excluded, &c.MemberOK, &c.CasterOK)
-		if errors.Is(err, sql.ErrNoRows) {
-			return models.NotFoundError("agenda item")
-		}
+		c, err := loadCastContext(ctx, sqlTx.StmtContext(ctx, st.context), v, member, itemID, assemblyID)
 		if err != nil {
-			return fmt.Errorf("load ballot context: %w", err)
+			return err
 		}
-		now := g.now()
-		switch {
-		case c.Status != AssemblyVoting || now.Before(c.VotingStart) || !now.Before(c.VotingEnd):
-			return models.Conflict("Voting on this item is not open.")
-		case c.Elector == nil && member == v.UserID:
-			return models.Forbidden("You are not entitled to vote in this assembly: only those who were members when voting opened may vote.")
-		case c.Elector == nil:
-			return models.Forbidden("The member you vote for is not entitled to vote in this assembly.")
-		case member != v.UserID && (c.HolderID == nil || *c.HolderID != v.UserID):
-			return models.Forbidden("You do not hold a proxy of this member.")
-		case c.MemberOK == 0 && member == v.UserID:
-			return models.Forbidden("Your membership has ended; you can no longer vote.")
-		case c.MemberOK == 0:
-			return models.Forbidden("The membership of the member you vote for has ended.")
-		case c.CasterOK == 0:
-			return models.Forbidden("Your membership has ended; you can no longer vote.")
-		case c.Excluded > 0:
-			return models.Forbidden("This vote may not be cast on this item: the member (or their proxy) is excluded from voting on it, e.g. on their own discharge (§43(6) GenG).")
+		if err := g.checkCast(c, member, v); err != nil {
+			return err
+		}
+		if c.Secret && c.Encrypted {
+			return models.Conflict("This secret item takes an encrypted ballot: your browser encrypts your choice on the assembly page, and the server never sees it.")
 		}
 		if member == v.UserID && c.HolderID != nil {
 			if err := overrideProxy(tx, actor, assemblyID, member); err != nil {
@@ -262,6 +246,49 @@ func (g *Governance) Cast(ctx context.Context, actor models.Actor, v models.View
 		return nil, err
 	}
 	return receipt, nil
+}
+
+// checkCast is what every ballot must pass, plain or encrypted: voting open
+// on the item, the member in the electorate and in good standing, the
+// caster the member or their proxy, neither excluded from the item.
+func (g *Governance) checkCast(c castContext, member string, v models.Viewer) error {
+	now := g.now()
+	switch {
+	case c.Status != AssemblyVoting || now.Before(c.VotingStart) || !now.Before(c.VotingEnd):
+		return models.Conflict("Voting on this item is not open.")
+	case c.Elector == nil && member == v.UserID:
+		return models.Forbidden("You are not entitled to vote in this assembly: only those who were members when voting opened may vote.")
+	case c.Elector == nil:
+		return models.Forbidden("The member you vote for is not entitled to vote in this assembly.")
+	case member != v.UserID && (c.HolderID == nil || *c.HolderID != v.UserID):
+		return models.Forbidden("You do not hold a proxy of this member.")
+	case c.MemberOK == 0 && member == v.UserID:
+		return models.Forbidden("Your membership has ended; you can no longer vote.")
+	case c.MemberOK == 0:
+		return models.Forbidden("The membership of the member you vote for has ended.")
+	case c.CasterOK == 0:
+		return models.Forbidden("Your membership has ended; you can no longer vote.")
+	case c.Excluded > 0:
+		return models.Forbidden("This vote may not be cast on this item: the member (or their proxy) is excluded from voting on it, e.g. on their own discharge (§43(6) GenG).")
+	}
+	return nil
+}
+
+// loadCastContext reads what a cast is checked against (castContextQuery),
+// for plaintext and encrypted ballots alike.
+func loadCastContext(ctx context.Context, stmt *sql.Stmt, v models.Viewer, member, itemID, assemblyID string) (castContext, error) {
+	var c castContext
+	err := stmt.QueryRowContext(ctx, member, v.UserID, member, membership.StatusMember, membership.StatusLeaving,
+		v.UserID, membership.StatusMember, membership.StatusLeaving, v.UserID, member, member, itemID, assemblyID).
+		Scan(&c.Status, &c.VotingStart, &c.VotingEnd, &c.Kind, &c.Secret, &c.Seats,
+			&c.Elector, &c.HolderID, &c.Excluded, &c.MemberOK, &c.CasterOK, &c.Encrypted, &c.Revote)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, models.NotFoundError("agenda item")
+	}
+	if err != nil {
+		return c, fmt.Errorf("load ballot context: %w", err)
+	}
+	return c, nil
 }
 
 // canonicalChoice checks a ballot and writes it in the one form that is

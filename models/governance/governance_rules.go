@@ -45,6 +45,16 @@ var ruleTitles = map[string]string{
 	rulebook.RuleCompulsoryShares:           "Compulsory shares",
 	rulebook.RuleAdditionalContributions:    "Additional contributions in insolvency: none, unlimited or cents per share",
 	rulebook.RuleReplicationIntervalSeconds: "Replication interval (seconds)",
+	rulebook.RulePriceVCPUHour:              "Price of a vCPU-hour (thousandths of a cent)",
+	rulebook.RulePriceMemoryGiBHour:         "Price of a GiB-hour of memory (thousandths of a cent)",
+	rulebook.RulePriceDiskGiBMonth:          "Price of a GiB-month of disk (cents)",
+	rulebook.RulePriceTrafficGiB:            "Price of a GiB of network traffic (cents)",
+	rulebook.RuleModerationLadder:           "Ladder of sanctions (steps in order, kind[:days])",
+	rulebook.RuleModerationStrikeDays:       "Days after which a sanction stops counting",
+	rulebook.RuleModerationConfirmHours:     "Hours within which a second moderator must confirm an emergency suspension",
+	rulebook.RuleModerationAppealDays:       "Days within which a sanction may be appealed",
+	rulebook.RuleModerationThrottleDisk:     "Disk limit of a throttled VM (KiB/s)",
+	rulebook.RuleModerationThrottleCPU:      "CPU limit of a throttled VM (% of one vCPU)",
 }
 
 // ruleVersionsAt returns, per key, the version in force at t.

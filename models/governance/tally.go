@@ -78,6 +78,10 @@ func tally(tx *gorm.DB, a *assemblyRow, closedAt time.Time) (*AssemblyResults, e
 		ballots[b.ItemID] = append(ballots[b.ItemID], PublishedBallot{Code: b.Code, Choice: b.Choice})
 	}
 
+	encrypted, err := encryptedResults(tx, a, items)
+	if err != nil {
+		return nil, err
+	}
 	res := &AssemblyResults{AssemblyID: a.ID, ClosedAt: closedAt}
 	for _, it := range items {
 		r := ItemResult{ItemID: it.ID, Title: it.Title, Kind: it.Kind, Secret: it.Secret, Electorate: int(electorate),
@@ -102,7 +106,9 @@ func tally(tx *gorm.DB, a *assemblyRow, closedAt time.Time) (*AssemblyResults, e
 			r.Ballots = []PublishedBallot{}
 		}
 		r.Cast = len(r.Ballots)
-		if it.Kind == ItemElection {
+		if rec := encrypted[it.ID]; rec != nil {
+			applyEncrypted(&r, it, rec)
+		} else if it.Kind == ItemElection {
 			countElection(&r, it)
 			if it.ElectionMethod == rulebook.ElectionMajorityRunoff {
 				applyMajority(&r, it)
@@ -140,6 +146,11 @@ func countMotion(r *ItemResult) {
 			r.Abstain++
 		}
 	}
+	decideMotion(r)
+}
+
+// decideMotion applies the majority to the counted yes and no.
+func decideMotion(r *ItemResult) {
 	votes := r.Yes + r.No
 	if votes == 0 || votes < r.Quorum || r.MajorityDen == 0 {
 		return
@@ -171,6 +182,11 @@ func countElection(r *ItemResult, it AgendaItem) {
 			r.CandidateVotes[names[id]]++
 		}
 	}
+	elect(r, it)
+}
+
+// elect decides an election from the counted votes per candidate.
+func elect(r *ItemResult, it AgendaItem) {
 	ranked := make([]Candidate, len(it.Candidates))
 	copy(ranked, it.Candidates)
 	sort.SliceStable(ranked, func(i, j int) bool { return r.CandidateVotes[ranked[i].Name] > r.CandidateVotes[ranked[j].Name] })
@@ -202,21 +218,14 @@ func (g *Governance) CloseVoting(ctx context.Context, actor models.Actor, v mode
 		if err != nil {
 			return err
 		}
-		if a.Status != AssemblyVoting {
-			return models.Conflict("Voting on this assembly is not open.")
+		if err := closable(tx, a); err != nil {
+			return err
 		}
 		// Whole seconds: the time is part of the file and must read back
 		// the same from either database.
 		now := g.now()
-		if now.Before(a.VotingEnd) {
-			missing, err := missingVotes(tx, a.ID)
-			if err != nil {
-				return err
-			}
-			if missing > 0 {
-				return models.Conflict(fmt.Sprintf("Voting runs until %s as announced; %d vote(s) of the electorate are not yet cast, so it cannot close early.",
-					a.VotingEnd.UTC().Format("2006-01-02 15:04 UTC"), missing))
-			}
+		if err := noEarlyEnd(tx, a, now); err != nil {
+			return err
 		}
 		closedAt := now.Truncate(time.Second)
 		if res, err = tally(tx, a, closedAt); err != nil {
@@ -366,4 +375,22 @@ func (g *Governance) Tally(ctx context.Context, assemblyID string) (*AssemblyRes
 		return nil, models.Conflict("The results are published when voting closes.")
 	}
 	return tally(db, a, a.ClosedAt.UTC())
+}
+
+// noEarlyEnd refuses to end a vote before the announced end unless the
+// whole electorate has voted: members plan around the announced period.
+// Closing a plaintext vote and ending an encrypted one both ask.
+func noEarlyEnd(tx *gorm.DB, a *assemblyRow, now time.Time) error {
+	if !now.Before(a.VotingEnd) {
+		return nil
+	}
+	missing, err := missingVotes(tx, a.ID)
+	if err != nil {
+		return err
+	}
+	if missing > 0 {
+		return models.Conflict(fmt.Sprintf("Voting runs until %s as announced; %d vote(s) of the electorate are not yet cast, so it cannot close early.",
+			a.VotingEnd.UTC().Format("2006-01-02 15:04 UTC"), missing))
+	}
+	return nil
 }

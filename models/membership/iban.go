@@ -38,3 +38,8 @@ func validIBAN(iban string) bool {
 	}
 	return rem == 1
 }
+
+// NormalizeIBAN and ValidIBAN are the same checks for other domains (the
+// creditor account of a direct-debit file, models/metering).
+func NormalizeIBAN(s string) string { return normalizeIBAN(s) }
+func ValidIBAN(iban string) bool    { return validIBAN(iban) }

@@ -38,6 +38,18 @@ type RuleParams struct {
 	// ReplicationIntervalSeconds is how often a VM's disk is copied to its
 	// standby host when its plan sets no interval of its own.
 	ReplicationIntervalSeconds int
+	// Prices of usage (models/metering).
+	Prices Prices
+
+	// Moderation: the ladder of sanctions and its figures.
+	// ModerationLadder is the ladder rule's text; Ladder parses it (kept
+	// as text so that RuleParams stays comparable).
+	ModerationLadder             string
+	ModerationStrikeDays         int
+	ModerationConfirmHours       int
+	ModerationAppealDays         int
+	ModerationThrottleDiskKiB    int
+	ModerationThrottleCPUPercent int
 	// SupervisoryBoard is false when the bylaws do without one (§9(1)
 	// GenG; only effective while the cooperative has at most 20 members).
 	SupervisoryBoard bool

@@ -44,6 +44,24 @@ const (
 	// to its standby host unless its plan says otherwise.
 	RuleReplicationIntervalSeconds = "replication_interval_seconds"
 
+	// Prices (models/metering): a VM-hour costs vCPUs × the vCPU price +
+	// GiB of memory × the memory price, so a plan's price follows from its
+	// size; disks per GiB and month, traffic per GiB.
+	RulePriceVCPUHour      = "price_vcpu_hour_millicents"
+	RulePriceMemoryGiBHour = "price_memory_gib_hour_millicents"
+	RulePriceDiskGiBMonth  = "price_disk_gib_month_cents"
+	RulePriceTrafficGiB    = "price_traffic_gib_cents"
+
+	// Moderation (models/moderation): the graduated sanctions and their
+	// figures. The ladder lists the steps in order, each a kind with an
+	// optional default duration in days ("throttle:7d").
+	RuleModerationLadder       = "moderation_ladder"
+	RuleModerationStrikeDays   = "moderation_strike_days"   // a sanction stops counting after this
+	RuleModerationConfirmHours = "moderation_confirm_hours" // an unconfirmed emergency suspension lifts after this
+	RuleModerationAppealDays   = "moderation_appeal_days"   // a sanction may be appealed this long
+	RuleModerationThrottleDisk = "moderation_throttle_disk_kib"
+	RuleModerationThrottleCPU  = "moderation_throttle_cpu_percent"
+
 	// Organs (models/membership/organs.go): "no" when the bylaws do
 	// without a supervisory board, which §9(1) GenG allows only while the
 	// cooperative has at most 20 members.
@@ -65,6 +83,14 @@ const (
 	// per share in cents. The declaration of membership names it (§15a).
 	RuleAdditionalContributions = "additional_contributions"
 )
+
+// Prices are what usage costs, as the rules say at a moment.
+type Prices struct {
+	VCPUHourMillicents      int64
+	MemoryGiBHourMillicents int64
+	DiskGiBMonthCents       int64
+	TrafficGiBCents         int64
+}
 
 // ruleDefaults are values of rules added after an installation's rules were
 // seeded, for as long as no version was adopted; every other rule must
@@ -196,9 +222,62 @@ var RuleDefs = []ruleDef{
 		}
 		return ""
 	}},
+	// Bounds keep a typo (cents for millicents) from becoming a price: at
+	// most 10 € per vCPU- or GiB-hour, 100 € per GiB-month or GiB.
+	{RulePriceVCPUHour, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 0, 1_000_000)
+		p.Prices.VCPUHourMillicents = int64(n)
+		return msg
+	}},
+	{RulePriceMemoryGiBHour, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 0, 1_000_000)
+		p.Prices.MemoryGiBHourMillicents = int64(n)
+		return msg
+	}},
+	{RulePriceDiskGiBMonth, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 0, 10_000)
+		p.Prices.DiskGiBMonthCents = int64(n)
+		return msg
+	}},
+	{RulePriceTrafficGiB, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 0, 10_000)
+		p.Prices.TrafficGiBCents = int64(n)
+		return msg
+	}},
 	{RuleReplicationIntervalSeconds, func(p *RuleParams, v string) string {
 		n, msg := parseIntIn(v, MinReplicationIntervalSeconds, MaxReplicationIntervalSeconds)
 		p.ReplicationIntervalSeconds = n
+		return msg
+	}},
+	{RuleModerationLadder, func(p *RuleParams, v string) string {
+		_, msg := ParseLadder(v)
+		p.ModerationLadder = v
+		return msg
+	}},
+	{RuleModerationStrikeDays, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 1, 3650)
+		p.ModerationStrikeDays = n
+		return msg
+	}},
+	{RuleModerationConfirmHours, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 1, 168)
+		p.ModerationConfirmHours = n
+		return msg
+	}},
+	{RuleModerationAppealDays, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 1, 365)
+		p.ModerationAppealDays = n
+		return msg
+	}},
+	{RuleModerationThrottleDisk, func(p *RuleParams, v string) string {
+		// KiB/s for reads and for writes: from 64 KiB/s to 1 GiB/s.
+		n, msg := parseIntIn(v, 64, 1024*1024)
+		p.ModerationThrottleDiskKiB = n
+		return msg
+	}},
+	{RuleModerationThrottleCPU, func(p *RuleParams, v string) string {
+		n, msg := parseIntIn(v, 1, 99)
+		p.ModerationThrottleCPUPercent = n
 		return msg
 	}},
 	{RuleSupervisoryBoard, func(p *RuleParams, v string) string {

@@ -21,6 +21,10 @@ func TestRulesSeededAndVersioned(t *testing.T) {
 		want := rulebook.RuleParams{SharePriceCents: 5000, MinShares: 1, MaxShares: 100, NoticePeriodMonths: 24,
 			BusinessYearStartMonth: 1, BusinessYearStartDay: 1, EntitlementPerShare: rulebook.Entitlement{VCPUs: 1, MemoryMiB: 2048, DiskGiB: 20},
 			AdmissionApprovals: 2, BylawsVersion: "2026-1", BylawsText: p.BylawsText, ReplicationIntervalSeconds: 300,
+			Prices: rulebook.Prices{VCPUHourMillicents: 300, MemoryGiBHourMillicents: 200, DiskGiBMonthCents: 4},
+
+			ModerationLadder: "warning, throttle:7d, suspend_vm:30d, suspend_member:90d, exclusion", ModerationStrikeDays: 365,
+			ModerationConfirmHours: 24, ModerationAppealDays: 14, ModerationThrottleDiskKiB: 1024, ModerationThrottleCPUPercent: 20,
 			SupervisoryBoard: true, ExclusionReasons: p.ExclusionReasons, ExclusionBody: "board", ExclusionHearingDays: 14, CompulsoryShares: 0, AdditionalContributions: "none"}
 		if p != want || p.BylawsText == "" || len(p.Reasons()) != 4 {
 			t.Errorf("seeded rules = %+v", p)

@@ -1,0 +1,36 @@
+package web
+
+import (
+	"github.com/labstack/echo/v4"
+
+	"allmende/handlers"
+	"allmende/models/account"
+)
+
+// commonsRoutes are the metrics graphs, /commons, the statements and the
+// board's costs (models/metering). Every signed-in account sees /commons
+// (it names no one); a VM's series and a statement are its owner's (and
+// the board's for statements), others get 404.
+func commonsRoutes(pages, user, api *echo.Group, h *handlers.Handler) {
+	user.GET("/vms/:id/metrics", h.VMMetrics)
+	user.GET("/commons", h.ShowCommons)
+	user.GET("/commons/hosts/:id/metrics", h.HostMetrics)
+	user.GET("/statements", h.ShowStatements)
+	user.GET("/statements/:id", h.ShowStatement)
+	user.GET("/statements/:id/csv", h.StatementCSV)
+
+	board := pages.Group("/board", handlers.RequireRole(account.RoleBoard))
+	board.GET("/statements", h.ShowBoardStatements)
+	board.POST("/statements/close", h.CloseStatements)
+	board.POST("/statements/sepa", h.SEPAFile)
+	board.POST("/statements/:id/corrections", h.CorrectStatement)
+	board.POST("/costs", h.AddCost)
+	board.POST("/costs/:id/reverse", h.ReverseCost)
+
+	api.GET("/vms/:id/metrics", h.VMMetrics)
+	api.GET("/commons", h.APICommons)
+	api.GET("/commons/hosts/:id/metrics", h.HostMetrics)
+	api.GET("/statements", h.APIStatements)
+	api.GET("/statements/:id", h.APIStatement)
+	api.GET("/board/statements", h.APIBoardStatements, handlers.RequireRole(account.RoleBoard))
+}
