@@ -148,7 +148,7 @@ func TestPortal(t *testing.T) {
 		tab := b.newTab(t, p.url)
 		tab.logIn(email, password)
 
-		tab.submit(`nav a[href="/admin/hosts"]`, http.StatusOK)
+		tab.navTo("/admin/hosts")
 		tab.wantPath("/admin/hosts")
 		host := `#hosts article.host[data-host="local"]`
 		// The refresh job may still be running: the table then polls via
