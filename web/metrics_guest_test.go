@@ -60,12 +60,14 @@ func TestVMMetricsFromRealGuest(t *testing.T) {
 	if err := out.waitFor(wsCtx, hvtest.GuestMarker); err != nil {
 		t.Fatalf("no guest: %v", err)
 	}
-	// Idle first: the guest waits on its console.
+	// Idle first: the guest waits on its console. The point must cover a
+	// period after the boot, which keeps TCG busy.
+	upAt := time.Now()
 	var idle float64
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		got := metricsOf(t, c, vmID)
-		if n := len(got.T); n >= 2 && got.CPUPercent[n-1] != nil {
+		if n := len(got.T); n >= 2 && got.T[n-2] >= upAt.Unix() && got.CPUPercent[n-1] != nil {
 			idle = *got.CPUPercent[n-1]
 			break
 		}
