@@ -79,9 +79,11 @@ func TestBoardOpensRunoff(t *testing.T) {
 	resp, body = anna.submit(manage, runoff, url.Values{"runoff_end": {local(2 * time.Hour)}})
 	wantStatus(t, resp, http.StatusConflict)
 	wantContains(t, body, "already on the agenda")
-	// Members vote on the runoff; the closed first round refuses ballots.
+	// Members see the first round counted and vote on the runoff; the
+	// closed first round refuses ballots.
 	_, body = mia.get(page)
-	if n := len(regexp.MustCompile(`name="candidate_ids"`).FindAllString(body, -1)); n < 2 {
+	wantContains(t, body, "The vote on this election has closed; its count:", "Runoff of the election above, decided by plurality")
+	if n := len(regexp.MustCompile(`name="candidate_ids"`).FindAllString(body, -1)); n != 2 {
 		t.Errorf("runoff ballot not on the member's page (%d candidate boxes)", n)
 	}
 	resp, _ = mia.submit(page, ballot, url.Values{"candidate_ids": {cands[2][1]}})
