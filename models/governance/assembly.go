@@ -829,6 +829,11 @@ func (g *Governance) Assembly(ctx context.Context, v models.Viewer, id string) (
 	if d.Items, err = loadItems(db, a.ID); err != nil {
 		return nil, err
 	}
+	if e, _, err := loadElection(db, a.ID); err != nil {
+		return nil, err
+	} else if e != nil && e.PublicKey != "" {
+		d.Encrypted = true
+	}
 	if err := g.conductDetail(db, a, d, v); err != nil {
 		return nil, err
 	}

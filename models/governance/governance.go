@@ -214,6 +214,7 @@ type AssemblyDetail struct {
 	Signatures    []Signature
 	NoticeRights  []NoticeRight // the viewer's §67a rights from this assembly
 	MustPlace     []Proposal
+	Encrypted     bool // secret items take encrypted ballots (an election key)
 }
 
 type Proxy struct {

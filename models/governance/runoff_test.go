@@ -84,7 +84,7 @@ func TestElectionRunoffHeld(t *testing.T) {
 		modelstest.WantCode(t, err, http.StatusConflict)
 		// The round's result is shown before the assembly closes.
 		d, err := e.g.Assembly(ctx, viewer(ms[2]), a.ID)
-		if err != nil || d.Items[0].Round == nil || strings.Join(d.Items[0].Round.Runoff, ",") != "Ada,Bea" {
+		if err != nil || d.Encrypted || d.Items[0].Round == nil || strings.Join(d.Items[0].Round.Runoff, ",") != "Ada,Bea" {
 			t.Fatalf("detail round = %+v, %v", d.Items[0].Round, err)
 		}
 
@@ -212,6 +212,9 @@ func TestElectionRunoffEncryptedRefused(t *testing.T) {
 			Kind: governance.ItemElection, Seats: 1, Candidates: []string{"Ada", "Bea", "Cem"}, Secret: true})
 		e.open(t, a)
 		e.Clock.Set(a.VotingEnd)
+		if d, err := e.g.Assembly(ctx, e.board, a.ID); err != nil || !d.Encrypted {
+			t.Errorf("detail: encrypted %v, %v", d != nil && d.Encrypted, err) // the board page hides the close button
+		}
 		_, err := e.g.CloseItem(ctx, e.Board1, e.board, a.ID, its[0].ID)
 		if de := modelstest.WantCode(t, err, http.StatusConflict); de != nil && !strings.Contains(de.Safe, "encrypted") {
 			t.Errorf("message %q", de.Safe)
