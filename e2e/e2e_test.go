@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -147,7 +148,7 @@ func TestPortal(t *testing.T) {
 		tab := b.newTab(t, p.url)
 		tab.logIn(email, password)
 
-		tab.submit(`nav a[href="/admin/hosts"]`, http.StatusOK)
+		tab.navTo("/admin/hosts")
 		tab.wantPath("/admin/hosts")
 		host := `#hosts article.host[data-host="local"]`
 		// The refresh job may still be running: the table then polls via
@@ -487,8 +488,21 @@ func (tb *tab) openStatus(path string, status int64) {
 // waits for the resulting page, which must come with status.
 func (tb *tab) submit(sel string, status int64) {
 	tb.t.Helper()
+	tb.unfold(sel)
 	resp, err := chromedp.RunResponse(tb.ctx, chromedp.Click(chromedp.CSS(sel)))
 	tb.checkResponse("click "+sel, resp, err, status)
+}
+
+// unfold opens the <details> around sel, as a person opens the
+// navigation's Menu and its Board or Administration dropdown before
+// clicking a link in it.
+func (tb *tab) unfold(sel string) {
+	tb.t.Helper()
+	q, _ := json.Marshal(sel)
+	run(tb.t, tb.ctx, chromedp.Evaluate[chromedp.Void](`(() => {
+		const el = document.querySelector(`+string(q)+`);
+		for (let d = el && el.closest("details"); d; d = d.parentElement && d.parentElement.closest("details")) d.open = true;
+	})()`))
 }
 
 func (tb *tab) checkResponse(what string, resp *network.Response, err error, status int64) {

@@ -165,7 +165,7 @@ func TestGovernance(t *testing.T) {
 
 	ok = ok && t.Run("BoardConvenesAndInvites", func(t *testing.T) {
 		anna := annaTab.in(t)
-		anna.submit(`nav a[href="/board/assemblies/new"]`, http.StatusOK)
+		anna.navTo("/board/assemblies/new")
 		anna.wantText("main h1", "New general assembly")
 		anna.fill("#f-title", title)
 		anna.fill("#f-description", "Online: the discussion in the forum, then the vote in the portal.")

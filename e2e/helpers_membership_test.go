@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -241,4 +242,14 @@ func waitForOutboxMail(t *testing.T, dataDir, to, subject string) string {
 	}
 	t.Fatalf("no mail to %s with %q arrived in the outbox", to, subject)
 	return ""
+}
+
+// navTo follows a link of the navigation as a person would, opening the
+// dropdown it sits in first (the board's and admins' pages are grouped).
+func (tb *tab) navTo(href string) {
+	tb.t.Helper()
+	sel := fmt.Sprintf(`nav a[href=%q]`, href)
+	run(tb.t, tb.ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+		`for (let d = document.querySelector(%q)?.closest("details"); d; d = d.parentElement.closest("details")) d.open = true`, sel)))
+	tb.submit(sel, http.StatusOK)
 }

@@ -163,7 +163,7 @@ func TestMembership(t *testing.T) {
 	admitted := applied && t.Run("TwoBoardApprovalsAdmit", func(t *testing.T) {
 		anna := b.newTab(t, p.url)
 		anna.logIn(annaEmail, boardPassword)
-		anna.submit(`nav a[href="/board/applications"]`, http.StatusOK)
+		anna.navTo("/board/applications")
 		anna.wantText("main h1", "Applications")
 		rows := anna.rows("main table")
 		if len(rows) != 1 || rows[0][1] != name || rows[0][2] != email || rows[0][4] != strconv.Itoa(shares) || rows[0][5] != "0 of "+need {
@@ -203,7 +203,7 @@ func TestMembership(t *testing.T) {
 
 		ben := b.newTab(t, p.url)
 		ben.logIn(benEmail, boardPassword)
-		ben.submit(`nav a[href="/board/applications"]`, http.StatusOK)
+		ben.navTo("/board/applications")
 		ben.submit(appLink, http.StatusOK)
 		ben.submit(approveSel, http.StatusOK)
 		ben.wantPath("/board/applications")
@@ -211,7 +211,7 @@ func TestMembership(t *testing.T) {
 		ben.wantText("main p.muted", "No open applications.")
 
 		// Ben books the transfer of the shares' price on the member's page.
-		ben.submit(`nav a[href="/board/members"]`, http.StatusOK)
+		ben.navTo("/board/members")
 		today := views.Day(clock.Now())
 		owed := views.EUR(int64(shares) * rules.SharePriceCents)
 		want := []string{"1", name, street + ", " + postal + " " + city + ", DE", today, strconv.Itoa(shares), "EUR 0.00 / " + owed, "member", "—"}

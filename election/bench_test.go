@@ -1,6 +1,7 @@
 package election
 
 import (
+	"encoding/json"
 	"syscall"
 	"testing"
 )
@@ -16,7 +17,16 @@ func benchSetup(b *testing.B) (*Point, Question, []byte, Ballot) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return y, q, ctx, bal
+	// The server verifies a ballot it decoded from the request's JSON.
+	raw, err := json.Marshal(bal)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var dec Ballot
+	if err := json.Unmarshal(raw, &dec); err != nil {
+		b.Fatal(err)
+	}
+	return y, q, ctx, dec
 }
 
 // BenchmarkVerifyBallot is the server's check of one yes/no/abstain ballot.

@@ -23,8 +23,28 @@ func decryptBind(ctx []byte, trustee, option int) [][]byte {
 	return [][]byte{ctx, u32(trustee), u32(option)}
 }
 
-// Tally is the homomorphic sum of the ballots, option by option.
+// Tally is the homomorphic sum of the ballots, option by option. Large
+// tallies are summed in chunks on all cores; group addition is exact and
+// commutative, so the sum does not depend on the split.
 func Tally(options int, ballots []Ballot) []Ciphertext {
+	const chunk = 1024
+	if len(ballots) <= chunk {
+		return tallyOf(options, ballots)
+	}
+	parts := make([][]Ciphertext, (len(ballots)+chunk-1)/chunk)
+	forAll(len(parts), func(i int) {
+		parts[i] = tallyOf(options, ballots[i*chunk:min((i+1)*chunk, len(ballots))])
+	})
+	t := parts[0]
+	for _, p := range parts[1:] {
+		for i := range t {
+			t[i] = t[i].Add(p[i])
+		}
+	}
+	return t
+}
+
+func tallyOf(options int, ballots []Ballot) []Ciphertext {
 	t := make([]Ciphertext, options)
 	for i := range t {
 		t[i] = ZeroCiphertext()

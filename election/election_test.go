@@ -274,3 +274,52 @@ func TestShareTransport(t *testing.T) {
 		t.Error("share of 2 verified as share of 3")
 	}
 }
+
+// TestTallyInChunks: the tally of many ballots, summed in chunks on all
+// cores, is the plain sum.
+func TestTallyInChunks(t *testing.T) {
+	_, y, err := SimulateCeremony("tally", 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ballots := make([]Ballot, 2500)
+	want := []Ciphertext{ZeroCiphertext(), ZeroCiphertext()}
+	for i := range ballots {
+		v := i % 2
+		ballots[i].Choices = []Ciphertext{EncryptWith(y, v, scalarOf(uint64(i+1))), EncryptWith(y, 1-v, scalarOf(uint64(i+7)))}
+		for j := range want {
+			want[j] = want[j].Add(ballots[i].Choices[j])
+		}
+	}
+	got := Tally(2, ballots)
+	for j := range want {
+		if !got[j].A.equal(want[j].A) || !got[j].B.equal(want[j].B) {
+			t.Errorf("option %d: chunked tally differs from the plain sum", j+1)
+		}
+	}
+	if got := Tally(2, ballots[:2499]); got[0].A.equal(want[0].A) {
+		t.Error("a tally without the last ballot equals the full one")
+	}
+}
+
+// TestDecodedPointKeepsEncoding: a decoded point's cached encoding is its
+// canonical encoding, and changing what Bytes returned changes nothing.
+func TestDecodedPointKeepsEncoding(t *testing.T) {
+	p := mulBase(scalarOf(12345))
+	q, err := ParsePoint(p.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(q.Bytes(), q.e.Encode(nil)) || !bytes.Equal(q.bytesRO(), p.Bytes()) {
+		t.Fatal("cached encoding differs from the encoding")
+	}
+	b := q.Bytes()
+	b[0] ^= 1
+	if !bytes.Equal(q.Bytes(), p.Bytes()) {
+		t.Fatal("changing Bytes' result changed the point's encoding")
+	}
+	var r Point
+	if err := json.Unmarshal([]byte(`"`+p.String()+`"`), &r); err != nil || !bytes.Equal(r.bytesRO(), p.Bytes()) {
+		t.Fatalf("JSON-decoded point: %v", err)
+	}
+}

@@ -25,7 +25,14 @@ import (
 const Domain = "allmende-ballots/v1"
 
 // Point is a ristretto255 element; in JSON the hex of its 32-byte encoding.
-type Point struct{ e ristretto255.Element }
+// A point is never changed after it is made (every operation returns a
+// fresh one), so a decoded point keeps the bytes it was decoded from: they
+// are its canonical encoding, and the proofs, trackers and copy keys hash
+// each ciphertext several times (encoding costs an inverse square root).
+type Point struct {
+	e   ristretto255.Element
+	enc []byte // the canonical encoding when known (decoded points); read-only
+}
 
 // Scalar is an integer modulo the group order ℓ; in JSON the hex of its
 // canonical 32-byte little-endian encoding.
@@ -34,8 +41,22 @@ type Scalar struct{ s ristretto255.Scalar }
 func newPoint() *Point   { return &Point{} }
 func newScalar() *Scalar { return &Scalar{} }
 
-// Bytes is the canonical encoding.
-func (p *Point) Bytes() []byte { return p.e.Encode(nil) }
+// Bytes is the canonical encoding (a fresh slice the caller may keep).
+func (p *Point) Bytes() []byte {
+	if p.enc != nil {
+		return append(make([]byte, 0, len(p.enc)), p.enc...)
+	}
+	return p.e.Encode(nil)
+}
+
+// bytesRO is the canonical encoding, to be read and not changed: the cached
+// bytes of a decoded point without a copy.
+func (p *Point) bytesRO() []byte {
+	if p.enc != nil {
+		return p.enc
+	}
+	return p.e.Encode(nil)
+}
 
 func (p *Point) String() string { return hex.EncodeToString(p.Bytes()) }
 
@@ -64,6 +85,7 @@ func ParsePoint(s string) (*Point, error) {
 	if err := p.e.Decode(b); err != nil {
 		return nil, fmt.Errorf("group element %.16q: not a valid ristretto255 encoding", s)
 	}
+	p.enc = b // Decode accepts only the canonical encoding
 	return p, nil
 }
 

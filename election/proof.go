@@ -48,7 +48,9 @@ func ZeroCiphertext() Ciphertext { return Ciphertext{A: identity(), B: identity(
 
 func (c Ciphertext) valid() bool { return c.A != nil && c.B != nil }
 
-func (c Ciphertext) bytes() []byte { return append(c.A.Bytes(), c.B.Bytes()...) }
+func (c Ciphertext) bytes() []byte {
+	return append(append(make([]byte, 0, 64), c.A.bytesRO()...), c.B.bytesRO()...)
+}
 
 // Proof is a Schnorr-style proof: challenge and response. The commitments
 // are not sent; the verifier recomputes them from (c, s) and checks that
@@ -114,7 +116,7 @@ func verifyRange(ctx []byte, label int, y *Point, ct Ciphertext, p RangeProof, l
 	if len(p) != hi-lo+1 {
 		return errors.New("proof has the wrong number of branches")
 	}
-	parts := [][]byte{ctx, u32(label), ct.A.Bytes(), ct.B.Bytes()}
+	parts := [][]byte{ctx, u32(label), ct.A.bytesRO(), ct.B.bytesRO()}
 	sum := newScalar()
 	for v := lo; v <= hi; v++ {
 		br := p[v-lo]

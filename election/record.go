@@ -176,18 +176,19 @@ func verifyItem(r *Record, it ItemRecord, vks []*Point) (*ItemSummary, error) {
 		return nil, err
 	}
 	ctx := ItemContext(r.ElectionID, it.ID, r.PublicKey, q)
-	if err := verifyBallots(ctx, r.PublicKey, q, it.Ballots); err != nil {
+	keys, err := verifyBallots(ctx, r.PublicKey, q, it.Ballots)
+	if err != nil {
 		return nil, err
 	}
-	copies := map[string]bool{}
-	trackers := map[string]bool{}
+	copies := make(map[string]bool, len(it.Ballots))
+	trackers := make(map[string]bool, len(it.Ballots))
 	ballots := make([]Ballot, len(it.Ballots))
 	for i, b := range it.Ballots {
 		if trackers[b.Tracker] {
 			return nil, fmt.Errorf("ballot %d: tracker %.12s… appears twice", i+1, b.Tracker)
 		}
 		trackers[b.Tracker] = true
-		key := CiphertextKey(b.Ballot)
+		key := keys[i]
 		if copies[key] {
 			return nil, fmt.Errorf("ballot %d (tracker %.12s…) copies the ciphertexts of another ballot", i+1, b.Tracker)
 		}
@@ -226,25 +227,29 @@ func verifyItem(r *Record, it ItemRecord, vks []*Point) (*ItemSummary, error) {
 	return &ItemSummary{ID: it.ID, Title: it.Title, Ballots: len(ballots), Options: it.Options, Result: result, Trustees: who}, nil
 }
 
-// verifyBallots checks every ballot's proofs and tracker on all cores; the
-// failure reported is that of the first bad ballot in record order, so the
-// message does not depend on scheduling.
-func verifyBallots(ctx []byte, y *Point, q Question, bs []RecordedBallot) error {
+// verifyBallots checks every ballot's proofs and tracker on all cores and
+// returns each ballot's CiphertextKey (for the copy check); the failure
+// reported is that of the first bad ballot in record order, so the message
+// does not depend on scheduling.
+func verifyBallots(ctx []byte, y *Point, q Question, bs []RecordedBallot) ([]string, error) {
 	errs := make([]error, len(bs))
+	keys := make([]string, len(bs))
 	forAll(len(bs), func(i int) {
 		b := bs[i]
 		if err := VerifyBallot(ctx, y, q, b.Ballot); err != nil {
 			errs[i] = fmt.Errorf("ballot %d (tracker %.12s): %w", i+1, b.Tracker, err)
 		} else if t := Tracker(ctx, b.Ballot); t != b.Tracker {
 			errs[i] = fmt.Errorf("ballot %d: tracker %.12s… does not match the ballot (%.12s…)", i+1, b.Tracker, t)
+		} else {
+			keys[i] = CiphertextKey(b.Ballot)
 		}
 	})
 	for _, err := range errs {
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return keys, nil
 }
 
 // DecodeBallots decodes stored ballots (JSON) on all cores; the server's

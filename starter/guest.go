@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -43,14 +44,29 @@ const (
 	// GuestMemoryMiB is enough for the kernel and its initramfs.
 	GuestMemoryMiB = 128
 	// DiskBytes is the size of the guest's disk. The guest runs from its
-	// initramfs and never touches it; it is there because every VM has one.
+	// initramfs and never touches the disk by itself (tests write to
+	// /dev/vda from its shell); it is there because every VM has one.
 	DiskBytes = 16 << 20
 )
 
 // guestInit is the guest's PID 1. Echo of typed input by the tty itself is
 // switched off so that only the script's answer comes back.
+//
+// Before announcing itself it loads the virtio modules (see guestModules)
+// and mounts devtmpfs, so that the disk is /dev/vda and the network card
+// eth0. The kernel's messages about them are kept off the console, where
+// they would mix with the script's output; the level is restored after.
 const guestInit = `#!/bin/sh
 export PATH=/bin
+busybox mount -t proc proc /proc
+busybox mount -t sysfs sysfs /sys
+level=$(busybox cut -f1 /proc/sys/kernel/printk)
+busybox dmesg -n 1
+for m in $(busybox cat /lib/modules/` + moduleOrder + `); do
+	busybox insmod /lib/modules/$m.ko || echo "insmod $m failed"
+done
+busybox mount -t devtmpfs devtmpfs /dev
+busybox dmesg -n "$level"
 busybox stty -echo 2>/dev/null
 echo ` + GuestMarker + `
 n=0
@@ -116,14 +132,15 @@ func Build(ctx context.Context, dir string, logf Logf) (Files, error) {
 	defer unlock()
 
 	var out Files
-	if out.Kernel, err = cachedKernel(ctx, dir, logf); err != nil {
+	var mods []module
+	if out.Kernel, mods, err = cachedKernel(ctx, dir, logf); err != nil {
 		return Files{}, fmt.Errorf("guest kernel: %w", err)
 	}
 	busybox, err := staticBusybox(ctx, dir, logf)
 	if err != nil {
 		return Files{}, fmt.Errorf("busybox: %w", err)
 	}
-	if out.Initrd, err = cachedInitrd(dir, busybox); err != nil {
+	if out.Initrd, err = cachedInitrd(dir, busybox, mods); err != nil {
 		return Files{}, fmt.Errorf("guest initramfs: %w", err)
 	}
 	if out.Disk, err = cachedDisk(dir); err != nil {
@@ -159,10 +176,11 @@ func staticBusybox(ctx context.Context, dir string, logf Logf) ([]byte, error) {
 		return b, nil
 	}
 	logf("starter: no static /bin/busybox; downloading busybox-static into %s", dir)
-	b, err := fileFromPackage(ctx, dir, "busybox-static", func(name string) bool { return name == "bin/busybox" })
+	files, err := filesFromPackage(ctx, dir, "busybox-static", func(name string) bool { return name == "bin/busybox" })
 	if err != nil {
 		return nil, err
 	}
+	b := files["bin/busybox"]
 	if !isStatic(b) {
 		return nil, errors.New("busybox-static's /bin/busybox is not statically linked")
 	}
@@ -170,10 +188,10 @@ func staticBusybox(ctx context.Context, dir string, logf Logf) ([]byte, error) {
 }
 
 // cachedInitrd builds the initramfs into dir, named after its contents, so
-// a changed init script or busybox gives a new file and never a stale one.
-func cachedInitrd(dir string, busybox []byte) (string, error) {
-	var archive bytes.Buffer
-	err := writeCPIO(&archive, []cpioEntry{
+// a changed init script, busybox or module gives a new file and never a
+// stale one.
+func cachedInitrd(dir string, busybox []byte, mods []module) (string, error) {
+	entries := []cpioEntry{
 		{name: "bin", mode: modeDir | 0o755},
 		{name: "dev", mode: modeDir | 0o755},
 		// The kernel opens /dev/console for init's stdio before any
@@ -183,8 +201,18 @@ func cachedInitrd(dir string, busybox []byte) (string, error) {
 		{name: "bin/busybox", mode: modeRegular | 0o755, data: busybox},
 		{name: "bin/sh", mode: modeSymlink | 0o777, data: []byte("busybox")},
 		{name: "init", mode: modeRegular | 0o755, data: []byte(guestInit)},
-	})
-	if err != nil {
+		{name: "sys", mode: modeDir | 0o755},
+		{name: "lib", mode: modeDir | 0o755},
+		{name: "lib/modules", mode: modeDir | 0o755},
+	}
+	var order strings.Builder
+	for _, m := range mods {
+		entries = append(entries, cpioEntry{name: "lib/modules/" + m.name + ".ko", mode: modeRegular | 0o644, data: m.data})
+		order.WriteString(m.name + "\n")
+	}
+	entries = append(entries, cpioEntry{name: "lib/modules/" + moduleOrder, mode: modeRegular | 0o644, data: []byte(order.String())})
+	var archive bytes.Buffer
+	if err := writeCPIO(&archive, entries); err != nil {
 		return "", err
 	}
 	sum := sha256.Sum256(archive.Bytes())

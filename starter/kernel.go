@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,28 +17,107 @@ import (
 // kernelMeta is Debian's metapackage that depends on the current kernel.
 const kernelMeta = "linux-image-amd64"
 
-// cachedKernel returns dir/vmlinuz, downloading Debian's kernel package
-// and taking the kernel out of it if it is not there yet. Any kernel once
-// cached is kept: a newer Debian point release is no reason to download
-// 60 MB again.
-func cachedKernel(ctx context.Context, dir string, logf Logf) (string, error) {
-	path := filepath.Join(dir, "vmlinuz")
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
+// kernelDir, under the cache dir, holds the guest's kernel and the
+// modules it loads, both taken from one package so that they match. Its
+// name is versioned: when what is taken from the package changes, the name
+// changes and the package is downloaded again rather than a stale cache
+// used. (The kernel-only cache of earlier versions, dir/vmlinuz, is left
+// alone: older builds sharing the cache dir still use it.)
+const kernelDir = "kernel-2"
+
+// moduleOrder, in kernelDir, lists the cached modules in load order, one
+// name a line; each is kernelDir/modules/<name>.ko.
+const moduleOrder = "modules.order"
+
+// cachedKernel returns the path of the kernel and the modules the guest
+// loads, downloading Debian's kernel package and taking them out of it if
+// they are not cached yet. A cached kernel is kept: a newer Debian point
+// release is no reason to download 60 MB again.
+func cachedKernel(ctx context.Context, dir string, logf Logf) (string, []module, error) {
+	kdir := filepath.Join(dir, kernelDir)
+	kernel := filepath.Join(kdir, "vmlinuz")
+	if mods, err := readCachedModules(kdir); err == nil {
+		return kernel, mods, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", nil, err
 	}
 	pkg, err := kernelPackage(ctx)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	logf("starter: downloading %s (once, about 60 MB) into %s", pkg, dir)
-	kernel, err := fileFromPackage(ctx, dir, pkg, func(name string) bool { return strings.HasPrefix(name, "boot/vmlinuz-") })
+	logf("starter: downloading %s (once, about 70 MB) into %s", pkg, dir)
+	isKernel := func(name string) bool { return strings.HasPrefix(name, "boot/vmlinuz-") }
+	files, err := filesFromPackage(ctx, dir, pkg, func(name string) bool { return isKernel(name) || isModuleCandidate(name) })
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	if err := writeFileAtomic(path, kernel); err != nil {
-		return "", err
+	var image []byte
+	for name, data := range files {
+		if isKernel(name) {
+			image = data
+		}
 	}
-	return path, nil
+	if image == nil {
+		return "", nil, fmt.Errorf("%s has no boot/vmlinuz-*", pkg)
+	}
+	mods, err := loadOrder(files, guestModules)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", pkg, err)
+	}
+	if err := writeKernelDir(dir, kdir, image, mods); err != nil {
+		return "", nil, err
+	}
+	return kernel, mods, nil
+}
+
+// readCachedModules reads the modules cached in kdir, in load order; an
+// error wrapping fs.ErrNotExist means there is no cache yet.
+func readCachedModules(kdir string) ([]module, error) {
+	order, err := os.ReadFile(filepath.Join(kdir, moduleOrder))
+	if err != nil {
+		return nil, err
+	}
+	var mods []module
+	for _, name := range strings.Fields(string(order)) {
+		data, err := os.ReadFile(filepath.Join(kdir, "modules", name+".ko"))
+		if err != nil {
+			return nil, fmt.Errorf("cached guest kernel in %s is incomplete (remove it to rebuild): %w", kdir, errors.Join(err, errIncomplete))
+		}
+		mods = append(mods, module{name: name, data: data})
+	}
+	return mods, nil
+}
+
+// errIncomplete keeps a missing module from reading as "no cache yet".
+var errIncomplete = errors.New("cache incomplete")
+
+// writeKernelDir writes the kernel and modules into a temporary directory
+// and renames it to kdir, so that a crash never leaves half a cache.
+func writeKernelDir(dir, kdir string, image []byte, mods []module) error {
+	tmp, err := os.MkdirTemp(dir, ".tmp-kernel-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // fails harmlessly after the rename
+	if err := os.Mkdir(filepath.Join(tmp, "modules"), 0o755); err != nil {
+		return err
+	}
+	var order strings.Builder
+	for _, m := range mods {
+		if err := writeFileAtomic(filepath.Join(tmp, "modules", m.name+".ko"), m.data); err != nil {
+			return err
+		}
+		order.WriteString(m.name + "\n")
+	}
+	err = errors.Join(
+		writeFileAtomic(filepath.Join(tmp, "vmlinuz"), image),
+		writeFileAtomic(filepath.Join(tmp, moduleOrder), []byte(order.String())),
+		os.Chmod(tmp, 0o755), // readable for QEMU, which runs as another user
+	)
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp, kdir)
 }
 
 // kernelPackage asks apt which versioned kernel package the metapackage
@@ -71,10 +151,10 @@ func lastLines(out string, n int) string {
 	return strings.Join(lines, " / ")
 }
 
-// fileFromPackage downloads Debian package pkg (apt-get download, into a
-// temporary directory under dir) and returns the first regular file in it
-// whose path (without the leading "./") matches.
-func fileFromPackage(ctx context.Context, dir, pkg string, match func(string) bool) ([]byte, error) {
+// filesFromPackage downloads Debian package pkg (apt-get download, into
+// a temporary directory under dir) and returns its regular files whose
+// paths (without the leading "./") match, by path.
+func filesFromPackage(ctx context.Context, dir, pkg string, match func(string) bool) (map[string][]byte, error) {
 	tmp, err := os.MkdirTemp(dir, ".download-*")
 	if err != nil {
 		return nil, err
@@ -90,14 +170,13 @@ func fileFromPackage(ctx context.Context, dir, pkg string, match func(string) bo
 	if len(debs) != 1 {
 		return nil, fmt.Errorf("apt-get download %s left %d .deb files", pkg, len(debs))
 	}
-	return extractFile(ctx, debs[0], match)
+	return extractFiles(ctx, debs[0], match)
 }
 
-// extractFile returns the first matching file of a .deb. It reads the
-// package's file tree as a stream and stops there: a kernel comes before
-// the hundreds of megabytes of modules, so nothing else is unpacked (as
-// dpkg -x would).
-func extractFile(ctx context.Context, deb string, match func(string) bool) ([]byte, error) {
+// extractFiles returns the matching files of a .deb, reading the
+// package's file tree as a stream: only what matches is kept in memory,
+// nothing is unpacked to disk (as dpkg -x would).
+func extractFiles(ctx context.Context, deb string, match func(string) bool) (map[string][]byte, error) {
 	cmd := exec.CommandContext(ctx, "dpkg-deb", "--fsys-tarfile", deb)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -106,29 +185,35 @@ func extractFile(ctx context.Context, deb string, match func(string) bool) ([]by
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("dpkg-deb: %w", err)
 	}
-	data, findErr := findFile(tar.NewReader(stdout), match)
-	// Stopping early makes dpkg-deb fail on a closed pipe; only its
-	// failure before we found the file matters.
+	files, findErr := findFiles(tar.NewReader(stdout), match)
 	stdout.Close()
 	waitErr := cmd.Wait()
-	if findErr != nil {
-		return nil, fmt.Errorf("%s: %w (dpkg-deb: %v)", filepath.Base(deb), findErr, waitErr)
+	if err := errors.Join(findErr, waitErr); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Base(deb), err)
 	}
-	return data, nil
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s lacks the files looked for", filepath.Base(deb))
+	}
+	return files, nil
 }
 
-func findFile(tr *tar.Reader, match func(string) bool) ([]byte, error) {
+func findFiles(tr *tar.Reader, match func(string) bool) (map[string][]byte, error) {
+	files := map[string][]byte{}
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return nil, errors.New("the package lacks the file looked for")
+			return files, nil
 		}
 		if err != nil {
 			return nil, err
 		}
 		name := strings.TrimPrefix(h.Name, "./")
 		if match(name) && h.Typeflag == tar.TypeReg {
-			return io.ReadAll(tr)
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				return nil, err
+			}
+			files[name] = data
 		}
 	}
 }

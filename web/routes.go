@@ -99,6 +99,7 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	memberRoutes(user, authed, h)
 	boardRoutes(pages, authed, h)
 	governanceRoutes(user, authed, h)
+	runoffRoutes(user, h)
 	ballotRoutes(user, authed, h)
 	vmRoutes(user, authed, h)
 	adminVMRoutes(admin, authed, h)

@@ -35,7 +35,8 @@ func TestGuestFiles(t *testing.T) {
 		t.Fatalf("cpio -t: %v\n%s", err, stderr.String())
 	}
 	listing := out.String()
-	for _, want := range []string{"init", "bin/busybox", "bin/sh -> busybox", "dev/console"} {
+	for _, want := range []string{"init", "bin/busybox", "bin/sh -> busybox", "dev/console",
+		"lib/modules/virtio_pci.ko", "lib/modules/virtio_blk.ko", "lib/modules/virtio_net.ko", "lib/modules/modules.order"} {
 		if !strings.Contains(listing, want) {
 			t.Errorf("initramfs lacks %q:\n%s", want, listing)
 		}

@@ -7,6 +7,7 @@ import (
 	"allmende/models/membership"
 	"allmende/models/rulebook"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -114,6 +115,11 @@ type itemRow struct {
 	MotionID       *string
 	Organ          string
 	AppointedAt    *time.Time
+	ClosedAt       *time.Time
+	RoundResult    string
+	RunoffOf       *string
+	VotingStart    *time.Time
+	VotingEnd      *time.Time
 }
 
 func (itemRow) TableName() string { return "agenda_items" }
@@ -555,6 +561,16 @@ func (r itemRow) item() AgendaItem {
 	if r.MotionID != nil {
 		it.MotionID = *r.MotionID
 	}
+	it.ClosedAt, it.VotingStart, it.VotingEnd = utcPtr(r.ClosedAt), utcPtr(r.VotingStart), utcPtr(r.VotingEnd)
+	if r.RunoffOf != nil {
+		it.RunoffOf = *r.RunoffOf
+	}
+	if r.RoundResult != "" {
+		var res ItemResult
+		if json.Unmarshal([]byte(r.RoundResult), &res) == nil {
+			it.Round = &res
+		}
+	}
 	return it
 }
 
@@ -579,6 +595,13 @@ func loadItems(tx *gorm.DB, assemblyID string) ([]AgendaItem, error) {
 	for i, r := range rows {
 		items[i] = r.item()
 		index[r.ID] = i
+	}
+	for _, r := range rows {
+		if r.RunoffOf != nil {
+			if j, ok := index[*r.RunoffOf]; ok {
+				items[j].RunoffItemID = r.ID
+			}
+		}
 	}
 	for _, c := range cands {
 		it := &items[index[c.ItemID]]
@@ -824,6 +847,11 @@ func (g *Governance) Assembly(ctx context.Context, v models.Viewer, id string) (
 	d := &AssemblyDetail{Assembly: a.assembly()}
 	if d.Items, err = loadItems(db, a.ID); err != nil {
 		return nil, err
+	}
+	if e, _, err := loadElection(db, a.ID); err != nil {
+		return nil, err
+	} else if e != nil && e.PublicKey != "" {
+		d.Encrypted = true
 	}
 	if err := g.conductDetail(db, a, d, v); err != nil {
 		return nil, err

@@ -83,6 +83,7 @@ type castContext struct {
 	CasterOK    int  // the caster in good standing, or the member's relative holding their proxy
 	Encrypted   bool // the assembly has an election key: secret items take encrypted ballots
 	Revote      bool // and a later ballot replaces the earlier one
+	Closed      bool // the item's vote closed before the assembly's (runoff.go)
 }
 
 func castContextQuery(d models.Dialect) string {
@@ -93,7 +94,8 @@ func castContextQuery(d models.Dialect) string {
 			+ (SELECT COUNT(*) FROM proxies p WHERE p.assembly_id = i.assembly_id AND p.proxy_id = ? AND p.grantor_id = ?
 				AND p.relationship <> '' AND p.revoked_at IS NULL),
 			(SELECT COUNT(*) FROM elections el WHERE el.assembly_id = i.assembly_id AND el.public_key <> '') > 0,
-			(SELECT COUNT(*) FROM elections el WHERE el.assembly_id = i.assembly_id AND el.revote) > 0
+			(SELECT COUNT(*) FROM elections el WHERE el.assembly_id = i.assembly_id AND el.revote) > 0,
+			i.closed_at IS NOT NULL, i.voting_start, i.voting_end
 		FROM agenda_items i JOIN assemblies a ON a.id = i.assembly_id
 		LEFT JOIN electorate e ON e.assembly_id = i.assembly_id AND e.user_id = ?
 		WHERE i.id = ? AND i.assembly_id = ?`
@@ -254,7 +256,7 @@ func (g *Governance) Cast(ctx context.Context, actor models.Actor, v models.View
 func (g *Governance) checkCast(c castContext, member string, v models.Viewer) error {
 	now := g.now()
 	switch {
-	case c.Status != AssemblyVoting || now.Before(c.VotingStart) || !now.Before(c.VotingEnd):
+	case c.Status != AssemblyVoting || c.Closed || now.Before(c.VotingStart) || !now.Before(c.VotingEnd):
 		return models.Conflict("Voting on this item is not open.")
 	case c.Elector == nil && member == v.UserID:
 		return models.Forbidden("You are not entitled to vote in this assembly: only those who were members when voting opened may vote.")
@@ -278,15 +280,19 @@ func (g *Governance) checkCast(c castContext, member string, v models.Viewer) er
 // for plaintext and encrypted ballots alike.
 func loadCastContext(ctx context.Context, stmt *sql.Stmt, v models.Viewer, member, itemID, assemblyID string) (castContext, error) {
 	var c castContext
+	var itemStart, itemEnd *time.Time // a runoff's own window
 	err := stmt.QueryRowContext(ctx, member, v.UserID, member, membership.StatusMember, membership.StatusLeaving,
 		v.UserID, membership.StatusMember, membership.StatusLeaving, v.UserID, member, member, itemID, assemblyID).
 		Scan(&c.Status, &c.VotingStart, &c.VotingEnd, &c.Kind, &c.Secret, &c.Seats,
-			&c.Elector, &c.HolderID, &c.Excluded, &c.MemberOK, &c.CasterOK, &c.Encrypted, &c.Revote)
+			&c.Elector, &c.HolderID, &c.Excluded, &c.MemberOK, &c.CasterOK, &c.Encrypted, &c.Revote, &c.Closed, &itemStart, &itemEnd)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, models.NotFoundError("agenda item")
 	}
 	if err != nil {
 		return c, fmt.Errorf("load ballot context: %w", err)
+	}
+	if itemStart != nil && itemEnd != nil {
+		c.VotingStart, c.VotingEnd = *itemStart, *itemEnd
 	}
 	return c, nil
 }

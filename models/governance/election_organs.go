@@ -85,16 +85,34 @@ func (g *Governance) AppointElected(ctx context.Context, actor models.Actor, v m
 			return models.NotFoundError("agenda item")
 		}
 		it, r := items[i], res.Items[i]
+		// A runoff held in the assembly appoints the elected of both
+		// rounds: those with the majority in the first and its winners.
+		elected, candidates, marked := r.Elected, it.Candidates, []string{it.ID}
+		if it.RunoffOf != "" {
+			j := slices.IndexFunc(items, func(f AgendaItem) bool { return f.ID == it.RunoffOf })
+			if j < 0 || j >= len(res.Items) {
+				return fmt.Errorf("first round %s of runoff %s missing", it.RunoffOf, it.ID)
+			}
+			elected = append(slices.Clone(res.Items[j].Elected), r.Elected...)
+			candidates = append(slices.Clone(items[j].Candidates), it.Candidates...)
+			marked = append(marked, items[j].ID)
+		}
 		switch {
 		case it.Kind != ItemElection || it.Organ == "":
 			return models.Conflict("This item is no election to an organ.")
 		case it.AppointedAt != nil:
 			return models.Conflict("The result of this election has already been recorded.")
+		case it.RunoffItemID != "":
+			return models.Conflict("This election went to a runoff in the assembly: record the result with the runoff item, which appoints the elected of both rounds.")
 		case len(r.Runoff) > 0 || len(r.Tie) > 0 || len(r.Elected) == 0:
 			return models.Conflict("Nobody is elected yet: " + strings.TrimSuffix(declaration(r), "."))
 		}
-		for _, name := range r.Elected {
-			for _, c := range it.Candidates {
+		done := map[string]bool{}
+		for _, name := range elected {
+			for _, c := range candidates {
+				if done[c.UserID] {
+					continue
+				}
 				if c.Name != name || c.UserID == "" {
 					continue
 				}
@@ -104,10 +122,11 @@ func (g *Governance) AppointElected(ctx context.Context, actor models.Actor, v m
 				if err != nil {
 					return err
 				}
+				done[c.UserID] = true
 				n++
 			}
 		}
-		if err := tx.Model(&itemRow{}).Where("id = ?", it.ID).Update("appointed_at", g.now()).Error; err != nil {
+		if err := tx.Model(&itemRow{}).Where("id IN ?", marked).Update("appointed_at", g.now()).Error; err != nil {
 			return fmt.Errorf("mark appointed: %w", err)
 		}
 		return kit.RecordAudit(tx, actor, "assembly.appoint_elected", "agenda_item", it.ID, map[string]any{"organ": it.Organ, "appointed": n})

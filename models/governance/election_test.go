@@ -109,6 +109,10 @@ func TestEncryptedBallots(t *testing.T) {
 		// Closing needs the vote ended and k trustees' decryptions.
 		_, err = e.g.CloseVoting(ctx, e.Board1, e.board, a.ID)
 		modelstest.WantCode(t, err, http.StatusConflict)
+		// Not everyone voted: the vote cannot end before the announced end.
+		err = e.g.EndVoting(ctx, e.Board1, e.board, a.ID)
+		modelstest.WantCode(t, err, http.StatusConflict)
+		e.Clock.Set(a.VotingEnd)
 		if err := e.g.EndVoting(ctx, e.Board1, e.board, a.ID); err != nil {
 			t.Fatal(err)
 		}

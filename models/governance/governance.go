@@ -176,6 +176,13 @@ type AgendaItem struct {
 	MotionID                                string // a motion of the assembly put to the vote
 	Organ                                   string // elections to an organ
 	AppointedAt                             *time.Time
+	// Runoffs in the same assembly (runoff.go): an election whose vote
+	// closed before the assembly's, with its count; the runoff's first
+	// round and own voting window; the first round's runoff item.
+	ClosedAt               *time.Time
+	Round                  *ItemResult
+	RunoffOf, RunoffItemID string
+	VotingStart, VotingEnd *time.Time
 }
 
 // Candidate is a candidate of an election; in an election to an organ,
@@ -210,6 +217,7 @@ type AssemblyDetail struct {
 	NoticeRights  []NoticeRight // the viewer's §67a rights from this assembly
 	Documents     []Document    // §48 GenG: annual accounts, reports (documents.go)
 	MustPlace     []Proposal
+	Encrypted     bool // secret items take encrypted ballots (an election key)
 }
 
 type Proxy struct {
@@ -265,8 +273,10 @@ type ItemResult struct {
 	Tie            []string       `json:"tie,omitempty"`
 	// Majority elections (§43(2) GenG): the candidates of the runoff for
 	// the seats nobody won with more than half of the valid votes.
-	Runoff  []string          `json:"runoff,omitempty"`
-	Ballots []PublishedBallot `json:"ballots"`
+	Runoff []string `json:"runoff,omitempty"`
+	// A runoff held in the same assembly: the item id of its first round.
+	RunoffOf string            `json:"runoff_of,omitempty"`
+	Ballots  []PublishedBallot `json:"ballots"`
 }
 
 // PublishedBallot is one line of the ballot list published at close.

@@ -209,6 +209,15 @@ func writeItemResult(b *strings.Builder, r ItemResult, it AgendaItem) {
 		ballot = "secret ballot"
 	}
 	if r.Kind == ItemElection {
+		if it.RunoffOf != "" {
+			b.WriteString("Second round: the runoff (§43(2) GenG) of the election above, held in this assembly; decided by plurality among its candidates")
+			if it.VotingEnd != nil {
+				fmt.Fprintf(b, ", voting until %s", it.VotingEnd.UTC().Format("2006-01-02 15:04 UTC"))
+			}
+			b.WriteString(".\n\n")
+		} else if it.RunoffItemID != "" && it.ClosedAt != nil {
+			fmt.Fprintf(b, "First round; its vote closed on %s so that the runoff could follow in this assembly.\n\n", it.ClosedAt.UTC().Format("2006-01-02 15:04 UTC"))
+		}
 		fmt.Fprintf(b, "Election by %s, %d seat(s). Ballots: %d of %d entitled (%d empty).\n\n", ballot, it.Seats, r.Cast, r.Electorate, r.Abstain)
 		names := make([]string, 0, len(r.CandidateVotes))
 		for n := range r.CandidateVotes {

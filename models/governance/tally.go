@@ -34,9 +34,33 @@ func tally(tx *gorm.DB, a *assemblyRow, closedAt time.Time) (*AssemblyResults, e
 	if err != nil {
 		return nil, err
 	}
+	results, electorate, err := countItems(tx, a, items)
+	if err != nil {
+		return nil, err
+	}
+	res := &AssemblyResults{AssemblyID: a.ID, ClosedAt: closedAt, Items: results}
+	file := resultFile{AssemblyID: a.ID, Title: a.Title, ClosedAt: closedAt.UTC().Format(time.RFC3339),
+		Electorate: electorate, Items: res.Items}
+	if file.Items == nil {
+		file.Items = []ItemResult{}
+	}
+	b, err := json.Marshal(file) // struct fields in order, map keys sorted: canonical
+	if err != nil {
+		return nil, fmt.Errorf("encode results: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	res.ResultFile, res.ResultHash = b, hex.EncodeToString(sum[:])
+	return res, nil
+}
+
+// countItems counts the stored ballots of the given items of an assembly:
+// all of them at the close, or one election whose vote closes before the
+// assembly's so that its runoff can follow (runoff.go). It returns the
+// results in the items' order and the size of the electorate.
+func countItems(tx *gorm.DB, a *assemblyRow, items []AgendaItem) ([]ItemResult, int, error) {
 	var electorate int64
 	if err := tx.Model(&electorRow{}).Where("assembly_id = ?", a.ID).Count(&electorate).Error; err != nil {
-		return nil, fmt.Errorf("count electorate: %w", err)
+		return nil, 0, fmt.Errorf("count electorate: %w", err)
 	}
 	var excluded []struct {
 		ItemID string
@@ -46,7 +70,7 @@ func tally(tx *gorm.DB, a *assemblyRow, closedAt time.Time) (*AssemblyResults, e
 		JOIN agenda_items i ON i.id = x.item_id
 		JOIN electorate e ON e.assembly_id = i.assembly_id AND e.user_id = x.user_id
 		WHERE i.assembly_id = ? GROUP BY x.item_id`, a.ID).Scan(&excluded).Error; err != nil {
-		return nil, fmt.Errorf("count excluded voters: %w", err)
+		return nil, 0, fmt.Errorf("count excluded voters: %w", err)
 	}
 	var named []struct {
 		ItemID, Choice, Voter string
@@ -58,12 +82,12 @@ func tally(tx *gorm.DB, a *assemblyRow, closedAt time.Time) (*AssemblyResults, e
 		JOIN electorate e ON e.assembly_id = i.assembly_id AND e.user_id = b.member_id
 		LEFT JOIN electorate h ON h.assembly_id = i.assembly_id AND h.user_id = b.cast_by AND b.cast_by <> b.member_id
 		WHERE i.assembly_id = ?`, a.ID).Scan(&named).Error; err != nil {
-		return nil, fmt.Errorf("load named ballots: %w", err)
+		return nil, 0, fmt.Errorf("load named ballots: %w", err)
 	}
 	var secret []struct{ ItemID, Choice, Code string }
 	if err := tx.Raw(`SELECT b.item_id, b.choice, b.code FROM secret_ballots b
 		JOIN agenda_items i ON i.id = b.item_id WHERE i.assembly_id = ?`, a.ID).Scan(&secret).Error; err != nil {
-		return nil, fmt.Errorf("load secret ballots: %w", err)
+		return nil, 0, fmt.Errorf("load secret ballots: %w", err)
 	}
 
 	ballots := map[string][]PublishedBallot{}
@@ -80,12 +104,12 @@ func tally(tx *gorm.DB, a *assemblyRow, closedAt time.Time) (*AssemblyResults, e
 
 	encrypted, err := encryptedResults(tx, a, items)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	res := &AssemblyResults{AssemblyID: a.ID, ClosedAt: closedAt}
+	var results []ItemResult
 	for _, it := range items {
 		r := ItemResult{ItemID: it.ID, Title: it.Title, Kind: it.Kind, Secret: it.Secret, Electorate: int(electorate),
-			MajorityNum: it.MajorityNum, MajorityDen: it.MajorityDen, Quorum: it.Quorum, Ballots: ballots[it.ID]}
+			MajorityNum: it.MajorityNum, MajorityDen: it.MajorityDen, Quorum: it.Quorum, Ballots: ballots[it.ID], RunoffOf: it.RunoffOf}
 		for _, x := range excluded {
 			if x.ItemID == it.ID {
 				r.Electorate -= x.N
@@ -116,20 +140,9 @@ func tally(tx *gorm.DB, a *assemblyRow, closedAt time.Time) (*AssemblyResults, e
 		} else {
 			countMotion(&r)
 		}
-		res.Items = append(res.Items, r)
+		results = append(results, r)
 	}
-	file := resultFile{AssemblyID: a.ID, Title: a.Title, ClosedAt: closedAt.UTC().Format(time.RFC3339),
-		Electorate: int(electorate), Items: res.Items}
-	if file.Items == nil {
-		file.Items = []ItemResult{}
-	}
-	b, err := json.Marshal(file) // struct fields in order, map keys sorted: canonical
-	if err != nil {
-		return nil, fmt.Errorf("encode results: %w", err)
-	}
-	sum := sha256.Sum256(b)
-	res.ResultFile, res.ResultHash = b, hex.EncodeToString(sum[:])
-	return res, nil
+	return results, int(electorate), nil
 }
 
 // countMotion applies the majority to yes and no; abstentions are not
@@ -379,8 +392,12 @@ func (g *Governance) Tally(ctx context.Context, assemblyID string) (*AssemblyRes
 
 // noEarlyEnd refuses to end a vote before the announced end unless the
 // whole electorate has voted: members plan around the announced period.
-// Closing a plaintext vote and ending an encrypted one both ask.
+// Closing a plaintext vote and ending an encrypted one both ask. A runoff
+// held in the assembly (runoff.go) runs its own window the same way.
 func noEarlyEnd(tx *gorm.DB, a *assemblyRow, now time.Time) error {
+	if err := openRunoffs(tx, a.ID, now); err != nil {
+		return err
+	}
 	if !now.Before(a.VotingEnd) {
 		return nil
 	}
