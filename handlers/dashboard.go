@@ -3,6 +3,8 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -35,6 +37,15 @@ func (h *Handler) Home(c echo.Context) error {
 	for _, r := range u.Roles {
 		d.Roles = append(d.Roles, string(r))
 	}
+	// Admins' readings are not kept: they act on hosts and set-up and
+	// look at the result at once (and there are few of them).
+	lang := i18n.LangOf(ctx)
+	keep := !u.Has(account.RoleAdmin)
+	cached, ok := h.dashboards.get(u.ID, lang)
+	if keep && ok {
+		cached.Roles = d.Roles
+		return render(c, http.StatusOK, views.DashboardPage(p, cached))
+	}
 	for _, add := range []func(context.Context, *account.User, *views.Dashboard) error{
 		h.membershipTodos, h.governanceTodos, h.vmTodos, h.boardTodos, h.adminTodos,
 	} {
@@ -42,7 +53,46 @@ func (h *Handler) Home(c echo.Context) error {
 			return err
 		}
 	}
+	if keep {
+		h.dashboards.put(u.ID, lang, d)
+	}
 	return render(c, http.StatusOK, views.DashboardPage(p, d))
+}
+
+// dashboardTTL is how long one reading of what needs a person is shown
+// again. The dashboard asks five domains; people reload it often, and a
+// change (a vote cast, an application admitted) shows within this time.
+const dashboardTTL = 2 * time.Second
+
+// dashboardCache keeps the last reading per account and language.
+type dashboardCache struct {
+	mu      sync.Mutex
+	entries map[string]dashboardEntry
+}
+
+type dashboardEntry struct {
+	d  views.Dashboard
+	at time.Time
+}
+
+func (c *dashboardCache) get(userID, lang string) (views.Dashboard, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[userID+"/"+lang]
+	if !ok || time.Since(e.at) > dashboardTTL {
+		return views.Dashboard{}, false
+	}
+	return e.d, true
+}
+
+func (c *dashboardCache) put(userID, lang string, d views.Dashboard) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if c.entries == nil || len(c.entries) > 10000 {
+		c.entries = map[string]dashboardEntry{} // bounded: old readings go at once
+	}
+	c.entries[userID+"/"+lang] = dashboardEntry{d: d, at: now}
 }
 
 func (h *Handler) membershipTodos(ctx context.Context, u *account.User, d *views.Dashboard) error {

@@ -65,7 +65,10 @@ type Handler struct {
 	commonsCache commonsCache
 
 	Sessions *Sessions
-	Log      *slog.Logger
+	// dashboards keeps each account's "needs you now" for a moment
+	// (dashboard.go); the zero value is ready.
+	dashboards dashboardCache
+	Log        *slog.Logger
 }
 
 // render writes a component after rendering it fully into a buffer, so a
