@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -190,7 +191,7 @@ func (g *generator) value(s *openapi3.Schema, depth int) any {
 	case "object":
 		out := map[string]any{}
 		for name, p := range s.Properties {
-			if s.Required != nil && contains(s.Required, name) || g.rnd.IntN(2) == 0 {
+			if slices.Contains(s.Required, name) || g.rnd.IntN(2) == 0 {
 				out[name] = g.value(p.Value, depth+1)
 			}
 		}
@@ -244,13 +245,4 @@ func (g *generator) breakValue(s *openapi3.Schema, v any) any {
 		return "not an object"
 	}
 	return obj
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
