@@ -109,7 +109,11 @@ func TestVMMetricsFromRealGuest(t *testing.T) {
 	if w := *got.DiskWrite[n-1]; w > 10000 {
 		t.Errorf("disk writes %v MB/s: not a rate", w)
 	}
-	if cpu := *got.CPUPercent[n-1]; cpu > 100.5 {
+	// The vCPU's time over the collector's clock: a loaded machine delays
+	// a reading by some hundred milliseconds of the 2 s period, so a busy
+	// vCPU can show a little over 100 %; a counter read as a rate shows
+	// thousands.
+	if cpu := *got.CPUPercent[n-1]; cpu > 150 {
 		t.Errorf("CPU %v %% of one vCPU: not a rate", cpu)
 	}
 	if m := got.MemoryMB[n-1]; m == nil || *m <= 0 || *m > 1024 {
