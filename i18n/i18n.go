@@ -5,7 +5,9 @@
 // `{ i18n.T(ctx, "Log in") }` and stays readable, and a message without a
 // German translation shows in English rather than as a key. The German
 // catalogue is locales/de.toml; plural forms follow CLDR's rules through
-// go-i18n. TestCatalogue fails when a message used in the code has no German
+// go-i18n. The catalogue may be split by area (locales/vm.de.toml, …): every
+// locales/*.toml file is German, a message lives in exactly one of them.
+// TestCatalogue fails when a message used in the code has no German
 // text, and the web tests compare each translated page in both languages.
 //
 // The language and time zone of a request travel in its context (templ
@@ -16,6 +18,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"io/fs"
 	"strings"
 	"sync"
 	"time"
@@ -82,8 +85,14 @@ var localeFiles embed.FS
 var bundle = sync.OnceValue(func() *goi18n.Bundle {
 	b := goi18n.NewBundle(language.English)
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
-	if _, err := b.LoadMessageFileFS(localeFiles, "locales/de.toml"); err != nil {
-		panic(fmt.Sprintf("i18n: the German catalogue does not load: %v", err)) // caught by TestCatalogue
+	files, err := fs.Glob(localeFiles, "locales/*.toml")
+	if err != nil || len(files) == 0 {
+		panic(fmt.Sprintf("i18n: no German catalogue: %v", err))
+	}
+	for _, f := range files {
+		if _, err := b.LoadMessageFileFS(localeFiles, f); err != nil {
+			panic(fmt.Sprintf("i18n: the German catalogue %s does not load: %v", f, err)) // caught by TestCatalogue
+		}
 	}
 	return b
 })

@@ -23,14 +23,31 @@ import (
 // i18n.N as a literal has a German text (and both plural forms), and that
 // the catalogue holds nothing the code no longer has.
 func TestCatalogue(t *testing.T) {
-	var catalogue map[string]any
-	if _, err := toml.DecodeFile("locales/de.toml", &catalogue); err != nil {
-		t.Fatalf("locales/de.toml: %v", err)
+	catalogue := map[string]any{} // message → German
+	fileOf := map[string]string{}  // message → catalogue file
+	files, err := filepath.Glob("locales/*.toml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no catalogue in locales/: %v", err)
+	}
+	for _, f := range files {
+		var part map[string]any
+		if _, err := toml.DecodeFile(f, &part); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if !strings.HasSuffix(f, "de.toml") {
+			t.Errorf("%s: a catalogue file's name ends in de.toml (go-i18n takes the language from it)", f)
+		}
+		for k, v := range part {
+			if other, dup := fileOf[k]; dup {
+				t.Errorf("%q is in both %s and %s", k, other, f)
+			}
+			catalogue[k], fileOf[k] = v, f
+		}
 	}
 	used := map[string]string{}   // message → where
 	literals := map[string]bool{} // every string literal of the code
 	fset := token.NewFileSet()
-	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -115,7 +132,7 @@ func TestCatalogue(t *testing.T) {
 	}
 	sort.Strings(stale)
 	for _, k := range stale {
-		t.Errorf("locales/de.toml: %q is used nowhere in the code", k)
+		t.Errorf("%s: %q is used nowhere in the code", fileOf[k], k)
 	}
 }
 
