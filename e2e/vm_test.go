@@ -94,7 +94,7 @@ func TestVMInBrowser(t *testing.T) {
 	tab.wantText("main h1", "Console of "+name)
 	rows := `(document.querySelector(".xterm-rows")?.textContent ?? "")`
 	if _, err := chromedp.Run(tab.ctx, chromedp.Poll[bool](rows+`.includes(`+strconv.Quote(hvtest.GuestMarker)+`)`,
-		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(45*time.Second))); err != nil {
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(120*time.Second))); err != nil {
 		t.Fatalf("the guest's %s never showed on the console: %v\nstatus %q, screen %q", hvtest.GuestMarker, err,
 			tab.html("#console-status"), run(t, tab.ctx, chromedp.Evaluate[string](rows)))
 	}
