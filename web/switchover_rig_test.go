@@ -319,10 +319,11 @@ func waitTask(t *testing.T, f *crash.Fixture, id string) *compute.TaskDetail {
 	}
 }
 
-// guestCounter reads the guest's uptime counter from its console.
+// guestCounter reads the guest's uptime counter from its console, waiting
+// up to two minutes: a TCG guest may still be booting on a loaded machine.
 func guestCounter(t *testing.T, hv *hypervisor.Manager, uri, dom string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
 	con, err := hv.OpenConsole(ctx, uri, dom)
 	if err != nil {
