@@ -83,7 +83,7 @@ func TestStatementsCostsAndCommonsThroughRouter(t *testing.T) {
 	}
 	wantContains(t, body, "position,kind,description", "vm_hours", ",total,")
 	_, body = alice.get("/statements")
-	wantContains(t, body, "2026-12 so far", "3.000 h") // December 1st, 03:00
+	wantContains(t, body, "2026-12 so far", "1.000 h") // December 1st, 01:00
 
 	resp, _ = board.submit("/statements/"+stID, "/board/statements/"+stID+"/corrections",
 		url.Values{"description": {"Outage on the 3rd"}, "amount_abs": {"1.00"}, "direction": {"credit"}})
