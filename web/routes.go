@@ -103,6 +103,7 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	ballotRoutes(user, authed, h)
 	vmRoutes(user, authed, h)
 	adminVMRoutes(admin, authed, h)
+	adminAPIRoutes(authed, h)
 	organRoutes(user, h)
 	documentRoutes(user, h)
 	moderationRoutes(pages, user, authed, h)
