@@ -104,6 +104,7 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	vmRoutes(user, authed, h)
 	adminVMRoutes(admin, authed, h)
 	adminAPIRoutes(authed, h)
+	boardAPIRoutes(authed, h)
 	organRoutes(user, h)
 	documentRoutes(user, h)
 	moderationRoutes(pages, user, authed, h)
