@@ -105,6 +105,7 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	adminVMRoutes(admin, authed, h)
 	adminAPIRoutes(authed, h)
 	boardAPIRoutes(authed, h)
+	assemblyAPIRoutes(authed, h)
 	organRoutes(user, h)
 	documentRoutes(user, h)
 	moderationRoutes(pages, user, authed, h)

@@ -37,3 +37,17 @@ func boardAPIRoutes(api *echo.Group, h *handlers.Handler) {
 	api.POST("/organs/appointments", h.APIAppoint, organ)
 	api.POST("/organs/appointments/:id/end", h.APIEndAppointment, organ)
 }
+
+// assemblyAPIRoutes are the API twins of the board's assembly pages.
+func assemblyAPIRoutes(api *echo.Group, h *handlers.Handler) {
+	board := handlers.RequireRole(account.RoleBoard)
+	api.POST("/assemblies", h.APICreateAssembly, board)
+	api.POST("/assemblies/:id/items", h.APIAddAgendaItem, board)
+	api.POST("/assemblies/:id/chair", h.APISetChair, board)
+	api.POST("/assemblies/:id/invitations", h.APISendInvitations, board)
+	api.POST("/assemblies/:id/open", h.APIOpenVoting, board)
+	api.POST("/assemblies/:id/close", h.APICloseVoting, board)
+	api.POST("/assemblies/:id/items/:item/close", h.APICloseRound, board)
+	api.POST("/assemblies/:id/items/:item/runoff", h.APIOpenRunoff, board)
+	api.POST("/assemblies/:id/items/:item/appoint", h.APIAppointElected, board)
+}
