@@ -54,17 +54,20 @@ func (h *Handler) APIHosts(c echo.Context) error {
 	}
 	out := make([]apiHost, 0, len(hosts))
 	for i := range hosts {
-		host := &hosts[i]
-		pools := host.PoolList()
-		if pools == nil {
-			pools = []compute.HostPool{}
-		}
-		out = append(out, apiHost{
-			ID: host.ID, Name: host.Name, URI: host.URI, Role: host.Role, Reachable: host.Reachable,
-			LastError: host.LastError, RefreshedAt: host.RefreshedAt, Hostname: host.Hostname, CPUs: host.CPUs,
-			CPUModel: host.CPUModel, MemoryBytes: host.MemoryBytes, FreeMemoryBytes: host.FreeMemoryBytes,
-			LibvirtVersion: host.LibvirtVersion, HypervisorVersion: host.HypervisorVersion, Pools: pools,
-		})
+		out = append(out, toAPIHost(&hosts[i]))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"hosts": out})
+}
+
+func toAPIHost(host *compute.Host) apiHost {
+	pools := host.PoolList()
+	if pools == nil {
+		pools = []compute.HostPool{}
+	}
+	return apiHost{
+		ID: host.ID, Name: host.Name, URI: host.URI, Role: host.Role, Reachable: host.Reachable,
+		LastError: host.LastError, RefreshedAt: host.RefreshedAt, Hostname: host.Hostname, CPUs: host.CPUs,
+		CPUModel: host.CPUModel, MemoryBytes: host.MemoryBytes, FreeMemoryBytes: host.FreeMemoryBytes,
+		LibvirtVersion: host.LibvirtVersion, HypervisorVersion: host.HypervisorVersion, Pools: pools,
+	}
 }

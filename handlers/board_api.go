@@ -94,6 +94,8 @@ type apiRegisterEntry struct {
 	Country        string     `json:"country"`
 	AdmittedOn     time.Time  `json:"admitted_on"`
 	Shares         int        `json:"shares"`
+	PaidCents      int64      `json:"paid_cents"` // capital paid in
+	OwedCents      int64      `json:"owed_cents"` // subscribed capital not paid in yet
 	LeftOn         *time.Time `json:"left_on"`
 	LeaveReason    string     `json:"leave_reason,omitempty"`
 }
@@ -109,7 +111,7 @@ func (h *Handler) APIMembers(c echo.Context) error {
 		out = append(out, apiRegisterEntry{MembershipID: e.MembershipID, MemberNumber: e.MemberNumber, Status: string(e.Status),
 			Name: e.Name, PersonKind: e.PersonKind, Organisation: e.Organisation, Representative: e.Representative,
 			Street: e.Street, PostalCode: e.PostalCode, City: e.City, Country: e.Country, AdmittedOn: e.AdmittedOn,
-			Shares: e.Shares, LeftOn: e.LeftOn, LeaveReason: e.LeaveReason})
+			Shares: e.Shares, PaidCents: e.PaidCents, OwedCents: e.OwedCents, LeftOn: e.LeftOn, LeaveReason: e.LeaveReason})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"members": out})
 }

@@ -2,9 +2,12 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/models"
 	"allmende/models/compute"
 	"allmende/views"
 )
@@ -15,7 +18,8 @@ const tasksPerPage = 50
 // ShowTasks is the viewer's task history, newest first, a page at a time.
 func (h *Handler) ShowTasks(c echo.Context) error {
 	ctx, v := c.Request().Context(), viewer(CurrentUser(c))
-	tasks, err := h.Tasks.List(ctx, v, compute.TaskFilter{Before: c.QueryParam("before"), Limit: tasksPerPage})
+	f := taskFilter(c, tasksPerPage)
+	tasks, err := h.Tasks.List(ctx, v, f)
 	if err != nil {
 		return err
 	}
@@ -30,13 +34,31 @@ func (h *Handler) ShowTasks(c echo.Context) error {
 	}
 	next := ""
 	if len(tasks) == tasksPerPage {
-		next = tasks[len(tasks)-1].ID
+		next = "/tasks?" + taskQuery(f, tasks[len(tasks)-1].ID).Encode()
 	}
 	p, err := h.page(c, "Task history", "vms")
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.TasksPage(p, tasks, names, next))
+	return render(c, http.StatusOK, views.TasksPage(p, tasks, names, f, next))
+}
+
+// taskFilter reads the task list's search: q, status, kind and the page
+// (before: the id of the last task of the previous page).
+func taskFilter(c echo.Context, limit int) compute.TaskFilter {
+	return compute.TaskFilter{Query: c.QueryParam("q"), Status: compute.TaskStatus(c.QueryParam("status")),
+		Kind: compute.VMAction(c.QueryParam("kind")), Before: c.QueryParam("before"), Limit: limit}
+}
+
+// taskQuery is the query of the page after before, with the same search.
+func taskQuery(f compute.TaskFilter, before string) url.Values {
+	q := url.Values{"before": {before}}
+	for name, v := range map[string]string{"q": f.Query, "status": string(f.Status), "kind": string(f.Kind)} {
+		if v != "" {
+			q.Set(name, v)
+		}
+	}
+	return q
 }
 
 // ShowTask is one task with its log.
@@ -76,4 +98,33 @@ func (h *Handler) RetryTask(c echo.Context) error {
 		return h.refused(c, err, "/tasks/"+c.Param("id"))
 	}
 	return h.flashTo(c, "success", "The task is being retried.", "/tasks/"+t.ID)
+}
+
+// APITasks answers GET /api/v1/tasks: the caller's tasks (admins: all),
+// newest first, searched and paged as on /tasks; next_before fetches the
+// following page.
+func (h *Handler) APITasks(c echo.Context) error {
+	limit := 50
+	if s := c.QueryParam("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 200 {
+			return models.BadQuery("limit", "Give limit as a whole number from 1 to 200.")
+		}
+		limit = n
+	}
+	tasks, err := h.Tasks.List(c.Request().Context(), viewer(CurrentUser(c)), taskFilter(c, limit))
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Tasks      []apiTask `json:"tasks"`
+		NextBefore *string   `json:"next_before"`
+	}{Tasks: make([]apiTask, 0, len(tasks))}
+	for i := range tasks {
+		out.Tasks = append(out.Tasks, toAPITask(&tasks[i]))
+	}
+	if len(tasks) == limit {
+		out.NextBefore = &tasks[len(tasks)-1].ID
+	}
+	return c.JSON(http.StatusOK, out)
 }

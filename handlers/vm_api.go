@@ -96,6 +96,14 @@ type apiImage struct {
 	Format           string `json:"format"`
 	VirtualSizeBytes int64  `json:"virtual_size_bytes"`
 	Status           string `json:"status"`
+	Kind             string `json:"kind"`
+	Pool             string `json:"pool"`
+	Retired          bool   `json:"retired"`
+}
+
+func toAPIImage(img *compute.Image) apiImage {
+	return apiImage{ID: img.ID, Name: img.Name, HostID: img.HostID, Format: img.Format, VirtualSizeBytes: img.VirtualSizeBytes,
+		Status: string(img.Status), Kind: string(img.Kind), Pool: img.Pool, Retired: img.RetiredAt != nil}
 }
 
 // apiCreateVM is the body of POST /api/v1/vms.
@@ -314,9 +322,8 @@ func (h *Handler) APIPlans(c echo.Context) error {
 		return err
 	}
 	out := make([]apiPlan, 0, len(plans))
-	for _, p := range plans {
-		out = append(out, apiPlan{ID: p.ID, Name: p.Name, VCPUs: p.VCPUs, MemoryMiB: p.MemoryMiB, DiskGiB: p.DiskGiB,
-			Retired: p.RetiredAt != nil})
+	for i := range plans {
+		out = append(out, toAPIPlan(&plans[i]))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"plans": out})
 }
@@ -329,9 +336,8 @@ func (h *Handler) APIImages(c echo.Context) error {
 		return err
 	}
 	out := make([]apiImage, 0, len(images))
-	for _, img := range images {
-		out = append(out, apiImage{ID: img.ID, Name: img.Name, HostID: img.HostID, Format: img.Format,
-			VirtualSizeBytes: img.VirtualSizeBytes, Status: string(img.Status)})
+	for i := range images {
+		out = append(out, toAPIImage(&images[i]))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"images": out})
 }

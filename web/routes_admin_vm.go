@@ -57,7 +57,14 @@ func adminVMRoutes(admin, api *echo.Group, h *handlers.Handler) {
 // with the CSRF token in the header qualifies: the CSRF check (which runs
 // before the admin role check) then never parses the body, so nobody can
 // make the portal spool a huge body before the handler's limit applies.
+//
+// The API's upload (apiImageUploadPath) streams the same way: it has no
+// CSRF check, and its handler runs only after the token and the admin
+// role were checked, so only an admin's request is ever read.
 func streamingUpload(c echo.Context) bool {
 	req := c.Request()
+	if req.Method == http.MethodPost && c.Path() == apiImageUploadPath {
+		return true
+	}
 	return req.Method == http.MethodPost && c.Path() == imageUploadPath && req.Header.Get("X-CSRF-Token") != ""
 }

@@ -52,6 +52,7 @@ func vmRoutes(user, api *echo.Group, h *handlers.Handler) {
 	api.POST("/vms/:id/switchover", h.APISwitchover) // admins; the domain checks
 	api.POST("/hosts/:id/failover", h.APIFailover)   // admins; the domain checks
 	api.GET("/jobs/:id", h.APIGetJob)
+	api.GET("/tasks", h.APITasks)
 	api.GET("/plans", h.APIPlans)
 	api.GET("/images", h.APIImages)
 	api.GET("/ssh-keys", h.APIListSSHKeys)

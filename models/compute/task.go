@@ -3,11 +3,14 @@ package compute
 import (
 	"allmende/models"
 	"allmende/models/internal/kit"
+	"allmende/models/internal/like"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 )
@@ -69,18 +72,53 @@ func NewTasks(db *models.DB, queue models.Queue) *Tasks { return &Tasks{db: db, 
 // TaskFilter narrows a task list.
 type TaskFilter struct {
 	VMID   string
-	Before string // id of the last task of the previous page
+	Query  string     // part of the VM's name or of who started the task
+	Status TaskStatus // "" for any
+	Kind   VMAction   // "" for any
+	Before string     // id of the last task of the previous page
 	Limit  int
 }
 
-// List returns the tasks the viewer may see, newest first.
+// TaskStatuses and TaskKinds are the values a task list may be narrowed to.
+var (
+	TaskStatuses = []TaskStatus{TaskQueued, TaskRunning, TaskSucceeded, TaskFailed}
+	TaskKinds    = []VMAction{ActionCreate, ActionReprovision, ActionStart, ActionShutdown, ActionPowerOff, ActionReboot,
+		ActionResize, ActionDelete, ActionRestart, ActionFailover, ActionSwitchover}
+)
+
+// maxTaskQuery bounds the search text.
+const maxTaskQuery = 100
+
+// List returns the tasks the viewer may see, newest first. An unknown
+// status or kind, or an overlong search, is a 400 naming the parameter.
 func (s *Tasks) List(ctx context.Context, v models.Viewer, f TaskFilter) ([]Task, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
+	f.Query = strings.TrimSpace(f.Query)
+	switch {
+	case f.Status != "" && !slices.Contains(TaskStatuses, f.Status):
+		return nil, models.BadQuery("status", fmt.Sprintf("Unknown status %q.", f.Status))
+	case f.Kind != "" && !slices.Contains(TaskKinds, f.Kind):
+		return nil, models.BadQuery("kind", fmt.Sprintf("Unknown kind of task %q.", f.Kind))
+	case utf8.RuneCountInString(f.Query) > maxTaskQuery:
+		return nil, models.BadQuery("q", fmt.Sprintf("Search for at most %d characters.", maxTaskQuery))
+	}
 	q := v.Scope(s.db.Gorm.WithContext(ctx), "owner_id")
 	if f.VMID != "" {
 		q = q.Where("vm_id = ?", f.VMID)
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.Kind != "" {
+		q = q.Where("kind = ?", f.Kind)
+	}
+	if f.Query != "" {
+		// A subquery rather than a join: both tables have owner_id, which
+		// the viewer's scope names unqualified. Deleted VMs stay in vms.
+		pattern := "%" + like.Escape(strings.ToLower(f.Query)) + "%"
+		q = q.Where(`(vm_id IN (SELECT id FROM vms WHERE LOWER(name) LIKE ? ESCAPE '\') OR LOWER(started_by) LIKE ? ESCAPE '\')`, pattern, pattern)
 	}
 	if f.Before != "" {
 		q = q.Where("id < ?", f.Before)
