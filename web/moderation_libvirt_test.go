@@ -13,7 +13,6 @@ import (
 	"allmende/models/modelstest"
 	"allmende/models/moderation"
 	"allmende/models/rulebook"
-	"allmende/web"
 )
 
 // caseLogHas waits until the case log holds a line containing s.
@@ -44,7 +43,7 @@ func domState(t *testing.T, uri, dom string) string {
 // is paused again by the reconciler and the case log says so; lifting lets
 // it run.
 func TestSanctionsOnRealGuest(t *testing.T) {
-	f, _, base := vmFixtureWith(t, func(c *web.Config) { c.LibvirtCPULimits = true })
+	f, _, base := vmFixture(t)
 	ctx := context.Background()
 	uri := f.Host.URI
 	mod := moderation.New(f.DB, f.Queue, models.SystemClock{}, nil)
