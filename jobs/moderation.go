@@ -159,7 +159,8 @@ func (w *ModerationEnforceWorker) Work(ctx context.Context, job *river.Job[jobar
 }
 
 // ModerationSweepWorker ends sanctions whose time is up and unconfirmed
-// emergency suspensions; their effects are undone by enforce jobs.
+// emergency suspensions; their effects are undone by enforce jobs. It also
+// forgets abuse form submissions older than the form's rate window.
 type ModerationSweepWorker struct {
 	river.WorkerDefaults[jobargs.ModerationSweep]
 	mod    *moderation.Moderation
@@ -171,7 +172,7 @@ func (w *ModerationSweepWorker) Work(ctx context.Context, _ *river.Job[jobargs.M
 	if n > 0 {
 		w.logger.Info("sanctions ended", "count", n)
 	}
-	return err
+	return errors.Join(err, w.mod.PruneAbuseAttempts(ctx))
 }
 
 // sweepEvery is how often sanctions are checked for their end.
