@@ -53,7 +53,7 @@ func CategoryTitle(c string) string {
 	case CategoryConduct:
 		return "Conduct in the portal"
 	case CategoryOther:
-		return "Other"
+		return "Something else"
 	}
 	return c
 }
