@@ -49,11 +49,14 @@ type Config struct {
 	// (models/metering); 0 means every 15 s.
 	MetricsEvery time.Duration
 
-	// LibvirtCPULimits gives the guests of the private libvirtd (--libvirt
-	// auto) libvirt's cgroup CPU controller, so that moderation's throttle
-	// limits CPU as well as disk I/O. Needs root. Off by default: guests of
-	// private daemons otherwise stay out of cgroups (hypervisor.DaemonOptions).
-	LibvirtCPULimits bool
+	// LibvirtNoCPULimits keeps the guests of the private libvirtd (--libvirt
+	// auto) out of libvirt's cgroup CPU controller, so that moderation's
+	// throttle limits disk I/O only (and the case log says so). The zero
+	// value, the default, gives them the controller: the portal's domain
+	// names are UUIDs, so their cgroups never clash with another daemon's
+	// (hypervisor.DaemonOptions.CPUControl). Without root there are no
+	// cgroups either way.
+	LibvirtNoCPULimits bool
 
 	// ShutdownGrace is how long a graceful shutdown lets running jobs
 	// finish before handing them back to the queue (default 30 s).
@@ -132,11 +135,37 @@ var serveOptions = []option{
 		fs.DurationVar(&c.MetricsEvery, "metrics-every", d, "how often each host's VM statistics are collected, at least 1s (env ALLMENDE_METRICS_EVERY)")
 	}},
 	{"libvirt-cpu-limits", "ALLMENDE_LIBVIRT_CPU_LIMITS", "with --libvirt auto: let sanctions limit guests' CPU", func(fs *flag.FlagSet, c *Config, v string) {
-		b, _ := strconv.ParseBool(v)
-		fs.BoolVar(&c.LibvirtCPULimits, "libvirt-cpu-limits", b, "with --libvirt auto: give the private libvirtd's guests the cgroup CPU controller (needs root), so that a moderation throttle limits CPU too (env ALLMENDE_LIBVIRT_CPU_LIMITS)")
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			on = true
+		}
+		c.LibvirtNoCPULimits = !on
+		fs.Var(notBool{&c.LibvirtNoCPULimits}, "libvirt-cpu-limits", "with --libvirt auto: give the private libvirtd's guests the cgroup CPU controller (as root), so that a moderation throttle limits CPU as well as disk I/O; =false: disk I/O only (env ALLMENDE_LIBVIRT_CPU_LIMITS)")
 	}},
 	str("fence-command", "ALLMENDE_FENCE_COMMAND", "", "command that powers a failed host off, run with the host's name and URI (exit 0 = fenced); empty: admins confirm fencing", func(c *Config) *string { return &c.FenceCommand }),
 }
+
+// notBool is a boolean flag stored negated, for a setting that is on by
+// default and whose Config field has its zero value mean "on".
+type notBool struct{ off *bool }
+
+func (b notBool) String() string {
+	if b.off == nil {
+		return "true"
+	}
+	return strconv.FormatBool(!*b.off)
+}
+
+func (b notBool) Set(v string) error {
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return err
+	}
+	*b.off = !on
+	return nil
+}
+
+func (b notBool) IsBoolFlag() bool { return true }
 
 // ParseFlags reads the common options, plus the server's when serve is true,
 // from args and the environment. extra registers a subcommand's own flags.

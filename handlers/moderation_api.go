@@ -31,6 +31,7 @@ func (h *Handler) APIAbuseReport(c echo.Context) error {
 	}
 	r, err := h.Moderation.ReportAbuse(c.Request().Context(), c.RealIP(), moderation.AbuseInput(in))
 	if err != nil {
+		h.abuseRetryAfter(c, err)
 		return err
 	}
 	return c.JSON(http.StatusCreated, r)

@@ -31,6 +31,7 @@ func (h *Handler) PostAbuse(c echo.Context) error {
 	r, err := h.Moderation.ReportAbuse(c.Request().Context(), c.RealIP(), moderation.AbuseInput{IP: f.Value("ip"),
 		SeenAt: f.Value("seen_at"), Category: f.Value("category"), Evidence: f.Value("evidence"), Email: f.Value("email")})
 	if err != nil {
+		h.abuseRetryAfter(c, err)
 		status, ok := formFailure(err, &f)
 		if !ok {
 			return err

@@ -40,15 +40,27 @@ type DaemonOptions struct {
 	// remote_display_port_min/max, at least 5900). Zero: libvirt's.
 	DisplayPorts [2]int
 	// CPUControl gives the daemon's guests libvirt's cgroup CPU
-	// controller, which CPU limits (schedinfo vcpu_quota, SetThrottle)
-	// need. Off by default: a private daemon keeps its guests out of
-	// cgroups, whose names (machine/qemu-<id>-<name>) another private
-	// daemon's guest of the same name would share; the portal's domain
-	// names are unique, test guests like "vm1" are not.
+	// controllers (cpu and cpuacct; on this kind of machine, cgroup v1
+	// with a v2 hierarchy beside it, "cpu" alone fails with "v2 controller
+	// '(null)' is not available"), which CPU limits (schedinfo vcpu_quota,
+	// SetThrottle) need. Off in the zero value: all private daemons share
+	// the machine's one cgroup tree and libvirt names a guest's cgroup
+	// machine/qemu-<id>-<name>.libvirt-qemu, the same for the first guest
+	// "vm1" of every daemon, so two such guests would share (and the first
+	// to stop would remove) one cgroup. The portal's own daemon turns it on:
+	// its domain names are UUIDs (compute.VM.DomainName). Only as root:
+	// session daemons have no cgroups, and the option is then ignored.
 	CPUControl bool
 }
 
 func (o DaemonOptions) zero() bool { return o == DaemonOptions{} }
+
+// needsRoot reports whether the options ask for what only a namespaced
+// (root) daemon has: a TCP listener, a host UUID, port ranges.
+func (o DaemonOptions) needsRoot() bool {
+	o.CPUControl = false
+	return !o.zero()
+}
 
 // hostUUIDFile keeps a rig host's generated host_uuid.
 const hostUUIDFile = "host-uuid"
@@ -165,7 +177,7 @@ func (o DaemonOptions) writeQEMUConf(machineEtc, etc string) error {
 // A daemon already running in dir is reused as it is; it must answer on
 // the options' TCP port.
 func StartDaemonWith(ctx context.Context, dir string, log *slog.Logger, opts DaemonOptions) (*Daemon, error) {
-	if !opts.zero() && os.Geteuid() != 0 {
+	if opts.needsRoot() && os.Geteuid() != 0 {
 		return nil, errors.New("a libvirt host with TCP listener or host UUID needs root (private namespaces)")
 	}
 	abs, err := filepath.Abs(dir)

@@ -22,6 +22,7 @@ type ModerationHypervisor interface {
 	DomainState(ctx context.Context, uri, name string) (hypervisor.DomainState, error)
 	SuspendDomain(ctx context.Context, uri, name string) error
 	ResumeDomain(ctx context.Context, uri, name string) error
+	DestroyDomain(ctx context.Context, uri, name string) error
 	SetThrottle(ctx context.Context, uri, name, disk string, t hypervisor.Throttle) error
 	ReadThrottle(ctx context.Context, uri, name, disk string) (hypervisor.Throttle, error)
 }
@@ -57,11 +58,11 @@ func (e *enforcer) cpuUnsupported(uri string) bool {
 }
 
 // enforce applies what the sanctions ask of one VM: the throttle (set or
-// cleared, live and persistent), the pause of a locked VM, the resume of
-// one no longer locked. Each step looks first, so a retry or a second run
-// changes nothing. reconcile says the reconciler found the VM: it never
-// resumes (only a sanction's end does) and its log lines say the VM was
-// changed behind the portal's back.
+// cleared, live and persistent), the pause of a locked VM, and the end of
+// that pause once no lock is left (unpause). Each step looks first, so a
+// retry or a second run changes nothing. reconcile says the reconciler
+// found the VM: its log lines say the VM was changed behind the portal's
+// back.
 func (e *enforcer) enforce(ctx context.Context, vmID, caseID string, reconcile bool) error {
 	v, err := e.vms.ForJob(ctx, vmID)
 	if err != nil {
@@ -125,17 +126,42 @@ func (e *enforcer) enforce(ctx context.Context, vmID, caseID string, reconcile b
 			return err
 		}
 		line := v.VM.Name + " paused and locked; its console stays open"
-		if reconcile {
+		switch {
+		case reconcile && v.VM.State == compute.VMStopped:
+			line = "the reconciler found the locked " + v.VM.Name + " running although its member had stopped it (started behind the portal's back); paused"
+		case reconcile:
 			line = "the reconciler found the locked " + v.VM.Name + " running (resumed behind the portal's back); paused again"
 		}
-		return e.mod.LogVM(ctx, caseID, vmID, line)
-	case !eff.Locked && !reconcile && st == hypervisor.StatePaused && v.VM.State == compute.VMRunning:
+		return e.mod.MarkPaused(ctx, caseID, vmID, line)
+	case !eff.Locked && eff.Paused:
+		return e.unpause(ctx, v, st, caseID)
+	}
+	return nil
+}
+
+// unpause undoes moderation's pause of a VM no longer locked, as its
+// member left it: a VM the member left running resumes; one the member had
+// stopped, which someone started behind the portal's back and moderation
+// then paused, is switched off (it was frozen since; the database and the
+// member's page say stopped). A domain no longer paused was resumed or
+// switched off by someone else: only the mark goes.
+func (e *enforcer) unpause(ctx context.Context, v *compute.VMJobView, st hypervisor.DomainState, caseID string) error {
+	line := ""
+	switch {
+	case st == hypervisor.StatePaused && v.VM.State == compute.VMRunning:
 		if err := e.hv.ResumeDomain(ctx, v.HostURI, v.DomainName); err != nil {
 			return err
 		}
-		return e.mod.LogVM(ctx, caseID, vmID, v.VM.Name+" no longer locked; resumed")
+		line = v.VM.Name + " no longer locked; resumed"
+	case st == hypervisor.StatePaused && v.VM.State == compute.VMStopped:
+		if err := e.hv.DestroyDomain(ctx, v.HostURI, v.DomainName); err != nil {
+			return err
+		}
+		line = v.VM.Name + " no longer locked; switched off, as its member had stopped it (it had been started behind the portal's back and paused)"
+	case st == hypervisor.StatePaused:
+		return nil // neither running nor stopped (failed…): leave it to the admins and the drift page
 	}
-	return nil
+	return e.mod.Unpaused(ctx, caseID, v.VM.ID, line)
 }
 
 // ModerationEnforceWorker carries out a sanction's effect on one VM.
@@ -159,7 +185,8 @@ func (w *ModerationEnforceWorker) Work(ctx context.Context, job *river.Job[jobar
 }
 
 // ModerationSweepWorker ends sanctions whose time is up and unconfirmed
-// emergency suspensions; their effects are undone by enforce jobs.
+// emergency suspensions; their effects are undone by enforce jobs. It also
+// forgets abuse form submissions older than the form's rate window.
 type ModerationSweepWorker struct {
 	river.WorkerDefaults[jobargs.ModerationSweep]
 	mod    *moderation.Moderation
@@ -171,7 +198,7 @@ func (w *ModerationSweepWorker) Work(ctx context.Context, _ *river.Job[jobargs.M
 	if n > 0 {
 		w.logger.Info("sanctions ended", "count", n)
 	}
-	return err
+	return errors.Join(err, w.mod.PruneAbuseAttempts(ctx))
 }
 
 // sweepEvery is how often sanctions are checked for their end.

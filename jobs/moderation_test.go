@@ -54,6 +54,20 @@ func (f *fakeModHV) ResumeDomain(context.Context, string, string) error {
 	return nil
 }
 
+func (f *fakeModHV) DestroyDomain(context.Context, string, string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls, f.state = append(f.calls, "destroy"), hypervisor.StateShutoff
+	return nil
+}
+
+// set is a change behind the portal's back (virsh).
+func (f *fakeModHV) set(st hypervisor.DomainState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.state = st
+}
+
 func (f *fakeModHV) SetThrottle(_ context.Context, _, _, _ string, t hypervisor.Throttle) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -158,6 +172,46 @@ func TestModerationEnforceWorker(t *testing.T) {
 		}
 		if strings.Join(hv.calls, ",") != "suspend,resume" {
 			t.Fatalf("calls %v", hv.calls)
+		}
+
+		// Stopped by its member, suspended, started behind the portal's
+		// back: paused; after the lift it is off again, as the member left
+		// it, and stays off on the next run.
+		db.Gorm.Exec("UPDATE vms SET state = 'stopped' WHERE id = ?", vm.ID)
+		hv.set(hypervisor.StateShutoff)
+		sv2, err := mod.Sanction(ctx, staff, caseID, moderation.SanctionInput{Kind: rulebook.SanctionSuspendVM, Reason: "again"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := work(); err != nil || hv.state != hypervisor.StateShutoff {
+			t.Fatalf("stopped and suspended: %v, %s", err, hv.state)
+		}
+		hv.set(hypervisor.StateRunning)
+		if err := work(); err != nil || hv.state != hypervisor.StatePaused {
+			t.Fatalf("started behind the portal's back: %v, %s", err, hv.state)
+		}
+		if err := mod.Lift(ctx, staff, sv2.ID, "cleaned"); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := work(); err != nil || hv.state != hypervisor.StateShutoff {
+				t.Fatalf("after the lift: %v, %s", err, hv.state)
+			}
+		}
+		if got := strings.Join(hv.calls, ","); got != "suspend,resume,suspend,destroy" {
+			t.Fatalf("calls %v", got)
+		}
+		d, _ = mod.Case(ctx, staff, caseID)
+		if logLines(d, "switched off, as its member had stopped it") != 1 {
+			t.Fatalf("case log %+v", d.Notes)
+		}
+
+		// A domain paused by someone else (an admin with virsh) is not
+		// the portal's to resume.
+		db.Gorm.Exec("UPDATE vms SET state = 'running' WHERE id = ?", vm.ID)
+		hv.set(hypervisor.StatePaused)
+		if err := work(); err != nil || hv.state != hypervisor.StatePaused {
+			t.Fatalf("paused by someone else: %v, %s", err, hv.state)
 		}
 	})
 }

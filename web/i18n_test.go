@@ -16,7 +16,7 @@ import (
 // the rest); each must differ in every visible text between the languages.
 var translatedPages = struct{ anonymous, signedIn []string }{
 	anonymous: []string{"/login", "/register", "/register/confirm?email=x%40example.org", "/password/forgot",
-		"/password/reset?email=x%40example.org", "/no-such-page"},
+		"/password/reset?email=x%40example.org", "/no-such-page", "/abuse"},
 	signedIn: []string{"/", "/account", "/ssh-keys", "/tasks", "/admin/logins", "/admin/outbox"},
 }
 

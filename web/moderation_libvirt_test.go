@@ -13,7 +13,6 @@ import (
 	"allmende/models/modelstest"
 	"allmende/models/moderation"
 	"allmende/models/rulebook"
-	"allmende/web"
 )
 
 // caseLogHas waits until the case log holds a line containing s.
@@ -42,9 +41,11 @@ func domState(t *testing.T, uri, dom string) string {
 // start); a suspension pauses and locks (the owner's start and reboot are
 // refused, also through the API); a virsh resume behind the portal's back
 // is paused again by the reconciler and the case log says so; lifting lets
-// it run.
+// it run. A VM its member had stopped that someone starts with virsh while
+// it is suspended is paused too, and after the lift it is off again, as
+// the member left it, until the member starts it.
 func TestSanctionsOnRealGuest(t *testing.T) {
-	f, _, base := vmFixtureWith(t, func(c *web.Config) { c.LibvirtCPULimits = true })
+	f, _, base := vmFixture(t)
 	ctx := context.Background()
 	uri := f.Host.URI
 	mod := moderation.New(f.DB, f.Queue, models.SystemClock{}, nil)
@@ -146,9 +147,33 @@ func TestSanctionsOnRealGuest(t *testing.T) {
 	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "suspended") {
 		t.Fatalf("API start of a suspended VM: %d %s", resp.StatusCode, body)
 	}
+	// Started behind the portal's back (virsh): the reconciler pauses it.
+	virsh(t, uri, "start", dom)
+	deadline = time.Now().Add(60 * time.Second)
+	for domState(t, uri, dom) != "paused" {
+		if time.Now().After(deadline) {
+			t.Fatal("the reconciler did not pause the locked VM started behind the portal's back")
+		}
+		if err := f.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	caseLogHas(t, mod, staff, caseID, "running although its member had stopped it (started behind the portal's back); paused")
+	// The lift leaves it as its member did: off, not paused, not running;
+	// the reconciler keeps it so.
 	if err := mod.Lift(ctx, staff2, sv2.ID, "done"); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "domain shut off after the lift", func() bool { return domState(t, uri, dom) == "shut off" })
+	caseLogHas(t, mod, staff, caseID, "switched off, as its member had stopped it")
+	if err := f.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := domState(t, uri, dom); st != "shut off" {
+		t.Fatalf("after the lift and a reconcile: %s", st)
+	}
+	wantVM(t, f, vm.ID, compute.VMStopped)
 	runTask(t, f, "start after the lift", func() (*compute.Task, error) { return f.VMs.Start(ctx, f.Member, f.MemberViewer, vm.ID) })
 	if st := domState(t, uri, dom); st != "running" {
 		t.Fatalf("after the lift and start: %s", st)

@@ -217,7 +217,7 @@ func (s *Server) attachLibvirt(ctx context.Context) error {
 	case uri == "auto":
 		// The daemon is not ours to stop: it keeps running, guests and all,
 		// when this portal exits, crashes or is upgraded.
-		d, err := hypervisor.StartDaemonWith(ctx, LibvirtDir(s.cfg.DataDir), s.log, hypervisor.DaemonOptions{CPUControl: s.cfg.LibvirtCPULimits})
+		d, err := hypervisor.StartDaemonWith(ctx, LibvirtDir(s.cfg.DataDir), s.log, hypervisor.DaemonOptions{CPUControl: !s.cfg.LibvirtNoCPULimits})
 		if err != nil {
 			return fmt.Errorf("start private libvirtd: %w", err)
 		}

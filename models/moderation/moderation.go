@@ -53,7 +53,7 @@ func CategoryTitle(c string) string {
 	case CategoryConduct:
 		return "Conduct in the portal"
 	case CategoryOther:
-		return "Other"
+		return "Something else"
 	}
 	return c
 }
@@ -76,6 +76,10 @@ const (
 	// an hour; counted in the database, so it holds across restarts and
 	// portal instances.
 	ExternalPerHour = 10
+	// ExternalAttemptsPerHour is how many times one address (an IPv6
+	// address: its /64) may submit the abuse form or endpoint in an hour,
+	// invalid submissions included (abuse_rate.go).
+	ExternalAttemptsPerHour = 30
 )
 
 // Committee tells who holds the office that decides appeals. The

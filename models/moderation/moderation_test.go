@@ -2,6 +2,7 @@ package moderation_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -544,6 +545,67 @@ func TestSuspendedVMNotRestarted(t *testing.T) {
 		db.Gorm.Model(&compute.Task{}).Where("vm_id = ? AND status IN ?", vm.ID, []string{"queued", "running"}).Count(&open)
 		if open != 0 {
 			t.Fatalf("%d tasks started for a suspended VM", open)
+		}
+	})
+}
+
+// Every submission of the abuse form counts against its sender, invalid
+// ones too: an address cannot probe which addresses and times resolve to
+// a VM. An IPv6 sender counts by its /64. Refused submissions (429) are
+// not counted; the sweep forgets the hour's submissions after it.
+func TestAbuseAttemptsRateLimited(t *testing.T) {
+	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		alice, _ := e.member(t, "alice@example.org")
+		_, ip := e.vm(t, alice, "web")
+		seen := e.clock.Now().Add(-time.Minute).Format(time.RFC3339)
+		valid := moderation.AbuseInput{IP: ip, SeenAt: seen, Category: "spam", Evidence: "spam from it"}
+		probe := moderation.AbuseInput{IP: "192.0.2.77", SeenAt: seen, Category: "spam", Evidence: "x"}
+		for _, sender := range []string{"203.0.113.50", "2001:db8:1:2::1"} {
+			for i := range moderation.ExternalAttemptsPerHour {
+				_, err := e.mod.ReportAbuse(ctx, sender, probe)
+				if modelstest.FieldErr(t, err, "ip") == "" {
+					t.Fatalf("%s, probe %d: %v", sender, i, err)
+				}
+				e.advance(time.Second)
+			}
+		}
+		// Used up: even a valid report is refused, with the time to wait
+		// until the first probe leaves the hour.
+		for _, sender := range []string{"203.0.113.50", "2001:db8:1:2::99", "::ffff:203.0.113.50"} {
+			_, err := e.mod.ReportAbuse(ctx, sender, valid)
+			de := modelstest.WantCode(t, err, http.StatusTooManyRequests)
+			var th *moderation.AbuseThrottled
+			if !errors.As(de, &th) || th.RetryAfter <= 0 || th.RetryAfter > time.Hour {
+				t.Fatalf("%s: cause %#v", sender, de.Err)
+			}
+		}
+		if n := modelstest.Count(t, db, "moderation_reports", ""); n != 0 {
+			t.Fatalf("%d reports stored", n)
+		}
+		// Another address, and another /64, are not held up.
+		for _, sender := range []string{"203.0.113.51", "2001:db8:1:3::1"} {
+			if _, err := e.mod.ReportAbuse(ctx, sender, valid); err != nil {
+				t.Fatalf("%s: %v", sender, err)
+			}
+		}
+		// Refusals are not counted: however many, once the probes have
+		// left the hour the sender may send again.
+		for range 2 * moderation.ExternalAttemptsPerHour {
+			_, err := e.mod.ReportAbuse(ctx, "203.0.113.50", probe)
+			modelstest.WantCode(t, err, http.StatusTooManyRequests)
+		}
+		e.advance(time.Hour - 30*time.Second)
+		if _, err := e.mod.ReportAbuse(ctx, "203.0.113.50", valid); err != nil {
+			t.Fatalf("after the hour: %v", err)
+		}
+		e.advance(time.Hour)
+		if err := e.mod.PruneAbuseAttempts(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := modelstest.Count(t, db, "moderation_abuse_attempts", ""); n != 0 {
+			t.Errorf("%d attempts left after the sweep", n)
 		}
 	})
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -90,6 +89,9 @@ func (m *Moderation) Report(ctx context.Context, actor models.Actor, in ReportIn
 func (m *Moderation) ReportAbuse(ctx context.Context, fromIP string, in AbuseInput) (*Receipt, error) {
 	in.IP, in.Evidence, in.Email = strings.TrimSpace(in.IP), strings.TrimSpace(in.Evidence), strings.TrimSpace(in.Email)
 	now := m.now()
+	if err := m.countAbuseAttempt(ctx, senderKey(fromIP), now); err != nil {
+		return nil, err
+	}
 	fields := map[string]string{}
 	addr, err := netip.ParseAddr(in.IP)
 	if err != nil {
@@ -113,14 +115,13 @@ func (m *Moderation) ReportAbuse(ctx context.Context, fromIP string, in AbuseInp
 	actor := models.Actor{Email: "external:abuse", IP: fromIP}
 	var rec *Receipt
 	err = m.db.Tx(ctx, func(tx *gorm.DB) error {
-		var recent int64
-		if err := tx.Model(&Report{}).Where("source = ? AND reporter_ip = ? AND created_at > ?", SourceExternal, fromIP, now.Add(-time.Hour)).
-			Count(&recent).Error; err != nil {
+		var recent []time.Time
+		if err := tx.Model(&Report{}).Where("source = ? AND reporter_ip = ? AND created_at > ?", SourceExternal, fromIP, now.Add(-abuseWindow)).
+			Order("created_at DESC").Limit(ExternalPerHour).Pluck("created_at", &recent).Error; err != nil {
 			return fmt.Errorf("count reports of %s: %w", fromIP, err)
 		}
-		if recent >= ExternalPerHour {
-			return &models.Error{Code: http.StatusTooManyRequests,
-				Safe: fmt.Sprintf("This address has sent %d reports in the last hour; please wait before sending more, or write to the abuse contact.", recent)}
+		if len(recent) >= ExternalPerHour {
+			return abuseThrottled(len(recent), "reports", recent[len(recent)-1], now)
 		}
 		h, ok, err := compute.HolderAt(tx, addr.String(), seen)
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/riverqueue/river"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // SanctionInput is a moderator's sanction in a case.
@@ -335,6 +336,10 @@ type Effect struct {
 	DiskBytesSec uint64
 	CPUPercent   int
 	CaseID       string // of the sanction that locks or throttles it
+	// Paused says moderation paused the VM's domain (MarkPaused) and has
+	// not undone that yet (Unpaused): when no lock is left, the pause is
+	// to be undone.
+	Paused bool
 }
 
 // Throttled reports whether the VM is to be throttled.
@@ -349,6 +354,10 @@ func (m *Moderation) EffectOf(ctx context.Context, vmID string) (Effect, error) 
 		return Effect{}, err
 	}
 	e := Effect{Locked: vm.LockedAt != nil}
+	var paused []pause
+	if err := db.Where("vm_id = ?", vmID).Limit(1).Find(&paused).Error; err != nil {
+		return Effect{}, fmt.Errorf("load pause of vm %s: %w", vmID, err)
+	}
 	var ss []Sanction
 	if err := db.Where("state = ? AND ((kind = ? AND vm_id = ?) OR (kind IN ? AND subject_id = ?))", SanctionActive,
 		rulebook.SanctionThrottle, vmID, []string{rulebook.SanctionSuspendVM, rulebook.SanctionSuspendMember}, vm.OwnerID).
@@ -369,15 +378,23 @@ func (m *Moderation) EffectOf(ctx context.Context, vmID string) (Effect, error) 
 			e.CaseID = s.CaseID
 		}
 	}
+	if len(paused) > 0 {
+		e.Paused = true
+		if e.CaseID == "" { // the sanction that paused it has ended
+			e.CaseID = paused[0].CaseID
+		}
+	}
 	return e, nil
 }
 
 // Sanctioned lists the VMs of a host that a sanction throttles or locks,
-// for the reconciler.
+// or whose pause for an ended sanction is still to be undone, for the
+// reconciler.
 func (m *Moderation) Sanctioned(ctx context.Context, hostID string) ([]string, error) {
 	var ids []string
-	err := m.db.Gorm.WithContext(ctx).Table("vms").Where(`host_id = ? AND state <> ? AND (locked_at IS NOT NULL OR id IN
-		(SELECT vm_id FROM moderation_sanctions WHERE state = ? AND kind = ? AND vm_id IS NOT NULL))`,
+	err := m.db.Gorm.WithContext(ctx).Table("vms").Where(`host_id = ? AND state <> ? AND (locked_at IS NOT NULL
+		OR id IN (SELECT vm_id FROM moderation_pauses)
+		OR id IN (SELECT vm_id FROM moderation_sanctions WHERE state = ? AND kind = ? AND vm_id IS NOT NULL))`,
 		hostID, compute.VMDeleted, SanctionActive, rulebook.SanctionThrottle).Order("id").Pluck("id", &ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("list sanctioned vms of host %s: %w", hostID, err)
@@ -388,15 +405,51 @@ func (m *Moderation) Sanctioned(ctx context.Context, hostID string) ([]string, e
 // LogVM writes a line into the case log of the case that holds a VM (the
 // enforce job and the reconciler say what they did), and the audit log.
 func (m *Moderation) LogVM(ctx context.Context, caseID, vmID, line string) error {
-	return m.db.Tx(ctx, func(tx *gorm.DB) error {
-		now := m.now()
-		if caseID != "" {
-			if err := addNoteTx(tx, caseID, NoteLog, "portal", line, now); err != nil {
-				return err
-			}
+	return m.db.Tx(ctx, func(tx *gorm.DB) error { return m.logVMTx(tx, caseID, vmID, line) })
+}
+
+func (m *Moderation) logVMTx(tx *gorm.DB, caseID, vmID, line string) error {
+	now := m.now()
+	if caseID != "" {
+		if err := addNoteTx(tx, caseID, NoteLog, "portal", line, now); err != nil {
+			return err
 		}
-		return kit.RecordAudit(tx, models.SystemActor("moderation.enforce"), "moderation.enforce", "vm", vmID,
-			map[string]any{"case_id": caseID, "what": line})
+	}
+	return kit.RecordAudit(tx, models.SystemActor("moderation.enforce"), "moderation.enforce", "vm", vmID,
+		map[string]any{"case_id": caseID, "what": line})
+}
+
+// pause marks a VM whose domain moderation paused for a sanction.
+type pause struct {
+	VMID     string `gorm:"column:vm_id;primaryKey"`
+	CaseID   string
+	PausedAt time.Time
+}
+
+func (pause) TableName() string { return "moderation_pauses" }
+
+// MarkPaused records that moderation paused the VM's domain, with the
+// case-log line that says so.
+func (m *Moderation) MarkPaused(ctx context.Context, caseID, vmID, line string) error {
+	return m.db.Tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&pause{VMID: vmID, CaseID: caseID, PausedAt: m.now()}).Error; err != nil {
+			return fmt.Errorf("mark vm %s paused: %w", vmID, err)
+		}
+		return m.logVMTx(tx, caseID, vmID, line)
+	})
+}
+
+// Unpaused records that moderation's pause of a VM is undone (or was
+// undone by someone else: line is then empty and nothing is logged).
+func (m *Moderation) Unpaused(ctx context.Context, caseID, vmID, line string) error {
+	return m.db.Tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Where("vm_id = ?", vmID).Delete(&pause{}).Error; err != nil {
+			return fmt.Errorf("unmark vm %s paused: %w", vmID, err)
+		}
+		if line == "" {
+			return nil
+		}
+		return m.logVMTx(tx, caseID, vmID, line)
 	})
 }
 
