@@ -264,6 +264,7 @@ func run(ctx context.Context, size uint64) (bool, error) {
 	if cpColdTook > 0 {
 		fmt.Printf(", %.0f %% of cold cp's", 100*repTput/cpColdTput)
 	}
+	fmt.Printf(".\nOf the copy phase, the uploads waited %s for data from the export", ms(full.SourceWait))
 	fmt.Printf(".\nCPU time during the full copy (this process and its children): %s", fullCPU)
 	fmt.Printf(".\nCopy phase alone (read from the export, upload): %.0f MB/s; the whole run also downloads every sent range "+
 		"back from the replica to verify it.\n\n", copyTput)
