@@ -33,9 +33,8 @@ import (
 // them through libvirt's remote API into a raw volume on the replica host
 // (virStorageVolUpload with offset and length), never holding more than a
 // few chunks in memory, keeps a checksum of every chunk it sent, downloads
-// the same ranges back from the replica (virStorageVolDownload; a large
-// copy on a second connection, each segment while the next is uploaded)
-// and compares, and only then ends the job and reports success.
+// the same ranges back from the replica (virStorageVolDownload) and
+// compares, and only then ends the job and reports success.
 //
 // Failure and retry. A run that fails or is interrupted at any point aborts
 // its job and deletes the checkpoint it created, so the checkpoint it
@@ -141,9 +140,9 @@ type ReplicateResult struct {
 	BytesSent  uint64 // data uploaded to the replica
 	Extents    uint64 // ranges uploaded
 	Duration   time.Duration
-	Copy       time.Duration // reading and uploading (the verification overlaps it)
-	Verify     time.Duration // the verification left after the last upload (and the full comparison)
-	SourceWait time.Duration // of Copy, the uploads waited for data from the source
+	Copy       time.Duration // reading and uploading
+	Verify     time.Duration // downloading the sent ranges back (and the full comparison)
+	SourceWait time.Duration // of Copy, the uploads waited for data from the export
 	Verified   bool          // checksums of every sent range matched the replica
 	Compared   bool          // the whole replica was compared equal (CompareFull)
 	// Ranges are the ranges sent (into the staging volume, if any).
@@ -271,25 +270,23 @@ func (m *Manager) replicate(ctx context.Context, req ReplicateRequest, touched *
 	}
 	defer t.close()
 
-	var v *replica
-	if needsVerifier(ranges) {
-		if v, err = m.openReplica(ctx, into, res.DiskBytes, false); err != nil {
-			return res, err
-		}
-		defer v.close()
-	}
-	st, err := t.send(ctx, ex.c, ranges, v)
+	copyStart := time.Now()
+	sums, err := t.upload(ctx, ex.c, ranges)
 	if err != nil {
 		return res, err
 	}
+	res.Copy = time.Since(copyStart)
+	res.SourceWait = t.sourceWait
 	res.BytesSent = nbd.Total(ranges)
 	res.Extents = uint64(len(ranges))
 	res.Ranges = ranges
-	res.Copy, res.Verify, res.SourceWait = st.upload, st.verify, st.starved
+
+	verifyStart := time.Now()
+	if err := t.verify(ctx, sums); err != nil {
+		return res, err
+	}
 	res.Verified = true
 	if req.CompareFull {
-		compareStart := time.Now()
-		defer func() { res.Verify += time.Since(compareStart) }()
 		eq, diff, err := t.compare(ctx, ex.c)
 		if err != nil {
 			return res, err
@@ -299,6 +296,7 @@ func (m *Manager) replicate(ctx context.Context, req ReplicateRequest, touched *
 		}
 		res.Compared = true
 	}
+	res.Verify = time.Since(verifyStart)
 
 	if err := ex.end(ctx); err != nil {
 		return res, err
@@ -618,6 +616,9 @@ type replica struct {
 	close func() // idempotent
 	vol   libvirt.StorageVol
 	size  uint64
+	// sourceWait is how long uploads waited for data from their source:
+	// near the copy's time, the source is the bottleneck; near 0, libvirt.
+	sourceWait time.Duration
 }
 
 // openReplica opens a dedicated connection to the target host and checks
@@ -714,7 +715,6 @@ type chunkSum struct {
 type chunk struct {
 	off uint64
 	buf []byte
-	sum chunkSum
 }
 
 // chunks splits a range into the pieces read, sent and checksummed.
@@ -727,61 +727,11 @@ func chunks(r nbd.Range, fn func(off, n uint64) error) error {
 	return nil
 }
 
-// segmentSize is the most one upload stream carries. When a transfer has
-// more than one segment, each segment is downloaded back and checked on a
-// second connection while the next one is uploaded: the verification, a
-// second pass over every byte through libvirtd, then runs alongside the
-// upload instead of after it (repbench: the full copy's read-back was 40 %
-// of its time).
-const segmentSize = 16 * replicateChunk
-
-// segments cuts ranges into pieces of at most segmentSize. The cuts fall
-// on chunk boundaries (segmentSize is a multiple of replicateChunk and
-// chunks start at a range's offset), so a segment's chunks are the
-// range's chunks.
-func segments(ranges []nbd.Range) []nbd.Range {
-	var out []nbd.Range
-	for _, r := range ranges {
-		for off := r.Offset; off < r.End(); off += segmentSize {
-			out = append(out, nbd.Range{Offset: off, Length: min(segmentSize, r.End()-off)})
-		}
-	}
-	return out
-}
-
-// needsVerifier says whether a transfer of ranges is worth a second
-// connection for verifying while uploading: only with more than one
-// segment is there anything to overlap.
-func needsVerifier(ranges []nbd.Range) bool { return nbd.Total(ranges) > segmentSize }
-
-// sendStats is how long the two halves of a transfer took.
-type sendStats struct {
-	upload time.Duration // reading and uploading, until the last upload ended
-	verify time.Duration // the verification left after that
-	// starved is how long the uploads waited for data from the source:
-	// near upload, the source is the bottleneck; near 0, libvirt is.
-	starved time.Duration
-}
-
-// send uploads the ranges from c into the replica and verifies them: every
-// chunk's checksum, taken as it was read, against a download of the
-// replica. One upload stream per segment. A reader goroutine reads (and
-// checksums) the next chunks while the current one is uploaded; a few
-// buffers go round between the two, so memory stays bounded whatever the
-// size of the disk. With v, a second connection to the same volume, a
-// verifier goroutine downloads each segment as soon as its upload has
-// ended, while the next is uploaded; without, everything is verified on r
-// after the last upload. It fails on the first error of any of the three,
-// and stops the others.
-func (r *replica) send(ctx context.Context, c rangeReader, ranges []nbd.Range, v *replica) (sendStats, error) {
-	var st sendStats
-	for _, rg := range ranges {
-		if rg.End() > r.size || rg.End() < rg.Offset {
-			return st, fmt.Errorf("range [%d, +%d) beyond the replica's %d bytes", rg.Offset, rg.Length, r.size)
-		}
-	}
-	segs := segments(ranges)
-	start := time.Now()
+// upload sends the ranges from the export into the replica, one upload
+// stream per range. A reader goroutine reads (and checksums) the next chunks
+// from the export while the current one is uploaded; a few buffers go round
+// between the two, so memory stays bounded whatever the size of the disk.
+func (r *replica) upload(ctx context.Context, c rangeReader, ranges []nbd.Range) ([]chunkSum, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -791,10 +741,11 @@ func (r *replica) send(ctx context.Context, c rangeReader, ranges []nbd.Range, v
 		free <- make([]byte, replicateChunk)
 	}
 	full := make(chan chunk, buffers)
+	var sums []chunkSum
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(full)
-		for _, rg := range segs {
+		for _, rg := range ranges {
 			err := chunks(rg, func(off, n uint64) error {
 				var buf []byte
 				select {
@@ -806,12 +757,12 @@ func (r *replica) send(ctx context.Context, c rangeReader, ranges []nbd.Range, v
 				if _, err := c.ReadAtContext(ctx, buf, int64(off)); err != nil {
 					return fmt.Errorf("read [%d, +%d) from the export: %w", off, n, err)
 				}
-				sum := chunkSum{off: off, n: uint32(n), sum: xxhash.Sum64(buf)}
+				sums = append(sums, chunkSum{off: off, n: uint32(n), sum: xxhash.Sum64(buf)})
 				if testHookChunkRead != nil {
 					testHookChunkRead(off)
 				}
 				select {
-				case full <- chunk{off, buf, sum}:
+				case full <- chunk{off, buf}:
 					return nil
 				case <-ctx.Done():
 					return context.Cause(ctx)
@@ -825,76 +776,33 @@ func (r *replica) send(ctx context.Context, c rangeReader, ranges []nbd.Range, v
 		readErr <- nil
 	}()
 
-	// The verifier: segments' checksums in, the first error out. It stops
-	// at the first error (and cancels the rest) or when ctx ends.
-	toVerify := make(chan []chunkSum, len(segs))
-	verified := make(chan error, 1)
-	if v != nil {
-		go func() {
-			for sums := range toVerify {
-				if err := v.verify(ctx, sums); err != nil {
-					cancel(err)
-					verified <- err
-					return
-				}
-			}
-			verified <- nil
-		}()
-	}
-	// stopVerifier ends the verifier after a failure elsewhere: closing its
-	// connection ends a download in flight.
-	stopVerifier := func() error {
-		close(toVerify)
-		if v == nil {
-			return nil
+	for _, rg := range ranges {
+		if rg.End() > r.size {
+			cancel(nil)
+			<-readErr
+			return nil, fmt.Errorf("range [%d, +%d) beyond the replica's %d bytes", rg.Offset, rg.Length, r.size)
 		}
-		v.close()
-		return <-verified
-	}
-
-	var sums []chunkSum // without a verifier: all of them, verified at the end
-	for _, seg := range segs {
-		src := &chunkReader{ctx: ctx, full: full, free: free, left: seg.Length, next: seg.Offset}
-		err := r.s.l.StorageVolUpload(r.vol, src, seg.Offset, seg.Length, 0)
+		src := &chunkReader{ctx: ctx, full: full, free: free, left: rg.Length, next: rg.Offset, waited: &r.sourceWait}
+		err := r.s.l.StorageVolUpload(r.vol, src, rg.Offset, rg.Length, 0)
 		if err == nil && src.left != 0 {
-			err = fmt.Errorf("upload of [%d, +%d) ended with %d bytes unsent", seg.Offset, seg.Length, src.left)
+			err = fmt.Errorf("upload of [%d, +%d) ended with %d bytes unsent", rg.Offset, rg.Length, src.left)
 		}
 		if err != nil {
 			cancel(err)
-			// The reader's or the verifier's error says more than
-			// libvirt's "stream aborted".
-			verr := stopVerifier()
+			// The reader's error says more than libvirt's "stream aborted".
 			if rerr := <-readErr; rerr != nil && !errors.Is(rerr, err) {
 				err = rerr
-			} else if verr != nil && !errors.Is(verr, err) {
-				return st, verr
 			}
 			if cerr := context.Cause(ctx); ctx.Err() != nil && !errors.Is(cerr, err) && !errors.Is(err, cerr) {
 				err = fmt.Errorf("%w (%w)", err, cerr)
 			}
-			return st, fmt.Errorf("upload [%d, +%d): %w", seg.Offset, seg.Length, err)
-		}
-		st.starved += src.waited
-		if v != nil {
-			toVerify <- src.sums
-		} else {
-			sums = append(sums, src.sums...)
+			return nil, fmt.Errorf("upload [%d, +%d): %w", rg.Offset, rg.Length, err)
 		}
 	}
-	st.upload = time.Since(start)
 	if err := <-readErr; err != nil {
-		_ = stopVerifier()
-		return st, err
+		return nil, err
 	}
-	close(toVerify)
-	var err error
-	if v != nil {
-		err = <-verified
-	} else {
-		err = r.verify(ctx, sums)
-	}
-	st.verify = time.Since(start) - st.upload
-	return st, err
+	return sums, nil
 }
 
 // chunkReader feeds one range's chunks to a volume upload stream: exactly
@@ -906,8 +814,7 @@ type chunkReader struct {
 	cur        []byte // rest of the current chunk
 	curBuf     []byte // the buffer cur is in
 	left, next uint64
-	sums       []chunkSum    // of the chunks taken so far
-	waited     time.Duration // for chunks from the reader
+	waited     *time.Duration // adds the time spent waiting for the reader
 }
 
 func (cr *chunkReader) Read(p []byte) (int, error) {
@@ -927,7 +834,7 @@ func (cr *chunkReader) Read(p []byte) (int, error) {
 		case <-cr.ctx.Done():
 			return 0, context.Cause(cr.ctx)
 		}
-		cr.waited += time.Since(waitStart)
+		*cr.waited += time.Since(waitStart)
 		if !ok {
 			return 0, errors.New("the export reader stopped")
 		}
@@ -936,7 +843,6 @@ func (cr *chunkReader) Read(p []byte) (int, error) {
 		}
 		cr.cur, cr.curBuf = ch.buf, ch.buf
 		cr.next += uint64(len(ch.buf))
-		cr.sums = append(cr.sums, ch.sum)
 	}
 	n := copy(p, cr.cur)
 	cr.cur = cr.cur[n:]

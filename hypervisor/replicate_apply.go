@@ -71,14 +71,11 @@ func (m *Manager) applyStaged(ctx context.Context, req ApplyRequest) (ApplyResul
 		return res, err
 	}
 	defer dst.close()
-	var v *replica
-	if needsVerifier(req.Ranges) {
-		if v, err = m.openReplica(ctx, ReplicaTarget{URI: req.URI, Pool: req.Pool, Volume: req.Volume}, req.Size, false); err != nil {
-			return res, err
-		}
-		defer v.close()
+	sums, err := dst.upload(ctx, &volumeReader{r: src}, req.Ranges)
+	if err != nil {
+		return res, err
 	}
-	if _, err := dst.send(ctx, &volumeReader{r: src}, req.Ranges, v); err != nil {
+	if err := dst.verify(ctx, sums); err != nil {
 		return res, err
 	}
 	res.Bytes = nbd.Total(req.Ranges)

@@ -209,10 +209,7 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 		// SQLite an insert reaches the workers through riversqlite's
 		// notification table (polled every 50 ms), and e2e/vmbench measured
 		// a job pickup of ~25 ms at p50.
-		Queues: map[string]river.QueueConfig{
-			river.QueueDefault:       {MaxWorkers: maxWorkers},
-			jobargs.QueueReplication: {MaxWorkers: replicationWorkers(maxWorkers)},
-		},
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
 		RescueStuckJobsAfter: rescueStuckJobsAfter,
 		PeriodicJobs:         periodic,
 	})
@@ -221,12 +218,6 @@ func NewWorking(db *models.DB, log *slog.Logger, maxWorkers int, deps Deps) (*Cl
 	}
 	return c, nil
 }
-
-// replicationWorkers is how many replication runs go at once. Runs mostly
-// wait on libvirt (round trips, streams), so a few more than the pool's
-// size keep a host's disks busy; at least 4, so that 10 VMs on the 30 s
-// minimum interval hold their lag (e2e/rpobench).
-func replicationWorkers(maxWorkers int) int { return max(maxWorkers, 4) }
 
 // scheduleOpts keeps one schedule job queued at a time: with several
 // portals on PostgreSQL only the leader enqueues periodic jobs, and a slow

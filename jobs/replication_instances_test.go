@@ -122,7 +122,7 @@ func TestReplicationTwoInstancesNeverOverlap(t *testing.T) {
 		river.AddWorker(workers, runWorker)
 		c, err := river.NewClient(riverdatabasesql.New(db.SQL), &river.Config{
 			ID: rep.name, Logger: log, Workers: workers,
-			Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}, jobargs.QueueReplication: {MaxWorkers: 4}},
+			Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 			FetchCooldown:     5 * time.Millisecond,
 			FetchPollInterval: 10 * time.Millisecond,
 		})
