@@ -37,6 +37,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -64,6 +65,7 @@ func main() {
 	size := sizeFlag(1 << 30)
 	flag.Var(&size, "size", "virtual size of the guest's disk, all of it filled with data (e.g. 256MiB, 1GiB)")
 	strict := flag.Bool("strict", false, "exit with status 1 when a target is missed")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of this process during the full copy to `file`")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	met, err := run(ctx, uint64(size))
@@ -75,6 +77,25 @@ func main() {
 	if *strict && !met {
 		os.Exit(1)
 	}
+}
+
+// cpuProfile is where -cpuprofile writes the full copy's profile.
+var cpuProfile string
+
+// startProfile starts the CPU profile that -cpuprofile asked for.
+func startProfile() (stop func(), err error) {
+	if cpuProfile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(cpuProfile)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func run(ctx context.Context, size uint64) (bool, error) {
@@ -155,10 +176,17 @@ func run(ctx context.Context, size uint64) (bool, error) {
 	// warm one (right after) and on a cold one.
 	cold := dropCaches()
 	progress("full copy (page cache dropped first: %v)", cold)
-	full, err := hv.Replicate(ctx, req("", "cp1"))
+	cpuBefore := cpuTimes()
+	stopProfile, err := startProfile()
 	if err != nil {
 		return false, err
 	}
+	full, err := hv.Replicate(ctx, req("", "cp1"))
+	stopProfile()
+	if err != nil {
+		return false, err
+	}
+	fullCPU := cpuDelta(cpuBefore, cpuTimes())
 	cpDst := filepath.Join(d.Dir(), "pools", "replicas", "cp-reference")
 	progress("cp --sparse=always of the image file, warm cache")
 	cpTook, imageBytes, err := cpReference(ctx, disk.Path, cpDst)
@@ -236,6 +264,8 @@ func run(ctx context.Context, size uint64) (bool, error) {
 	if cpColdTook > 0 {
 		fmt.Printf(", %.0f %% of cold cp's", 100*repTput/cpColdTput)
 	}
+	fmt.Printf(".\nOf the copy phase, the uploads waited %s for data from the export", ms(full.SourceWait))
+	fmt.Printf(".\nCPU time during the full copy (this process and its children): %s", fullCPU)
 	fmt.Printf(".\nCopy phase alone (read from the export, upload): %.0f MB/s; the whole run also downloads every sent range "+
 		"back from the replica to verify it.\n\n", copyTput)
 

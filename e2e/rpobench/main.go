@@ -202,6 +202,8 @@ func run(ctx context.Context, n, rate int, interval, duration time.Duration, wor
 	start := time.Now()
 	var lags []time.Duration // every sample of every VM
 	worst := map[string]time.Duration{}
+	var perMinute []time.Duration // the largest lag seen in each minute: does it grow?
+	loadStart := loadAverage()
 	for time.Since(start) < duration {
 		reps, err := replicas(f, ids)
 		if err != nil {
@@ -212,6 +214,11 @@ func run(ctx context.Context, n, rate int, interval, duration time.Duration, wor
 			lag := now.Sub(*r.LastGoodAt)
 			lags = append(lags, lag)
 			worst[r.VMID] = max(worst[r.VMID], lag)
+			m := int(now.Sub(start) / time.Minute)
+			for len(perMinute) <= m {
+				perMinute = append(perMinute, 0)
+			}
+			perMinute[m] = max(perMinute[m], lag)
 		}
 		if err := sleep(ctx, 2*time.Second); err != nil {
 			return false, err
@@ -255,6 +262,12 @@ func run(ctx context.Context, n, rate int, interval, duration time.Duration, wor
 		worstList = append(worstList, strconv.Itoa(int(worst[id].Seconds())))
 	}
 	fmt.Fprintf(w, "worst lag per VM (s)\t%s\t\n", strings.Join(worstList, " "))
+	var minuteList []string
+	for _, l := range perMinute {
+		minuteList = append(minuteList, strconv.Itoa(int(l.Seconds())))
+	}
+	fmt.Fprintf(w, "worst lag per minute (s)\t%s\t\n", strings.Join(minuteList, " "))
+	fmt.Fprintf(w, "load average (1 min) at start / end\t%s / %s\t\n", loadStart, loadAverage())
 	fmt.Fprintf(w, "runs started in the window\t%d (%d failed)\t\n", len(runs), failed)
 	if len(runTimes) > 0 {
 		fmt.Fprintf(w, "good runs: time p50 / max\t%s / %s\t\n", pct(runTimes, 50), runTimes[len(runTimes)-1].Round(time.Millisecond))
@@ -294,6 +307,16 @@ func write(ctx context.Context, uri, domain string, rate int) error {
 			return fmt.Errorf("%s: hmp %s: %v: %s", domain, cmd, err, out)
 		}
 	}
+}
+
+// loadAverage is the machine's 1-minute load average: other work on the
+// same CPUs slows every run, so it belongs next to the numbers.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
 }
 
 func replicas(f *crash.Fixture, ids []string) ([]replication.Replica, error) {
