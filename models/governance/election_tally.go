@@ -91,7 +91,7 @@ func (g *Governance) SubmitDecryption(ctx context.Context, actor models.Actor, v
 			return err
 		}
 		q, _ := questionOf(*it)
-		ballots, err := loadEncryptedBallots(tx, it.ID)
+		ballots, err := loadEncryptedBallots(tx, it.ID, false)
 		if err != nil {
 			return err
 		}
@@ -124,12 +124,18 @@ func electionKeys(e *electionRow, ts []trusteeRow) (*election.Point, []election.
 }
 
 // encryptedItem is an item's part of the election record: ballots, tally,
-// decryptions and result.
-func encryptedItem(tx *gorm.DB, assemblyID string, e *electionRow, y *election.Point, it AgendaItem) (*election.ItemRecord, error) {
+// decryptions and result. forRecord: the ballots with their proofs'
+// commitments (format /2), computed for ballots stored without them.
+func encryptedItem(tx *gorm.DB, assemblyID string, e *electionRow, y *election.Point, it AgendaItem, forRecord bool) (*election.ItemRecord, error) {
 	q, labels := questionOf(it)
-	ballots, err := loadEncryptedBallots(tx, it.ID)
+	ballots, err := loadEncryptedBallots(tx, it.ID, forRecord)
 	if err != nil {
 		return nil, err
+	}
+	if forRecord {
+		if err := election.AddCommitments(election.ItemContext(assemblyID, it.ID, y, q), y, q, ballots); err != nil {
+			return nil, fmt.Errorf("item %s: stored ballot: %w", it.ID, err)
+		}
 	}
 	if ballots == nil {
 		ballots = []election.RecordedBallot{}
@@ -173,7 +179,7 @@ func encryptedResults(tx *gorm.DB, a *assemblyRow, items []AgendaItem) (map[stri
 		if !it.Secret {
 			continue
 		}
-		if out[it.ID], err = encryptedItem(tx, a.ID, e, y, it); err != nil {
+		if out[it.ID], err = encryptedItem(tx, a.ID, e, y, it, false); err != nil {
 			return nil, err
 		}
 	}
@@ -238,7 +244,7 @@ func (g *Governance) ElectionRecord(ctx context.Context, v models.Viewer, assemb
 		if !it.Secret {
 			continue
 		}
-		ir, err := encryptedItem(db, a.ID, e, y, it)
+		ir, err := encryptedItem(db, a.ID, e, y, it, true)
 		if err != nil {
 			return nil, err
 		}
