@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"gorm.io/gorm"
 )
@@ -272,12 +273,22 @@ func closable(tx *gorm.DB, a *assemblyRow) error {
 	return nil
 }
 
-// electionReady: an assembly whose board named trustees opens only once
-// their key ceremony is complete (its secret items need the key).
-func electionReady(tx *gorm.DB, assemblyID string) error {
+// electionReady: an assembly with secret items opens only with an election
+// key: the board names trustees (SetUpElection) and they complete their key
+// ceremony. A secret ballot is never stored in plaintext (ballot.go).
+func electionReady(tx *gorm.DB, assemblyID string, items []AgendaItem) error {
 	e, ts, err := loadElection(tx, assemblyID)
-	if err != nil || e == nil || e.PublicKey != "" {
+	if err != nil {
 		return err
+	}
+	if e == nil || len(ts) == 0 {
+		if slices.ContainsFunc(items, func(it AgendaItem) bool { return it.Secret }) {
+			return models.Conflict(ErrSecretNeedsKey)
+		}
+		return nil
+	}
+	if e.PublicKey != "" {
+		return nil
 	}
 	waiting := 0
 	for _, t := range ts {
@@ -287,3 +298,7 @@ func electionReady(tx *gorm.DB, assemblyID string) error {
 	}
 	return models.Conflict(fmt.Sprintf("The trustees have not finished making the election key (%d of %d still to confirm); voting can open when they have.", waiting, len(ts)))
 }
+
+// ErrSecretNeedsKey is why an assembly with secret items and no trustees
+// cannot open (the board page says it in German too).
+const ErrSecretNeedsKey = "This agenda has secret items: name the trustees on the election page and let them make the election key before voting opens, or make those items open votes."
