@@ -81,26 +81,79 @@ func EncryptBallot(ctx []byte, y *Point, q Question, votes []int) (Ballot, []*Sc
 var ErrMalformed = errors.New("malformed ballot")
 
 // VerifyBallot checks a ballot's shape and every proof: this is what the
-// server does before it accepts a ballot, and the verifier for each ballot
-// of the record.
+// server does before it accepts a ballot, and the verifier of a record of
+// format /1 for each ballot.
 func VerifyBallot(ctx []byte, y *Point, q Question, b Ballot) error {
+	_, err := CheckBallot(ctx, y, q, b)
+	return err
+}
+
+// Commitments are a ballot's proof commitments: one slice per option's
+// proof, then one for the overall proof, each with one Commitment per
+// branch.
+type Commitments [][]Commitment
+
+// CheckBallot is VerifyBallot returning the commitments of the ballot's
+// proofs, which the server stores beside the ballot for the record.
+func CheckBallot(ctx []byte, y *Point, q Question, b Ballot) (Commitments, error) {
+	if err := checkShape(q, b); err != nil {
+		return nil, err
+	}
+	comm := make(Commitments, q.Options+1)
+	for i, ct := range b.Choices {
+		c, err := verifyRange(ctx, i, y, ct, b.Proofs[i], 0, 1)
+		if err != nil {
+			return nil, fmt.Errorf("%w: option %d is not shown to be 0 or 1: %v", ErrMalformed, i+1, err)
+		}
+		comm[i] = c
+	}
+	c, err := verifyRange(ctx, overallLabel, y, weightedSum(q, b), b.Overall, q.Min, q.Max)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the number of options chosen is not shown to be %d to %d: %v", ErrMalformed, q.Min, q.Max, err)
+	}
+	comm[q.Options] = c
+	return comm, nil
+}
+
+// checkShape: one ciphertext and one two-branch proof per option, and an
+// overall proof with one branch per allowed sum, nothing missing.
+func checkShape(q Question, b Ballot) error {
 	if err := q.validate(); err != nil {
 		return err
 	}
 	if len(b.Choices) != q.Options || len(b.Proofs) != q.Options {
 		return fmt.Errorf("%w: %d choices and %d proofs for %d options", ErrMalformed, len(b.Choices), len(b.Proofs), q.Options)
 	}
-	sum := ZeroCiphertext()
 	for i, ct := range b.Choices {
-		if err := verifyRange(ctx, i, y, ct, b.Proofs[i], 0, 1); err != nil {
-			return fmt.Errorf("%w: option %d is not shown to be 0 or 1: %v", ErrMalformed, i+1, err)
+		if !ct.valid() || !b.Proofs[i].complete(2) {
+			return fmt.Errorf("%w: option %d: ciphertext or proof missing or of the wrong shape", ErrMalformed, i+1)
 		}
-		sum = sum.Add(ct.scale(q.weight(i)))
 	}
-	if err := verifyRange(ctx, overallLabel, y, sum, b.Overall, q.Min, q.Max); err != nil {
-		return fmt.Errorf("%w: the number of options chosen is not shown to be %d to %d: %v", ErrMalformed, q.Min, q.Max, err)
+	if !b.Overall.complete(q.Max - q.Min + 1) {
+		return fmt.Errorf("%w: the overall proof is missing or of the wrong shape", ErrMalformed)
 	}
 	return nil
+}
+
+func (p RangeProof) complete(branches int) bool {
+	if len(p) != branches {
+		return false
+	}
+	for _, br := range p {
+		if !br.valid() {
+			return false
+		}
+	}
+	return true
+}
+
+// weightedSum is Σ w_i·(A_i, B_i), what the overall proof is about.
+func weightedSum(q Question, b Ballot) Ciphertext {
+	sum := ZeroCiphertext()
+	for i, ct := range b.Choices {
+		sum = sum.Add(ct.scale(q.weight(i)))
+	}
+	return sum
 }
 
 // Tracker is the ballot's fingerprint, shown to the voter and published in

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -57,17 +58,94 @@ func roundTrip(t *testing.T, r *Record) *Record {
 	return out
 }
 
+// asFormat1 turns a record into one of format /1: no commitments.
+func asFormat1(r *Record) {
+	r.Format = RecordFormat1
+	for i := range r.Items {
+		for j := range r.Items[i].Ballots {
+			r.Items[i].Ballots[j].Commitments = nil
+		}
+	}
+}
+
+// formats are the record versions the verifier reads.
+var formats = map[string]func(*Record){RecordFormat2: func(*Record) {}, RecordFormat1: asFormat1}
+
 func TestVerifierAcceptsRecord(t *testing.T) {
-	rec, _ := testRecord(t)
-	sum, err := Verify(roundTrip(t, rec))
+	for name, format := range formats {
+		t.Run(name, func(t *testing.T) {
+			rec, _ := testRecord(t)
+			format(rec)
+			sum, err := Verify(roundTrip(t, rec))
+			if err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			if got := sum.Items[0].Result; !slices.Equal(got, []int{7, 4, 1}) {
+				t.Errorf("yes/no/abstain = %v, want [7 4 1]", got)
+			}
+			if got := sum.Items[1].Result; !slices.Equal(got, []int{2, 3, 1, 1, 1}) {
+				t.Errorf("election = %v, want [2 3 1 1 1]", got)
+			}
+		})
+	}
+}
+
+// TestBatchNamesBadBallot: in a record of format /2 with more ballots than
+// one batch, a ballot whose proof equations fail (its hashes still fit: the
+// commitments are those of another valid proof) is found by the batch
+// check and named, and so is one whose commitments were changed.
+func TestBatchNamesBadBallot(t *testing.T) {
+	const eid = "batch"
+	ts, y, err := SimulateCeremony(eid, 1, 1)
 	if err != nil {
+		t.Fatal(err)
+	}
+	votes := make([][]int, 2*batchChunk+10)
+	for i := range votes {
+		votes[i] = []int{0, 0, 0}
+		votes[i][i%3] = 1
+	}
+	it, err := SimulateItem(eid, y, ts, 1, "item", "Item", yesNoAbstain, 1, 1, votes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := func() *Record {
+		rec := &Record{Format: RecordFormat2, ElectionID: eid, Title: "Batch", Threshold: 1, PublicKey: y,
+			Trustees: []TrusteePublic{ts[0].Public}, Items: []ItemRecord{it}}
+		return roundTrip(t, rec)
+	}
+	if _, err := Verify(fresh()); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
-	if got := sum.Items[0].Result; !slices.Equal(got, []int{7, 4, 1}) {
-		t.Errorf("yes/no/abstain = %v, want [7 4 1]", got)
+	// False equations with a true hash: the branch challenges of one proof
+	// moved by one each way keep their sum, so only the equations can tell.
+	rec := fresh()
+	b := &rec.Items[0].Ballots[batchChunk+5]
+	b.Proofs[1][0].C = sAdd(b.Proofs[1][0].C, scalarOf(1))
+	b.Proofs[1][1].C = sSub(b.Proofs[1][1].C, scalarOf(1))
+	b.Tracker = Tracker(ItemContext(eid, "item", y, it.Question()), b.Ballot)
+	_, err = Verify(roundTrip(t, rec))
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("ballot %d ", batchChunk+6)) || !strings.Contains(err.Error(), "option 2") {
+		t.Errorf("changed challenges: %v, want ballot %d, option 2 named", err, batchChunk+6)
 	}
-	if got := sum.Items[1].Result; !slices.Equal(got, []int{2, 3, 1, 1, 1}) {
-		t.Errorf("election = %v, want [2 3 1 1 1]", got)
+	// A changed commitment breaks the hash.
+	rec = fresh()
+	c := &rec.Items[0].Ballots[7].Commitments[3][0]
+	c.B = add(c.B, base())
+	if _, err := Verify(roundTrip(t, rec)); err == nil || !strings.Contains(err.Error(), "ballot 8 ") {
+		t.Errorf("changed commitment: %v, want ballot 8 named", err)
+	}
+	// Missing commitments.
+	rec = fresh()
+	rec.Items[0].Ballots[2].Commitments = rec.Items[0].Ballots[2].Commitments[:2]
+	if _, err := Verify(roundTrip(t, rec)); err == nil || !strings.Contains(err.Error(), "ballot 3 ") {
+		t.Errorf("missing commitments: %v, want ballot 3 named", err)
+	}
+	// Commitments in a record of format /1.
+	rec = fresh()
+	rec.Format = RecordFormat1
+	if _, err := Verify(roundTrip(t, rec)); err == nil || !strings.Contains(err.Error(), "carries no commitments") {
+		t.Errorf("format /1 with commitments: %v", err)
 	}
 }
 
@@ -86,11 +164,18 @@ func TestVerifierRejectsChangedRecord(t *testing.T) {
 		"changed proof": {func(r *Record) {
 			p := r.Items[1].Ballots[1].Proofs[2]
 			p[0].S = sAdd(p[0].S, scalarOf(1))
+			retrack(r, 1, 1) // a forger makes the tracker fit
 		}, "ballot 2"},
 		"changed overall proof": {func(r *Record) {
 			p := r.Items[0].Ballots[0].Overall
 			p[0].C = sAdd(p[0].C, scalarOf(1))
+			retrack(r, 0, 0)
 		}, "ballot 1"},
+		"changed proof, same challenge sum": {func(r *Record) {
+			p := r.Items[0].Ballots[4].Proofs[0]
+			p[0].C, p[1].C = sAdd(p[0].C, scalarOf(5)), sSub(p[1].C, scalarOf(5))
+			retrack(r, 0, 4)
+		}, "ballot 5"},
 		"changed tracker": {func(r *Record) {
 			r.Items[0].Ballots[0].Tracker = strings.Repeat("0", 64)
 		}, "tracker"},
@@ -117,19 +202,29 @@ func TestVerifierRejectsChangedRecord(t *testing.T) {
 			r.Trustees[2].Commitments[0] = add(r.Trustees[2].Commitments[0], base())
 		}, "trustee 3"},
 	}
-	for name, c := range cases {
-		t.Run(name, func(t *testing.T) {
-			rec, _ := testRecord(t)
-			c.change(rec)
-			_, err := Verify(roundTrip(t, rec))
-			if err == nil {
-				t.Fatal("verifier accepted a changed record")
-			}
-			if !strings.Contains(err.Error(), c.want) {
-				t.Errorf("error %q does not say %q", err, c.want)
-			}
-		})
+	for format, toFormat := range formats {
+		for name, c := range cases {
+			t.Run(format+"/"+name, func(t *testing.T) {
+				rec, _ := testRecord(t)
+				toFormat(rec)
+				c.change(rec)
+				_, err := Verify(roundTrip(t, rec))
+				if err == nil {
+					t.Fatal("verifier accepted a changed record")
+				}
+				if !strings.Contains(err.Error(), c.want) {
+					t.Errorf("error %q does not say %q", err, c.want)
+				}
+			})
+		}
 	}
+}
+
+// retrack sets a ballot's tracker to fit the (changed) ballot.
+func retrack(r *Record, item, ballot int) {
+	it := &r.Items[item]
+	b := &it.Ballots[ballot]
+	b.Tracker = Tracker(ItemContext(r.ElectionID, it.ID, r.PublicKey, it.Question()), b.Ballot)
 }
 
 func TestVerifierRejectsEmptyRecord(t *testing.T) {

@@ -108,29 +108,42 @@ func rangeCommit(y *Point, ct Ciphertext, v int, c, s *Scalar) (*Point, *Point) 
 
 var errProof = errors.New("proof does not verify")
 
-// verifyRange checks a RangeProof made by proveRange.
-func verifyRange(ctx []byte, label int, y *Point, ct Ciphertext, p RangeProof, lo, hi int) error {
+// Commitment is one branch's commitments (a, b) of a range proof. A record
+// of format /2 carries them so that its verifier can check all proofs of
+// many ballots in one multi-scalar multiplication (batch.go); the ballot as
+// the voter sends it, and its tracker, do not include them.
+type Commitment struct {
+	A *Point `json:"a"`
+	B *Point `json:"b"`
+}
+
+// verifyRange checks a RangeProof made by proveRange and returns the
+// commitments it recomputed, branch by branch.
+func verifyRange(ctx []byte, label int, y *Point, ct Ciphertext, p RangeProof, lo, hi int) ([]Commitment, error) {
 	if !ct.valid() {
-		return errors.New("ciphertext missing")
+		return nil, errors.New("ciphertext missing")
 	}
 	if len(p) != hi-lo+1 {
-		return errors.New("proof has the wrong number of branches")
+		return nil, errors.New("proof has the wrong number of branches")
 	}
 	parts := [][]byte{ctx, u32(label), ct.A.bytesRO(), ct.B.bytesRO()}
+	comm := make([]Commitment, len(p))
 	sum := newScalar()
 	for v := lo; v <= hi; v++ {
 		br := p[v-lo]
 		if !br.valid() {
-			return errors.New("proof branch missing")
+			return nil, errors.New("proof branch missing")
 		}
 		a, b := rangeCommit(y, ct, v, br.C, br.S)
-		parts = append(parts, a.Bytes(), b.Bytes())
+		a.enc, b.enc = a.e.Encode(nil), b.e.Encode(nil)
+		comm[v-lo] = Commitment{A: a, B: b}
+		parts = append(parts, a.enc, b.enc)
 		sum = sAdd(sum, br.C)
 	}
 	if !challenge("range", parts...).equal(sum) {
-		return errProof
+		return nil, errProof
 	}
-	return nil
+	return comm, nil
 }
 
 // proveDLEQ proves log_G(X) = log_A(D) = x (Chaum-Pedersen): that a partial

@@ -12,8 +12,14 @@ import (
 	"sync/atomic"
 )
 
-// RecordFormat names this version of the election record.
-const RecordFormat = "allmende-election-record/1"
+// The versions of the election record. /2 adds the commitments of every
+// ballot's proofs, so that the verifier checks the proofs of many ballots
+// at once (batch.go); /1 records stay verifiable.
+const (
+	RecordFormat1 = "allmende-election-record/1"
+	RecordFormat2 = "allmende-election-record/2"
+	RecordFormat  = RecordFormat2 // what the server publishes
+)
 
 // Record is the published election record of an assembly's secret items:
 // everything needed to recompute the result, and nothing that names a
@@ -48,10 +54,13 @@ func (it ItemRecord) Question() Question {
 	return Question{Options: len(it.Options), Min: it.Min, Max: it.Max}
 }
 
-// RecordedBallot is a ballot with its tracker.
+// RecordedBallot is a ballot with its tracker, and in a record of format
+// /2 the commitments of its proofs (which the tracker does not cover: they
+// follow from the ballot).
 type RecordedBallot struct {
 	Tracker string `json:"tracker"`
 	Ballot
+	Commitments Commitments `json:"commitments,omitempty"`
 }
 
 // ReadRecord decodes a record, refusing unknown fields (a record that says
@@ -128,8 +137,8 @@ type ItemSummary struct {
 // verification key, and the result from k of them. The first failure is
 // returned, saying where.
 func Verify(r *Record) (*Summary, error) {
-	if r.Format != RecordFormat {
-		return nil, fmt.Errorf("format %q: want %q", r.Format, RecordFormat)
+	if r.Format != RecordFormat1 && r.Format != RecordFormat2 {
+		return nil, fmt.Errorf("format %q: want %q or %q", r.Format, RecordFormat2, RecordFormat1)
 	}
 	n, k := len(r.Trustees), r.Threshold
 	if n == 0 || k < 1 || k > n {
@@ -176,7 +185,7 @@ func verifyItem(r *Record, it ItemRecord, vks []*Point) (*ItemSummary, error) {
 		return nil, err
 	}
 	ctx := ItemContext(r.ElectionID, it.ID, r.PublicKey, q)
-	keys, err := verifyBallots(ctx, r.PublicKey, q, it.Ballots)
+	keys, err := verifyBallots(ctx, r.PublicKey, q, it.Ballots, r.Format == RecordFormat2)
 	if err != nil {
 		return nil, err
 	}
@@ -230,30 +239,59 @@ func verifyItem(r *Record, it ItemRecord, vks []*Point) (*ItemSummary, error) {
 // verifyBallots checks every ballot's proofs and tracker on all cores and
 // returns each ballot's CiphertextKey (for the copy check); the failure
 // reported is that of the first bad ballot in record order, so the message
-// does not depend on scheduling.
-func verifyBallots(ctx []byte, y *Point, q Question, bs []RecordedBallot) ([]string, error) {
+// does not depend on scheduling. batched (format /2): each ballot carries
+// its proofs' commitments, whose hashes are checked ballot by ballot and
+// whose equations chunk by chunk (batch.go); otherwise (/1) each proof is
+// checked alone and a ballot must not carry commitments.
+func verifyBallots(ctx []byte, y *Point, q Question, bs []RecordedBallot, batched bool) ([]string, error) {
 	errs := make([]error, len(bs))
 	keys := make([]string, len(bs))
 	forAll(len(bs), func(i int) {
 		b := bs[i]
-		if err := VerifyBallot(ctx, y, q, b.Ballot); err != nil {
-			errs[i] = fmt.Errorf("ballot %d (tracker %.12s): %w", i+1, b.Tracker, err)
+		var err error
+		switch {
+		case batched:
+			err = checkHashes(ctx, q, b.Ballot, b.Commitments)
+		case b.Commitments != nil:
+			err = fmt.Errorf("%w: a record of format %s carries no commitments", ErrMalformed, RecordFormat1)
+		default:
+			err = VerifyBallot(ctx, y, q, b.Ballot)
+		}
+		if err != nil {
+			errs[i] = err
 		} else if t := Tracker(ctx, b.Ballot); t != b.Tracker {
-			errs[i] = fmt.Errorf("ballot %d: tracker %.12s… does not match the ballot (%.12s…)", i+1, b.Tracker, t)
+			errs[i] = fmt.Errorf("tracker %.12s… does not match the ballot (%.12s…)", b.Tracker, t)
 		} else {
 			keys[i] = CiphertextKey(b.Ballot)
 		}
 	})
-	for _, err := range errs {
+	if batched {
+		batchVerify(ctx, y, q, bs, errs)
+	}
+	for i, err := range errs {
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("ballot %d (tracker %.12s…): %w", i+1, bs[i].Tracker, err)
 		}
 	}
 	return keys, nil
 }
 
+// AddCommitments gives every ballot of an item that has none the
+// commitments of its proofs (checking it again): for ballots stored before
+// the server kept them, when it writes a record of format /2.
+func AddCommitments(ctx []byte, y *Point, q Question, bs []RecordedBallot) error {
+	errs := make([]error, len(bs))
+	forAll(len(bs), func(i int) {
+		if bs[i].Commitments == nil {
+			bs[i].Commitments, errs[i] = CheckBallot(ctx, y, q, bs[i].Ballot)
+		}
+	})
+	return errors.Join(errs...)
+}
+
 // DecodeBallots decodes stored ballots (JSON) on all cores; the server's
-// tally reads every ballot of an item at once.
+// tally reads every ballot of an item at once. Stored commitments are
+// skipped: the tally does not need them.
 func DecodeBallots(raw [][]byte) ([]Ballot, error) {
 	out := make([]Ballot, len(raw))
 	errs := make([]error, len(raw))
@@ -264,4 +302,28 @@ func DecodeBallots(raw [][]byte) ([]Ballot, error) {
 		return nil, fmt.Errorf("decode ballots: %w", err)
 	}
 	return out, nil
+}
+
+// DecodeRecordedBallots decodes stored ballots with their commitments (a
+// StoredBallot each) on all cores, for the record.
+func DecodeRecordedBallots(raw [][]byte) ([]RecordedBallot, error) {
+	out := make([]RecordedBallot, len(raw))
+	errs := make([]error, len(raw))
+	forAll(len(raw), func(i int) {
+		var sb StoredBallot
+		errs[i] = json.Unmarshal(raw[i], &sb)
+		out[i] = RecordedBallot{Ballot: sb.Ballot, Commitments: sb.Commitments}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("decode ballots: %w", err)
+	}
+	return out, nil
+}
+
+// StoredBallot is what the server stores of an accepted ballot: the ballot
+// and the commitments CheckBallot found, so that the record of format /2
+// needs no second check of every ballot.
+type StoredBallot struct {
+	Ballot
+	Commitments Commitments `json:"commitments,omitempty"`
 }

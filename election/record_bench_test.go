@@ -9,7 +9,7 @@ import (
 
 // benchRecord is a record of n yes/no/abstain ballots and n election
 // ballots (two of five), as `allmende verify-election` reads it.
-func benchRecord(b *testing.B, n int) []byte {
+func benchRecord(b *testing.B, n int, format string) []byte {
 	b.Helper()
 	const eid = "bench"
 	ts, y, err := SimulateCeremony(eid, 2, 3)
@@ -37,6 +37,9 @@ func benchRecord(b *testing.B, n int) []byte {
 		b.Fatal(err)
 	}
 	rec.Items = []ItemRecord{it1, it2}
+	if format == RecordFormat1 {
+		asFormat1(rec)
+	}
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		b.Fatal(err)
@@ -45,19 +48,23 @@ func benchRecord(b *testing.B, n int) []byte {
 }
 
 // BenchmarkVerifyRecord reads and verifies a record of 200 + 200 ballots
-// (per op), reporting CPU time per ballot.
+// (per op) in each format, reporting CPU time per ballot.
 func BenchmarkVerifyRecord(b *testing.B) {
-	const n = 200
-	raw := benchRecord(b, n)
-	c0 := cpuNanos()
-	for b.Loop() {
-		rec, err := ReadRecord(bytes.NewReader(raw))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := Verify(rec); err != nil {
-			b.Fatal(fmt.Errorf("verify: %w", err))
-		}
+	for _, format := range []string{RecordFormat2, RecordFormat1} {
+		b.Run(format[len(format)-1:], func(b *testing.B) {
+			const n = 200
+			raw := benchRecord(b, n, format)
+			c0 := cpuNanos()
+			for b.Loop() {
+				rec, err := ReadRecord(bytes.NewReader(raw))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := Verify(rec); err != nil {
+					b.Fatal(fmt.Errorf("verify: %w", err))
+				}
+			}
+			b.ReportMetric(float64(cpuNanos()-c0)/float64(b.N*2*n), "cpu-ns/ballot")
+		})
 	}
-	b.ReportMetric(float64(cpuNanos()-c0)/float64(b.N*2*n), "cpu-ns/ballot")
 }

@@ -46,7 +46,8 @@ func SimulateCeremony(electionID string, k, n int) ([]*SimTrustee, *Point, error
 }
 
 // SimulateItem encrypts the given votes (one 0/1 slice per ballot), tallies
-// them and has the first k trustees decrypt: a whole item of a record.
+// them and has the first k trustees decrypt: a whole item of a record of
+// format /2 (with the proofs' commitments).
 func SimulateItem(electionID string, y *Point, ts []*SimTrustee, k int, id, title string, options []string, min, max int, votes [][]int) (ItemRecord, error) {
 	q := Question{Options: len(options), Min: min, Max: max}
 	ctx := ItemContext(electionID, id, y, q)
@@ -58,7 +59,11 @@ func SimulateItem(electionID string, y *Point, ts []*SimTrustee, k int, id, titl
 			return it, err
 		}
 		ballots[i] = b
-		it.Ballots = append(it.Ballots, RecordedBallot{Tracker: Tracker(ctx, b), Ballot: b})
+		comm, err := CheckBallot(ctx, y, q, b) // as the server does when it accepts the ballot
+		if err != nil {
+			return it, err
+		}
+		it.Ballots = append(it.Ballots, RecordedBallot{Tracker: Tracker(ctx, b), Ballot: b, Commitments: comm})
 	}
 	it.Tally = Tally(q.Options, ballots)
 	for _, t := range ts[:k] {

@@ -183,8 +183,6 @@ type apiBallotRequest struct {
 
 type apiReceipt struct {
 	ItemID string `json:"item_id"`
-	Secret string `json:"secret,omitempty"`
-	Code   string `json:"code,omitempty"`
 }
 
 // APICastBallot answers POST /api/v1/assemblies/{id}/items/{item}/ballot
@@ -199,7 +197,7 @@ func (h *Handler) APICastBallot(c echo.Context) error {
 	if err != nil {
 		return renameField(err, "candidates", "candidate_ids")
 	}
-	return c.JSON(http.StatusCreated, apiReceipt{ItemID: r.ItemID, Secret: r.Secret, Code: r.Code})
+	return c.JSON(http.StatusCreated, apiReceipt{ItemID: r.ItemID})
 }
 
 type apiPublishedBallot struct {

@@ -63,7 +63,7 @@ func (h *Handler) CastBallot(c echo.Context) error {
 	f.Values["candidate_ids"] = strings.Join(candidates, "\n")
 	id, item := c.Param("id"), c.Param("item")
 	in := governance.BallotInput{OnBehalfOf: f.Value("on_behalf_of"), Choice: f.Value("choice"), CandidateIDs: candidates}
-	r, err := h.Governance.Cast(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id, item, in)
+	_, err := h.Governance.Cast(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id, item, in)
 	if err != nil {
 		status, ok := formFailure(err, &f)
 		if !ok || status == http.StatusNotFound {
@@ -75,9 +75,6 @@ func (h *Handler) CastBallot(c echo.Context) error {
 			right = CurrentUser(c).ID
 		}
 		return h.renderAssembly(c, status, views.AssemblyView{Ballot: views.BallotForm{ItemID: item, OnBehalfOf: right, Form: f}})
-	}
-	if r.Secret != "" {
-		return h.renderAssembly(c, http.StatusCreated, views.AssemblyView{Receipt: r})
 	}
 	return h.flashTo(c, "success", "Your vote has been recorded.", "/assemblies/"+id+"#item-"+item)
 }

@@ -24,7 +24,7 @@ func Migrate(ctx context.Context, db *DB) error {
 	}
 	opts := []goose.ProviderOption{goose.WithGoMigrations(appendOnlyAudit(db.Dialect), appendOnlyLedgers(db.Dialect), secretBallots(db.Dialect),
 		meteringSeries(db.Dialect), vmStateHistory(db.Dialect), appendOnlyStatements(db.Dialect),
-		assemblyDocuments(db.Dialect))}
+		assemblyDocuments(db.Dialect), noPlaintextSecretBallots(db.Dialect))}
 	dialect := goose.DialectSQLite3
 	if db.Dialect == Postgres {
 		dialect = goose.DialectPostgres

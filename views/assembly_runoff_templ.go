@@ -107,7 +107,7 @@ func runoffControls(p Page, d *governance.AssemblyDetail, it governance.AgendaIt
 				return templ_7745c5c3_Err
 			}
 		}
-		if d.Status == governance.AssemblyVoting && it.Kind == governance.ItemElection && it.ElectionMethod == rulebook.ElectionMajorityRunoff && it.ClosedAt == nil && !(it.Secret && d.Encrypted) {
+		if d.Status == governance.AssemblyVoting && it.Kind == governance.ItemElection && it.ElectionMethod == rulebook.ElectionMajorityRunoff && it.ClosedAt == nil && !it.Secret {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "<form method=\"post\" action=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

@@ -1,9 +1,10 @@
 // Command ballotbench measures verifiable secret ballots (issue 13) on this
 // machine:
 //
-//	go run ./e2e/ballotbench [-ballots 10000] [-items 5] [-browser 60] [-verify 2000]
+//	go run ./e2e/ballotbench [-ballots 10000] [-items 5] [-browser 60] [-verify 2000] [-format 2]
 //
-// (-browser 0 skips the Chromium part.)
+// (-browser 0 skips the Chromium part; -format 1 writes the record in the
+// old format, whose proofs are verified one by one.)
 //
 // Browser: headless Chromium loads static/ballot.js from a local server and
 // encrypts -browser ballots with their proofs, timed in the page
@@ -22,7 +23,8 @@
 //
 // Record verification: the election record of all of them written to a
 // file, read back and verified as `allmende verify-election` does. Target
-// ≤ 30 s.
+// ≤ 30 s. The ballots are stored with their proofs' commitments, as the
+// server stores them (record format /2, batch verification).
 //
 // Set-up (not measured): the key ceremony of three simulated trustees and
 // the encryption of every ballot in Go, on all cores. Times are wall-clock;
@@ -57,7 +59,13 @@ func main() {
 	nItems := flag.Int("items", 5, "secret items (the last one an election)")
 	nBrowser := flag.Int("browser", 60, "ballots encrypted in Chromium (of each kind)")
 	nVerify := flag.Int("verify", 2000, "ballots for the verification rate")
+	format := flag.Int("format", 2, "election record format (1 or 2)")
 	flag.Parse()
+	recordFormat = map[int]string{1: election.RecordFormat1, 2: election.RecordFormat2}[*format]
+	if recordFormat == "" {
+		fmt.Fprintln(os.Stderr, "ballotbench: -format 1 or 2")
+		os.Exit(2)
+	}
 	if err := run(*nBallots, *nItems, *nBrowser, *nVerify); err != nil {
 		fmt.Fprintln(os.Stderr, "ballotbench:", err)
 		os.Exit(1)
@@ -65,6 +73,8 @@ func main() {
 }
 
 const eid = "bench-assembly"
+
+var recordFormat string
 
 type item struct {
 	id    string
@@ -98,7 +108,7 @@ func run(nBallots, nItems, nBrowser, nVerify int) error {
 
 	// 2. Server verification.
 	fmt.Printf("\nset-up: encrypting %d ballots for the verification rate…\n", nVerify)
-	vb := encryptMany(y, items[0], nVerify, 1)
+	vb, _ := encryptMany(y, items[0], nVerify, 1, false)
 	for i := range vb { // the server verifies ballots it decoded from JSON
 		j, _ := json.Marshal(vb[i])
 		vb[i] = election.Ballot{}
@@ -129,18 +139,21 @@ func run(nBallots, nItems, nBrowser, nVerify int) error {
 	fmt.Printf("\nset-up: encrypting %d ballots × %d items on all cores…\n", nBallots, nItems)
 	tSetup := time.Now()
 	stored := make([][][]byte, nItems) // ballot JSON, as the database holds it
+	commitments := make([][]election.Commitments, nItems)
 	for i, it := range items {
-		for _, b := range encryptMany(y, it, nBallots, uint64(i)) {
-			j, _ := json.Marshal(b)
-			stored[i] = append(stored[i], j)
+		bs, comm := encryptMany(y, it, nBallots, uint64(i), recordFormat == election.RecordFormat2)
+		for j, b := range bs {
+			raw, _ := json.Marshal(election.StoredBallot{Ballot: b, Commitments: comm[j]})
+			stored[i] = append(stored[i], raw)
 		}
+		commitments[i] = comm
 	}
 	fmt.Printf("set-up took %s\n", time.Since(tSetup).Round(time.Second))
 	pubs := make([]election.TrusteePublic, len(ts))
 	for i, t := range ts {
 		pubs[i] = t.Public
 	}
-	rec := &election.Record{Format: election.RecordFormat, ElectionID: eid, Title: "Benchmark", Threshold: 2, Trustees: pubs, PublicKey: y}
+	rec := &election.Record{Format: recordFormat, ElectionID: eid, Title: "Benchmark", Threshold: 2, Trustees: pubs, PublicKey: y}
 	cpu0, t0 = cpuTime(), time.Now()
 	var decodeD, tallyD, partialD, checkD, combineD time.Duration
 	for i, it := range items {
@@ -170,8 +183,8 @@ func run(nBallots, nItems, nBrowser, nVerify int) error {
 		}
 		combineD += time.Since(s)
 		ir := election.ItemRecord{ID: it.id, Title: it.id, Options: it.label, Min: it.q.Min, Max: it.q.Max, Tally: tally, Decryptions: decs, Result: res}
-		for _, b := range ballots {
-			ir.Ballots = append(ir.Ballots, election.RecordedBallot{Tracker: election.Tracker(it.ctx, b), Ballot: b})
+		for j, b := range ballots {
+			ir.Ballots = append(ir.Ballots, election.RecordedBallot{Tracker: election.Tracker(it.ctx, b), Ballot: b, Commitments: commitments[i][j]})
 		}
 		rec.Items = append(rec.Items, ir)
 		fmt.Printf("  %s: %v\n", it.id, res)
@@ -210,14 +223,17 @@ func run(nBallots, nItems, nBrowser, nVerify int) error {
 		return err
 	}
 	d, c = time.Since(t0), cpuTime()-cpu0
-	fmt.Printf("record verification (%d ballots, %.0f MB): %s (CPU %s; target ≤ 30 s)\n", nBallots*nItems, float64(len(raw))/1e6,
+	fmt.Printf("record verification (%s, %d ballots, %.0f MB): %s (CPU %s; target ≤ 30 s)\n", recordFormat, nBallots*nItems, float64(len(raw))/1e6,
 		d.Round(time.Millisecond), c.Round(time.Millisecond))
 	return nil
 }
 
-// encryptMany encrypts n random valid ballots of an item on all cores.
-func encryptMany(y *election.Point, it item, n int, seed uint64) []election.Ballot {
+// encryptMany encrypts n random valid ballots of an item on all cores, and
+// with commit also checks each as the server does on casting, which gives
+// the commitments it stores.
+func encryptMany(y *election.Point, it item, n int, seed uint64, commit bool) ([]election.Ballot, []election.Commitments) {
 	out := make([]election.Ballot, n)
+	comm := make([]election.Commitments, n)
 	parallel(n, func(i int) {
 		r := rand.New(rand.NewPCG(seed, uint64(i)))
 		votes := make([]int, it.q.Options)
@@ -235,8 +251,13 @@ func encryptMany(y *election.Point, it item, n int, seed uint64) []election.Ball
 			panic(err)
 		}
 		out[i] = b
+		if commit {
+			if comm[i], err = election.CheckBallot(it.ctx, y, it.q, b); err != nil {
+				panic(err)
+			}
+		}
 	})
-	return out
+	return out, comm
 }
 
 func parallel(n int, fn func(i int)) {

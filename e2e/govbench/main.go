@@ -106,8 +106,8 @@ func agenda() []*item {
 		{in: governance.ItemInput{Title: "Approval of the annual accounts", Kind: governance.ItemOrdinary}, yes: 0.70, no: 0.20},
 		{in: governance.ItemInput{Title: "Discharge of the board", Kind: governance.ItemOrdinary}, yes: 0.55, no: 0.35},
 		{in: governance.ItemInput{Title: "Budget for new hosts", Kind: governance.ItemOrdinary}, yes: 0.40, no: 0.50},
-		{in: governance.ItemInput{Title: "Change of the bylaws: notice period", Kind: governance.ItemBylawChange, Secret: true}, yes: 0.80, no: 0.15},
-		{in: governance.ItemInput{Title: "Remuneration of the supervisory board", Kind: governance.ItemOrdinary, Secret: true}, yes: 0.45, no: 0.45},
+		{in: governance.ItemInput{Title: "Change of the bylaws: notice period", Kind: governance.ItemBylawChange}, yes: 0.80, no: 0.15},
+		{in: governance.ItemInput{Title: "Remuneration of the supervisory board", Kind: governance.ItemOrdinary}, yes: 0.45, no: 0.45},
 	}
 }
 

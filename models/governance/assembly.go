@@ -753,11 +753,11 @@ func (g *Governance) OpenVoting(ctx context.Context, actor models.Actor, v model
 			// notice gets here; its resolutions would be contestable.
 			return models.Conflict("The invitations went out too late: " + msg)
 		}
-		if err := electionReady(tx, a.ID); err != nil {
-			return err
-		}
 		items, err := loadItems(tx, a.ID)
 		if err != nil {
+			return err
+		}
+		if err := electionReady(tx, a.ID, items); err != nil {
 			return err
 		}
 		if msg, err := annualDocumentsProblem(tx, a.ID, items, a.noticeFrom().Add(-documentsBefore)); err != nil {
@@ -853,6 +853,7 @@ func (g *Governance) Assembly(ctx context.Context, v models.Viewer, id string) (
 	} else if e != nil && e.PublicKey != "" {
 		d.Encrypted = true
 	}
+	d.NeedsElectionKey = !d.Encrypted && slices.ContainsFunc(d.Items, func(it AgendaItem) bool { return it.Secret })
 	if err := g.conductDetail(db, a, d, v); err != nil {
 		return nil, err
 	}

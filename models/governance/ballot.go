@@ -5,11 +5,7 @@ import (
 	"allmende/models/internal/kit"
 	"allmende/models/membership"
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -21,52 +17,12 @@ import (
 
 // How votes are stored. That a member voted on an item (vote_records) is
 // kept apart from what was voted. A named ballot stores the voter beside
-// the choice. A secret ballot (secret_ballots) holds only the item, the
-// choice, a receipt code and a random id: no user, no time, no reference
-// to the vote record, and on SQLite no rowid, so neither its columns nor
-// its storage order tell whose it is. Its audit entry names the voter and
-// the item, never the choice.
-
-type secretBallot struct {
-	ItemID string
-	ID     string
-	Choice string
-	Code   string
-}
-
-func (secretBallot) TableName() string { return "secret_ballots" }
-
-// randomHex returns n random bytes in hex; for secret ballot ids and
-// receipts, which must not be guessable or ordered by time (unlike newID).
-func randomHex(n int) (string, []byte, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", nil, fmt.Errorf("random: %w", err)
-	}
-	return hex.EncodeToString(b), b, nil
-}
-
-// ReceiptCode is what the published ballot list shows for a secret ballot
-// cast with receipt secret S: HMAC-SHA256 keyed with S over the item id and
-// the canonical choice. The voter recomputes it to find their ballot, and
-// nobody without S can link a code to a choice they did not see.
-func ReceiptCode(secret []byte, itemID, choice string) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(itemID))
-	m.Write([]byte{0})
-	m.Write([]byte(choice))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// VerifyReceipt tells whether a receipt (secret in hex) matches a published
-// ballot of the item.
-func VerifyReceipt(secretHex, itemID string, b PublishedBallot) bool {
-	s, err := hex.DecodeString(secretHex)
-	if err != nil || len(s) == 0 {
-		return false
-	}
-	return hmac.Equal([]byte(ReceiptCode(s, itemID, b.Choice)), []byte(b.Code))
-}
+// the choice. A secret item is voted only with ballots encrypted in the
+// voter's browser under the election key of the assembly's trustees
+// (election_cast.go, docs/ballots.md): no plaintext secret choice is ever
+// stored, since a copy of the database would link it to its voter (by
+// insertion order, page layout, WAL or PostgreSQL's xmin). OpenVoting
+// refuses an assembly with secret items and no election key.
 
 // castContext is everything Cast checks, read in one query.
 type castContext struct {
@@ -81,8 +37,7 @@ type castContext struct {
 	Excluded    int  // the member or their proxy excluded from this item
 	MemberOK    int  // the member still in good standing
 	CasterOK    int  // the caster in good standing, or the member's relative holding their proxy
-	Encrypted   bool // the assembly has an election key: secret items take encrypted ballots
-	Revote      bool // and a later ballot replaces the earlier one
+	Revote      bool // the assembly's election lets a later ballot replace the earlier one
 	Closed      bool // the item's vote closed before the assembly's (runoff.go)
 }
 
@@ -93,7 +48,6 @@ func castContextQuery(d models.Dialect) string {
 			(SELECT COUNT(*) FROM memberships m WHERE m.user_id = ? AND m.status IN (?, ?))
 			+ (SELECT COUNT(*) FROM proxies p WHERE p.assembly_id = i.assembly_id AND p.proxy_id = ? AND p.grantor_id = ?
 				AND p.relationship <> '' AND p.revoked_at IS NULL),
-			(SELECT COUNT(*) FROM elections el WHERE el.assembly_id = i.assembly_id AND el.public_key <> '') > 0,
 			(SELECT COUNT(*) FROM elections el WHERE el.assembly_id = i.assembly_id AND el.revote) > 0,
 			i.closed_at IS NOT NULL, i.voting_start, i.voting_end
 		FROM agenda_items i JOIN assemblies a ON a.id = i.assembly_id
@@ -127,7 +81,7 @@ func rebindDollar(q string) string {
 // hot path of an assembly; gorm would prepare its statements inside each
 // transaction again, and parsing took a quarter of a ballot's time.
 type castStmts struct {
-	context, voteRecord, secretBallot, namedBallot *sql.Stmt
+	context, voteRecord, namedBallot *sql.Stmt
 }
 
 func (g *Governance) castStatements(ctx context.Context) (*castStmts, error) {
@@ -143,7 +97,6 @@ func (g *Governance) castStatements(ctx context.Context) (*castStmts, error) {
 	}{
 		{&st.context, castContextQuery(g.db.Dialect)},
 		{&st.voteRecord, `INSERT INTO vote_records (item_id, member_id) VALUES (?, ?)`},
-		{&st.secretBallot, `INSERT INTO secret_ballots (item_id, id, choice, code) VALUES (?, ?, ?, ?)`},
 		{&st.namedBallot, `INSERT INTO named_ballots (item_id, member_id, cast_by, choice) VALUES (?, ?, ?, ?)`},
 	} {
 		q := s.query
@@ -165,8 +118,9 @@ func exec(ctx context.Context, tx *sql.Tx, s *sql.Stmt, args ...any) error {
 	return err
 }
 
-// Cast records one ballot in one short transaction: one read of everything
-// to check, then the vote record, the ballot and the audit entry. A second
+// Cast records one named ballot in one short transaction: one read of
+// everything to check, then the vote record, the ballot and the audit
+// entry (secret items take encrypted ballots: CastEncrypted). A second
 // ballot of the same member on the same item, also a concurrent one, runs
 // into the primary key of vote_records and is refused with nothing stored.
 func (g *Governance) Cast(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID, itemID string, in BallotInput) (*Receipt, error) {
@@ -196,7 +150,7 @@ func (g *Governance) Cast(ctx context.Context, actor models.Actor, v models.View
 		if err := g.checkCast(c, member, v); err != nil {
 			return err
 		}
-		if c.Secret && c.Encrypted {
+		if c.Secret {
 			return models.Conflict("This secret item takes an encrypted ballot: your browser encrypts your choice on the assembly page, and the server never sees it.")
 		}
 		if member == v.UserID && c.HolderID != nil {
@@ -219,29 +173,13 @@ func (g *Governance) Cast(ctx context.Context, actor models.Actor, v models.View
 			detail["by_proxy"] = v.UserID
 		}
 		receipt = &Receipt{ItemID: itemID}
-		if c.Secret {
-			id, _, err := randomHex(16)
-			if err != nil {
-				return err
+		if err := exec(ctx, sqlTx, st.namedBallot, itemID, member, v.UserID, choice); err != nil {
+			if kit.IsUniqueViolation(err) {
+				return models.Conflict("This vote has already been cast on this item.")
 			}
-			secretHex, secret, err := randomHex(32)
-			if err != nil {
-				return err
-			}
-			receipt.Secret, receipt.Code = secretHex, ReceiptCode(secret, itemID, choice)
-			if err := exec(ctx, sqlTx, st.secretBallot, itemID, id, choice, receipt.Code); err != nil {
-				return fmt.Errorf("store ballot: %w", err)
-			}
-			detail["secret"] = true
-		} else {
-			if err := exec(ctx, sqlTx, st.namedBallot, itemID, member, v.UserID, choice); err != nil {
-				if kit.IsUniqueViolation(err) {
-					return models.Conflict("This vote has already been cast on this item.")
-				}
-				return fmt.Errorf("store ballot: %w", err)
-			}
-			detail["choice"] = choice // a named vote is published anyway
+			return fmt.Errorf("store ballot: %w", err)
 		}
+		detail["choice"] = choice // a named vote is published anyway
 		return kit.RecordAudit(tx, actor, "ballot.cast", "agenda_item", itemID, detail)
 	})
 	if err != nil {
@@ -284,7 +222,7 @@ func loadCastContext(ctx context.Context, stmt *sql.Stmt, v models.Viewer, membe
 	err := stmt.QueryRowContext(ctx, member, v.UserID, member, membership.StatusMember, membership.StatusLeaving,
 		v.UserID, membership.StatusMember, membership.StatusLeaving, v.UserID, member, member, itemID, assemblyID).
 		Scan(&c.Status, &c.VotingStart, &c.VotingEnd, &c.Kind, &c.Secret, &c.Seats,
-			&c.Elector, &c.HolderID, &c.Excluded, &c.MemberOK, &c.CasterOK, &c.Encrypted, &c.Revote, &c.Closed, &itemStart, &itemEnd)
+			&c.Elector, &c.HolderID, &c.Excluded, &c.MemberOK, &c.CasterOK, &c.Revote, &c.Closed, &itemStart, &itemEnd)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, models.NotFoundError("agenda item")
 	}

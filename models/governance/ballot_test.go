@@ -2,9 +2,7 @@ package governance_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,144 +12,57 @@ import (
 	"allmende/models/modelstest"
 )
 
-func TestSecretBallotStorage(t *testing.T) {
+// TestSecretItemNeedsElectionKey: a secret item is never voted in
+// plaintext. An assembly with one opens only once trustees have made the
+// election key (the board is told so), a plaintext ballot on it is refused
+// with nothing stored, and the plaintext table is gone; open items are
+// voted by name as before.
+func TestSecretItemNeedsElectionKey(t *testing.T) {
 	modelstest.EachDB(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
 		e := newGEnv(t, db)
-		ms := e.members(t, "m", 20)
-		a, items := e.assembly(t, true, governance.ItemInput{Title: "Discharge of the board", Kind: governance.ItemOrdinary, Secret: true})
-		it := items[0]
-		receipts := map[string]*governance.Receipt{}
-		choices := map[string]string{}
-		var codesInOrder []string
-		for i, m := range ms {
-			choice := []string{"yes", "no", "abstain"}[i%3]
-			r := e.cast(t, m, a, it, choice)
-			if len(r.Secret) != 64 || len(r.Code) != 64 {
-				t.Fatalf("receipt = %+v", r)
-			}
-			receipts[m.UserID], choices[m.UserID] = r, choice
-			codesInOrder = append(codesInOrder, r.Code)
+		ms := e.members(t, "m", 3)
+		a, items := e.assembly(t, false, governance.ItemInput{Title: "Discharge of the board", Kind: governance.ItemOrdinary, Secret: true}, motion("Named"))
+		d, err := e.g.Assembly(ctx, e.board, a.ID)
+		if err != nil || !d.NeedsElectionKey {
+			t.Fatalf("detail: needs key %v, %v", d != nil && d.NeedsElectionKey, err)
+		}
+		err = e.g.OpenVoting(ctx, e.Board1, e.board, a.ID)
+		if de := modelstest.WantCode(t, err, http.StatusConflict); de != nil && de.Safe != governance.ErrSecretNeedsKey {
+			t.Errorf("message %q", de.Safe)
+		}
+		if n := modelstest.Count(t, db, "electorate", ""); n != 0 {
+			t.Errorf("refused opening fixed an electorate of %d", n)
 		}
 
-		// The stored ballots: only item, random id, choice and code.
-		rows, err := db.SQL.Query("SELECT * FROM secret_ballots")
-		if err != nil {
+		// With trustees and their key it opens; the secret item takes only
+		// encrypted ballots, the open one named ballots.
+		if err := e.g.SetUpElection(ctx, e.Board1, e.board, a.ID, governance.ElectionInput{TrusteeEmails: []string{e.Board1.Email}, Threshold: 1}); err != nil {
 			t.Fatal(err)
 		}
-		cols, _ := rows.Columns()
-		slices.Sort(cols)
-		if !slices.Equal(cols, []string{"choice", "code", "id", "item_id"}) {
-			t.Errorf("secret_ballots columns = %v", cols)
+		e.ceremony(t, a, []models.Actor{e.Board1}, 1)
+		if d, err := e.g.Assembly(ctx, e.board, a.ID); err != nil || d.NeedsElectionKey || !d.Encrypted {
+			t.Fatalf("detail after the ceremony: %+v, %v", d, err)
 		}
-		var ids, storageOrder []string
-		for rows.Next() {
-			var itemID, id, choice, code string
-			if err := rows.Scan(&itemID, &id, &choice, &code); err != nil {
-				t.Fatal(err)
-			}
-			for _, m := range ms {
-				if strings.Contains(itemID+id+choice+code, m.UserID) {
-					t.Errorf("a secret ballot names voter %s", m.UserID)
-				}
-			}
-			if len(id) != 32 || strings.Count(id, "-") != 0 {
-				t.Errorf("ballot id %q is not 16 random bytes in hex", id)
-			}
-			ids = append(ids, id)
-			storageOrder = append(storageOrder, code)
+		e.open(t, a)
+		_, err = e.g.Cast(ctx, ms[0], viewer(ms[0]), a.ID, items[0].ID, governance.BallotInput{Choice: "yes"})
+		if de := modelstest.WantCode(t, err, http.StatusConflict); de != nil && !strings.Contains(de.Safe, "encrypted") {
+			t.Errorf("message %q", de.Safe)
 		}
-		rows.Close()
-		if len(ids) != 20 {
-			t.Fatalf("%d secret ballots", len(ids))
+		e.cast(t, ms[0], a, items[1], "yes")
+		if n := modelstest.Count(t, db, "vote_records", "item_id = ?", items[0].ID); n != 0 {
+			t.Errorf("%d vote records of a refused plaintext ballot", n)
 		}
-		// Random ids: sorted by id they are not in the order of casting
-		// (1 in 20! by chance), and SQLite stores them by id.
-		byID := map[string]string{}
-		for i := range ids {
-			byID[ids[i]] = storageOrder[i]
+		if n := modelstest.Count(t, db, "named_ballots", ""); n != 1 {
+			t.Errorf("%d named ballots, want 1", n)
 		}
-		sorted := slices.Clone(ids)
-		slices.Sort(sorted)
-		var codesByID []string
-		for _, id := range sorted {
-			codesByID = append(codesByID, byID[id])
-		}
-		if slices.Equal(codesByID, codesInOrder) {
-			t.Errorf("ballot ids follow the order of casting")
-		}
-		if db.Dialect == models.SQLite && slices.Equal(storageOrder, codesInOrder) {
-			t.Errorf("SQLite stores secret ballots in the order of casting")
-		}
-		// That they voted is recorded apart, with no more than item and member.
-		rows, err = db.SQL.Query("SELECT * FROM vote_records")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ = rows.Columns()
-		rows.Close()
-		slices.Sort(cols)
-		if !slices.Equal(cols, []string{"item_id", "member_id"}) {
-			t.Errorf("vote_records columns = %v", cols)
-		}
-		if n := modelstest.Count(t, db, "vote_records", "item_id = ?", it.ID); n != 20 {
-			t.Errorf("vote records = %d", n)
-		}
-		if n := modelstest.Count(t, db, "named_ballots", ""); n != 0 {
-			t.Errorf("named ballots for a secret item: %d", n)
-		}
-		// The audit names voter and item, not the choice.
-		var details []string
-		if err := db.Gorm.Raw("SELECT detail FROM audit_events WHERE action = 'ballot.cast'").Scan(&details).Error; err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range details {
-			var m map[string]any
-			if err := json.Unmarshal([]byte(d), &m); err != nil || m["member"] == nil || m["choice"] != nil || len(m) != 2 {
-				t.Errorf("audit detail of a secret ballot = %s", d)
-			}
-		}
-
-		// Receipts verify against the published list; a wrong secret does not.
-		res := e.close(t, a)
+		var tables int64
+		q := "SELECT COUNT(*) FROM sqlite_master WHERE name = 'secret_ballots'"
 		if db.Dialect == models.Postgres {
-			// Rewritten at close: one writing transaction for all, and
-			// stored in the order of the random ids.
-			var xmins []string
-			if err := db.Gorm.Raw("SELECT DISTINCT xmin::text FROM secret_ballots").Scan(&xmins).Error; err != nil {
-				t.Fatal(err)
-			}
-			var order []string
-			if err := db.Gorm.Raw("SELECT id FROM secret_ballots").Scan(&order).Error; err != nil {
-				t.Fatal(err)
-			}
-			if len(xmins) != 1 || !slices.IsSorted(order) {
-				t.Errorf("secret ballots after close: xmin %v, sorted %v", xmins, slices.IsSorted(order))
-			}
+			q = "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'secret_ballots' AND table_schema = current_schema()"
 		}
-		r := res.Items[0]
-		if r.Yes != 7 || r.No != 7 || r.Abstain != 6 || r.Cast != 20 || r.Adopted {
-			t.Errorf("result = %+v", r)
-		}
-		for _, m := range ms {
-			rc := receipts[m.UserID]
-			ok := false
-			for _, b := range r.Ballots {
-				if b.Voter != "" {
-					t.Fatalf("secret ballot published with a voter: %+v", b)
-				}
-				if governance.VerifyReceipt(rc.Secret, it.ID, b) {
-					ok = b.Choice == choices[m.UserID]
-				}
-			}
-			if !ok {
-				t.Errorf("receipt of %s does not verify", m.Email)
-			}
-		}
-		other := receipts[ms[1].UserID].Secret
-		for _, b := range r.Ballots {
-			if b.Code == receipts[ms[0].UserID].Code && governance.VerifyReceipt(other, it.ID, b) {
-				t.Errorf("another voter's secret verifies m 0's ballot")
-			}
+		if err := db.Gorm.Raw(q).Scan(&tables).Error; err != nil || tables != 0 {
+			t.Errorf("the plaintext secret ballot table exists (%d, %v)", tables, err)
 		}
 	})
 }
@@ -162,7 +73,7 @@ func TestConcurrentCasting(t *testing.T) {
 		e := newGEnv(t, db)
 		n := 300
 		ms := e.members(t, "m", n)
-		a, items := e.assembly(t, true, governance.ItemInput{Title: "Secret", Kind: governance.ItemOrdinary, Secret: true}, motion("Named"))
+		a, items := e.assembly(t, true, motion("First"), motion("Second"))
 
 		// The same member twice at once, on each item: exactly one counts.
 		for _, it := range items {
@@ -216,11 +127,8 @@ func TestConcurrentCasting(t *testing.T) {
 				t.Errorf("turnout on %s = %d, want %d", it.Title, d.Turnout[it.ID], n)
 			}
 		}
-		if c := modelstest.Count(t, db, "secret_ballots", ""); c != int64(n) {
-			t.Errorf("secret ballots = %d, want %d", c, n)
-		}
-		if c := modelstest.Count(t, db, "named_ballots", ""); c != int64(n) {
-			t.Errorf("named ballots = %d, want %d", c, n)
+		if c := modelstest.Count(t, db, "named_ballots", ""); c != int64(2*n) {
+			t.Errorf("named ballots = %d, want %d", c, 2*n)
 		}
 		res := e.close(t, a)
 		wantNo := (n - 1 + 3) / 4 // i%4 == 0 among the n-1 others

@@ -285,7 +285,7 @@ func (g *Governance) Election(ctx context.Context, v models.Viewer, assemblyID s
 		q, labels := questionOf(it)
 		ei := ElectionItem{ID: it.ID, Title: it.Title, Options: labels, Min: q.Min, Max: q.Max, DecryptedBy: []int{}}
 		if a.Status == AssemblyCounting || a.Status == AssemblyClosed {
-			ballots, err := loadEncryptedBallots(db, it.ID)
+			ballots, err := loadEncryptedBallots(db, it.ID, false)
 			if err != nil {
 				return nil, err
 			}

@@ -66,10 +66,13 @@ func (g *Governance) CastEncrypted(ctx context.Context, actor models.Actor, v mo
 	}
 	q, _ := questionOf(*it)
 	bctx := election.ItemContext(assemblyID, itemID, y, q)
-	if err := election.VerifyBallot(bctx, y, q, b); err != nil {
+	comm, err := election.CheckBallot(bctx, y, q, b)
+	if err != nil {
 		return nil, models.Invalid(map[string]string{"ballot": "The encrypted ballot was refused: " + err.Error()})
 	}
-	blob, err := json.Marshal(b)
+	// Stored with its proofs' commitments, which the record lists so that
+	// its verifier can check all ballots at once (election/batch.go).
+	blob, err := json.Marshal(election.StoredBallot{Ballot: b, Commitments: comm})
 	if err != nil {
 		return nil, fmt.Errorf("encode ballot: %w", err)
 	}
@@ -149,7 +152,9 @@ func loadItem(tx *gorm.DB, assemblyID, itemID string) (*AgendaItem, error) {
 
 // loadEncryptedBallots is an item's ballots, ordered by tracker: an order
 // that says nothing about who cast them, or when.
-func loadEncryptedBallots(tx *gorm.DB, itemID string) ([]election.RecordedBallot, error) {
+// withCommitments also decodes the commitments of their proofs (for the
+// record; the tally does without, and decoding them would triple its cost).
+func loadEncryptedBallots(tx *gorm.DB, itemID string, withCommitments bool) ([]election.RecordedBallot, error) {
 	var rows []encryptedBallotRow
 	if err := tx.Select("ballot", "tracker").Where("item_id = ?", itemID).Order("tracker").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("load encrypted ballots: %w", err)
@@ -158,13 +163,24 @@ func loadEncryptedBallots(tx *gorm.DB, itemID string) ([]election.RecordedBallot
 	for i, r := range rows {
 		raw[i] = []byte(r.Ballot)
 	}
-	bs, err := election.DecodeBallots(raw)
-	if err != nil {
-		return nil, fmt.Errorf("item %s: %w", itemID, err)
+	var out []election.RecordedBallot
+	if withCommitments {
+		var err error
+		if out, err = election.DecodeRecordedBallots(raw); err != nil {
+			return nil, fmt.Errorf("item %s: %w", itemID, err)
+		}
+	} else {
+		bs, err := election.DecodeBallots(raw)
+		if err != nil {
+			return nil, fmt.Errorf("item %s: %w", itemID, err)
+		}
+		out = make([]election.RecordedBallot, len(rows))
+		for i := range bs {
+			out[i].Ballot = bs[i]
+		}
 	}
-	out := make([]election.RecordedBallot, len(rows))
 	for i, r := range rows {
-		out[i] = election.RecordedBallot{Tracker: r.Tracker, Ballot: bs[i]}
+		out[i].Tracker = r.Tracker
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"gorm.io/gorm"
 )
@@ -91,7 +92,7 @@ func (g *Governance) SubmitDecryption(ctx context.Context, actor models.Actor, v
 			return err
 		}
 		q, _ := questionOf(*it)
-		ballots, err := loadEncryptedBallots(tx, it.ID)
+		ballots, err := loadEncryptedBallots(tx, it.ID, false)
 		if err != nil {
 			return err
 		}
@@ -124,12 +125,18 @@ func electionKeys(e *electionRow, ts []trusteeRow) (*election.Point, []election.
 }
 
 // encryptedItem is an item's part of the election record: ballots, tally,
-// decryptions and result.
-func encryptedItem(tx *gorm.DB, assemblyID string, e *electionRow, y *election.Point, it AgendaItem) (*election.ItemRecord, error) {
+// decryptions and result. forRecord: the ballots with their proofs'
+// commitments (format /2), computed for ballots stored without them.
+func encryptedItem(tx *gorm.DB, assemblyID string, e *electionRow, y *election.Point, it AgendaItem, forRecord bool) (*election.ItemRecord, error) {
 	q, labels := questionOf(it)
-	ballots, err := loadEncryptedBallots(tx, it.ID)
+	ballots, err := loadEncryptedBallots(tx, it.ID, forRecord)
 	if err != nil {
 		return nil, err
+	}
+	if forRecord {
+		if err := election.AddCommitments(election.ItemContext(assemblyID, it.ID, y, q), y, q, ballots); err != nil {
+			return nil, fmt.Errorf("item %s: stored ballot: %w", it.ID, err)
+		}
 	}
 	if ballots == nil {
 		ballots = []election.RecordedBallot{}
@@ -173,7 +180,7 @@ func encryptedResults(tx *gorm.DB, a *assemblyRow, items []AgendaItem) (map[stri
 		if !it.Secret {
 			continue
 		}
-		if out[it.ID], err = encryptedItem(tx, a.ID, e, y, it); err != nil {
+		if out[it.ID], err = encryptedItem(tx, a.ID, e, y, it, false); err != nil {
 			return nil, err
 		}
 	}
@@ -238,7 +245,7 @@ func (g *Governance) ElectionRecord(ctx context.Context, v models.Viewer, assemb
 		if !it.Secret {
 			continue
 		}
-		ir, err := encryptedItem(db, a.ID, e, y, it)
+		ir, err := encryptedItem(db, a.ID, e, y, it, true)
 		if err != nil {
 			return nil, err
 		}
@@ -266,12 +273,22 @@ func closable(tx *gorm.DB, a *assemblyRow) error {
 	return nil
 }
 
-// electionReady: an assembly whose board named trustees opens only once
-// their key ceremony is complete (its secret items need the key).
-func electionReady(tx *gorm.DB, assemblyID string) error {
+// electionReady: an assembly with secret items opens only with an election
+// key: the board names trustees (SetUpElection) and they complete their key
+// ceremony. A secret ballot is never stored in plaintext (ballot.go).
+func electionReady(tx *gorm.DB, assemblyID string, items []AgendaItem) error {
 	e, ts, err := loadElection(tx, assemblyID)
-	if err != nil || e == nil || e.PublicKey != "" {
+	if err != nil {
 		return err
+	}
+	if e == nil || len(ts) == 0 {
+		if slices.ContainsFunc(items, func(it AgendaItem) bool { return it.Secret }) {
+			return models.Conflict(ErrSecretNeedsKey)
+		}
+		return nil
+	}
+	if e.PublicKey != "" {
+		return nil
 	}
 	waiting := 0
 	for _, t := range ts {
@@ -281,3 +298,7 @@ func electionReady(tx *gorm.DB, assemblyID string) error {
 	}
 	return models.Conflict(fmt.Sprintf("The trustees have not finished making the election key (%d of %d still to confirm); voting can open when they have.", waiting, len(ts)))
 }
+
+// ErrSecretNeedsKey is why an assembly with secret items and no trustees
+// cannot open (the board page says it in German too).
+const ErrSecretNeedsKey = "This agenda has secret items: name the trustees on the election page and let them make the election key before voting opens, or make those items open votes."

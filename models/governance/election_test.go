@@ -325,7 +325,4 @@ func TestNoPlaintextChoiceStored(t *testing.T) {
 			t.Errorf("a ballot's audit entry names a choice: %s", d)
 		}
 	}
-	if n := modelstest.Count(t, db, "secret_ballots", ""); n != 0 {
-		t.Errorf("%d plaintext secret ballots", n)
-	}
 }

@@ -218,6 +218,9 @@ type AssemblyDetail struct {
 	Documents     []Document    // §48 GenG: annual accounts, reports (documents.go)
 	MustPlace     []Proposal
 	Encrypted     bool // secret items take encrypted ballots (an election key)
+	// The agenda has secret items and the election key is not made yet:
+	// voting cannot open until the trustees have made it (electionReady).
+	NeedsElectionKey bool
 }
 
 type Proxy struct {
@@ -239,10 +242,9 @@ type BallotInput struct {
 	CandidateIDs []string // elections
 }
 
+// Receipt is what Cast answers for a named ballot.
 type Receipt struct {
 	ItemID string
-	Secret string // hex, shown once, secret ballots
-	Code   string // hex HMAC published in the ballot list
 }
 
 // ItemResult is the outcome of one agenda item; it is also the item's
@@ -281,7 +283,7 @@ type ItemResult struct {
 
 // PublishedBallot is one line of the ballot list published at close.
 type PublishedBallot struct {
-	Code   string `json:"code,omitempty"`  // receipt code for secret ballots
+	Code   string `json:"code,omitempty"`  // secret items: the ballot's tracker (election record)
 	Voter  string `json:"voter,omitempty"` // named ballots: the member's name (and "by proxy NAME")
 	Choice string `json:"choice"`          // yes | no | abstain; elections: candidate ids, sorted, comma-separated
 }

@@ -85,13 +85,7 @@ func (g *Governance) CloseItem(ctx context.Context, actor models.Actor, v models
 			return models.Conflict("The vote on this election has already closed.")
 		}
 		if it.Secret {
-			e, _, err := loadElection(tx, a.ID)
-			if err != nil {
-				return err
-			}
-			if e != nil && e.PublicKey != "" {
-				return models.Conflict("This election takes encrypted ballots: the trustees decrypt its count only after the vote of the whole assembly has ended, so its runoff cannot be held in this assembly (a runoff with plaintext secret ballots would give up the secrecy the election key protects). The result will name the runoff candidates; put the runoff on the agenda of a later assembly.")
-			}
+			return models.Conflict("This election takes encrypted ballots: the trustees decrypt its count only after the vote of the whole assembly has ended, so its runoff cannot be held in this assembly (a runoff with plaintext secret ballots would give up the secrecy the election key protects). The result will name the runoff candidates; put the runoff on the agenda of a later assembly.")
 		}
 		now := g.now()
 		end := a.VotingEnd

@@ -84,11 +84,6 @@ func countItems(tx *gorm.DB, a *assemblyRow, items []AgendaItem) ([]ItemResult, 
 		WHERE i.assembly_id = ?`, a.ID).Scan(&named).Error; err != nil {
 		return nil, 0, fmt.Errorf("load named ballots: %w", err)
 	}
-	var secret []struct{ ItemID, Choice, Code string }
-	if err := tx.Raw(`SELECT b.item_id, b.choice, b.code FROM secret_ballots b
-		JOIN agenda_items i ON i.id = b.item_id WHERE i.assembly_id = ?`, a.ID).Scan(&secret).Error; err != nil {
-		return nil, 0, fmt.Errorf("load secret ballots: %w", err)
-	}
 
 	ballots := map[string][]PublishedBallot{}
 	for _, b := range named {
@@ -97,9 +92,6 @@ func countItems(tx *gorm.DB, a *assemblyRow, items []AgendaItem) ([]ItemResult, 
 			voter += " (by proxy " + *b.ByName + ")"
 		}
 		ballots[b.ItemID] = append(ballots[b.ItemID], PublishedBallot{Voter: voter, Choice: b.Choice})
-	}
-	for _, b := range secret {
-		ballots[b.ItemID] = append(ballots[b.ItemID], PublishedBallot{Code: b.Code, Choice: b.Choice})
 	}
 
 	encrypted, err := encryptedResults(tx, a, items)
@@ -244,11 +236,6 @@ func (g *Governance) CloseVoting(ctx context.Context, actor models.Actor, v mode
 		if res, err = tally(tx, a, closedAt); err != nil {
 			return err
 		}
-		if g.db.Dialect == models.Postgres {
-			if err := reinsertSecretBallots(tx, a.ID); err != nil {
-				return err
-			}
-		}
 		if err := tx.Model(&assemblyRow{}).Where("id = ?", a.ID).Updates(map[string]any{"status": AssemblyClosed,
 			"closed_at": closedAt, "result_file": string(res.ResultFile), "result_hash": res.ResultHash}).Error; err != nil {
 			return fmt.Errorf("close assembly: %w", err)
@@ -275,30 +262,6 @@ func (g *Governance) CloseVoting(ctx context.Context, actor models.Actor, v mode
 		return nil, err
 	}
 	return res, nil
-}
-
-// reinsertSecretBallots writes an assembly's secret ballots anew, ordered by
-// their random ids. PostgreSQL keeps rows in insertion order (ctid) and
-// stamps each with the id of the transaction that wrote it (xmin), which
-// the vote record and the audit entry of the same cast share: rewritten in
-// the closing transaction, the ballots no longer point to their casts once
-// the old row versions are vacuumed. (SQLite stores them by id already.)
-func reinsertSecretBallots(tx *gorm.DB, assemblyID string) error {
-	var rows []secretBallot
-	if err := tx.Raw(`SELECT b.item_id, b.id, b.choice, b.code FROM secret_ballots b
-		JOIN agenda_items i ON i.id = b.item_id WHERE i.assembly_id = ? ORDER BY b.id`, assemblyID).Scan(&rows).Error; err != nil {
-		return fmt.Errorf("load secret ballots: %w", err)
-	}
-	if len(rows) == 0 {
-		return nil
-	}
-	if err := tx.Exec(`DELETE FROM secret_ballots WHERE item_id IN (SELECT id FROM agenda_items WHERE assembly_id = ?)`, assemblyID).Error; err != nil {
-		return fmt.Errorf("rewrite secret ballots: %w", err)
-	}
-	if err := tx.CreateInBatches(rows, 1000).Error; err != nil {
-		return fmt.Errorf("rewrite secret ballots: %w", err)
-	}
-	return nil
 }
 
 // decideProposal records the outcome of an item's proposal. An adopted

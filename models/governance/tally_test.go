@@ -24,11 +24,11 @@ func TestMajoritiesTallyAndMinutes(t *testing.T) {
 		e.SetRule(t, rulebook.RuleElectionMethod, rulebook.ElectionPlurality) // the bylaws' option
 		a, items := e.assembly(t, true,
 			governance.ItemInput{Title: "Bylaws: 3 yes, 1 no, 5 abstain", Kind: governance.ItemBylawChange},
-			governance.ItemInput{Title: "Bylaws: 2 yes, 1 no", Kind: governance.ItemBylawChange, Secret: true},
+			governance.ItemInput{Title: "Bylaws: 2 yes, 1 no", Kind: governance.ItemBylawChange},
 			governance.ItemInput{Title: "Ordinary: tie", Kind: governance.ItemOrdinary},
 			governance.ItemInput{Title: "Ordinary: below quorum", Kind: governance.ItemOrdinary, Quorum: 5},
 			governance.ItemInput{Title: "Stricter: 2/3 met", Kind: governance.ItemOrdinary, MajorityNum: 2, MajorityDen: 3},
-			governance.ItemInput{Title: "Board", Kind: governance.ItemElection, Seats: 2, Candidates: []string{"Ada", "Grace", "Hedy", "Joan"}, Secret: true},
+			governance.ItemInput{Title: "Board", Kind: governance.ItemElection, Seats: 2, Candidates: []string{"Ada", "Grace", "Hedy", "Joan"}},
 			governance.ItemInput{Title: "Auditor", Kind: governance.ItemElection, Seats: 1, Candidates: []string{"Kay", "Lin"}},
 		)
 		votes := []string{
@@ -93,8 +93,8 @@ func TestMajoritiesTallyAndMinutes(t *testing.T) {
 			t.Errorf("auditor election: %+v", ar)
 		}
 		for _, b := range br.Ballots {
-			if b.Voter != "" || b.Code == "" {
-				t.Errorf("secret election ballot published as %+v", b)
+			if b.Voter == "" || b.Code != "" {
+				t.Errorf("named election ballot published as %+v", b)
 			}
 		}
 
@@ -156,7 +156,7 @@ func TestAdoptedRuleChangesTakeEffect(t *testing.T) {
 		}
 		a, items := e.assembly(t, true,
 			governance.ItemInput{Kind: governance.ItemOrdinary, ProposalID: params.ID},
-			governance.ItemInput{Kind: governance.ItemOrdinary, ProposalID: text.ID, Secret: true},
+			governance.ItemInput{Kind: governance.ItemOrdinary, ProposalID: text.ID},
 			governance.ItemInput{Kind: governance.ItemBylawChange, ProposalID: rejected.ID})
 		for _, who := range append(others, ada) {
 			e.cast(t, who, a, items[0], "yes")
