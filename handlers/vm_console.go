@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/compute"
 	"allmende/views"
@@ -38,6 +39,22 @@ func (h *Handler) ShowConsole(c echo.Context) error {
 		hdr.Set("Content-Security-Policy", strings.Replace(csp, "style-src 'self'", "style-src 'self' 'unsafe-inline'", 1))
 	}
 	return render(c, http.StatusOK, views.ConsolePage(p, d))
+}
+
+// SendCtrlAltDel presses Ctrl-Alt-Del on the VM's keyboard and returns to
+// its console.
+func (h *Handler) SendCtrlAltDel(c echo.Context) error {
+	ctx := c.Request().Context()
+	back := "/vms/" + c.Param("id") + "/console"
+	err := h.Console.SendCtrlAltDel(ctx, viewer(CurrentUser(c)), c.Param("id"))
+	if _, ok := models.AsError(err); ok {
+		return h.refused(c, err, back)
+	}
+	if err != nil {
+		h.Log.Warn("ctrl-alt-del", "vm", c.Param("id"), "err", err)
+		return h.flashTo(c, "error", i18n.T(ctx, "Ctrl-Alt-Del could not be sent; please try again."), back)
+	}
+	return h.flashTo(c, "success", i18n.T(ctx, "Ctrl-Alt-Del was sent."), back)
 }
 
 // consoleReadLimit bounds one message from the browser; xterm.js sends a
