@@ -27,7 +27,7 @@ func (h *Handler) ShowConsole(c echo.Context) error {
 	if d.State != compute.VMRunning {
 		return h.flashTo(c, "error", "The console is available while the virtual machine is running.", "/vms/"+d.ID)
 	}
-	p, err := h.page(c, "Console of "+d.Name, "vms")
+	p, err := h.page(c, i18n.T(c.Request().Context(), "Console of %s", d.Name), "vms")
 	if err != nil {
 		return err
 	}
