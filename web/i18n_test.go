@@ -2,9 +2,9 @@ package web_test
 
 import (
 	"net/http"
-	"slices"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
