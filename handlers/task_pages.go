@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/compute"
 	"allmende/views"
@@ -67,7 +68,8 @@ func (h *Handler) ShowTask(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.page(c, "Task "+string(t.Kind)+" of "+t.VMName, "vms")
+	ctx := c.Request().Context()
+	p, err := h.page(c, i18n.T(ctx, "Task %s of %s", i18n.T(ctx, string(t.Kind)), t.VMName), "vms")
 	if err != nil {
 		return err
 	}

@@ -162,17 +162,22 @@ func toAPITask(t *compute.Task) apiTask {
 		RetryOf: t.RetryOf, Error: t.Error, CreatedAt: t.CreatedAt, StartedAt: t.StartedAt, FinishedAt: t.FinishedAt}
 }
 
-// APIListVMs answers GET /api/v1/vms: the caller's VMs (admins: all).
+// APIListVMs answers GET /api/v1/vms: the caller's VMs (admins: all), 50
+// a page, searchable by ?q=; next_page is there while more follow.
 func (h *Handler) APIListVMs(c echo.Context) error {
-	vms, err := h.VMs.List(c.Request().Context(), viewer(CurrentUser(c)), compute.VMFilter{})
+	l, err := h.listVMs(c)
 	if err != nil {
 		return err
 	}
-	out := make([]apiVM, 0, len(vms))
-	for i := range vms {
-		out = append(out, toAPIVM(&vms[i]))
+	out := make([]apiVM, 0, len(l.VMs))
+	for i := range l.VMs {
+		out = append(out, toAPIVM(&l.VMs[i]))
 	}
-	return c.JSON(http.StatusOK, map[string]any{"vms": out})
+	body := map[string]any{"vms": out, "page": l.Page}
+	if l.HasNext {
+		body["next_page"] = l.Page + 1
+	}
+	return c.JSON(http.StatusOK, body)
 }
 
 // APICreateVM answers POST /api/v1/vms with 202: the VM exists and its

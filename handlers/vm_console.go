@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/compute"
 	"allmende/views"
@@ -26,7 +27,7 @@ func (h *Handler) ShowConsole(c echo.Context) error {
 	if d.State != compute.VMRunning {
 		return h.flashTo(c, "error", "The console is available while the virtual machine is running.", "/vms/"+d.ID)
 	}
-	p, err := h.page(c, "Console of "+d.Name, "vms")
+	p, err := h.page(c, i18n.T(c.Request().Context(), "Console of %s", d.Name), "vms")
 	if err != nil {
 		return err
 	}
@@ -38,6 +39,22 @@ func (h *Handler) ShowConsole(c echo.Context) error {
 		hdr.Set("Content-Security-Policy", strings.Replace(csp, "style-src 'self'", "style-src 'self' 'unsafe-inline'", 1))
 	}
 	return render(c, http.StatusOK, views.ConsolePage(p, d))
+}
+
+// SendCtrlAltDel presses Ctrl-Alt-Del on the VM's keyboard and returns to
+// its console.
+func (h *Handler) SendCtrlAltDel(c echo.Context) error {
+	ctx := c.Request().Context()
+	back := "/vms/" + c.Param("id") + "/console"
+	err := h.Console.SendCtrlAltDel(ctx, viewer(CurrentUser(c)), c.Param("id"))
+	if _, ok := models.AsError(err); ok {
+		return h.refused(c, err, back)
+	}
+	if err != nil {
+		h.Log.Warn("ctrl-alt-del", "vm", c.Param("id"), "err", err)
+		return h.flashTo(c, "error", i18n.T(ctx, "Ctrl-Alt-Del could not be sent; please try again."), back)
+	}
+	return h.flashTo(c, "success", i18n.T(ctx, "Ctrl-Alt-Del was sent."), back)
 }
 
 // consoleReadLimit bounds one message from the browser; xterm.js sends a

@@ -66,6 +66,8 @@ type fakeOpener struct {
 	vmID   string
 }
 
+func (o *fakeOpener) SendCtrlAltDel(context.Context, models.Viewer, string) error { return o.err }
+
 func (o *fakeOpener) OpenConsole(_ context.Context, v models.Viewer, vmID string) (io.ReadWriteCloser, error) {
 	o.viewer, o.vmID = v, vmID
 	return o.con, o.err

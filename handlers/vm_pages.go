@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/compute"
 	"allmende/views"
@@ -18,10 +19,10 @@ import (
 // are checkboxes of one name and are read with formList.
 var vmFields = []string{"name", "plan_id", "image_id", "user_data"}
 
-// ShowVMs lists the viewer's VMs; admins see everyone's.
+// ShowVMs lists the viewer's VMs, a page at a time and searchable;
+// admins see everyone's.
 func (h *Handler) ShowVMs(c echo.Context) error {
-	v := viewer(CurrentUser(c))
-	vms, err := h.VMs.List(c.Request().Context(), v, compute.VMFilter{})
+	l, err := h.listVMs(c)
 	if err != nil {
 		return err
 	}
@@ -29,17 +30,16 @@ func (h *Handler) ShowVMs(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.VMsPage(p, vms, v.Admin))
+	return render(c, http.StatusOK, views.VMsPage(p, l))
 }
 
 // VMsTable is the htmx partial the list polls while a VM changes state.
 func (h *Handler) VMsTable(c echo.Context) error {
-	v := viewer(CurrentUser(c))
-	vms, err := h.VMs.List(c.Request().Context(), v, compute.VMFilter{})
+	l, err := h.listVMs(c)
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.VMsTable(vms, v.Admin))
+	return render(c, http.StatusOK, views.VMsTable(l))
 }
 
 // ShowNewVM shows the create form with the first plan and image chosen and
@@ -138,7 +138,7 @@ func (h *Handler) CreateVM(c echo.Context) error {
 		}
 		return h.renderNewVM(c, status, d, f)
 	}
-	return h.flashTo(c, "success", vm.Name+" is being created.", "/vms/"+vm.ID)
+	return h.flashTo(c, "success", i18n.T(ctx, "%s is being created.", vm.Name), "/vms/"+vm.ID)
 }
 
 // ShowVM is a VM's page.
@@ -152,6 +152,7 @@ func (h *Handler) VMStatus(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	view.Polled = true
 	p, err := h.partialPage(c)
 	if err != nil {
 		return err
@@ -210,29 +211,33 @@ func (h *Handler) renderVM(c echo.Context, status int, forms views.VMForms) erro
 type vmActionFunc func(ctx context.Context, a models.Actor, v models.Viewer, vmID string) (*compute.Task, error)
 
 func (h *Handler) StartVM(c echo.Context) error {
-	return h.vmAction(c, h.VMs.Start, "The virtual machine is starting.")
+	return h.vmAction(c, h.VMs.Start, i18n.T(c.Request().Context(), "The virtual machine is starting."))
 }
 
 func (h *Handler) ShutdownVM(c echo.Context) error {
-	return h.vmAction(c, h.VMs.Shutdown, "The virtual machine is shutting down.")
+	return h.vmAction(c, h.VMs.Shutdown, i18n.T(c.Request().Context(), "The virtual machine is shutting down."))
 }
 
 func (h *Handler) PowerOffVM(c echo.Context) error {
-	return h.vmAction(c, h.VMs.PowerOff, "The virtual machine is being powered off.")
+	return h.vmAction(c, h.VMs.PowerOff, i18n.T(c.Request().Context(), "The virtual machine is being powered off."))
 }
 
 func (h *Handler) RebootVM(c echo.Context) error {
-	return h.vmAction(c, h.VMs.Reboot, "The virtual machine is rebooting.")
+	return h.vmAction(c, h.VMs.Reboot, i18n.T(c.Request().Context(), "The virtual machine is rebooting."))
 }
 
 func (h *Handler) ReprovisionVM(c echo.Context) error {
-	return h.vmAction(c, h.VMs.Reprovision, "The virtual machine is being provisioned again.")
+	return h.vmAction(c, h.VMs.Reprovision, i18n.T(c.Request().Context(), "The virtual machine is being provisioned again."))
 }
 
 // vmAction runs an action and returns to the VM's page, which follows the
-// task; a refused action is a flash there.
+// task, or to its console when pressed there (next); a refused action is a
+// flash there.
 func (h *Handler) vmAction(c echo.Context, act vmActionFunc, done string) error {
 	back := "/vms/" + c.Param("id")
+	if c.FormValue("next") == back+"/console" {
+		back += "/console"
+	}
 	if _, err := act(c.Request().Context(), actor(c), viewer(CurrentUser(c)), c.Param("id")); err != nil {
 		return h.refused(c, err, back)
 	}
@@ -246,7 +251,7 @@ func (h *Handler) ResizeVM(c echo.Context) error {
 	if err != nil {
 		return h.vmFormFailed(c, err, f, func(fs *views.VMForms, f views.Form) { fs.Resize = f })
 	}
-	return h.flashTo(c, "success", "The virtual machine is being resized.", "/vms/"+c.Param("id"))
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "The virtual machine is being resized."), "/vms/"+c.Param("id"))
 }
 
 // SetVMShutdownTimeout changes how long a shutdown waits for the guest.
@@ -256,14 +261,14 @@ func (h *Handler) SetVMShutdownTimeout(c echo.Context) error {
 	// 32 bits: a longer number is a typo, and must not overflow a Duration.
 	secs, perr := strconv.ParseInt(strings.TrimSpace(f.Value("shutdown_timeout")), 10, 32)
 	if perr != nil {
-		err := models.Invalid(map[string]string{"shutdown_timeout": "Enter a whole number of seconds, 10 to 3600."})
+		err := models.Invalid(map[string]string{"shutdown_timeout": i18n.T(c.Request().Context(), "Enter a whole number of seconds, 10 to 3600.")})
 		return h.vmFormFailed(c, err, f, put)
 	}
 	err := h.VMs.SetShutdownTimeout(c.Request().Context(), actor(c), viewer(CurrentUser(c)), c.Param("id"), time.Duration(secs)*time.Second)
 	if err != nil {
 		return h.vmFormFailed(c, err, f, put)
 	}
-	return h.flashTo(c, "success", "A shutdown now waits "+strconv.FormatInt(secs, 10)+" s before powering off.", "/vms/"+c.Param("id"))
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "A shutdown now waits %d s before powering off.", secs), "/vms/"+c.Param("id"))
 }
 
 // SetVMAutoRestart turns the automatic restart after an unexpected stop
@@ -272,14 +277,14 @@ func (h *Handler) SetVMAutoRestart(c echo.Context) error {
 	back := "/vms/" + c.Param("id")
 	on, ok := map[string]bool{"on": true, "off": false}[c.FormValue("auto_restart")]
 	if !ok {
-		return h.refused(c, models.Invalid(map[string]string{"auto_restart": "Choose on or off."}), back)
+		return h.refused(c, models.Invalid(map[string]string{"auto_restart": i18n.T(c.Request().Context(), "Choose on or off.")}), back)
 	}
 	if err := h.VMs.SetAutoRestart(c.Request().Context(), actor(c), viewer(CurrentUser(c)), c.Param("id"), on); err != nil {
 		return h.refused(c, err, back)
 	}
-	done := "The virtual machine is started again when it stops unexpectedly."
+	done := i18n.T(c.Request().Context(), "The virtual machine is started again when it stops unexpectedly.")
 	if !on {
-		done = "The virtual machine stays stopped when it stops unexpectedly."
+		done = i18n.T(c.Request().Context(), "The virtual machine stays stopped when it stops unexpectedly.")
 	}
 	return h.flashTo(c, "success", done, back)
 }
@@ -291,7 +296,7 @@ func (h *Handler) DeleteVM(c echo.Context) error {
 	if err != nil {
 		return h.vmFormFailed(c, err, f, func(fs *views.VMForms, f views.Form) { fs.Delete = f })
 	}
-	return h.flashTo(c, "success", "The virtual machine is being deleted.", "/vms")
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "The virtual machine is being deleted."), "/vms")
 }
 
 // vmFormFailed answers a refused form on a VM's page: a conflict with the

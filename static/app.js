@@ -61,6 +61,29 @@
     }
   });
 
+  // A copy button (data-copy names the field whose text it copies) says
+  // "Copied" for a moment; without the clipboard API the text is selected
+  // for Ctrl+C. A <button>, so Enter and Space work too.
+  document.addEventListener('click', function (e) {
+    var b = e.target.closest && e.target.closest('button[data-copy]');
+    if (!b) return;
+    var field = document.getElementById(b.getAttribute('data-copy'));
+    if (!field) return;
+    var text = field.value !== undefined ? field.value : field.textContent;
+    var label = b.textContent;
+    function done() {
+      b.textContent = b.getAttribute('data-copied') || label;
+      setTimeout(function () { b.textContent = label; }, 2000);
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { field.select && field.select(); });
+    } else if (field.select) {
+      field.focus();
+      field.select();
+      try { if (document.execCommand('copy')) done(); } catch (err) { /* selected: Ctrl+C copies */ }
+    }
+  });
+
   // Upload progress: the form's <progress class="upload-progress"> follows
   // the bytes sent.
   document.addEventListener('htmx:xhr:progress', function (e) {

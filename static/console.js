@@ -10,10 +10,33 @@
   function show(text) {
     if (status) status.textContent = text;
   }
+  // The status texts come in the page's language (data-* of #console-status).
+  function says(key, fallback) {
+    return (status && status.getAttribute('data-' + key)) || fallback;
+  }
 
   var term = new window.Terminal({ convertEol: false, cursorBlink: true, scrollback: 5000 });
   term.open(el);
   term.focus();
+
+  // Full screen: the terminal fills the screen (Esc leaves); the button
+  // says which way it goes.
+  var full = document.getElementById('console-fullscreen');
+  if (full && el.requestFullscreen) {
+    var enter = full.textContent;
+    full.addEventListener('click', function () {
+      if (document.fullscreenElement) {
+        document.exitFullscreen();
+      } else {
+        el.requestFullscreen().then(function () { term.focus(); }).catch(function () {});
+      }
+    });
+    document.addEventListener('fullscreenchange', function () {
+      full.textContent = document.fullscreenElement ? full.getAttribute('data-exit') : enter;
+    });
+  } else if (full) {
+    full.hidden = true;
+  }
 
   var scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
   var ws = new WebSocket(scheme + '//' + window.location.host + el.getAttribute('data-ws'));
@@ -24,7 +47,7 @@
 
   ws.onopen = function () {
     open = true;
-    show('connected');
+    show(says('connected', 'connected'));
   };
 
   // Whatever the guest writes arrives as binary messages; text is accepted too.
@@ -40,12 +63,12 @@
 
   ws.onclose = function (e) {
     open = false;
-    show('disconnected' + (e.reason ? ': ' + e.reason : ''));
+    show(says('disconnected', 'disconnected') + (e.reason ? ': ' + e.reason : ''));
     term.write('\r\n\x1b[2m[disconnected]\x1b[0m\r\n');
   };
 
   ws.onerror = function () {
-    show('disconnected: the console could not be reached');
+    show(says('unreachable', 'disconnected: the console could not be reached'));
   };
 
   // Keystrokes go to the guest as they are typed, as UTF-8 bytes.

@@ -28,6 +28,7 @@ func vmRoutes(user, api *echo.Group, h *handlers.Handler) {
 	user.POST("/vms/:id/delete", h.DeleteVM)
 	user.GET("/vms/:id/console", h.ShowConsole)
 	user.GET("/vms/:id/console/ws", h.ConsoleSocket)
+	user.POST("/vms/:id/console/ctrl-alt-del", h.SendCtrlAltDel)
 
 	user.GET("/tasks", h.ShowTasks)
 	user.GET("/tasks/:id", h.ShowTask)

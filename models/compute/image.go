@@ -436,3 +436,20 @@ func readableError(err error) string {
 	}
 	return kit.Truncate(strings.TrimSpace(msg), 2000)
 }
+
+// LoginUser is the account an image's cloud-init puts the SSH keys into,
+// guessed from the image's name as the distributions' cloud images name
+// their default user ("debian", "ubuntu", …); root for any other image
+// (the portal's starter image, images made by hand).
+func LoginUser(imageName string) string {
+	name := strings.ToLower(imageName)
+	for _, d := range []struct{ prefix, user string }{
+		{"debian", "debian"}, {"ubuntu", "ubuntu"}, {"fedora", "fedora"}, {"centos", "cloud-user"},
+		{"rocky", "rocky"}, {"alma", "almalinux"}, {"alpine", "alpine"}, {"arch", "arch"}, {"opensuse", "opensuse"},
+	} {
+		if strings.HasPrefix(name, d.prefix) {
+			return d.user
+		}
+	}
+	return "root"
+}

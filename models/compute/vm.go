@@ -3,6 +3,7 @@ package compute
 import (
 	"allmende/models"
 	"allmende/models/internal/kit"
+	"allmende/models/internal/like"
 	"context"
 	"errors"
 	"fmt"
@@ -185,7 +186,15 @@ type VMFilter struct {
 	OwnerID        string // admins: one member's VMs
 	HostID         string
 	IncludeDeleted bool
+	// Query matches a part of the name or the IP address (and, for
+	// admins, of the owner's e-mail address), without regard to case.
+	Query string
+	// Limit is a page's size (0: all); Offset skips that many VMs.
+	Limit, Offset int
 }
+
+// VMPageSize is how many VMs a page of the list shows.
+const VMPageSize = 50
 
 // List returns the VMs the viewer may see, by name.
 func (s *VMs) List(ctx context.Context, v models.Viewer, f VMFilter) ([]VMSummary, error) {
@@ -199,8 +208,20 @@ func (s *VMs) List(ctx context.Context, v models.Viewer, f VMFilter) ([]VMSummar
 	if !f.IncludeDeleted {
 		q = q.Where("v.state <> ?", VMDeleted)
 	}
+	if term := strings.TrimSpace(f.Query); term != "" {
+		pattern := "%" + like.Escape(strings.ToLower(term)) + "%"
+		if v.Admin {
+			q = q.Where(`(LOWER(v.name) LIKE ? ESCAPE '\' OR COALESCE(a.address, '') LIKE ? ESCAPE '\' OR LOWER(u.email) LIKE ? ESCAPE '\')`, pattern, pattern, pattern)
+		} else {
+			q = q.Where(`(LOWER(v.name) LIKE ? ESCAPE '\' OR COALESCE(a.address, '') LIKE ? ESCAPE '\')`, pattern, pattern)
+		}
+	}
+	q = q.Order("LOWER(v.name), v.id")
+	if f.Limit > 0 {
+		q = q.Limit(f.Limit).Offset(max(f.Offset, 0))
+	}
 	var out []VMSummary
-	if err := q.Order("LOWER(v.name), v.id").Scan(&out).Error; err != nil {
+	if err := q.Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("list vms: %w", err)
 	}
 	return out, nil
