@@ -18,7 +18,7 @@ func (h *Handler) SavePreferences(c echo.Context) error {
 	u := CurrentUser(c)
 	f := formOf(c, "language", "time_zone")
 	if err := h.Accounts.SetPreferences(c.Request().Context(), actor(c), u.ID, f.Value("language"), f.Value("time_zone")); err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}
@@ -60,7 +60,7 @@ func (h *Handler) ChangePassword(c echo.Context) error {
 	f := formOf(c, "current", "new")
 	err := h.Accounts.ChangePassword(c.Request().Context(), actor(c), u.ID, currentSession(c), f.Value("current"), f.Value("new"))
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}
@@ -80,7 +80,7 @@ func (h *Handler) CreateToken(c echo.Context) error {
 	f := formOf(c, "name")
 	_, secret, err := h.Tokens.Create(c.Request().Context(), actor(c), u.ID, f.Value("name"))
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}

@@ -9,6 +9,7 @@ package handlers
 import (
 	"allmende/i18n"
 	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -126,14 +127,14 @@ func formOf(c echo.Context, names ...string) views.Form {
 
 // formFailure turns a domain error into form errors when it is the user's
 // fault; ok is false for internal errors, which the caller returns.
-func formFailure(err error, f *views.Form) (status int, ok bool) {
+func formFailure(ctx context.Context, err error, f *views.Form) (status int, ok bool) {
 	de, isDomain := models.AsError(err)
 	if !isDomain {
 		return http.StatusInternalServerError, false
 	}
-	f.Errors = de.Fields
+	f.Errors = fieldTexts(ctx, de)
 	if len(de.Fields) == 0 || de.Code != http.StatusUnprocessableEntity {
-		f.Error = de.Safe
+		f.Error = safeText(ctx, de)
 	}
 	return de.Code, true
 }

@@ -132,7 +132,7 @@ func (s *Tasks) Start(ctx context.Context, taskID string) error {
 			return err
 		}
 		if !t.Active() {
-			return models.Conflict(fmt.Sprintf("Task %s has finished (%s).", taskID, t.Status))
+			return models.Conflictf("Task %s has finished (%s).", taskID, t.Status)
 		}
 		set := map[string]any{"status": TaskRunning}
 		if t.StartedAt == nil {
@@ -172,7 +172,7 @@ func (s *Tasks) Succeed(ctx context.Context, taskID string) error {
 		case TaskSucceeded:
 			return nil
 		case TaskFailed:
-			return models.Conflict(fmt.Sprintf("Task %s has failed already.", taskID))
+			return models.Conflictf("Task %s has failed already.", taskID)
 		}
 		return finishTask(tx, &t, TaskSucceeded, "")
 	})
@@ -196,7 +196,7 @@ func (s *Tasks) Fail(ctx context.Context, taskID string, cause error) error {
 			return nil
 		}
 		if t.Status == TaskSucceeded {
-			return models.Conflict(fmt.Sprintf("Task %s has succeeded already.", taskID))
+			return models.Conflictf("Task %s has succeeded already.", taskID)
 		}
 		if err := finishTask(tx, &t, TaskFailed, reason); err != nil {
 			return err
@@ -278,7 +278,7 @@ func (s *Tasks) Retry(ctx context.Context, actor models.Actor, v models.Viewer, 
 			return models.Conflict("Only a failed task can be retried.")
 		}
 		if !t.Retryable() {
-			return models.Conflict(fmt.Sprintf("A failed %s cannot be retried; ask for it again instead.", t.Kind))
+			return models.Conflictf("A failed %s cannot be retried; ask for it again instead.", t.Kind)
 		}
 		vm, err := loadVM(tx, v, t.VMID)
 		if err != nil {

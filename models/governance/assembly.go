@@ -1062,7 +1062,7 @@ func (g *Governance) GrantProxyTo(ctx context.Context, actor models.Actor, v mod
 			}
 		}
 		if held >= limit {
-			return models.Invalid(map[string]string{"proxy_email": fmt.Sprintf("%s already represents %d member(s), the most one proxy may (§43(5) GenG).", holder.Name, held)})
+			return models.Invalidf("proxy_email", "%s already represents %d member(s), the most one proxy may (§43(5) GenG).", holder.Name, held)
 		}
 		if declaration == "" {
 			declaration = fmt.Sprintf("I, %s, authorise %s to vote on my behalf at the general assembly %q.", grantor.DisplayName(), holder.Name, a.Title)

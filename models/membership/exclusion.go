@@ -254,7 +254,7 @@ func (s *Memberships) DecideExclusion(ctx context.Context, actor models.Actor, e
 		// The hearing comes first: a decision before the member could
 		// answer would void the exclusion.
 		if !x.Heard(day) || (x.StatementAt != nil && day.Before(kit.DateOf(*x.StatementAt)) && !day.After(x.HearingDeadline)) {
-			return models.Conflict(fmt.Sprintf("The member has not been heard: the hearing runs until %s unless their statement is recorded first.", kit.FormatDate(x.HearingDeadline)))
+			return models.Conflictf("The member has not been heard: the hearing runs until %s unless their statement is recorded first.", kit.FormatDate(x.HearingDeadline))
 		}
 		if day.Before(kit.DateOf(x.OpenedAt)) {
 			return models.Invalid(map[string]string{"decided_on": "The decision cannot precede the proceedings."})

@@ -146,7 +146,7 @@ func (s *Memberships) giveNotice(ctx context.Context, actor models.Actor, userID
 			ok, from := EarlyNoticeOpen(m, today, p)
 			switch {
 			case p.NoticePeriodMonths <= 24:
-				return models.Conflict(fmt.Sprintf("The notice period is %d months; early notice exists only where it is longer than two years (§65(3) GenG).", p.NoticePeriodMonths))
+				return models.Conflictf("The notice period is %d months; early notice exists only where it is longer than two years (§65(3) GenG).", p.NoticePeriodMonths)
 			case !ok:
 				return models.Conflict("Early notice is open to members of at least one full business year: from " + kit.FormatDate(from) + ".")
 			}
@@ -218,10 +218,10 @@ func (s *Memberships) checkPartialNotice(tx *gorm.DB, m *Membership, shares int,
 	}
 	free := held - noticed
 	if shares > free {
-		return models.Invalid(map[string]string{"shares": fmt.Sprintf("You hold %d shares not already under notice; you cannot give notice on %d.", free, shares)})
+		return models.Invalidf("shares", "You hold %d shares not already under notice; you cannot give notice on %d.", free, shares)
 	}
 	if free-shares < p.Compulsory() {
-		return models.Invalid(map[string]string{"shares": fmt.Sprintf("A member keeps at least %d share(s); give notice on the whole membership instead.", p.Compulsory())})
+		return models.Invalidf("shares", "A member keeps at least %d share(s); give notice on the whole membership instead.", p.Compulsory())
 	}
 	if s.usage == nil {
 		return nil
@@ -236,9 +236,9 @@ func (s *Memberships) checkPartialNotice(tx *gorm.DB, m *Membership, shares int,
 	}
 	left := p.EntitlementPerShare.Times(paidShares(free-shares, paid, p.SharePriceCents))
 	if used.VCPUs > left.VCPUs || used.MemoryMiB > left.MemoryMiB || used.DiskGiB > left.DiskGiB {
-		return models.Invalid(map[string]string{"shares": fmt.Sprintf(
+		return models.Invalidf("shares",
 			"Your VMs take %d vCPUs, %d MiB memory and %d GiB disk; the shares you would keep entitle you to %d vCPUs, %d MiB and %d GiB. Shrink or delete VMs first (§67b GenG).",
-			used.VCPUs, used.MemoryMiB, used.DiskGiB, left.VCPUs, left.MemoryMiB, left.DiskGiB)})
+			used.VCPUs, used.MemoryMiB, used.DiskGiB, left.VCPUs, left.MemoryMiB, left.DiskGiB)
 	}
 	return nil
 }

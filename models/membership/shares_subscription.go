@@ -139,9 +139,9 @@ func checkFurtherShares(tx *gorm.DB, m *Membership, shares int, p rulebook.RuleP
 	if held+pending+shares > p.MaxShares {
 		left := max(0, p.MaxShares-held-pending)
 		if pending == 0 {
-			return models.Invalid(map[string]string{"shares": fmt.Sprintf("A member holds at most %d shares; you hold %d and can add %d more.", p.MaxShares, held, left)})
+			return models.Invalidf("shares", "A member holds at most %d shares; you hold %d and can add %d more.", p.MaxShares, held, left)
 		}
-		return models.Invalid(map[string]string{"shares": fmt.Sprintf("A member holds at most %d shares; you hold %d, %d more await admission, and you can add %d more.", p.MaxShares, held, pending, left)})
+		return models.Invalidf("shares", "A member holds at most %d shares; you hold %d, %d more await admission, and you can add %d more.", p.MaxShares, held, pending, left)
 	}
 	return nil
 }
@@ -213,14 +213,14 @@ func (s *Memberships) AdmitShares(ctx context.Context, actor models.Actor, subsc
 			return err
 		}
 		if held+sub.Shares > p.MaxShares {
-			return models.Conflict(fmt.Sprintf("The member holds %d shares; with %d more they would exceed the maximum of %d.", held, sub.Shares, p.MaxShares))
+			return models.Conflictf("The member holds %d shares; with %d more they would exceed the maximum of %d.", held, sub.Shares, p.MaxShares)
 		}
 		owed, err := s.owed(tx, m.ID)
 		if err != nil {
 			return err
 		}
 		if owed > 0 && held+sub.Shares > p.Compulsory() {
-			return models.Conflict(fmt.Sprintf("The shares held are not fully paid in (%s owed): further shares can be admitted only once they are (§15b(3) GenG).", kit.FormatCents(owed)))
+			return models.Conflictf("The shares held are not fully paid in (%s owed): further shares can be admitted only once they are (§15b(3) GenG).", kit.FormatCents(owed))
 		}
 		if err := decideSubscription(tx, actor, sub, SubscriptionAdmitted, "", s.now()); err != nil {
 			return err

@@ -119,8 +119,7 @@ func (m *Moderation) ReportAbuse(ctx context.Context, fromIP string, in AbuseInp
 			return fmt.Errorf("count reports of %s: %w", fromIP, err)
 		}
 		if recent >= ExternalPerHour {
-			return &models.Error{Code: http.StatusTooManyRequests,
-				Safe: fmt.Sprintf("This address has sent %d reports in the last hour; please wait before sending more, or write to the abuse contact.", recent)}
+			return models.ErrorMsg(http.StatusTooManyRequests, models.Msgf("This address has sent %d reports in the last hour; please wait before sending more, or write to the abuse contact.", recent))
 		}
 		h, ok, err := compute.HolderAt(tx, addr.String(), seen)
 		if err != nil {
