@@ -24,7 +24,7 @@ import (
 // the catalogue holds nothing the code no longer has.
 func TestCatalogue(t *testing.T) {
 	catalogue := map[string]any{} // message → German
-	fileOf := map[string]string{}  // message → catalogue file
+	fileOf := map[string]string{} // message → catalogue file
 	files, err := filepath.Glob("locales/*.toml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no catalogue in locales/: %v", err)
