@@ -1,6 +1,10 @@
 package membership
 
 import (
+	"context"
+
+	"allmende/i18n"
+	"allmende/models/account"
 	"fmt"
 	"strings"
 	"time"
@@ -16,6 +20,11 @@ import (
 
 const MailSignature = "\n\nKind regards,\nthe board of the cooperative\n"
 
+// Signature ends a mail in the recipient's language (ctx).
+func Signature(ctx context.Context) string {
+	return i18n.T(ctx, "\n\nKind regards,\nthe board of the cooperative\n")
+}
+
 func mailApplicationReceived(to, name string, m *Membership) jobargs.SendMail {
 	return jobargs.SendMail{
 		To: to, Key: "membership.applied:" + m.ID,
@@ -27,29 +36,29 @@ func mailApplicationReceived(to, name string, m *Membership) jobargs.SendMail {
 	}
 }
 
-func mailAdmitted(to, name string, m *Membership, p rulebook.RuleParams) jobargs.SendMail {
+func mailAdmitted(ctx context.Context, r account.Recipient, m *Membership, p rulebook.RuleParams) jobargs.SendMail {
 	return jobargs.SendMail{
-		To: to, Key: "membership.admitted:" + m.ID,
-		Subject: "Welcome: you are now a member",
-		Body: fmt.Sprintf("Hello %s,\n\nthe board has admitted you as a member of the cooperative "+
+		To: r.Email, Key: "membership.admitted:" + m.ID,
+		Subject: i18n.T(ctx, "Welcome: you are now a member"),
+		Body: i18n.T(ctx, "Hello %s,\n\nthe board has admitted you as a member of the cooperative "+
 			"on %s. Your member number is %d.\n\n"+
 			"You subscribed %d share(s) of %s each, %s in total. Once your payment has arrived, "+
 			"each paid share gives you %d vCPU, %d MiB of memory and %d GiB of disk.\n\n"+
 			"Welcome to the commons!",
-			name, kit.FormatDate(*m.AdmittedOn), *m.MemberNumber, m.SharesApplied,
-			kit.FormatCents(p.SharePriceCents), kit.FormatCents(int64(m.SharesApplied)*p.SharePriceCents),
-			p.EntitlementPerShare.VCPUs, p.EntitlementPerShare.MemoryMiB, p.EntitlementPerShare.DiskGiB) + MailSignature,
+			r.Name, i18n.Date(ctx, *m.AdmittedOn), *m.MemberNumber, m.SharesApplied,
+			i18n.Money(ctx, p.SharePriceCents), i18n.Money(ctx, int64(m.SharesApplied)*p.SharePriceCents),
+			p.EntitlementPerShare.VCPUs, p.EntitlementPerShare.MemoryMiB, p.EntitlementPerShare.DiskGiB) + Signature(ctx),
 	}
 }
 
-func mailRejected(to, name, key, reason string) jobargs.SendMail {
+func mailRejected(ctx context.Context, r account.Recipient, key, reason string) jobargs.SendMail {
 	return jobargs.SendMail{
-		To: to, Key: "membership.rejected:" + key,
-		Subject: "Your membership application",
-		Body: fmt.Sprintf("Hello %s,\n\nwe are sorry: the board has decided not to admit you as a member.\n\n"+
+		To: r.Email, Key: "membership.rejected:" + key,
+		Subject: i18n.T(ctx, "Your membership application"),
+		Body: i18n.T(ctx, "Hello %s,\n\nwe are sorry: the board has decided not to admit you as a member.\n\n"+
 			"The reason the board gave:\n%s\n\n"+
 			"We have deleted the data of your application. If you have questions, just reply to this mail.",
-			name, reason) + MailSignature,
+			r.Name, reason) + Signature(ctx),
 	}
 }
 
@@ -228,5 +237,16 @@ func mailTransferExecuted(to, name string, t *CapitalTransfer) jobargs.SendMail 
 		To: to, Key: "membership.transfer_executed:" + t.ID + ":" + to,
 		Subject: "The transfer of capital has been carried out",
 		Body:    fmt.Sprintf("Hello %s,\n\nthe board has carried out this agreement today:\n\n%s", name, t.Agreement) + MailSignature,
+	}
+}
+
+func mailPaymentBooked(ctx context.Context, r account.Recipient, t *CapitalTransaction) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: r.Email, Key: "membership.payment:" + t.ID,
+		Subject: i18n.T(ctx, "Your payment has been booked"),
+		Body: i18n.T(ctx, "Hello %s,\n\nyour payment of %s, received on %s, has been booked on your shares. "+
+			"Your membership page shows what you have paid in and what is still owed.\n\n"+
+			"You get this mail because you chose payments by mail on your account page.",
+			r.Name, i18n.Money(ctx, t.AmountCents), i18n.Date(ctx, t.EffectiveDate)) + Signature(ctx),
 	}
 }
