@@ -20,7 +20,7 @@ func lastMail(t *testing.T, db *models.DB, to, key string) (subject, body string
 		args = "json(args)" // River stores JSONB there
 	}
 	var raws []string
-	if err := db.Gorm.Raw("SELECT "+args+" FROM river_job WHERE kind = 'mail.send' ORDER BY id DESC").Scan(&raws).Error; err != nil {
+	if err := db.Gorm.Raw("SELECT " + args + " FROM river_job WHERE kind = 'mail.send' ORDER BY id DESC").Scan(&raws).Error; err != nil {
 		t.Fatal(err)
 	}
 	for _, raw := range raws {
