@@ -48,8 +48,12 @@ func (h *Handler) renderAccountWith(c echo.Context, status int, pw, tok, prefs v
 	if err != nil {
 		return err
 	}
+	mailPrefs, err := h.Notifications.MailPrefs(c.Request().Context(), u.ID)
+	if err != nil {
+		return err
+	}
 	a := views.Account{Email: u.Email, Tokens: tokens, NewToken: newToken, Sessions: sessions, Current: currentSession(c),
-		Language: u.Language, TimeZone: u.TimeZone, Prefs: prefs}
+		Language: u.Language, TimeZone: u.TimeZone, Prefs: prefs, MailPrefs: mailPrefs}
 	return render(c, status, views.AccountPage(p, a, pw, tok))
 }
 

@@ -36,6 +36,7 @@ type Handler struct {
 	Registrations  *account.Registrations
 	PasswordResets *account.PasswordResets
 	Tokens         *account.Tokens
+	Notifications  *account.Notifications
 	Hosts          *compute.Hosts
 	Audit          *models.AuditLog
 	Outbox         *mail.Outbox
@@ -92,8 +93,16 @@ func (h *Handler) page(c echo.Context, title, nav string) (views.Page, error) {
 	if err != nil {
 		return views.Page{}, err
 	}
-	return views.Page{Title: i18n.T(c.Request().Context(), title), Nav: nav, CSRF: csrf, Flash: flash, Viewer: pageViewer(c),
-		Path: c.Request().URL.RequestURI()}, nil
+	p := views.Page{Title: i18n.T(c.Request().Context(), title), Nav: nav, CSRF: csrf, Flash: flash, Viewer: pageViewer(c),
+		Path: c.Request().URL.RequestURI()}
+	if p.Viewer != nil && h.Notifications != nil {
+		n, err := h.Notifications.Unread(c.Request().Context(), CurrentUser(c).ID)
+		if err != nil {
+			return views.Page{}, err
+		}
+		p.Viewer.Unread = n
+	}
+	return p, nil
 }
 
 // pageViewer is the signed-in account as views need it; nil when anonymous.
