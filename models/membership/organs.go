@@ -241,7 +241,7 @@ func (o *Organs) AppointTx(ctx context.Context, tx *gorm.DB, actor models.Actor,
 		strings.ToLower(a.Organ.Title()), kit.FormatDate(a.TermStart), kit.FormatDate(a.TermEnd))); err != nil {
 		return nil, err
 	}
-	if err := s.mailUser(ctx, tx, a.UserID, func(to, name string) jobargs.SendMail { return mailAppointed(to, name, a) }); err != nil {
+	if err := s.mailUser(ctx, tx, a.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail { return mailAppointed(ctx, r, a) }); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -96,7 +96,9 @@ func (s *Memberships) SubscribeShares(ctx context.Context, actor models.Actor, u
 			map[string]any{"subscription_id": sub.ID, "shares": shares}); err != nil {
 			return err
 		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailSharesDeclared(to, name, sub) })
+		return s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+			return mailSharesDeclared(ctx, r, sub)
+		})
 	})
 	return sub, err
 }
@@ -237,8 +239,8 @@ func (s *Memberships) AdmitShares(ctx context.Context, actor models.Actor, subsc
 			map[string]any{"subscription_id": sub.ID, "shares": sub.Shares, "total": held + sub.Shares, "transaction_id": t.ID}); err != nil {
 			return err
 		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail {
-			return mailSharesSubscribed(to, name, m, sub.Shares, held+sub.Shares, p)
+		return s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+			return mailSharesSubscribed(ctx, r, m, sub.Shares, held+sub.Shares, p)
 		})
 	})
 }
@@ -264,7 +266,9 @@ func (s *Memberships) RejectShares(ctx context.Context, actor models.Actor, subs
 			map[string]any{"subscription_id": sub.ID, "shares": sub.Shares}); err != nil {
 			return err
 		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailSharesRejected(to, name, sub, reason) })
+		return s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+			return mailSharesRejected(ctx, r, sub, reason)
+		})
 	})
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"allmende/jobs/jobargs"
 	"allmende/models"
+	"allmende/models/account"
 	"allmende/models/internal/kit"
 	"allmende/models/rulebook"
 )
@@ -171,7 +172,9 @@ func (s *Memberships) ProposeTransfer(ctx context.Context, actor models.Actor, u
 			map[string]any{"transfer": t.ID, "to": plan.to.ID, "shares": in.Shares, "amount_cents": plan.amount}); err != nil {
 			return err
 		}
-		return s.mailUser(ctx, tx, plan.to.UserID, func(to, name string) jobargs.SendMail { return mailTransferProposed(to, name, t) })
+		return s.mailUser(ctx, tx, plan.to.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+			return mailTransferProposed(ctx, r, t)
+		})
 	})
 	return t, err
 }
@@ -304,7 +307,9 @@ func (s *Memberships) ExecuteTransfer(ctx context.Context, actor models.Actor, t
 			return err
 		}
 		for _, uid := range []string{from.UserID, to.UserID} {
-			if err := s.mailUser(ctx, tx, uid, func(addr, name string) jobargs.SendMail { return mailTransferExecuted(addr, name, &t) }); err != nil {
+			if err := s.mailUser(ctx, tx, uid, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+				return mailTransferExecuted(ctx, r, &t)
+			}); err != nil {
 				return err
 			}
 		}
