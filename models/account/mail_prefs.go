@@ -127,6 +127,16 @@ func (r Recipient) Locale(ctx context.Context) context.Context {
 	return i18n.WithLocale(ctx, i18n.NewLocale(lang, tz))
 }
 
+// AskedLocale is the locale for a mail the recipient asked for in this
+// request (a password reset): the account's language when it has one,
+// else the language of the request in ctx.
+func (r Recipient) AskedLocale(ctx context.Context) context.Context {
+	if _, ok := i18n.Parse(r.Language); ok {
+		return r.Locale(ctx)
+	}
+	return ctx
+}
+
 // MailBuilder writes a mail to a recipient; ctx carries their language.
 type MailBuilder func(ctx context.Context, r Recipient) jobargs.SendMail
 
