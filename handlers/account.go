@@ -18,7 +18,7 @@ func (h *Handler) SavePreferences(c echo.Context) error {
 	u := CurrentUser(c)
 	f := formOf(c, "language", "time_zone")
 	if err := h.Accounts.SetPreferences(c.Request().Context(), actor(c), u.ID, f.Value("language"), f.Value("time_zone")); err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}
@@ -48,8 +48,12 @@ func (h *Handler) renderAccountWith(c echo.Context, status int, pw, tok, prefs v
 	if err != nil {
 		return err
 	}
+	mailPrefs, err := h.Notifications.MailPrefs(c.Request().Context(), u.ID)
+	if err != nil {
+		return err
+	}
 	a := views.Account{Email: u.Email, Tokens: tokens, NewToken: newToken, Sessions: sessions, Current: currentSession(c),
-		Language: u.Language, TimeZone: u.TimeZone, Prefs: prefs}
+		Language: u.Language, TimeZone: u.TimeZone, Prefs: prefs, MailPrefs: mailPrefs}
 	return render(c, status, views.AccountPage(p, a, pw, tok))
 }
 
@@ -60,7 +64,7 @@ func (h *Handler) ChangePassword(c echo.Context) error {
 	f := formOf(c, "current", "new")
 	err := h.Accounts.ChangePassword(c.Request().Context(), actor(c), u.ID, currentSession(c), f.Value("current"), f.Value("new"))
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}
@@ -80,7 +84,7 @@ func (h *Handler) CreateToken(c echo.Context) error {
 	f := formOf(c, "name")
 	_, secret, err := h.Tokens.Create(c.Request().Context(), actor(c), u.ID, f.Value("name"))
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}

@@ -42,7 +42,7 @@ func (h *Handler) AdminConfirmFailover(c echo.Context) error {
 	res, err := h.Replicas.Failover(c.Request().Context(), actor(c), viewer(CurrentUser(c)), c.Param("id"), replication.FailoverInput{
 		Confirmed: f.Value("confirm") != "", HostName: f.Value("host_name"), Method: replication.FenceConfirmed})
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}
@@ -65,7 +65,7 @@ func (h *Handler) AdminRunFence(c echo.Context) error {
 	id := c.Param("id")
 	if err := h.Replicas.RequestFence(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id); err != nil {
 		f := views.Form{}
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}

@@ -44,7 +44,7 @@ func (h *Handler) AddHost(c echo.Context) error {
 	f := formOf(c, "name", "uri")
 	host, err := h.Hosts.Add(c.Request().Context(), actor(c), compute.HostInput{Name: f.Value("name"), URI: f.Value("uri")})
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}

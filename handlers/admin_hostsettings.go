@@ -73,7 +73,7 @@ func (h *Handler) AdminSaveHostSettings(c echo.Context) error {
 		return h.renderAdminHostSettings(c, http.StatusUnprocessableEntity, host, current, f)
 	}
 	if err := h.HostSettings.SetVMSettings(ctx, actor(c), viewer(CurrentUser(c)), host.ID, in); err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}

@@ -116,7 +116,7 @@ func (h *Handler) AdminRegisterImage(c echo.Context) error {
 		KernelVolume: f.Value("kernel_volume"), InitrdVolume: f.Value("initrd_volume"), KernelCmdline: f.Value("kernel_cmdline"),
 	})
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}
@@ -166,7 +166,7 @@ func (h *Handler) AdminDeleteImage(c echo.Context) error {
 		if _, ok := models.AsError(err); !ok {
 			return err
 		}
-		return h.flashTo(c, "error", errText(err), "/admin/images")
+		return h.flashTo(c, "error", errText(c.Request().Context(), err), "/admin/images")
 	}
 	msg := "Image " + img.Name + " deleted."
 	if retired {
@@ -233,7 +233,7 @@ func (h *Handler) AdminUploadImage(c echo.Context) error {
 // in although the status is an error). Internal errors go to the error
 // handler.
 func (h *Handler) uploadFailed(c echo.Context, err error, f views.Form) error {
-	status, ok := formFailure(err, &f)
+	status, ok := formFailure(c.Request().Context(), err, &f)
 	if !ok {
 		return err
 	}

@@ -52,7 +52,7 @@ func (h *Handler) AdminCreateNetwork(c echo.Context) error {
 	f := formOf(c, append([]string{"host_id"}, networkFields...)...)
 	n, err := h.Networks.Create(c.Request().Context(), actor(c), viewer(CurrentUser(c)), networkInput(f))
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}
@@ -96,7 +96,7 @@ func (h *Handler) AdminUpdateNetwork(c echo.Context) error {
 	f := formOf(c, networkFields...)
 	updated, err := h.Networks.Update(ctx, actor(c), v, n.ID, networkInput(f))
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
@@ -116,7 +116,7 @@ func (h *Handler) AdminDeleteNetwork(c echo.Context) error {
 		if _, ok := models.AsError(err); !ok {
 			return err
 		}
-		return h.flashTo(c, "error", errText(err), "/admin/networks")
+		return h.flashTo(c, "error", errText(c.Request().Context(), err), "/admin/networks")
 	}
 	return h.flashTo(c, "success", "Network "+n.Name+" deleted.", "/admin/networks")
 }

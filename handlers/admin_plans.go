@@ -45,7 +45,7 @@ func (h *Handler) AdminCreatePlan(c echo.Context) error {
 	}
 	plan, err := h.Plans.Create(c.Request().Context(), actor(c), viewer(CurrentUser(c)), in)
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}
@@ -88,7 +88,7 @@ func (h *Handler) AdminUpdatePlan(c echo.Context) error {
 	}
 	updated, err := h.Plans.Update(ctx, actor(c), v, plan.ID, in)
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
@@ -108,7 +108,7 @@ func (h *Handler) AdminDeletePlan(c echo.Context) error {
 		if _, ok := models.AsError(err); !ok {
 			return err
 		}
-		return h.flashTo(c, "error", errText(err), "/admin/plans")
+		return h.flashTo(c, "error", errText(c.Request().Context(), err), "/admin/plans")
 	}
 	msg := "Plan " + plan.Name + " deleted."
 	if _, err := h.Plans.Get(ctx, v, plan.ID); err == nil {

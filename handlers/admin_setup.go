@@ -50,7 +50,7 @@ func (h *Handler) AdminCreateStarter(c echo.Context) error {
 	f := formOf(c, "host_id")
 	set, err := h.Starter.Create(c.Request().Context(), actor(c), viewer(CurrentUser(c)), f.Value("host_id"))
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}

@@ -60,7 +60,7 @@ func (h *Handler) CreateAssembly(c echo.Context) error {
 	}
 	a, err := h.Governance.CreateAssembly(c.Request().Context(), actor(c), viewer(CurrentUser(c)), in)
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
@@ -147,7 +147,7 @@ func (h *Handler) AddAgendaItem(c echo.Context) error {
 	id := c.Param("id")
 	it, err := h.Governance.AddItem(ctx, actor(c), viewer(CurrentUser(c)), id, in)
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
@@ -189,11 +189,11 @@ func (h *Handler) CloseVoting(c echo.Context) error {
 // boardAssemblyFailure shows a refused board action on the assembly page,
 // with the status the domain gave (e.g. 409 when voting is already open).
 func (h *Handler) boardAssemblyFailure(c echo.Context, err error) error {
-	status, ok := formFailure(err, &views.Form{})
+	status, ok := formFailure(c.Request().Context(), err, &views.Form{})
 	if !ok || status == http.StatusNotFound {
 		return err
 	}
-	return h.renderBoardAssembly(c, status, views.BoardAssemblyView{Error: errText(err),
+	return h.renderBoardAssembly(c, status, views.BoardAssemblyView{Error: errText(c.Request().Context(), err),
 		Item: views.Form{Values: map[string]string{"kind": governance.ItemOrdinary}}})
 }
 
@@ -209,11 +209,11 @@ func (h *Handler) AppointElected(c echo.Context) error {
 	}
 	n, err := h.Governance.AppointElected(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id, item, start, end)
 	if err != nil {
-		status, ok := formFailure(err, &views.Form{})
+		status, ok := formFailure(c.Request().Context(), err, &views.Form{})
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
-		return h.renderBoardAssembly(c, status, views.BoardAssemblyView{Error: errText(err),
+		return h.renderBoardAssembly(c, status, views.BoardAssemblyView{Error: errText(c.Request().Context(), err),
 			Item: views.Form{Values: map[string]string{"kind": governance.ItemOrdinary}}})
 	}
 	return h.flashTo(c, "success", fmt.Sprintf("%d elected member(s) appointed.", n), "/board/assemblies/"+id+"#item-"+item)

@@ -15,7 +15,7 @@ import (
 // conductFailure shows a refused conduct action on the assembly's page,
 // with the submitted form (f.Values["form"] says which) and its message.
 func (h *Handler) conductFailure(c echo.Context, err error, f views.Form) error {
-	status, ok := formFailure(err, &f)
+	status, ok := formFailure(c.Request().Context(), err, &f)
 	if !ok || status == http.StatusNotFound {
 		return err
 	}
@@ -23,9 +23,9 @@ func (h *Handler) conductFailure(c echo.Context, err error, f views.Form) error 
 	// action itself (not now, not you) above the page.
 	view := views.AssemblyView{Conduct: f}
 	if status == http.StatusUnprocessableEntity && f.Value("form") != "" {
-		view.Conduct.Error = errText(err)
+		view.Conduct.Error = errText(c.Request().Context(), err)
 	} else {
-		view.Conduct.Error, view.Error = "", errText(err)
+		view.Conduct.Error, view.Error = "", errText(c.Request().Context(), err)
 	}
 	return h.renderAssembly(c, status, view)
 }
@@ -99,7 +99,7 @@ func (h *Handler) SetChair(c echo.Context) error {
 	f := formOf(c, "chair_email", "chair_location")
 	id := c.Param("id")
 	if err := h.Governance.SetChair(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id, f.Value("chair_email"), f.Value("chair_location")); err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}

@@ -59,7 +59,7 @@ func (h *Handler) UploadAssemblyDocument(c echo.Context) error {
 	}
 	doc, err := h.Governance.UploadDocument(c.Request().Context(), actor(c), viewer(CurrentUser(c)), c.Param("id"), in)
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}

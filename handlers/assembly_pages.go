@@ -65,7 +65,7 @@ func (h *Handler) CastBallot(c echo.Context) error {
 	in := governance.BallotInput{OnBehalfOf: f.Value("on_behalf_of"), Choice: f.Value("choice"), CandidateIDs: candidates}
 	_, err := h.Governance.Cast(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id, item, in)
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
@@ -85,7 +85,7 @@ func (h *Handler) GrantProxy(c echo.Context) error {
 	id := c.Param("id")
 	err := h.Governance.GrantProxyTo(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id, f.Value("proxy_email"), f.Value("declaration"), f.Value("relationship"))
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
@@ -99,11 +99,11 @@ func (h *Handler) RevokeProxy(c echo.Context) error {
 	id := c.Param("id")
 	if err := h.Governance.RevokeProxy(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id); err != nil {
 		f := views.Form{}
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
-		f.Error = errText(err)
+		f.Error = errText(c.Request().Context(), err)
 		return h.renderAssembly(c, status, views.AssemblyView{Proxy: f})
 	}
 	return h.flashTo(c, "success", "Your proxy has been revoked; you vote yourself again.", "/assemblies/"+id+"#proxy")

@@ -30,7 +30,7 @@ func jsonResult(c echo.Context, status int, v any, err error) error {
 	if !ok {
 		return err
 	}
-	return c.JSON(de.Code, APIError{Error: APIErrorBody{Status: de.Code, Code: codeOf(de.Code), Message: errText(err), Fields: de.Fields}})
+	return c.JSON(de.Code, APIError{Error: APIErrorBody{Status: de.Code, Code: codeOf(de.Code), Message: errText(c.Request().Context(), err), Fields: de.Fields}})
 }
 
 // ShowElection is an assembly's election page: trustees and their progress,
@@ -62,7 +62,7 @@ func (h *Handler) SetUpElection(c echo.Context) error {
 	}
 	in := governance.ElectionInput{TrusteeEmails: lines(f.Value("trustees")), Threshold: k, Revote: f.Value("revote") != ""}
 	if err := h.Governance.SetUpElection(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id, in); err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
@@ -76,7 +76,7 @@ func (h *Handler) EndVoting(c echo.Context) error {
 	id := c.Param("id")
 	if err := h.Governance.EndVoting(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id); err != nil {
 		f := views.Form{}
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}

@@ -66,7 +66,7 @@ func (h *Handler) RejectApplication(c echo.Context) error {
 	f := formOf(c, "reason")
 	err := h.Members.Reject(c.Request().Context(), actor(c), c.Param("id"), f.Value("reason"))
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}

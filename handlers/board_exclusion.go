@@ -15,7 +15,7 @@ func (h *Handler) OpenExclusion(c echo.Context) error {
 	x, err := h.Members.OpenExclusion(c.Request().Context(), actor(c), c.Param("id"),
 		membership.ExclusionInput{Reason: f.Value("reason"), Facts: f.Value("facts")})
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
@@ -46,7 +46,7 @@ func (h *Handler) renderExclusion(c echo.Context, status int, f views.ExclusionF
 // with the form's errors when it is refused.
 func (h *Handler) exclusionStep(c echo.Context, f views.Form, done string, step func() error, put func(*views.ExclusionForms, views.Form)) error {
 	if err := step(); err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}

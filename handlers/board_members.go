@@ -91,7 +91,7 @@ func (h *Handler) RecordPayment(c echo.Context) error {
 		err = h.Members.RecordPayment(ctx, actor(c), c.Param("id"), cents, date, f.Value("note"))
 	}
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}

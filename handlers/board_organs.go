@@ -50,7 +50,7 @@ func (h *Handler) AppointToOrgan(c echo.Context) error {
 		in.Source, in.Body = membership.SourceDecision, membership.BodySupervisoryBoard
 	}
 	if _, err := h.Members.Organs().Appoint(c.Request().Context(), actor(c), in); err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}

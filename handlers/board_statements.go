@@ -104,7 +104,7 @@ func (h *Handler) AddCost(c echo.Context) error {
 	_, err := h.Commons.AddCost(c.Request().Context(), actor(c), viewer(CurrentUser(c)), metering.CostInput{
 		Month: f.Value("month"), Category: f.Value("category"), AmountCents: cents, AmountValid: ok, Note: f.Value("note")})
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}

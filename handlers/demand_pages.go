@@ -33,7 +33,7 @@ func (h *Handler) CreateDemand(c echo.Context) error {
 	f := formOf(c, "purpose", "reasons")
 	d, err := h.Governance.DemandAssembly(c.Request().Context(), actor(c), viewer(CurrentUser(c)), f.Value("purpose"), f.Value("reasons"))
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
@@ -64,11 +64,11 @@ func (h *Handler) renderDemand(c echo.Context, status int, msg string) error {
 func (h *Handler) SupportDemand(c echo.Context) error {
 	id := c.Param("id")
 	if err := h.Governance.SupportDemand(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id); err != nil {
-		status, ok := formFailure(err, &views.Form{})
+		status, ok := formFailure(c.Request().Context(), err, &views.Form{})
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
-		return h.renderDemand(c, status, errText(err))
+		return h.renderDemand(c, status, errText(c.Request().Context(), err))
 	}
 	return h.flashTo(c, "success", "You support this demand.", "/demands/"+id)
 }

@@ -123,6 +123,9 @@ func (h *Handler) ErrorHandler(err error, c echo.Context) {
 		_ = h.LoadUser(func(echo.Context) error { return nil })(c)
 		setLocale(c)
 	}
+	if de != nil && de.Safe != "" && (status < 500 || reason != "") {
+		msg = safeText(c.Request().Context(), de) // the page speaks the reader's language; the API stays English
+	}
 	p, perr := h.page(c, views.ErrorTitle(c.Request().Context(), status), "")
 	if perr != nil {
 		p = views.Page{Title: http.StatusText(status)}

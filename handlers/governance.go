@@ -49,12 +49,12 @@ func (h *Handler) RecordRegistration(c echo.Context) error {
 	}
 	r, err := h.Governance.RecordRegistration(c.Request().Context(), actor(c), viewer(CurrentUser(c)), c.Param("id"), day)
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
 		if f.Error == "" && len(f.Errors) == 0 {
-			f.Error = errText(err)
+			f.Error = errText(c.Request().Context(), err)
 		}
 		return h.renderRules(c, status, f)
 	}

@@ -9,6 +9,7 @@ package handlers
 import (
 	"allmende/i18n"
 	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -35,6 +36,7 @@ type Handler struct {
 	Registrations  *account.Registrations
 	PasswordResets *account.PasswordResets
 	Tokens         *account.Tokens
+	Notifications  *account.Notifications
 	Hosts          *compute.Hosts
 	Audit          *models.AuditLog
 	Outbox         *mail.Outbox
@@ -91,8 +93,16 @@ func (h *Handler) page(c echo.Context, title, nav string) (views.Page, error) {
 	if err != nil {
 		return views.Page{}, err
 	}
-	return views.Page{Title: i18n.T(c.Request().Context(), title), Nav: nav, CSRF: csrf, Flash: flash, Viewer: pageViewer(c),
-		Path: c.Request().URL.RequestURI()}, nil
+	p := views.Page{Title: i18n.T(c.Request().Context(), title), Nav: nav, CSRF: csrf, Flash: flash, Viewer: pageViewer(c),
+		Path: c.Request().URL.RequestURI()}
+	if p.Viewer != nil && h.Notifications != nil {
+		n, err := h.Notifications.Unread(c.Request().Context(), CurrentUser(c).ID)
+		if err != nil {
+			return views.Page{}, err
+		}
+		p.Viewer.Unread = n
+	}
+	return p, nil
 }
 
 // pageViewer is the signed-in account as views need it; nil when anonymous.
@@ -126,14 +136,14 @@ func formOf(c echo.Context, names ...string) views.Form {
 
 // formFailure turns a domain error into form errors when it is the user's
 // fault; ok is false for internal errors, which the caller returns.
-func formFailure(err error, f *views.Form) (status int, ok bool) {
+func formFailure(ctx context.Context, err error, f *views.Form) (status int, ok bool) {
 	de, isDomain := models.AsError(err)
 	if !isDomain {
 		return http.StatusInternalServerError, false
 	}
-	f.Errors = de.Fields
+	f.Errors = fieldTexts(ctx, de)
 	if len(de.Fields) == 0 || de.Code != http.StatusUnprocessableEntity {
-		f.Error = de.Safe
+		f.Error = safeText(ctx, de)
 	}
 	return de.Code, true
 }

@@ -41,7 +41,7 @@ func (h *Handler) Login(c echo.Context) error {
 			h.Log.Warn("login throttled", "ip", c.RealIP(), "email", account.NormalizeEmail(f.Value("email")),
 				"scope", t.Scope, "failures", t.Failures, "retry_after", t.RetryAfter.Round(time.Second))
 		}
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}

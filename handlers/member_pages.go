@@ -111,7 +111,7 @@ func (h *Handler) ApplyForMembership(c echo.Context) error {
 		AcknowledgeNoticePeriod: f.Value("acknowledge_notice") != "",
 	}
 	if _, err := h.Members.Apply(c.Request().Context(), actor(c), CurrentUser(c).ID, in); err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}
@@ -144,7 +144,7 @@ func (h *Handler) SubscribeShares(c echo.Context) error {
 		_, err = h.Members.SubscribeShares(ctx, actor(c), userID, n, f.Value("confirm") == "yes")
 	}
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}
@@ -178,7 +178,7 @@ func (h *Handler) GiveNotice(c echo.Context) error {
 	}
 	n, err := h.Members.GiveNotice(c.Request().Context(), actor(c), CurrentUser(c).ID, shares)
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}
@@ -248,7 +248,7 @@ func (h *Handler) UpdateMembershipAddress(c echo.Context) error {
 	f := formOf(c, "street", "postal_code", "city", "country")
 	in := membership.AddressInput{Street: f.Value("street"), PostalCode: f.Value("postal_code"), City: f.Value("city"), Country: f.Value("country")}
 	if err := h.Members.UpdateAddress(c.Request().Context(), actor(c), CurrentUser(c).ID, in); err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}

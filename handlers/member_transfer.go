@@ -56,7 +56,7 @@ func (h *Handler) ProposeTransfer(c echo.Context) error {
 		_, err = h.Members.ProposeTransfer(ctx, actor(c), userID, in)
 	}
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}

@@ -32,7 +32,7 @@ func (h *Handler) PostAbuse(c echo.Context) error {
 		SeenAt: f.Value("seen_at"), Category: f.Value("category"), Evidence: f.Value("evidence"), Email: f.Value("email")})
 	if err != nil {
 		h.abuseRetryAfter(c, err)
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}
@@ -86,7 +86,7 @@ func (h *Handler) PostReport(c echo.Context) error {
 	r, err := h.Moderation.Report(c.Request().Context(), actor(c), moderation.ReportInput{TargetKind: f.Value("target_kind"),
 		Target: f.Value("target"), Category: f.Value("category"), Evidence: f.Value("evidence")})
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}
@@ -120,7 +120,7 @@ func (h *Handler) PostAppeal(c echo.Context) error {
 		if !ok || de.Code == http.StatusNotFound {
 			return err
 		}
-		f.Error = errText(err)
+		f.Error = errText(c.Request().Context(), err)
 		return h.sanctionsPage(c, de.Code, f)
 	}
 	return h.flashTo(c, "success", "Your appeal has been filed; the elected appeals committee decides it.", "/sanctions")
@@ -141,7 +141,7 @@ func (h *Handler) ShowCases(c echo.Context) error {
 	}
 	if err != nil {
 		var ok bool
-		if status, ok = formFailure(err, &f); !ok || status == http.StatusForbidden {
+		if status, ok = formFailure(c.Request().Context(), err, &f); !ok || status == http.StatusForbidden {
 			return err
 		}
 	}
@@ -182,12 +182,12 @@ func (h *Handler) ShowCaseLog(c echo.Context) error {
 // the refusal.
 func (h *Handler) caseDone(c echo.Context, id string, err error, f views.Form, done string) error {
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound || status == http.StatusForbidden {
 			return err
 		}
 		if f.Error == "" {
-			f.Error = errText(err)
+			f.Error = errText(c.Request().Context(), err)
 		}
 		return h.casePage(c, id, status, f)
 	}
@@ -283,7 +283,7 @@ func (h *Handler) PostDecision(c echo.Context) error {
 		if !ok || de.Code == http.StatusNotFound || de.Code == http.StatusForbidden {
 			return err
 		}
-		return h.appealsPage(c, de.Code, views.Form{Error: errText(err)})
+		return h.appealsPage(c, de.Code, views.Form{Error: errText(c.Request().Context(), err)})
 	}
 	return h.flashTo(c, "success", "Appeal decided.", "/appeals")
 }

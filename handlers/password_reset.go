@@ -28,7 +28,7 @@ func (h *Handler) renderForgot(c echo.Context, status int, f views.Form) error {
 func (h *Handler) ForgotPassword(c echo.Context) error {
 	f := formOf(c, "email")
 	if err := h.PasswordResets.Request(c.Request().Context(), c.RealIP(), f.Value("email")); err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}
@@ -55,7 +55,7 @@ func (h *Handler) ResetPassword(c echo.Context) error {
 	f := formOf(c, "email", "code", "password")
 	err := h.PasswordResets.Reset(c.Request().Context(), c.RealIP(), f.Value("email"), f.Value("code"), f.Value("password"))
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}

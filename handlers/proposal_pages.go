@@ -84,7 +84,7 @@ func (h *Handler) SubmitProposal(c echo.Context) error {
 	}
 	pr, err := h.Governance.Submit(ctx, actor(c), viewer(CurrentUser(c)), in)
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
@@ -139,7 +139,7 @@ func (h *Handler) CommentOnProposal(c echo.Context) error {
 	f := formOf(c, "text")
 	id := c.Param("id")
 	if err := h.Governance.Comment(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id, f.Value("text")); err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
@@ -152,11 +152,11 @@ func (h *Handler) CommentOnProposal(c echo.Context) error {
 func (h *Handler) SupportProposal(c echo.Context) error {
 	id := c.Param("id")
 	if err := h.Governance.Support(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id); err != nil {
-		status, ok := formFailure(err, &views.Form{})
+		status, ok := formFailure(c.Request().Context(), err, &views.Form{})
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
-		return h.renderProposal(c, status, views.Form{}, errText(err))
+		return h.renderProposal(c, status, views.Form{}, errText(c.Request().Context(), err))
 	}
 	return h.flashTo(c, "success", "Thank you: your support has been recorded.", "/proposals/"+id)
 }

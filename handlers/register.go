@@ -35,7 +35,7 @@ func (h *Handler) Register(c echo.Context) error {
 		Name: f.Value("name"), Email: f.Value("email"), Password: f.Value("password"),
 	})
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}
@@ -66,7 +66,7 @@ func (h *Handler) ConfirmRegistration(c echo.Context) error {
 	f := formOf(c, "email", "code")
 	u, err := h.Registrations.Confirm(c.Request().Context(), c.RealIP(), f.Value("email"), f.Value("code"))
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}

@@ -114,7 +114,7 @@ func (h *Handler) AdminSetReplicaHost(c echo.Context) error {
 	f := formOf(c, "replica_host_id")
 	err := h.Replicas.SetReplicaHost(c.Request().Context(), actor(c), viewer(CurrentUser(c)), vmID, f.Value("replica_host_id"))
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound || status == http.StatusForbidden {
 			return err
 		}
@@ -138,7 +138,7 @@ func (h *Handler) AdminSetPlanInterval(c echo.Context) error {
 		secs = &n
 	}
 	if err := h.Replicas.SetPlanInterval(c.Request().Context(), actor(c), viewer(CurrentUser(c)), planID, secs); err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok || status == http.StatusNotFound || status == http.StatusForbidden {
 			return err
 		}

@@ -32,7 +32,7 @@ func (h *Handler) AddSSHKey(c echo.Context) error {
 	k, err := h.SSHKeys.Add(c.Request().Context(), actor(c), viewer(CurrentUser(c)),
 		compute.SSHKeyInput{Name: f.Value("name"), PublicKey: f.Value("public_key")})
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}

@@ -32,7 +32,7 @@ func (h *Handler) AdminSwitchover(c echo.Context) error {
 	t, err := h.Replicas.Switchover(c.Request().Context(), actor(c), viewer(CurrentUser(c)), c.Param("id"))
 	if err != nil {
 		if de, ok := models.AsError(err); ok && de.Code == http.StatusConflict {
-			return h.flashTo(c, "error", de.Safe, "/admin/replication")
+			return h.flashTo(c, "error", safeText(c.Request().Context(), de), "/admin/replication")
 		}
 		return err
 	}

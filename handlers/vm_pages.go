@@ -128,7 +128,7 @@ func (h *Handler) CreateVM(c echo.Context) error {
 	vm, _, err := h.VMs.Create(ctx, actor(c), v, compute.VMInput{Name: f.Value("name"), PlanID: f.Value("plan_id"),
 		ImageID: f.Value("image_id"), SSHKeyIDs: keys, UserData: f.Value("user_data")})
 	if err != nil {
-		status, ok := formFailure(err, &f)
+		status, ok := formFailure(c.Request().Context(), err, &f)
 		if !ok {
 			return err
 		}
@@ -310,9 +310,9 @@ func (h *Handler) vmFormFailed(c echo.Context, err error, f views.Form, put func
 		return err
 	}
 	if de.Code == http.StatusConflict {
-		return h.flashTo(c, "error", errText(err), "/vms/"+c.Param("id"))
+		return h.flashTo(c, "error", errText(c.Request().Context(), err), "/vms/"+c.Param("id"))
 	}
-	status, _ := formFailure(err, &f)
+	status, _ := formFailure(c.Request().Context(), err, &f)
 	var forms views.VMForms
 	put(&forms, f)
 	return h.renderVM(c, status, forms)

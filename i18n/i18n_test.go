@@ -75,29 +75,21 @@ func TestCatalogue(t *testing.T) {
 			if !ok {
 				return true
 			}
-			if pkg, ok := sel.X.(*ast.Ident); !ok || pkg.Name != "i18n" {
+			pkg, ok := sel.X.(*ast.Ident)
+			if !ok {
 				return true
 			}
-			var idx []int
-			switch sel.Sel.Name {
-			case "T":
-				idx = []int{1}
-			case "N":
-				idx = []int{2}
-			default:
+			idx, ok := messageArgs[pkg.Name+"."+sel.Sel.Name]
+			if !ok {
 				return true
 			}
 			for _, i := range idx {
 				if i >= len(call.Args) {
 					continue
 				}
-				lit, ok := call.Args[i].(*ast.BasicLit)
-				if !ok || lit.Kind != token.STRING {
-					continue
-				}
-				s, err := strconv.Unquote(lit.Value)
-				if err != nil {
-					t.Errorf("%s: %v", fset.Position(lit.Pos()), err)
+				lit := call.Args[i]
+				s, ok := stringOf(lit)
+				if !ok {
 					continue
 				}
 				used[s] = fset.Position(lit.Pos()).String()
@@ -134,6 +126,43 @@ func TestCatalogue(t *testing.T) {
 	for _, k := range stale {
 		t.Errorf("%s: %q is used nowhere in the code", fileOf[k], k)
 	}
+}
+
+// messageArgs are the functions that take a message as a literal, and
+// which of their arguments it is: i18n's, and the domain's messages with
+// parts filled in (models.Msg), which the web layer translates.
+var messageArgs = map[string][]int{
+	"i18n.T":           {1},
+	"i18n.N":           {2},
+	"models.Msgf":      {0},
+	"models.Conflictf": {0},
+	"models.Invalidf":  {1},
+	"models.BadQueryf": {1},
+}
+
+// stringOf is the value of a string literal, or of literals joined with +.
+func stringOf(e ast.Expr) (string, bool) {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		if e.Kind != token.STRING {
+			return "", false
+		}
+		s, err := strconv.Unquote(e.Value)
+		return s, err == nil
+	case *ast.BinaryExpr:
+		if e.Op != token.ADD {
+			return "", false
+		}
+		a, ok := stringOf(e.X)
+		if !ok {
+			return "", false
+		}
+		b, ok := stringOf(e.Y)
+		return a + b, ok
+	case *ast.ParenExpr:
+		return stringOf(e.X)
+	}
+	return "", false
 }
 
 func TestNegotiateAndFormat(t *testing.T) {

@@ -18,6 +18,10 @@ type Error struct {
 	// with a Reason is an expected condition of the service, not a fault:
 	// its Safe message is shown rather than the generic one.
 	Reason string
+	// Msgs keeps those of the messages above that have parts filled in
+	// (key "" for Safe, a field's name for its message) as format and
+	// arguments, for translation where they are shown (see Msg).
+	Msgs map[string]Msg
 }
 
 func (e *Error) Error() string {
@@ -56,6 +60,19 @@ func Conflict(msg string) *Error { return &Error{Code: http.StatusConflict, Safe
 // doing what was asked right now (503), with its reason for API clients.
 func Unavailable(reason, msg string, fields map[string]string) *Error {
 	return &Error{Code: http.StatusServiceUnavailable, Reason: reason, Safe: msg, Fields: fields}
+}
+
+// UnavailableMsg is Unavailable with a message that has parts filled in;
+// it is also the message of each of fields.
+func UnavailableMsg(reason string, m Msg, fields ...string) *Error {
+	e := withMsg(&Error{Code: http.StatusServiceUnavailable, Reason: reason}, m)
+	if len(fields) > 0 {
+		e.Fields = map[string]string{}
+		for _, f := range fields {
+			e.Fields[f], e.Msgs[f] = e.Safe, m
+		}
+	}
+	return e
 }
 
 // IsNotFound reports whether err says a row does not exist (or belongs to

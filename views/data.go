@@ -15,6 +15,7 @@ type Viewer struct {
 	// IsAppeals: sits on the elected appeals committee.
 	IsModerator bool
 	IsAppeals   bool
+	Unread      int64 // notifications not yet read, shown in the navigation
 }
 
 // Flash is a one-time message shown at the top of the next page.

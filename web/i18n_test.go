@@ -18,7 +18,7 @@ import (
 var translatedPages = struct{ anonymous, signedIn []string }{
 	anonymous: []string{"/login", "/register", "/register/confirm?email=x%40example.org", "/password/forgot",
 		"/password/reset?email=x%40example.org", "/no-such-page", "/abuse"},
-	signedIn: []string{"/", "/account", "/ssh-keys", "/tasks", "/admin/logins", "/admin/outbox", "/vms", "/vms/new"},
+	signedIn: []string{"/", "/account", "/ssh-keys", "/tasks", "/admin/logins", "/admin/outbox", "/vms", "/vms/new", "/notifications"},
 }
 
 // sameInBothLanguages may read the same in German and English: names,

@@ -85,6 +85,13 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	user.POST("/account/tokens/:id/revoke", h.RevokeToken)
 	user.POST("/account/sessions/end-all", h.EndAllSessions)
 	user.POST("/account/sessions/:id/end", h.EndSession)
+	user.POST("/account/mail", h.SaveMailPreferences)
+	user.GET("/notifications", h.ShowNotifications)
+	user.POST("/notifications/read-all", h.MarkAllNotificationsRead)
+	user.POST("/notifications/:id/read", h.MarkNotificationRead)
+	authed.GET("/notifications", h.APINotifications)
+	authed.POST("/notifications/read-all", h.APIMarkAllNotificationsRead)
+	authed.POST("/notifications/:id/read", h.APIMarkNotificationRead)
 
 	admin := pages.Group("/admin", handlers.RequireRole(account.RoleAdmin))
 	admin.GET("/hosts", h.ShowHosts)

@@ -144,6 +144,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		Accounts:       accounts,
 		Registrations:  account.NewRegistrations(s.db, queue, accounts),
 		PasswordResets: account.NewPasswordResets(s.db, queue),
+		Notifications:  account.NewNotifications(s.db),
 		Tokens:         account.NewTokens(s.db, accounts),
 		Hosts:          s.hosts,
 		Audit:          models.NewAuditLog(s.db),

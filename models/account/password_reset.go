@@ -1,6 +1,7 @@
 package account
 
 import (
+	"allmende/i18n"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -69,7 +70,7 @@ func (r *PasswordResets) Request(ctx context.Context, ip, email string) error {
 	now := time.Now().UTC()
 	return r.db.Tx(ctx, func(tx *gorm.DB) error {
 		var u User
-		err := tx.Select("id", "email", "name", "locked_at").Where("email = ?", email).Take(&u).Error
+		err := tx.Select("id", "email", "name", "locked_at", "language", "time_zone").Where("email = ?", email).Take(&u).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil
 		}
@@ -97,7 +98,7 @@ func (r *PasswordResets) Request(ctx context.Context, ip, email string) error {
 		if err := kit.RecordAudit(tx, models.Actor{IP: ip}, "user.password_reset_request", "user", u.ID, nil); err != nil {
 			return err
 		}
-		_, err = kit.Enqueue(ctx, r.queue, tx, mailResetCode(u.Email, u.Name, code), nil)
+		_, err = kit.Enqueue(ctx, r.queue, tx, mailResetCode(Recipient{ID: u.ID, Email: u.Email, Name: u.Name, Language: u.Language, TimeZone: u.TimeZone}.AskedLocale(ctx), u.Email, u.Name, code), nil)
 		return err
 	})
 }
@@ -173,11 +174,11 @@ func (r *PasswordResets) Reset(ctx context.Context, ip, email, code, password st
 	return nil
 }
 
-func mailResetCode(to, name, code string) jobargs.SendMail {
-	return jobargs.SendMail{To: to, Subject: "Your code to set a new password · Ihr Code für ein neues Passwort",
-		Body: fmt.Sprintf("Hello %s,\n\nto set a new password, enter this code on the page where you asked for it:\n\n    %s\n\n"+
-			"The code is valid for 30 minutes and once. If you did not ask for it, ignore this mail: your password stays as it is.\n\n"+
-			"---\n\nHallo %s,\n\num ein neues Passwort zu setzen, geben Sie diesen Code auf der Seite ein, auf der Sie ihn angefordert haben:\n\n    %s\n\n"+
-			"Der Code gilt 30 Minuten und nur einmal. Wenn Sie ihn nicht angefordert haben, ignorieren Sie diese Mail: Ihr Passwort bleibt, wie es ist.\n",
-			name, code, name, code)}
+// mailResetCode is in the account's language, or the language of the
+// page that asked for it.
+func mailResetCode(ctx context.Context, to, name, code string) jobargs.SendMail {
+	return jobargs.SendMail{To: to, Subject: i18n.T(ctx, "Your code to set a new password"),
+		Body: i18n.T(ctx, "Hello %s,\n\nto set a new password, enter this code on the page where you asked for it:\n\n    %s\n\n"+
+			"The code is valid for 30 minutes and once. If you did not ask for it, ignore this mail: your password stays as it is.\n",
+			name, code)}
 }

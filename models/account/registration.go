@@ -1,6 +1,7 @@
 package account
 
 import (
+	"allmende/i18n"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -91,13 +92,13 @@ func (r *Registrations) Start(ctx context.Context, ip string, in RegisterInput) 
 	now := time.Now().UTC()
 	return r.db.Tx(ctx, func(tx *gorm.DB) error {
 		var owner User
-		err := tx.Select("id", "email", "name").Where("email = ?", in.Email).Take(&owner).Error
+		err := tx.Select("id", "email", "name", "language", "time_zone").Where("email = ?", in.Email).Take(&owner).Error
 		switch {
 		case err == nil:
 			if err := kit.RecordAudit(tx, models.Actor{IP: ip}, "user.register_known", "user", owner.ID, nil); err != nil {
 				return err
 			}
-			_, err := kit.Enqueue(ctx, r.queue, tx, mailRegisterKnown(owner.Email, owner.Name), nil)
+			_, err := kit.Enqueue(ctx, r.queue, tx, mailRegisterKnown(Recipient{Email: owner.Email, Name: owner.Name, Language: owner.Language, TimeZone: owner.TimeZone}.AskedLocale(ctx), owner.Email, owner.Name), nil)
 			return err
 		case !errors.Is(err, gorm.ErrRecordNotFound):
 			return fmt.Errorf("look up %s: %w", in.Email, err)
@@ -111,7 +112,7 @@ func (r *Registrations) Start(ctx context.Context, ip string, in RegisterInput) 
 		if err := tx.Create(&row).Error; err != nil {
 			return fmt.Errorf("insert registration: %w", err)
 		}
-		_, err = kit.Enqueue(ctx, r.queue, tx, mailRegisterCode(in.Email, in.Name, code), nil)
+		_, err = kit.Enqueue(ctx, r.queue, tx, mailRegisterCode(ctx, in.Email, in.Name, code), nil)
 		return err
 	})
 }
@@ -162,14 +163,16 @@ func (r *Registrations) Confirm(ctx context.Context, ip, email, code string) (*U
 	return u, nil
 }
 
-func mailRegisterCode(to, name, code string) jobargs.SendMail {
-	return jobargs.SendMail{To: to, Subject: "Your registration code",
-		Body: fmt.Sprintf("Hello %s,\n\nto finish creating your account, enter this code on the registration page:\n\n    %s\n\n"+
+// The registration mails are in the language of the page that asked
+// for them (or of the existing account).
+func mailRegisterCode(ctx context.Context, to, name, code string) jobargs.SendMail {
+	return jobargs.SendMail{To: to, Subject: i18n.T(ctx, "Your registration code"),
+		Body: i18n.T(ctx, "Hello %s,\n\nto finish creating your account, enter this code on the registration page:\n\n    %s\n\n"+
 			"The code is valid for one hour. If you did not register, ignore this mail; no account is made without the code.\n", name, code)}
 }
 
-func mailRegisterKnown(to, name string) jobargs.SendMail {
-	return jobargs.SendMail{To: to, Subject: "Someone tried to register with your address",
-		Body: fmt.Sprintf("Hello %s,\n\nsomeone tried to create an account with this address, which already has one. "+
+func mailRegisterKnown(ctx context.Context, to, name string) jobargs.SendMail {
+	return jobargs.SendMail{To: to, Subject: i18n.T(ctx, "Someone tried to register with your address"),
+		Body: i18n.T(ctx, "Hello %s,\n\nsomeone tried to create an account with this address, which already has one. "+
 			"If it was you, log in with your password instead. If it was not you, you can ignore this mail: nothing has changed.\n", name)}
 }

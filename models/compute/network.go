@@ -197,7 +197,7 @@ func (s *Networks) Update(ctx context.Context, actor models.Actor, v models.View
 				return err
 			}
 			if taken > 0 {
-				return models.Conflict(fmt.Sprintf("%d virtual machines hold addresses in this network, so its range and gateway cannot change.", taken))
+				return models.Conflictf("%d virtual machines hold addresses in this network, so its range and gateway cannot change.", taken)
 			}
 		}
 		n.Name, n.LibvirtNetwork, n.Bridge, n.CIDR, n.Gateway = in.Name, in.LibvirtNetwork, in.Bridge, in.CIDR, in.Gateway
@@ -231,7 +231,7 @@ func (s *Networks) Delete(ctx context.Context, actor models.Actor, v models.View
 			return err
 		}
 		if taken > 0 {
-			return models.Conflict(fmt.Sprintf("%d virtual machines hold addresses in this network; delete them first.", taken))
+			return models.Conflictf("%d virtual machines hold addresses in this network; delete them first.", taken)
 		}
 		if err := tx.Delete(&Network{}, "id = ?", id).Error; err != nil {
 			return fmt.Errorf("delete network %s: %w", id, err)

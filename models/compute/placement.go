@@ -166,7 +166,7 @@ func placeTx(tx *gorm.DB, image *Image, size rulebook.Entitlement) ([]candidate,
 		return nil, fmt.Errorf("find copies of image %s: %w", image.Name, err)
 	}
 	if len(copies) == 0 {
-		return nil, noHost("No host with this image is reachable right now; please try again later.")
+		return nil, noHost(models.Msgf("No host with this image is reachable right now; please try again later."))
 	}
 	byHost := map[string]Image{}
 	ids := make([]string, 0, len(copies))
@@ -194,7 +194,7 @@ func placeTx(tx *gorm.DB, image *Image, size rulebook.Entitlement) ([]candidate,
 		}
 	}
 	if len(out) == 0 {
-		return nil, noHost(fmt.Sprintf("No host has room for this plan right now: it needs %d vCPU(s), %d MiB of memory and %d GiB of disk; "+
+		return nil, noHost(models.Msgf("No host has room for this plan right now: it needs %d vCPU(s), %d MiB of memory and %d GiB of disk; "+
 			"the most any host has free is %d vCPU(s), %d MiB and %d GiB. Choose a smaller plan or ask the administrators.",
 			size.VCPUs, size.MemoryMiB, size.DiskGiB, max(most.VCPUs, 0), max(most.MemoryMiB, 0), max(most.DiskGiB, 0)))
 	}
@@ -211,8 +211,8 @@ func placeTx(tx *gorm.DB, image *Image, size rulebook.Entitlement) ([]candidate,
 // noHost is the answer when no host can take a VM: an expected state of
 // the commons, not a fault, so the client gets the reason (code
 // "no_capacity" in the API).
-func noHost(msg string) *models.Error {
-	return models.Unavailable("no_capacity", msg, map[string]string{"plan_id": msg})
+func noHost(m models.Msg) *models.Error {
+	return models.UnavailableMsg("no_capacity", m, "plan_id")
 }
 
 // checkRoomForResize refuses a resize the VM's host has no room for.
@@ -229,7 +229,7 @@ func checkRoomForResize(tx *gorm.DB, vm *VM, pool string, size rulebook.Entitlem
 		return err
 	}
 	if !ok || !room.fits(size) {
-		return noHost("The host of this virtual machine has no room for this plan right now.")
+		return noHost(models.Msgf("The host of this virtual machine has no room for this plan right now."))
 	}
 	return nil
 }

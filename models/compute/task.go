@@ -1,7 +1,10 @@
 package compute
 
 import (
+	"allmende/i18n"
+	"allmende/jobs/jobargs"
 	"allmende/models"
+	"allmende/models/account"
 	"allmende/models/internal/kit"
 	"allmende/models/internal/like"
 	"context"
@@ -170,7 +173,7 @@ func (s *Tasks) Start(ctx context.Context, taskID string) error {
 			return err
 		}
 		if !t.Active() {
-			return models.Conflict(fmt.Sprintf("Task %s has finished (%s).", taskID, t.Status))
+			return models.Conflictf("Task %s has finished (%s).", taskID, t.Status)
 		}
 		set := map[string]any{"status": TaskRunning}
 		if t.StartedAt == nil {
@@ -210,7 +213,7 @@ func (s *Tasks) Succeed(ctx context.Context, taskID string) error {
 		case TaskSucceeded:
 			return nil
 		case TaskFailed:
-			return models.Conflict(fmt.Sprintf("Task %s has failed already.", taskID))
+			return models.Conflictf("Task %s has failed already.", taskID)
 		}
 		return finishTask(tx, &t, TaskSucceeded, "")
 	})
@@ -234,12 +237,15 @@ func (s *Tasks) Fail(ctx context.Context, taskID string, cause error) error {
 			return nil
 		}
 		if t.Status == TaskSucceeded {
-			return models.Conflict(fmt.Sprintf("Task %s has succeeded already.", taskID))
+			return models.Conflictf("Task %s has succeeded already.", taskID)
 		}
 		if err := finishTask(tx, &t, TaskFailed, reason); err != nil {
 			return err
 		}
 		if err := addTaskLine(tx, taskID, "failed: "+reason); err != nil {
+			return err
+		}
+		if err := s.notifyFailed(ctx, tx, &t, reason); err != nil {
 			return err
 		}
 		rule, ok := vmActions[t.Kind]
@@ -253,6 +259,35 @@ func (s *Tasks) Fail(ctx context.Context, taskID string, cause error) error {
 		}
 		return nil
 	})
+}
+
+// notifyFailed tells the owner that a task of theirs failed, in the
+// portal and, if they want it, by mail.
+func (s *Tasks) notifyFailed(ctx context.Context, tx *gorm.DB, t *Task, reason string) error {
+	var names []string
+	if err := tx.Table("vms").Where("id = ?", t.VMID).Pluck("name", &names).Error; err != nil {
+		return fmt.Errorf("load name of vm %s: %w", t.VMID, err)
+	}
+	vmName := t.VMID
+	if len(names) > 0 {
+		vmName = names[0]
+	}
+	return account.NotifyAndMail(ctx, s.queue, tx, t.OwnerID, account.KindTasks, "/tasks/"+t.ID,
+		models.Msgf("A task on your virtual machine %s failed: %s", vmName, reason),
+		func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+			return mailTaskFailed(ctx, r, t, vmName, reason)
+		})
+}
+
+// mailTaskFailed is the optional mail about a failed task.
+func mailTaskFailed(ctx context.Context, r account.Recipient, t *Task, vmName, reason string) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: r.Email, Key: "task.failed:" + t.ID,
+		Subject: i18n.T(ctx, "A task on your virtual machine %s failed", vmName),
+		Body: i18n.T(ctx, "Hello %s,\n\na task on your virtual machine %s failed: %s\n\n"+
+			"The task log in the portal shows what happened; you can retry it there or ask the administrators.\n\n"+
+			"You get this mail because you chose failed tasks by mail on your account page.\n", r.Name, vmName, reason),
+	}
 }
 
 func finishTask(tx *gorm.DB, t *Task, status TaskStatus, reason string) error {
@@ -316,7 +351,7 @@ func (s *Tasks) Retry(ctx context.Context, actor models.Actor, v models.Viewer, 
 			return models.Conflict("Only a failed task can be retried.")
 		}
 		if !t.Retryable() {
-			return models.Conflict(fmt.Sprintf("A failed %s cannot be retried; ask for it again instead.", t.Kind))
+			return models.Conflictf("A failed %s cannot be retried; ask for it again instead.", t.Kind)
 		}
 		vm, err := loadVM(tx, v, t.VMID)
 		if err != nil {

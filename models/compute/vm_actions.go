@@ -95,9 +95,9 @@ func actionConflict(a VMAction, s VMState) *models.Error {
 	case s == VMDeleted:
 		return models.Conflict("This virtual machine has been deleted.")
 	case s.Transitional():
-		return models.Conflict(fmt.Sprintf("The virtual machine is %s; wait until that has finished.", s))
+		return models.Conflictf("The virtual machine is %s; wait until that has finished.", s)
 	}
-	return models.Conflict(fmt.Sprintf("A virtual machine that is %s cannot be %s.", s, vmActions[a].past))
+	return models.Conflictf("A virtual machine that is %s cannot be %s.", s, vmActions[a].past)
 }
 
 // beginActionTx moves vm into the action's transitional state, records a
@@ -224,7 +224,7 @@ func (s *VMs) Delete(ctx context.Context, actor models.Actor, v models.Viewer, v
 			return err
 		}
 		if strings.TrimSpace(confirmName) != vm.Name {
-			return models.Invalid(map[string]string{"confirm": fmt.Sprintf("Type the name of the virtual machine, %s, to confirm.", vm.Name)})
+			return models.Invalidf("confirm", "Type the name of the virtual machine, %s, to confirm.", vm.Name)
 		}
 		t, err = beginActionTx(ctx, tx, s.queue, actor, vm, ActionDelete, nil, map[string]any{"name": vm.Name})
 		return err
@@ -272,7 +272,7 @@ func (s *VMs) Resize(ctx context.Context, actor models.Actor, v models.Viewer, v
 		case next.ID == cur.ID:
 			return models.Invalid(map[string]string{"plan_id": "The virtual machine has this plan already."})
 		case next.DiskGiB < cur.DiskGiB:
-			return models.Invalid(map[string]string{"plan_id": fmt.Sprintf("A disk cannot shrink: choose a plan with at least %d GiB.", cur.DiskGiB)})
+			return models.Invalidf("plan_id", "A disk cannot shrink: choose a plan with at least %d GiB.", cur.DiskGiB)
 		case vm.State == VMRunning && (next.VCPUs != cur.VCPUs || next.MemoryMiB != cur.MemoryMiB):
 			return models.Conflict("Shut the virtual machine down to change its vCPUs or memory; while it runs, only its disk can grow.")
 		}
@@ -292,7 +292,7 @@ func (s *VMs) Resize(ctx context.Context, actor models.Actor, v models.Viewer, v
 				return err
 			}
 			if why != "" {
-				return noHost(why)
+				return noHost(models.Msg{Format: why}) // the guard's own words, English
 			}
 		}
 		if err := tx.Model(&VM{}).Where("id = ?", vm.ID).Update("plan_id", next.ID).Error; err != nil {

@@ -228,9 +228,9 @@ func (s *VMs) placeVMTx(tx *gorm.DB, vm *VM, img *Image, plan *Plan) (*IPAllocat
 		}
 	}
 	if refused != "" {
-		return nil, noHost(refused)
+		return nil, noHost(models.Msg{Format: refused}) // the guard's own words, English
 	}
-	return nil, noHost("The hosts with room for this plan have no free network address left; please ask the administrators.")
+	return nil, noHost(models.Msgf("The hosts with room for this plan have no free network address left; please ask the administrators."))
 }
 
 // newMAC returns an unused locally administered address in QEMU's range

@@ -1,6 +1,7 @@
 package governance
 
 import (
+	"allmende/jobs/jobargs"
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/models/internal/kit"
@@ -688,6 +689,15 @@ func (g *Governance) SendInvitations(ctx context.Context, actor models.Actor, v 
 		if err := kit.EnqueueMany(ctx, g.queue, tx, mails); err != nil {
 			return err
 		}
+		ids := make([]string, len(recipients))
+		for i, r := range recipients {
+			ids[i] = r.ID
+		}
+		if err := account.NotifyMany(tx, ids, account.KindVotes, "/assemblies/"+a.ID,
+			models.Msgf("You are invited to the general assembly %q; voting runs from %s to %s.", a.Title,
+				formatWhen(a.VotingStart.UTC()), formatWhen(a.VotingEnd.UTC()))); err != nil {
+			return err
+		}
 		return kit.RecordAudit(tx, actor, "assembly.invite", "assembly", a.ID,
 			map[string]any{"recipients": len(recipients), "received_on": kit.FormatDate(n.received(now))})
 	})
@@ -791,6 +801,15 @@ func (g *Governance) OpenVoting(ctx context.Context, actor models.Actor, v model
 			return fmt.Errorf("open voting: %w", err)
 		}
 		if err := attend(tx, a.ID, v.UserID, AttendOnline, now); err != nil { // the board member running it is present
+			return err
+		}
+		var voters []string
+		if err := tx.Raw(`SELECT user_id FROM electorate WHERE assembly_id = ? ORDER BY user_id`, a.ID).Scan(&voters).Error; err != nil {
+			return fmt.Errorf("load electorate: %w", err)
+		}
+		if err := account.NotifyManyAndMail(ctx, g.queue, tx, voters, account.KindVotes, "/assemblies/"+a.ID,
+			models.Msgf("Voting has opened in the general assembly %q; it runs until %s.", a.Title, formatWhen(a.VotingEnd.UTC())),
+			func(ctx context.Context, r account.Recipient) jobargs.SendMail { return mailVotingOpened(ctx, r, a) }); err != nil {
 			return err
 		}
 		return kit.RecordAudit(tx, actor, "assembly.open", "assembly", a.ID,
@@ -1063,7 +1082,7 @@ func (g *Governance) GrantProxyTo(ctx context.Context, actor models.Actor, v mod
 			}
 		}
 		if held >= limit {
-			return models.Invalid(map[string]string{"proxy_email": fmt.Sprintf("%s already represents %d member(s), the most one proxy may (§43(5) GenG).", holder.Name, held)})
+			return models.Invalidf("proxy_email", "%s already represents %d member(s), the most one proxy may (§43(5) GenG).", holder.Name, held)
 		}
 		if declaration == "" {
 			declaration = fmt.Sprintf("I, %s, authorise %s to vote on my behalf at the general assembly %q.", grantor.DisplayName(), holder.Name, a.Title)

@@ -255,7 +255,7 @@ func (g *Governance) canonicalChoice(tx *gorm.DB, itemID string, c castContext, 
 		return ChoiceAbstain, nil
 	}
 	if len(ids) > c.Seats {
-		return "", models.Invalid(map[string]string{"candidates": fmt.Sprintf("Choose at most %d candidate(s).", c.Seats)})
+		return "", models.Invalidf("candidates", "Choose at most %d candidate(s).", c.Seats)
 	}
 	var known []string
 	if err := tx.Model(&candidateRow{}).Where("item_id = ?", itemID).Pluck("id", &known).Error; err != nil {

@@ -122,9 +122,9 @@ func (g *Governance) SetUpElection(ctx context.Context, actor models.Actor, v mo
 	case n == 0:
 		return models.Invalid(map[string]string{"trustees": "Name at least one trustee (better three or more)."})
 	case n > maxTrustees:
-		return models.Invalid(map[string]string{"trustees": fmt.Sprintf("At most %d trustees.", maxTrustees)})
+		return models.Invalidf("trustees", "At most %d trustees.", maxTrustees)
 	case in.Threshold < 1 || in.Threshold > n:
-		return models.Invalid(map[string]string{"threshold": fmt.Sprintf("Between 1 and %d (the number of trustees).", n)})
+		return models.Invalidf("threshold", "Between 1 and %d (the number of trustees).", n)
 	}
 	return g.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := requireRole(tx, v, account.RoleBoard, "Only the board names the trustees."); err != nil {
@@ -382,7 +382,7 @@ func (g *Governance) DealShares(ctx context.Context, actor models.Actor, v model
 			to[s.To] = true
 		}
 		if len(to) != len(ts) {
-			return models.Invalid(map[string]string{"shares": fmt.Sprintf("%d shares for %d trustees.", len(to), len(ts))})
+			return models.Invalidf("shares", "%d shares for %d trustees.", len(to), len(ts))
 		}
 		for _, s := range shares {
 			b, _ := json.Marshal(s)

@@ -78,7 +78,7 @@ func (g *Governance) SubmitDecryption(ctx context.Context, actor models.Actor, v
 		case a.Status != AssemblyCounting:
 			return models.Conflict("Tallies are decrypted after the vote has ended and before the assembly closes.")
 		case d.Trustee != me:
-			return models.Invalid(map[string]string{"decryption": fmt.Sprintf("You are trustee %d.", me)})
+			return models.Invalidf("decryption", "You are trustee %d.", me)
 		}
 		it, err := loadItem(tx, a.ID, itemID)
 		if err != nil {
@@ -155,7 +155,7 @@ func encryptedItem(tx *gorm.DB, assemblyID string, e *electionRow, y *election.P
 		rec.Decryptions = append(rec.Decryptions, d)
 	}
 	if len(rows) < e.Threshold {
-		return rec, models.Conflict(fmt.Sprintf("%q: %d of the %d trustees needed have decrypted the tally.", it.Title, len(rows), e.Threshold))
+		return rec, models.Conflictf("%q: %d of the %d trustees needed have decrypted the tally.", it.Title, len(rows), e.Threshold)
 	}
 	if rec.Result, err = election.Combine(e.Threshold, rec.Tally, rec.Decryptions, len(ballots)); err != nil {
 		return nil, fmt.Errorf("combine decryptions of %s: %w", it.ID, err)
@@ -296,7 +296,7 @@ func electionReady(tx *gorm.DB, assemblyID string, items []AgendaItem) error {
 			waiting++
 		}
 	}
-	return models.Conflict(fmt.Sprintf("The trustees have not finished making the election key (%d of %d still to confirm); voting can open when they have.", waiting, len(ts)))
+	return models.Conflictf("The trustees have not finished making the election key (%d of %d still to confirm); voting can open when they have.", waiting, len(ts))
 }
 
 // ErrSecretNeedsKey is why an assembly with secret items and no trustees

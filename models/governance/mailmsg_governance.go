@@ -1,6 +1,10 @@
 package governance
 
 import (
+	"context"
+
+	"allmende/i18n"
+	"allmende/models/account"
 	"fmt"
 	"strings"
 	"time"
@@ -101,5 +105,17 @@ func mailProxyGranted(to, name, grantor, proxyID string, a *assemblyRow) jobargs
 		Body: fmt.Sprintf("Hello %s,\n\n%s has authorised you to vote on their behalf at the general assembly %q "+
 			"(voting from %s to %s). You will find their ballot next to yours in the portal once voting opens.",
 			name, grantor, a.Title, formatWhen(a.VotingStart.UTC()), formatWhen(a.VotingEnd.UTC())) + membership.MailSignature,
+	}
+}
+
+// mailVotingOpened tells a member of the electorate that they can vote now
+// (a member may turn it off; the invitation itself is required).
+func mailVotingOpened(ctx context.Context, r account.Recipient, a *assemblyRow) jobargs.SendMail {
+	return jobargs.SendMail{
+		To: r.Email, Key: "assembly.voting_opened:" + a.ID + ":" + r.ID,
+		Subject: i18n.T(ctx, "Voting has opened: %s", a.Title),
+		Body: i18n.T(ctx, "Hello %s,\n\nvoting has opened in the general assembly %q. You can cast your vote in the portal "+
+			"under \"Assemblies\" until %s.\n\nYou get this mail because you chose votes by mail on your account page.",
+			r.Name, a.Title, i18n.DateTime(ctx, a.VotingEnd)) + membership.Signature(ctx),
 	}
 }

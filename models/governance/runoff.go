@@ -98,8 +98,8 @@ func (g *Governance) CloseItem(ctx context.Context, actor models.Actor, v models
 				return err
 			}
 			if missing > 0 {
-				return models.Conflict(fmt.Sprintf("Voting on this election runs until %s as announced; %d vote(s) of the electorate are not yet cast, so it cannot close early.",
-					end.UTC().Format("2006-01-02 15:04 UTC"), missing))
+				return models.Conflictf("Voting on this election runs until %s as announced; %d vote(s) of the electorate are not yet cast, so it cannot close early.",
+					end.UTC().Format("2006-01-02 15:04 UTC"), missing)
 			}
 		}
 		results, _, err := countItems(tx, a, []AgendaItem{*it})
@@ -172,8 +172,8 @@ func (g *Governance) OpenRunoff(ctx context.Context, actor models.Actor, v model
 		case !end.After(now.Add(time.Minute)):
 			return models.Invalid(map[string]string{"end": "The runoff's vote must end in the future, so that members can vote."})
 		case end.After(latest):
-			return models.Invalid(map[string]string{"end": fmt.Sprintf("The runoff belongs to this assembly: its vote must end within %d days of the announced end, by %s.",
-				maxRunoffDays, latest.UTC().Format("2006-01-02 15:04 UTC"))})
+			return models.Invalidf("end", "The runoff belongs to this assembly: its vote must end within %d days of the announced end, by %s.",
+				maxRunoffDays, latest.UTC().Format("2006-01-02 15:04 UTC"))
 		}
 		var last *int
 		if err := tx.Model(&itemRow{}).Where("assembly_id = ?", a.ID).Select("MAX(position)").Scan(&last).Error; err != nil {
@@ -233,8 +233,8 @@ func openRunoffs(tx *gorm.DB, assemblyID string, now time.Time) error {
 			return err
 		}
 		if missing > 0 {
-			return models.Conflict(fmt.Sprintf("The runoff %q takes votes until %s; %d vote(s) of the electorate are not yet cast, so the assembly cannot close before.",
-				r.Title, r.VotingEnd.UTC().Format("2006-01-02 15:04 UTC"), missing))
+			return models.Conflictf("The runoff %q takes votes until %s; %d vote(s) of the electorate are not yet cast, so the assembly cannot close before.",
+				r.Title, r.VotingEnd.UTC().Format("2006-01-02 15:04 UTC"), missing)
 		}
 	}
 	return nil

@@ -159,7 +159,7 @@ func (s *Memberships) OpenExclusion(ctx context.Context, actor models.Actor, mem
 			map[string]any{"exclusion_id": x.ID, "reason": x.Reason, "hearing_deadline": kit.FormatDate(x.HearingDeadline), "body": x.Body}); err != nil {
 			return err
 		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailExclusionOpened(to, name, x) })
+		return s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail { return mailExclusionOpened(ctx, r, x) })
 	})
 	return x, err
 }
@@ -254,7 +254,7 @@ func (s *Memberships) DecideExclusion(ctx context.Context, actor models.Actor, e
 		// The hearing comes first: a decision before the member could
 		// answer would void the exclusion.
 		if !x.Heard(day) || (x.StatementAt != nil && day.Before(kit.DateOf(*x.StatementAt)) && !day.After(x.HearingDeadline)) {
-			return models.Conflict(fmt.Sprintf("The member has not been heard: the hearing runs until %s unless their statement is recorded first.", kit.FormatDate(x.HearingDeadline)))
+			return models.Conflictf("The member has not been heard: the hearing runs until %s unless their statement is recorded first.", kit.FormatDate(x.HearingDeadline))
 		}
 		if day.Before(kit.DateOf(x.OpenedAt)) {
 			return models.Invalid(map[string]string{"decided_on": "The decision cannot precede the proceedings."})
@@ -282,7 +282,9 @@ func (s *Memberships) DecideExclusion(ctx context.Context, actor models.Actor, e
 		if in.Exclude {
 			return nil // the member learns it from the registered letter
 		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailExclusionDismissed(to, name, x) })
+		return s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+			return mailExclusionDismissed(ctx, r, x)
+		})
 	})
 }
 
@@ -364,7 +366,7 @@ func (s *Memberships) RecordExclusionLetter(ctx context.Context, actor models.Ac
 			map[string]any{"exclusion_id": x.ID, "sent_on": kit.FormatDate(sentOn), "effective_on": kit.FormatDate(effective)}); err != nil {
 			return err
 		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailExclusionLetter(to, name, x) })
+		return s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail { return mailExclusionLetter(ctx, r, x) })
 	})
 }
 
@@ -424,8 +426,8 @@ func (s *Memberships) processExclusionTx(ctx context.Context, tx *gorm.DB, x Exc
 		map[string]any{"exclusion_id": x.ID, "left_on": kit.FormatDate(leftOn), "refund_cents": refund}); err != nil {
 		return false, err
 	}
-	return true, s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail {
-		return mailExcluded(to, name, m, x.Reason, refund, due)
+	return true, s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+		return mailExcluded(ctx, r, m, x.Reason, refund, due)
 	})
 }
 

@@ -113,7 +113,7 @@ func (s *Memberships) bookShares(tx *gorm.DB, actor models.Actor, membershipID, 
 		return nil, err
 	}
 	if bal+shares < 0 {
-		return nil, models.Conflict(fmt.Sprintf("This booking would leave %d shares; a share balance cannot be negative.", bal+shares))
+		return nil, models.Conflictf("This booking would leave %d shares; a share balance cannot be negative.", bal+shares)
 	}
 	t := &ShareTransaction{ID: kit.NewID(), MembershipID: membershipID, Kind: kind, Shares: shares, EffectiveDate: date,
 		ReversesID: reverses, Note: note, CreatedBy: actor.Email, CreatedAt: s.now()}
@@ -134,7 +134,7 @@ func (s *Memberships) bookCapital(tx *gorm.DB, actor models.Actor, t CapitalTran
 		return nil, err
 	}
 	if bal+t.AmountCents < 0 {
-		return nil, models.Conflict(fmt.Sprintf("This booking would leave a capital balance of %s; it cannot be negative.", kit.FormatCents(bal+t.AmountCents)))
+		return nil, models.Conflictf("This booking would leave a capital balance of %s; it cannot be negative.", kit.FormatCents(bal+t.AmountCents))
 	}
 	t.ID, t.CreatedBy, t.CreatedAt = kit.NewID(), actor.Email, s.now()
 	if err := tx.Create(&t).Error; err != nil {

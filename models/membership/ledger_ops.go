@@ -1,7 +1,9 @@
 package membership
 
 import (
+	"allmende/jobs/jobargs"
 	"allmende/models"
+	"allmende/models/account"
 	"allmende/models/internal/kit"
 	"allmende/models/rulebook"
 	"cmp"
@@ -32,8 +34,13 @@ func (s *Memberships) RecordPayment(ctx context.Context, actor models.Actor, mem
 		if err != nil {
 			return err
 		}
-		return kit.RecordAudit(tx, actor, "membership.payment", "membership", m.ID,
-			map[string]any{"transaction_id": t.ID, "amount_cents": amountCents, "date": kit.FormatDate(t.EffectiveDate)})
+		if err := kit.RecordAudit(tx, actor, "membership.payment", "membership", m.ID,
+			map[string]any{"transaction_id": t.ID, "amount_cents": amountCents, "date": kit.FormatDate(t.EffectiveDate)}); err != nil {
+			return err
+		}
+		return account.NotifyAndMail(ctx, s.queue, tx, m.UserID, account.KindPayments, "/membership",
+			models.Msgf("Your payment of %s, received on %s, has been booked on your shares.", kit.FormatCents(amountCents), kit.FormatDate(t.EffectiveDate)),
+			func(ctx context.Context, r account.Recipient) jobargs.SendMail { return mailPaymentBooked(ctx, r, t) })
 	})
 }
 

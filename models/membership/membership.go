@@ -9,7 +9,6 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	"allmende/jobs/jobargs"
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/models/internal/kit"
@@ -214,15 +213,10 @@ func (s *Memberships) addEvent(tx *gorm.DB, membershipID, kind string, date time
 	return nil
 }
 
-// mailUser enqueues a mail to an account in tx; build gets the address and
-// the name to greet.
-func (s *Memberships) mailUser(ctx context.Context, tx *gorm.DB, userID string, build func(to, name string) jobargs.SendMail) error {
-	var u account.User
-	if err := tx.Select("id", "email", "name").First(&u, "id = ?", userID).Error; err != nil {
-		return fmt.Errorf("load recipient %s: %w", userID, err)
-	}
-	_, err := kit.Enqueue(ctx, s.queue, tx, build(u.Email, u.Name), nil)
-	return err
+// mailUser enqueues a mail to an account in tx, written by build in the
+// account's language.
+func (s *Memberships) mailUser(ctx context.Context, tx *gorm.DB, userID string, build account.MailBuilder) error {
+	return account.MailTo(ctx, s.queue, tx, userID, build)
 }
 
 // endMembershipTx closes a membership that ends (by notice or exclusion):

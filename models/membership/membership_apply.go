@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"allmende/jobs/jobargs"
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/models/internal/kit"
@@ -160,8 +161,9 @@ func (s *Memberships) Apply(ctx context.Context, actor models.Actor, userID stri
 			map[string]any{"shares": m.SharesApplied, "person_kind": m.PersonKind, "bylaws_version": m.BylawsVersion}); err != nil {
 			return err
 		}
-		_, err = kit.Enqueue(ctx, s.queue, tx, mailApplicationReceived(u.Email, u.Name, m), nil)
-		return err
+		return s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+			return mailApplicationReceived(ctx, r, m)
+		})
 	})
 	if err != nil {
 		return nil, err

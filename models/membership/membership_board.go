@@ -181,7 +181,9 @@ func (s *Memberships) admitTx(ctx context.Context, tx *gorm.DB, actor models.Act
 		map[string]any{"member_number": number, "shares": m.SharesApplied}); err != nil {
 		return err
 	}
-	return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailAdmitted(to, name, m, p) })
+	return account.NotifyAndMail(ctx, s.queue, tx, m.UserID, account.KindMembership, "/membership",
+		models.Msgf("Welcome: the board has admitted you as a member; your member number is %d.", number),
+		func(ctx context.Context, r account.Recipient) jobargs.SendMail { return mailAdmitted(ctx, r, m, p) })
 }
 
 // Reject turns an application down. The applicant is told why, and then the
@@ -201,9 +203,11 @@ func (s *Memberships) Reject(ctx context.Context, actor models.Actor, membership
 		}
 		rej := Rejection{ID: kit.NewID(), RejectedAt: s.now()}
 		// The mail first: it needs the address, which is gone afterwards.
-		if err := s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail {
-			return mailRejected(to, name, rej.ID, reason)
-		}); err != nil {
+		if err := account.NotifyAndMail(ctx, s.queue, tx, m.UserID, account.KindMembership, "/membership",
+			models.Msgf("The board has decided not to admit you as a member. The reason it gave: %s", reason),
+			func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+				return mailRejected(ctx, r, rej.ID, reason)
+			}); err != nil {
 			return err
 		}
 		// Approvals, events and notices go with the row (ON DELETE CASCADE);

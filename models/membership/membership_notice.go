@@ -10,6 +10,7 @@ import (
 
 	"allmende/jobs/jobargs"
 	"allmende/models"
+	"allmende/models/account"
 	"allmende/models/internal/kit"
 	"allmende/models/rulebook"
 )
@@ -146,7 +147,7 @@ func (s *Memberships) giveNotice(ctx context.Context, actor models.Actor, userID
 			ok, from := EarlyNoticeOpen(m, today, p)
 			switch {
 			case p.NoticePeriodMonths <= 24:
-				return models.Conflict(fmt.Sprintf("The notice period is %d months; early notice exists only where it is longer than two years (§65(3) GenG).", p.NoticePeriodMonths))
+				return models.Conflictf("The notice period is %d months; early notice exists only where it is longer than two years (§65(3) GenG).", p.NoticePeriodMonths)
 			case !ok:
 				return models.Conflict("Early notice is open to members of at least one full business year: from " + kit.FormatDate(from) + ".")
 			}
@@ -195,7 +196,7 @@ func (s *Memberships) giveNotice(ctx context.Context, actor models.Actor, userID
 			map[string]any{"notice_id": n.ID, "shares": shares, "effective_on": kit.FormatDate(n.EffectiveOn), "early": early != ""}); err != nil {
 			return err
 		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailNoticeConfirmed(to, name, n) })
+		return s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail { return mailNoticeConfirmed(ctx, r, n) })
 	})
 	if err != nil {
 		return nil, err
@@ -218,10 +219,10 @@ func (s *Memberships) checkPartialNotice(tx *gorm.DB, m *Membership, shares int,
 	}
 	free := held - noticed
 	if shares > free {
-		return models.Invalid(map[string]string{"shares": fmt.Sprintf("You hold %d shares not already under notice; you cannot give notice on %d.", free, shares)})
+		return models.Invalidf("shares", "You hold %d shares not already under notice; you cannot give notice on %d.", free, shares)
 	}
 	if free-shares < p.Compulsory() {
-		return models.Invalid(map[string]string{"shares": fmt.Sprintf("A member keeps at least %d share(s); give notice on the whole membership instead.", p.Compulsory())})
+		return models.Invalidf("shares", "A member keeps at least %d share(s); give notice on the whole membership instead.", p.Compulsory())
 	}
 	if s.usage == nil {
 		return nil
@@ -236,9 +237,9 @@ func (s *Memberships) checkPartialNotice(tx *gorm.DB, m *Membership, shares int,
 	}
 	left := p.EntitlementPerShare.Times(paidShares(free-shares, paid, p.SharePriceCents))
 	if used.VCPUs > left.VCPUs || used.MemoryMiB > left.MemoryMiB || used.DiskGiB > left.DiskGiB {
-		return models.Invalid(map[string]string{"shares": fmt.Sprintf(
+		return models.Invalidf("shares",
 			"Your VMs take %d vCPUs, %d MiB memory and %d GiB disk; the shares you would keep entitle you to %d vCPUs, %d MiB and %d GiB. Shrink or delete VMs first (§67b GenG).",
-			used.VCPUs, used.MemoryMiB, used.DiskGiB, left.VCPUs, left.MemoryMiB, left.DiskGiB)})
+			used.VCPUs, used.MemoryMiB, used.DiskGiB, left.VCPUs, left.MemoryMiB, left.DiskGiB)
 	}
 	return nil
 }
@@ -310,7 +311,9 @@ func (s *Memberships) DecideNoticeWithdrawal(ctx context.Context, actor models.A
 			if err := kit.RecordAudit(tx, actor, "membership.notice_withdraw_refuse", "membership", m.ID, map[string]any{"notice_id": n.ID}); err != nil {
 				return err
 			}
-			return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailNoticeWithdrawalRefused(to, name, n) })
+			return s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+				return mailNoticeWithdrawalRefused(ctx, r, n)
+			})
 		}
 		res := tx.Model(&Notice{}).Where("id = ? AND withdrawn_at IS NULL AND processed_at IS NULL", n.ID).
 			Updates(map[string]any{"withdrawn_at": s.now(), "withdrawal_decided_by": recorder(actor)})
@@ -331,7 +334,7 @@ func (s *Memberships) DecideNoticeWithdrawal(ctx context.Context, actor models.A
 		if err := kit.RecordAudit(tx, actor, "membership.notice_withdraw", "membership", m.ID, map[string]any{"notice_id": n.ID}); err != nil {
 			return err
 		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailNoticeWithdrawn(to, name, n) })
+		return s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail { return mailNoticeWithdrawn(ctx, r, n) })
 	})
 }
 
@@ -432,8 +435,8 @@ func (s *Memberships) processNoticeTx(ctx context.Context, tx *gorm.DB, n Notice
 			map[string]any{"notice_id": n.ID, "left_on": kit.FormatDate(n.EffectiveOn), "refund_cents": refund}); err != nil {
 			return false, err
 		}
-		return true, s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail {
-			return mailMembershipEnded(to, name, m, refund, due)
+		return true, s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+			return mailMembershipEnded(ctx, r, m, refund, due)
 		})
 	}
 
@@ -464,7 +467,7 @@ func (s *Memberships) processNoticeTx(ctx context.Context, tx *gorm.DB, n Notice
 		map[string]any{"notice_id": n.ID, "shares": cancel, "refund_cents": refund}); err != nil {
 		return false, err
 	}
-	return true, s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail {
-		return mailSharesCancelled(to, name, &n, refund, due)
+	return true, s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+		return mailSharesCancelled(ctx, r, &n, refund, due)
 	})
 }

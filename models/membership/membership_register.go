@@ -63,7 +63,7 @@ func (s *Memberships) Register(ctx context.Context, f RegisterFilter) ([]Registe
 	q := db.Model(&Membership{}).Where("member_number IS NOT NULL")
 	if st := MembershipStatus(strings.TrimSpace(f.Status)); st != "" {
 		if !slices.Contains(RegisterStatuses, st) {
-			return nil, models.BadQuery("status", fmt.Sprintf("Unknown status %q: use one of %s.", st, joinStatuses(RegisterStatuses)))
+			return nil, models.BadQueryf("status", "Unknown status %q: use one of %s.", st, joinStatuses(RegisterStatuses))
 		}
 		q = q.Where("status = ?", st)
 	}

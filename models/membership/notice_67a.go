@@ -9,6 +9,7 @@ import (
 
 	"allmende/jobs/jobargs"
 	"allmende/models"
+	"allmende/models/account"
 	"allmende/models/internal/kit"
 	"allmende/models/rulebook"
 )
@@ -139,7 +140,7 @@ func (s *Memberships) GiveExtraordinaryNotice(ctx context.Context, actor models.
 			map[string]any{"notice_id": n.ID, "kind": n.Kind, "resolution": right.ItemID, "assembly": right.AssemblyID, "effective_on": kit.FormatDate(n.EffectiveOn)}); err != nil {
 			return err
 		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailNoticeConfirmed(to, name, n) })
+		return s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail { return mailNoticeConfirmed(ctx, r, n) })
 	})
 	if err != nil {
 		return nil, err

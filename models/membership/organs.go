@@ -216,7 +216,7 @@ func (o *Organs) AppointTx(ctx context.Context, tx *gorm.DB, actor models.Actor,
 		if has, n, err := supervisoryBoardExists(tx, s.now()); err != nil {
 			return nil, err
 		} else if !has {
-			return nil, models.Conflict(fmt.Sprintf("The bylaws do without a supervisory board and the cooperative has %d members (at most 20 may do without one, §9(1) GenG).", n))
+			return nil, models.Conflictf("The bylaws do without a supervisory board and the cooperative has %d members (at most 20 may do without one, §9(1) GenG).", n)
 		}
 	}
 	if err := checkSeatConflicts(tx, in); err != nil {
@@ -241,7 +241,7 @@ func (o *Organs) AppointTx(ctx context.Context, tx *gorm.DB, actor models.Actor,
 		strings.ToLower(a.Organ.Title()), kit.FormatDate(a.TermStart), kit.FormatDate(a.TermEnd))); err != nil {
 		return nil, err
 	}
-	if err := s.mailUser(ctx, tx, a.UserID, func(to, name string) jobargs.SendMail { return mailAppointed(to, name, a) }); err != nil {
+	if err := s.mailUser(ctx, tx, a.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail { return mailAppointed(ctx, r, a) }); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -348,11 +348,11 @@ func checkSeatConflicts(tx *gorm.DB, in AppointInput) error {
 			continue // ended before the new term starts, or never began
 		}
 		if h.Organ == in.Organ {
-			return models.Conflict(fmt.Sprintf("This member already sits on the %s until %s.", strings.ToLower(h.Organ.Title()), kit.FormatDate(h.LastDay())))
+			return models.Conflictf("This member already sits on the %s until %s.", strings.ToLower(h.Organ.Title()), kit.FormatDate(h.LastDay()))
 		}
 		if slices.Contains(incompatible[in.Organ], h.Organ) {
-			return models.Conflict(fmt.Sprintf("This member sits on the %s until %s; a seat on the %s is incompatible with it (§37 GenG).",
-				strings.ToLower(h.Organ.Title()), kit.FormatDate(h.LastDay()), strings.ToLower(in.Organ.Title())))
+			return models.Conflictf("This member sits on the %s until %s; a seat on the %s is incompatible with it (§37 GenG).",
+				strings.ToLower(h.Organ.Title()), kit.FormatDate(h.LastDay()), strings.ToLower(in.Organ.Title()))
 		}
 	}
 	return nil
@@ -411,7 +411,7 @@ func (o *Organs) EndAppointment(ctx context.Context, actor models.Actor, id stri
 			return models.Conflict("This appointment has already ended.")
 		}
 		if lastDay.After(a.TermEnd) || lastDay.Before(a.TermStart.AddDate(0, 0, -1)) {
-			return models.Invalid(map[string]string{"last_day": fmt.Sprintf("Enter a day from %s to %s.", kit.FormatDate(a.TermStart.AddDate(0, 0, -1)), kit.FormatDate(a.TermEnd))})
+			return models.Invalidf("last_day", "Enter a day from %s to %s.", kit.FormatDate(a.TermStart.AddDate(0, 0, -1)), kit.FormatDate(a.TermEnd))
 		}
 		res := tx.Model(&Appointment{}).Where("id = ? AND ended_on IS NULL", a.ID).
 			Updates(map[string]any{"ended_on": lastDay, "end_reason": reason, "ended_by": recorder(actor)})

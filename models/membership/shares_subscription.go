@@ -96,7 +96,9 @@ func (s *Memberships) SubscribeShares(ctx context.Context, actor models.Actor, u
 			map[string]any{"subscription_id": sub.ID, "shares": shares}); err != nil {
 			return err
 		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailSharesDeclared(to, name, sub) })
+		return s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+			return mailSharesDeclared(ctx, r, sub)
+		})
 	})
 	return sub, err
 }
@@ -139,9 +141,9 @@ func checkFurtherShares(tx *gorm.DB, m *Membership, shares int, p rulebook.RuleP
 	if held+pending+shares > p.MaxShares {
 		left := max(0, p.MaxShares-held-pending)
 		if pending == 0 {
-			return models.Invalid(map[string]string{"shares": fmt.Sprintf("A member holds at most %d shares; you hold %d and can add %d more.", p.MaxShares, held, left)})
+			return models.Invalidf("shares", "A member holds at most %d shares; you hold %d and can add %d more.", p.MaxShares, held, left)
 		}
-		return models.Invalid(map[string]string{"shares": fmt.Sprintf("A member holds at most %d shares; you hold %d, %d more await admission, and you can add %d more.", p.MaxShares, held, pending, left)})
+		return models.Invalidf("shares", "A member holds at most %d shares; you hold %d, %d more await admission, and you can add %d more.", p.MaxShares, held, pending, left)
 	}
 	return nil
 }
@@ -213,14 +215,14 @@ func (s *Memberships) AdmitShares(ctx context.Context, actor models.Actor, subsc
 			return err
 		}
 		if held+sub.Shares > p.MaxShares {
-			return models.Conflict(fmt.Sprintf("The member holds %d shares; with %d more they would exceed the maximum of %d.", held, sub.Shares, p.MaxShares))
+			return models.Conflictf("The member holds %d shares; with %d more they would exceed the maximum of %d.", held, sub.Shares, p.MaxShares)
 		}
 		owed, err := s.owed(tx, m.ID)
 		if err != nil {
 			return err
 		}
 		if owed > 0 && held+sub.Shares > p.Compulsory() {
-			return models.Conflict(fmt.Sprintf("The shares held are not fully paid in (%s owed): further shares can be admitted only once they are (§15b(3) GenG).", kit.FormatCents(owed)))
+			return models.Conflictf("The shares held are not fully paid in (%s owed): further shares can be admitted only once they are (§15b(3) GenG).", kit.FormatCents(owed))
 		}
 		if err := decideSubscription(tx, actor, sub, SubscriptionAdmitted, "", s.now()); err != nil {
 			return err
@@ -237,8 +239,8 @@ func (s *Memberships) AdmitShares(ctx context.Context, actor models.Actor, subsc
 			map[string]any{"subscription_id": sub.ID, "shares": sub.Shares, "total": held + sub.Shares, "transaction_id": t.ID}); err != nil {
 			return err
 		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail {
-			return mailSharesSubscribed(to, name, m, sub.Shares, held+sub.Shares, p)
+		return s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+			return mailSharesSubscribed(ctx, r, m, sub.Shares, held+sub.Shares, p)
 		})
 	})
 }
@@ -264,7 +266,9 @@ func (s *Memberships) RejectShares(ctx context.Context, actor models.Actor, subs
 			map[string]any{"subscription_id": sub.ID, "shares": sub.Shares}); err != nil {
 			return err
 		}
-		return s.mailUser(ctx, tx, m.UserID, func(to, name string) jobargs.SendMail { return mailSharesRejected(to, name, sub, reason) })
+		return s.mailUser(ctx, tx, m.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+			return mailSharesRejected(ctx, r, sub, reason)
+		})
 	})
 }
 

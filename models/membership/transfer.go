@@ -19,6 +19,7 @@ import (
 
 	"allmende/jobs/jobargs"
 	"allmende/models"
+	"allmende/models/account"
 	"allmende/models/internal/kit"
 	"allmende/models/rulebook"
 )
@@ -110,9 +111,9 @@ func (s *Memberships) planTransfer(tx *gorm.DB, userID string, in TransferInput,
 		}
 		switch {
 		case in.Shares > held-noticed:
-			return nil, models.Invalid(map[string]string{"shares": fmt.Sprintf("You hold %d shares not under notice.", held-noticed)})
+			return nil, models.Invalidf("shares", "You hold %d shares not under notice.", held-noticed)
 		case held-in.Shares < p.Compulsory():
-			return nil, models.Invalid(map[string]string{"shares": fmt.Sprintf("A member keeps at least %d share(s); transfer the whole capital instead.", p.Compulsory())})
+			return nil, models.Invalidf("shares", "A member keeps at least %d share(s); transfer the whole capital instead.", p.Compulsory())
 		case paidShares(held, capital, p.SharePriceCents) < in.Shares:
 			return nil, models.Invalid(map[string]string{"shares": "Only fully paid shares can be transferred."})
 		}
@@ -171,7 +172,9 @@ func (s *Memberships) ProposeTransfer(ctx context.Context, actor models.Actor, u
 			map[string]any{"transfer": t.ID, "to": plan.to.ID, "shares": in.Shares, "amount_cents": plan.amount}); err != nil {
 			return err
 		}
-		return s.mailUser(ctx, tx, plan.to.UserID, func(to, name string) jobargs.SendMail { return mailTransferProposed(to, name, t) })
+		return s.mailUser(ctx, tx, plan.to.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+			return mailTransferProposed(ctx, r, t)
+		})
 	})
 	return t, err
 }
@@ -245,7 +248,7 @@ func (s *Memberships) ExecuteTransfer(ctx context.Context, actor models.Actor, t
 			return models.Conflict("The transfer no longer fits the books: " + errSafe(err))
 		}
 		if plan.amount != t.AmountCents {
-			return models.Conflict(fmt.Sprintf("The capital to transfer changed since the agreement (%s, not %s); the members must agree again.", kit.FormatCents(plan.amount), kit.FormatCents(t.AmountCents)))
+			return models.Conflictf("The capital to transfer changed since the agreement (%s, not %s); the members must agree again.", kit.FormatCents(plan.amount), kit.FormatCents(t.AmountCents))
 		}
 		toShares, err := shareBalance(tx, to.ID)
 		if err != nil {
@@ -257,8 +260,8 @@ func (s *Memberships) ExecuteTransfer(ctx context.Context, actor models.Actor, t
 		}
 		if limit := int64(toShares) * p.SharePriceCents; toCapital+t.AmountCents > limit {
 			need := (toCapital + t.AmountCents - limit + p.SharePriceCents - 1) / p.SharePriceCents
-			return models.Conflict(fmt.Sprintf("The receiver's capital would exceed their shares (%s for %d shares); they must subscribe %d further share(s) first.",
-				kit.FormatCents(limit), toShares, need))
+			return models.Conflictf("The receiver's capital would exceed their shares (%s for %d shares); they must subscribe %d further share(s) first.",
+				kit.FormatCents(limit), toShares, need)
 		}
 		today := s.today()
 		transferID := kit.NewID()
@@ -304,7 +307,9 @@ func (s *Memberships) ExecuteTransfer(ctx context.Context, actor models.Actor, t
 			return err
 		}
 		for _, uid := range []string{from.UserID, to.UserID} {
-			if err := s.mailUser(ctx, tx, uid, func(addr, name string) jobargs.SendMail { return mailTransferExecuted(addr, name, &t) }); err != nil {
+			if err := s.mailUser(ctx, tx, uid, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+				return mailTransferExecuted(ctx, r, &t)
+			}); err != nil {
 				return err
 			}
 		}

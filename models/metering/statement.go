@@ -97,7 +97,7 @@ func lines(u *Usage, m Month, p rulebook.Prices) []StatementLine {
 // Prices are the rules in force at the month's start.
 func (c *Commons) CloseMonth(ctx context.Context, actor models.Actor, m Month) (int, error) {
 	if c.clock.Now().Before(m.End()) {
-		return 0, models.Invalid(map[string]string{"month": fmt.Sprintf("%s is not over yet.", m.Label())})
+		return 0, models.Invalidf("month", "%s is not over yet.", m.Label())
 	}
 	made := 0
 	err := c.db.Tx(ctx, func(tx *gorm.DB) error {

@@ -265,6 +265,10 @@ func (m *Moderation) Decide(ctx context.Context, actor models.Actor, appealID st
 		if _, err := kit.Enqueue(ctx, m.queue, tx, mailDecision(u.Email, u.Name, &a, in.Outcome, in.Reason), nil); err != nil {
 			return err
 		}
+		if err := account.Notify(tx, a.AppellantID, account.KindModeration, "/sanctions",
+			models.Msgf("The appeals committee has decided your appeal: %s. Reason: %s", in.Outcome, in.Reason)); err != nil {
+			return err
+		}
 		switch in.Outcome {
 		case AppealOverturned:
 			if s.State == SanctionActive || s.State == SanctionEnded || s.State == SanctionReferred {

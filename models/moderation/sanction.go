@@ -3,6 +3,7 @@ package moderation
 import (
 	"allmende/jobs/jobargs"
 	"allmende/models"
+	"allmende/models/account"
 	"allmende/models/compute"
 	"allmende/models/internal/kit"
 	"allmende/models/rulebook"
@@ -470,6 +471,9 @@ func (m *Moderation) mailSubjectTx(ctx context.Context, tx *gorm.DB, s *Sanction
 			vmName = names[0]
 		}
 	}
-	_, err := kit.Enqueue(ctx, m.queue, tx, mailSanction(u.Email, u.Name, s, vmName, appealDays), nil)
-	return err
+	if _, err := kit.Enqueue(ctx, m.queue, tx, mailSanction(u.Email, u.Name, s, vmName, appealDays), nil); err != nil {
+		return err
+	}
+	return account.Notify(tx, s.SubjectID, account.KindModeration, "/sanctions",
+		models.Msgf("The moderators applied step %d of the ladder of sanctions to you: %s. Why: %s", s.Step, s.Kind, s.Reason))
 }

@@ -245,9 +245,9 @@ func (r *Replicas) Failover(ctx context.Context, actor models.Actor, v models.Vi
 			}
 		}
 		if h.Reachable {
-			return &models.Error{Code: http.StatusConflict, Safe: fmt.Sprintf(
+			return models.ErrorMsg(http.StatusConflict, models.Msgf(
 				"Host %s answered at its last check, so its virtual machines may be running: a failover could run them twice. "+
-					"Check the host again (refresh) once it is off; only a host that does not answer can be failed over.", h.Name)}
+					"Check the host again (refresh) once it is off; only a host that does not answer can be failed over.", h.Name))
 		}
 		now := r.now()
 		if !h.Fenced() {

@@ -39,8 +39,8 @@ func (r *Replicas) SetPlanInterval(ctx context.Context, actor models.Actor, v mo
 		return err
 	}
 	if seconds != nil && (*seconds < rulebook.MinReplicationIntervalSeconds || *seconds > rulebook.MaxReplicationIntervalSeconds) {
-		return models.Invalid(map[string]string{"interval_seconds": fmt.Sprintf("Use %d to %d seconds, or leave empty for the rule.",
-			rulebook.MinReplicationIntervalSeconds, rulebook.MaxReplicationIntervalSeconds)})
+		return models.Invalidf("interval_seconds", "Use %d to %d seconds, or leave empty for the rule.",
+			rulebook.MinReplicationIntervalSeconds, rulebook.MaxReplicationIntervalSeconds)
 	}
 	return r.db.Tx(ctx, func(tx *gorm.DB) error {
 		var p compute.Plan

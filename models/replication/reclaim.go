@@ -150,7 +150,7 @@ func (r *Replicas) RequestFence(ctx context.Context, actor models.Actor, v model
 			return err
 		}
 		if h.Reachable {
-			return models.Conflict(fmt.Sprintf("Host %s answered at its last check; fence only a host that does not answer.", h.Name))
+			return models.Conflictf("Host %s answered at its last check; fence only a host that does not answer.", h.Name)
 		}
 		if err := kit.RecordAudit(tx, actor, "host.fence_requested", "host", h.ID, map[string]any{"name": h.Name}); err != nil {
 			return err

@@ -142,7 +142,7 @@ func RulesAt(tx *gorm.DB, t time.Time) (RuleParams, error) {
 func (r *Rules) Set(ctx context.Context, actor models.Actor, key, value string, effectiveFrom time.Time, adoptedBy string) error {
 	def, ok := RuleDefByKey(key)
 	if !ok {
-		return models.Invalid(map[string]string{"key": fmt.Sprintf("Unknown rule %q.", key)})
+		return models.Invalidf("key", "Unknown rule %q.", key)
 	}
 	value, adoptedBy = strings.TrimSpace(value), strings.TrimSpace(adoptedBy)
 	fields := map[string]string{}
