@@ -186,7 +186,7 @@ func TestGovernance(t *testing.T) {
 		assemblyID, page = id, "/assemblies/"+id
 		anna.wantText("main .flash.success", "The assembly has been created. Now set its agenda.")
 		anna.wantText("main dl.facts .badge", "planned")
-		if got, want := anna.fact("Voting"), views.WhenIn(votingStart, "Europe/Berlin")+" – "+views.WhenIn(votingEnd, "Europe/Berlin"); got != want {
+		if got, want := anna.fact("Voting"), views.DateTimeIn(context.Background(), votingStart, "Europe/Berlin")+" – "+views.DateTimeIn(context.Background(), votingEnd, "Europe/Berlin"); got != want {
 			t.Errorf("voting %q, want %q", got, want)
 		}
 		if n := anna.count(".notice-warning"); n != 0 {
@@ -226,8 +226,8 @@ func TestGovernance(t *testing.T) {
 		if got := anna.texts("main .flash"); !slices.Equal(got, []string{"The invitations are being sent to every member."}) {
 			t.Errorf("after inviting the page says %q", got)
 		}
-		if got := anna.fact("Invitations sent"); got != views.When(clock.Now()) {
-			t.Errorf("invitations sent %q, want %s", got, views.When(clock.Now()))
+		if got, want := anna.fact("Invitations sent"), views.DateTimeIn(context.Background(), clock.Now(), "Europe/Berlin"); got != want {
+			t.Errorf("invitations sent %q, want %s", got, want)
 		}
 		if got := confirms(); len(got) != 1 || got[0] != "Send the invitation with the agenda to every member?" {
 			t.Errorf("confirmations %q", got)

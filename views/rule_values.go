@@ -47,6 +47,22 @@ var ruleUnits = map[string]ruleUnit{
 	rulebook.RuleModerationThrottleDisk:     unitKiBps,
 }
 
+// ruleWords are the choices of the rules that take a word (election
+// method, proxies, organs, contributions), as people read them.
+var ruleWords = map[string]string{
+	"majority_runoff":       "majority, with a runoff",
+	"plurality":             "most votes (plurality)",
+	"members":               "members",
+	"members_and_relatives": "members and their relatives",
+	"yes":                   "yes",
+	"no":                    "no",
+	"board":                 "the board",
+	"supervisory_board":     "the supervisory board",
+	"general_assembly":      "the general assembly",
+	"none":                  "none",
+	"unlimited":             "unlimited",
+}
+
 // IsMoneyRule reports whether a parameter counts cents, so that a form
 // asks for euros instead.
 func IsMoneyRule(key string) bool { return ruleUnits[key] == unitCents }
@@ -54,6 +70,15 @@ func IsMoneyRule(key string) bool { return ruleUnits[key] == unitCents }
 // RuleValue is a parameter's value as a person reads it: euros rather than
 // cents, "30 days", "2 GiB"; a value that is not a number stays as it is.
 func RuleValue(ctx context.Context, key, value string) string {
+	if word, ok := ruleWords[value]; ok {
+		return i18n.T(ctx, word)
+	}
+	if key == rulebook.RuleModerationLadder {
+		return ladderText(ctx, value)
+	}
+	if lines := strings.Count(strings.TrimSpace(value), "\n") + 1; lines > 1 {
+		return i18n.N(ctx, "%d entry (see the rule)", "%d entries (see the rule)", lines)
+	}
 	n, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
 	if err != nil {
 		return value
@@ -129,4 +154,33 @@ func RuleInputUnit(ctx context.Context, key string) string {
 		return "KiB/s"
 	}
 	return ""
+}
+
+// ladderSteps name the kinds of sanction on the moderation ladder.
+var ladderSteps = map[string]string{
+	"warning":        "warning",
+	"throttle":       "throttling",
+	"suspend_vm":     "suspension of the VM",
+	"suspend_member": "suspension of the member",
+	"exclusion":      "exclusion",
+}
+
+// ladderText reads the ladder "warning, throttle:7d, …" as words:
+// "warning → throttling (7 days) → …"; an unknown step stays as written.
+func ladderText(ctx context.Context, value string) string {
+	var out []string
+	for _, step := range strings.Split(value, ",") {
+		kind, dur, _ := strings.Cut(strings.TrimSpace(step), ":")
+		word, ok := ladderSteps[kind]
+		if !ok {
+			out = append(out, strings.TrimSpace(step))
+			continue
+		}
+		s := i18n.T(ctx, word)
+		if days, err := strconv.Atoi(strings.TrimSuffix(dur, "d")); err == nil && dur != "" {
+			s += " (" + i18n.N(ctx, "%d day", "%d days", days) + ")"
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, " → ")
 }

@@ -22,7 +22,7 @@ var translatedPages = struct{ anonymous, signedIn []string }{
 
 // sameInBothLanguages may read the same in German and English: names,
 // addresses, codes and words both languages share.
-var sameInBothLanguages = regexp.MustCompile(`^(Allmende|Moderation|\.eml|ALLMENDE_[A-Z_]+|Deutsch|English|Name|Status|Hosts|API|OpenAPI|UTC|Authorization: Bearer …|[A-Z][a-z]+/[A-Za-z_/]+|.*@example\.org|Test .*|Go-http-client/.*|127\.0\.0\.1)$`)
+var sameInBothLanguages = regexp.MustCompile(`^(Allmende|Moderation|\.eml|ALLMENDE_[A-Z_]+|Deutsch|English|Name|Status|Hosts|API|OpenAPI|UTC|Authorization: Bearer …|[A-Z][a-z]+/[A-Za-z_/]+|.*@example\.org|Test .*|Go-http-client/.*|127\.0\.0\.1|[a-z0-9]+(_[a-z0-9]+)+|[\d.,]+ (GiB|MiB|KiB/s))$`)
 
 // TestTranslatedPagesInBothLanguages fetches each translated page with
 // Accept-Language de and en and fails on any visible text (or label for
@@ -57,6 +57,9 @@ func TestTranslatedPagesInBothLanguages(t *testing.T) {
 		check(anonymous, p)
 	}
 	for _, p := range translatedPages.signedIn {
+		check(signedIn, p)
+	}
+	for _, p := range governancePages(t, signedIn) {
 		check(signedIn, p)
 	}
 }
