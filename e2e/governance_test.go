@@ -498,8 +498,8 @@ func TestGovernance(t *testing.T) {
 			a.wantText(row+" td.rule-adopted-by a[href='/assemblies/"+assemblyID+"#item-"+changeItem+"']", proposalTitle)
 			// Entitlements are set by resolution: in force at once (§16(6) GenG
 			// holds back only bylaw rules).
-			if got := a.texts(row + " td"); len(got) < 5 || got[2] != "by resolution" || got[4] != views.Day(last.EffectiveFrom) {
-				t.Errorf("registry row %q, want in force since %s", got, views.Day(last.EffectiveFrom))
+			if got := a.texts(row + " td"); len(got) < 5 || got[2] != "by resolution" || got[4] != last.EffectiveFrom.UTC().Format("2 Jan 2006") {
+				t.Errorf("registry row %q, want in force since %s", got, last.EffectiveFrom.UTC().Format("2 Jan 2006"))
 			}
 
 			// Every member's entitlement follows the new rule.
