@@ -1,13 +1,13 @@
 package handlers
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/governance"
 	"allmende/views"
@@ -51,7 +51,7 @@ func (h *Handler) CreateAssembly(c echo.Context) error {
 		"voting_start": &in.VotingStart, "voting_end": &in.VotingEnd} {
 		t, ok := parseMomentIn(f.Value(name), loc)
 		if !ok {
-			fieldErr(&f, name, "Enter a date and time as YYYY-MM-DD HH:MM ("+loc.String()+").")
+			fieldErr(&f, name, i18n.T(c.Request().Context(), "Enter a date and time as YYYY-MM-DD HH:MM (%s).", loc.String()))
 		}
 		*dst = t
 	}
@@ -154,7 +154,7 @@ func (h *Handler) AddAgendaItem(c echo.Context) error {
 		f.Errors = moveField(f.Errors, "majority", "majority_num")
 		return h.renderBoardAssembly(c, status, views.BoardAssemblyView{Item: f})
 	}
-	return h.flashTo(c, "success", "Item "+it.Title+" added to the agenda.", "/board/assemblies/"+id)
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "Item %s added to the agenda.", it.Title), "/board/assemblies/"+id)
 }
 
 // SendInvitations invites every member; the domain refuses an invitation
@@ -183,7 +183,7 @@ func (h *Handler) CloseVoting(c echo.Context) error {
 	if err != nil {
 		return h.boardAssemblyFailure(c, err)
 	}
-	return h.flashTo(c, "success", "Voting is closed and the results are published (SHA-256 "+res.ResultHash+").", "/board/assemblies/"+id)
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "Voting is closed and the results are published (SHA-256 %s).", res.ResultHash), "/board/assemblies/"+id)
 }
 
 // boardAssemblyFailure shows a refused board action on the assembly page,
@@ -216,5 +216,5 @@ func (h *Handler) AppointElected(c echo.Context) error {
 		return h.renderBoardAssembly(c, status, views.BoardAssemblyView{Error: errText(c.Request().Context(), err),
 			Item: views.Form{Values: map[string]string{"kind": governance.ItemOrdinary}}})
 	}
-	return h.flashTo(c, "success", fmt.Sprintf("%d elected member(s) appointed.", n), "/board/assemblies/"+id+"#item-"+item)
+	return h.flashTo(c, "success", i18n.N(c.Request().Context(), "%d elected member appointed.", "%d elected members appointed.", n), "/board/assemblies/"+id+"#item-"+item)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models/account"
 	"allmende/models/governance"
 	"allmende/models/rulebook"
@@ -30,11 +31,19 @@ func (h *Handler) renderRules(c echo.Context, status int, reg views.Form) error 
 	if err != nil {
 		return err
 	}
+	ids := make([]string, 0, len(rules))
+	for _, r := range rules {
+		ids = append(ids, r.AdoptedBy)
+	}
+	decisions, err := h.Governance.Decisions(ctx, ids)
+	if err != nil {
+		return err
+	}
 	p, err := h.page(c, "Rules", "rules")
 	if err != nil {
 		return err
 	}
-	return render(c, status, views.RulesPage(p, rules, regs, u.Has(account.RoleBoard), reg))
+	return render(c, status, views.RulesPage(p, rules, decisions, regs, u.Has(account.RoleBoard), reg))
 }
 
 // RecordRegistration records the day an adopted bylaw change was entered
@@ -58,7 +67,8 @@ func (h *Handler) RecordRegistration(c echo.Context) error {
 		}
 		return h.renderRules(c, status, f)
 	}
-	return h.flashTo(c, "success", "The registration of "+r.ProposalTitle+" is recorded; the change is in force from "+views.Day(*r.RegisteredOn)+".", "/rules#registrations")
+	ctx := c.Request().Context()
+	return h.flashTo(c, "success", i18n.T(ctx, "The registration of %s is recorded; the change is in force from %s.", r.ProposalTitle, i18n.Date(ctx, *r.RegisteredOn)), "/rules#registrations")
 }
 
 // ShowRule is one rule's version history, each version with the change
@@ -95,6 +105,13 @@ func (h *Handler) ShowRule(c echo.Context) error {
 		} else {
 			rv.Compare = governance.Diff(from.Value, to.Value)
 		}
+	}
+	ids := make([]string, 0, len(versions))
+	for _, v := range versions {
+		ids = append(ids, v.AdoptedBy)
+	}
+	if rv.Decisions, err = h.Governance.Decisions(ctx, ids); err != nil {
+		return err
 	}
 	p, err := h.page(c, rv.Info.Title, "rules")
 	if err != nil {

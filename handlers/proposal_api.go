@@ -54,17 +54,31 @@ func toAPIProposal(p *governance.Proposal) apiProposal {
 	return out
 }
 
-// APIProposals answers GET /api/v1/proposals.
+// APIProposals answers GET /api/v1/proposals: newest first, searched by
+// q and status, a page of limit at a time; next is the before of the
+// following page.
 func (h *Handler) APIProposals(c echo.Context) error {
-	ps, err := h.Governance.Proposals(c.Request().Context(), viewer(CurrentUser(c)))
+	f := governance.ProposalFilter{Query: c.QueryParam("q"), Status: c.QueryParam("status"), Before: c.QueryParam("before")}
+	if s := c.QueryParam("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return models.BadQuery("limit", "Ask for 1 to 100 proposals at a time.")
+		}
+		f.Limit = n
+	}
+	res, err := h.Governance.FindProposals(c.Request().Context(), viewer(CurrentUser(c)), f)
 	if err != nil {
 		return err
 	}
-	out := make([]apiProposal, 0, len(ps))
-	for i := range ps {
-		out = append(out, toAPIProposal(&ps[i]))
+	out := make([]apiProposal, 0, len(res.Proposals))
+	for i := range res.Proposals {
+		out = append(out, toAPIProposal(&res.Proposals[i]))
 	}
-	return c.JSON(http.StatusOK, map[string]any{"proposals": out})
+	var next *string
+	if res.Next != "" {
+		next = &res.Next
+	}
+	return c.JSON(http.StatusOK, map[string]any{"proposals": out, "next": next, "support_needed": res.SupportNeeded})
 }
 
 // APISubmitProposal answers POST /api/v1/proposals.

@@ -12,14 +12,13 @@ import (
 
 // proposalFields are the single-valued inputs of the proposal form; each
 // parameter has its own input, named by paramField.
-var proposalFields = []string{"title", "reasoning", "kind", "rule_key", "new_text", "effective_from"}
+var proposalFields = []string{"title", "reasoning", "kind", "parameter", "new_value", "rule_key", "new_text", "effective_from"}
 
-// paramField is the form input of one rule parameter.
-func paramField(key string) string { return "param_" + key }
-
-// ShowProposals lists the proposals with their status and support.
+// ShowProposals lists the proposals with their status and support, a
+// page at a time, searched by ?q= and ?status=.
 func (h *Handler) ShowProposals(c echo.Context) error {
-	ps, err := h.Governance.Proposals(c.Request().Context(), viewer(CurrentUser(c)))
+	f := governance.ProposalFilter{Query: c.QueryParam("q"), Status: c.QueryParam("status"), Before: c.QueryParam("before")}
+	res, err := h.Governance.FindProposals(c.Request().Context(), viewer(CurrentUser(c)), f)
 	if err != nil {
 		return err
 	}
@@ -27,7 +26,8 @@ func (h *Handler) ShowProposals(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.ProposalsPage(p, ps))
+	return render(c, http.StatusOK, views.ProposalsPage(p, views.ProposalsView{Query: strings.TrimSpace(f.Query), Status: f.Status,
+		Proposals: res.Proposals, Next: res.Next, First: f.Before == "", SupportNeeded: res.SupportNeeded}))
 }
 
 // ShowNewProposal is the form for a proposal, a parameter change by default.
@@ -51,26 +51,29 @@ func (h *Handler) renderNewProposal(c echo.Context, status int, f views.Form) er
 // ones count: an empty input keeps the value in force.
 func (h *Handler) SubmitProposal(c echo.Context) error {
 	ctx := c.Request().Context()
-	rules, err := h.Governance.Registry(ctx)
-	if err != nil {
-		return err
-	}
 	f := formOf(c, proposalFields...)
 	in := governance.ProposalInput{Title: f.Value("title"), Reasoning: f.Value("reasoning"), Kind: f.Value("kind")}
-	params := map[string]string{}
-	for _, r := range rules {
-		if r.Kind != governance.RuleKindParameter {
-			continue
-		}
-		name := paramField(r.Key)
-		f.Values[name] = c.FormValue(name)
-		if v := strings.TrimSpace(f.Values[name]); v != "" {
-			params[r.Key] = v
-		}
-	}
 	switch in.Kind {
 	case governance.ProposalParameters:
-		in.Parameters = params
+		key, value := strings.TrimSpace(f.Value("parameter")), strings.TrimSpace(f.Value("new_value"))
+		if key == "" {
+			fieldErr(&f, "parameter", "Choose the parameter to change.")
+			return h.renderNewProposal(c, http.StatusUnprocessableEntity, f)
+		}
+		if value == "" {
+			fieldErr(&f, "new_value", "Enter the new value.")
+			return h.renderNewProposal(c, http.StatusUnprocessableEntity, f)
+		}
+		// Prices and the share are typed in euros and stored in cents.
+		if views.IsMoneyRule(key) {
+			cents, ok := parseMoney(value, localeOf(c))
+			if !ok {
+				fieldErr(&f, "new_value", "Enter an amount in euros, such as 120,50.")
+				return h.renderNewProposal(c, http.StatusUnprocessableEntity, f)
+			}
+			value = itoa64(cents)
+		}
+		in.Parameters = map[string]string{key: value}
 	case governance.ProposalText:
 		in.RuleKey, in.NewText = f.Value("rule_key"), f.Value("new_text")
 	}
@@ -88,31 +91,25 @@ func (h *Handler) SubmitProposal(c echo.Context) error {
 		if !ok || status == http.StatusNotFound {
 			return err
 		}
-		f.Errors = proposalFieldErrors(f.Errors, rules)
+		f.Errors = proposalFieldErrors(f.Errors)
 		return h.renderNewProposal(c, status, f)
 	}
 	return h.flashTo(c, "success", "Your proposal has been submitted. Other members can now comment on and support it.", "/proposals/"+pr.ID)
 }
 
-// proposalFieldErrors moves the domain's messages about single parameters
-// ("param:KEY") onto that parameter's input; a key the form has no input
-// for (an API client's typo) goes to the parameters as a whole.
-func proposalFieldErrors(fields map[string]string, rules []governance.RuleInfo) map[string]string {
-	isParam := map[string]bool{}
-	for _, r := range rules {
-		isParam[r.Key] = r.Kind == governance.RuleKindParameter
-	}
+// proposalFieldErrors moves the domain's message about the parameter
+// ("param:KEY") onto the new value's input.
+func proposalFieldErrors(fields map[string]string) map[string]string {
 	out := make(map[string]string, len(fields))
 	for k, msg := range fields {
-		key, ok := strings.CutPrefix(k, "param:")
-		switch {
-		case !ok:
-			out[k] = msg
-		case isParam[key]:
-			out[paramField(key)] = msg
-		default:
-			out["parameters"] = key + ": " + msg
+		if _, ok := strings.CutPrefix(k, "param:"); ok {
+			out["new_value"] = msg
+			continue
 		}
+		if k == "parameters" {
+			k = "parameter"
+		}
+		out[k] = msg
 	}
 	return out
 }
@@ -123,7 +120,12 @@ func (h *Handler) ShowProposal(c echo.Context) error {
 }
 
 func (h *Handler) renderProposal(c echo.Context, status int, comment views.Form, supportErr string) error {
-	d, err := h.Governance.Proposal(c.Request().Context(), viewer(CurrentUser(c)), c.Param("id"))
+	ctx := c.Request().Context()
+	d, err := h.Governance.Proposal(ctx, viewer(CurrentUser(c)), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	rules, err := h.Governance.Registry(ctx)
 	if err != nil {
 		return err
 	}
@@ -131,7 +133,7 @@ func (h *Handler) renderProposal(c echo.Context, status int, comment views.Form,
 	if err != nil {
 		return err
 	}
-	return render(c, status, views.ProposalPage(p, d, comment, supportErr))
+	return render(c, status, views.ProposalPage(p, d, rules, comment, supportErr))
 }
 
 // CommentOnProposal adds a comment to the discussion of a proposal.

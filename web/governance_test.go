@@ -101,7 +101,7 @@ var proposalIDRE = regexp.MustCompile(`^/proposals/([0-9a-f-]+)$`)
 func propose(t *testing.T, c *client, title, key, value string) string {
 	t.Helper()
 	resp, body := c.submit("/proposals/new", "/proposals/new", url.Values{"kind": {"parameters"}, "title": {title},
-		"reasoning": {"More cores for everyone."}, "param_" + key: {value}, "effective_from": {today()}})
+		"reasoning": {"More cores for everyone."}, "parameter": {key}, "new_value": {value}, "effective_from": {today()}})
 	wantStatus(t, resp, http.StatusSeeOther)
 	m := proposalIDRE.FindStringSubmatch(resp.Header.Get("Location"))
 	if m == nil {
@@ -117,7 +117,7 @@ func TestGovernanceRulesPages(t *testing.T) {
 	resp, body := c.get("/rules")
 	wantStatus(t, resp, http.StatusOK)
 	wantContains(t, body, `href="/rules"`, `href="/proposals"`, `href="/assemblies"`, "vCPUs per paid share",
-		`href="/rules/bylaws_text"`, "initial bylaws")
+		`href="/rules/bylaws_text"`, "since founding")
 	if strings.Contains(body, `href="/board/assemblies/new"`) {
 		t.Error("a member sees the board's New assembly link")
 	}
@@ -181,20 +181,27 @@ func TestProposalBadParameter(t *testing.T) {
 
 	resp, body := c.get("/proposals/new")
 	wantStatus(t, resp, http.StatusOK)
-	wantContains(t, body, `name="param_entitlement_vcpus"`, `placeholder="`+vcpus+`"`, `name="new_text"`, `name="rule_key"`)
+	wantContains(t, body, `<option value="entitlement_vcpus">vCPUs per paid share (now `+vcpus+`)</option>`, `name="new_value"`,
+		`name="new_text"`, `name="rule_key"`)
 
 	form := url.Values{"kind": {"parameters"}, "title": {"More cores"}, "reasoning": {"Because."},
-		"param_entitlement_vcpus": {"lots"}, "param_entitlement_disk_gib": {""}, "effective_from": {today()}}
+		"parameter": {"entitlement_vcpus"}, "new_value": {"lots"}, "effective_from": {today()}}
 	resp, body = c.submit("/proposals/new", "/proposals/new", form)
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
-	wantContains(t, body, "Enter a whole number from 0 to 1024.", `aria-invalid="true"`, `value="lots"`, `value="More cores"`)
+	wantContains(t, body, "Enter a whole number from 0 to 1024.", `aria-invalid="true"`, `value="lots"`, `value="More cores"`,
+		`<option value="entitlement_vcpus" selected>`)
 
-	// Nothing filled in: at least one parameter; a mistyped date is a field error.
-	form.Set("param_entitlement_vcpus", "")
+	// No parameter chosen, or no value: field errors; a mistyped date too.
+	form.Set("parameter", "")
 	resp, body = c.submit("/proposals/new", "/proposals/new", form)
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
-	wantContains(t, body, "Propose a new value for at least one parameter.")
-	form.Set("param_entitlement_vcpus", "4")
+	wantContains(t, body, "Choose the parameter to change.")
+	form.Set("parameter", "entitlement_vcpus")
+	form.Set("new_value", " ")
+	resp, body = c.submit("/proposals/new", "/proposals/new", form)
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	wantContains(t, body, "Enter the new value.")
+	form.Set("new_value", "4")
 	form.Set("effective_from", "soon")
 	resp, body = c.submit("/proposals/new", "/proposals/new", form)
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
@@ -237,7 +244,7 @@ func TestProposalSupportAndComments(t *testing.T) {
 	wantContains(t, body, "More cores", "submitted, collecting support")
 	resp, body = mia.get("/proposals/" + id)
 	wantStatus(t, resp, http.StatusOK)
-	wantContains(t, body, "Support this proposal", `<td class="new-value">8</td>`, "0 of 1")
+	wantContains(t, body, "Support this proposal", `<strong class="new-value">8</strong>`, "0 of 1 needed")
 	if strings.Contains(body, "must be placed") {
 		t.Error("an unsupported proposal must be placed")
 	}
@@ -522,14 +529,14 @@ func TestAssemblyFlow(t *testing.T) {
 	// The adopted change is in force, adopted by the agenda item.
 	_, body = mia.get("/rules")
 	row := regexp.MustCompile(`(?s)<tr id="rule-entitlement_vcpus">.*?</tr>`).FindString(body)
-	if !strings.Contains(row, `<td class="rule-value">`+after+`</td>`) || !strings.Contains(row, "decision "+change) {
+	if !strings.Contains(row, `<td class="rule-value">`+after+`</td>`) || !strings.Contains(row, `href="/assemblies/`+id+`#item-`+change+`"`) {
 		t.Errorf("registry row after the decision: %s", row)
 	}
 	if w.vcpus(t) != before+3 {
 		t.Errorf("vCPUs per share = %d, want %d", w.vcpus(t), before+3)
 	}
 	_, body = mia.get("/rules/entitlement_vcpus")
-	wantContains(t, body, `<del class="diff-del">- `+strconv.Itoa(before)+`</del>`, `<ins class="diff-add">+ `+after+`</ins>`)
+	wantContains(t, body, strconv.Itoa(before)+` → <strong>`+after+`</strong>`)
 	_, body = mia.get("/proposals/" + proposal)
 	wantContains(t, body, `<span class="badge ok">adopted</span>`)
 

@@ -23,7 +23,7 @@ var translatedPages = struct{ anonymous, signedIn []string }{
 
 // sameInBothLanguages may read the same in German and English: names,
 // addresses, codes and words both languages share.
-var sameInBothLanguages = regexp.MustCompile(`^(Allmende|Moderation|\.eml|ALLMENDE_[A-Z_]+|Deutsch|English|Name|Status|Hosts|API|OpenAPI|UTC|Authorization: Bearer …|[A-Z][a-z]+/[A-Za-z_/]+|.*@example\.org|Test .*|Go-http-client/.*|127\.0\.0\.1|[0-9.,]+ (GiB|MiB|KiB|B|s)|vCPUs?|([0-9a-f]{2}:){5}[0-9a-f]{2})$`)
+var sameInBothLanguages = regexp.MustCompile(`^(Allmende|Moderation|\.eml|ALLMENDE_[A-Z_]+|Deutsch|English|Name|Status|Hosts|API|OpenAPI|UTC|Authorization: Bearer …|[A-Z][a-z]+/[A-Za-z_/]+|.*@example\.org|Test .*|Go-http-client/.*|127\.0\.0\.1|[0-9.,]+ (GiB|MiB|KiB|KiB/s|B|s)|vCPUs?|([0-9a-f]{2}:){5}[0-9a-f]{2}|[a-z0-9]+(_[a-z0-9]+)+)$`)
 
 // TestTranslatedPagesInBothLanguages fetches each translated page with
 // Accept-Language de and en and fails on any visible text (or label for
@@ -40,6 +40,9 @@ func TestTranslatedPagesInBothLanguages(t *testing.T) {
 		checkBothLanguages(t, anonymous, base, p)
 	}
 	for _, p := range translatedPages.signedIn {
+		checkBothLanguages(t, signedIn, base, p)
+	}
+	for _, p := range governancePages(t, signedIn) {
 		checkBothLanguages(t, signedIn, base, p)
 	}
 }

@@ -961,6 +961,7 @@ func (g *Governance) Assembly(ctx context.Context, v models.Viewer, id string) (
 		d.AddDemandedItemsBy = n.lastSendDay(a.noticeFrom(), supplementNoticeDays)
 		if a.InvitedAt == nil {
 			d.NoticeWarning = n.invitationProblem(a, g.now())
+			d.NoticeShortfall = n.shortfall(a.noticeFrom(), g.now(), n.noticeDays)
 		}
 		if d.MustPlace, err = g.demandedProposals(db); err != nil {
 			return nil, err

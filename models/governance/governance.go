@@ -206,6 +206,7 @@ type AssemblyDetail struct {
 	// Before the invitation: why it could not go out today (§46 GenG),
 	// and the last days for the invitation and for items members demand.
 	NoticeWarning                         string
+	NoticeShortfall                       *NoticeShortfall // the same, for a page to word in its language
 	SendInvitationsBy, AddDemandedItemsBy time.Time
 	// The conduct of the assembly (§43b GenG) and its minutes (§47 GenG).
 	IsChair       bool

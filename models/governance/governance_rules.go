@@ -143,3 +143,30 @@ func (g *Governance) RuleHistory(ctx context.Context, key string) ([]rulebook.Ru
 	}
 	return out, nil
 }
+
+// Decision is the agenda item of a general assembly that adopted a rule
+// version, for a link from the rules to the vote.
+type Decision struct {
+	ItemID, ItemTitle         string
+	AssemblyID, AssemblyTitle string
+}
+
+// Decisions finds the agenda items behind rule versions' AdoptedBy; ids
+// that name no item ("initial", "default", an operator's note) are absent.
+func (g *Governance) Decisions(ctx context.Context, ids []string) (map[string]Decision, error) {
+	out := map[string]Decision{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ItemID, ItemTitle, AssemblyID, AssemblyTitle string
+	}
+	if err := g.db.Gorm.WithContext(ctx).Raw(`SELECT i.id AS item_id, i.title AS item_title, a.id AS assembly_id, a.title AS assembly_title
+		FROM agenda_items i JOIN assemblies a ON a.id = i.assembly_id WHERE i.id IN ?`, ids).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("load the decisions behind rules: %w", err)
+	}
+	for _, r := range rows {
+		out[r.ItemID] = Decision(r)
+	}
+	return out, nil
+}

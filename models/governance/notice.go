@@ -63,6 +63,28 @@ func (n *noticeRules) lastSendDay(begins time.Time, days int) time.Time {
 	return dayOf(begins, n.loc).AddDate(0, 0, -days-1-n.receiptDays)
 }
 
+// NoticeShortfall is why a notice sent today comes too late (§46 GenG):
+// it counts as received ReceiptDays after sending, leaving Left whole days
+// before the assembly Begins where Required are needed; LastDay was the
+// last day to send it.
+type NoticeShortfall struct {
+	Received, Begins, LastDay time.Time
+	ReceiptDays, Left         int
+	Required                  int
+}
+
+// shortfall is why a notice of days whole days sent at sent comes too
+// late for an assembly beginning at begins; nil when it is in time.
+func (n *noticeRules) shortfall(begins, sent time.Time, days int) *NoticeShortfall {
+	rec := n.received(sent)
+	left := wholeDaysBetween(rec, dayOf(begins, n.loc))
+	if left >= days {
+		return nil
+	}
+	return &NoticeShortfall{Received: rec, Begins: dayOf(begins, n.loc), LastDay: n.lastSendDay(begins, days),
+		ReceiptDays: n.receiptDays, Left: max(left, 0), Required: days}
+}
+
 // problem says why a notice of days whole days sent at sent comes too
 // late for an assembly beginning at begins; "" when it is in time.
 func (n *noticeRules) problem(begins, sent time.Time, days int, what string) string {

@@ -85,12 +85,21 @@ const proposalSelect = `SELECT p.*, u.name AS author_name,
 	FROM proposals p JOIN users u ON u.id = p.author_id`
 
 func loadProposals(tx *gorm.DB, where string, args ...any) ([]Proposal, error) {
+	return loadProposalsLimit(tx, where, 0, args...)
+}
+
+// loadProposalsLimit loads at most limit proposals (0: all), newest first.
+func loadProposalsLimit(tx *gorm.DB, where string, limit int, args ...any) ([]Proposal, error) {
 	var rows []proposalView
 	q := proposalSelect
 	if where != "" {
 		q += " WHERE " + where
 	}
-	if err := tx.Raw(q+" ORDER BY p.created_at DESC, p.id DESC", args...).Scan(&rows).Error; err != nil {
+	q += " ORDER BY p.created_at DESC, p.id DESC"
+	if limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", limit)
+	}
+	if err := tx.Raw(q, args...).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("load proposals: %w", err)
 	}
 	out := make([]Proposal, len(rows))
