@@ -96,11 +96,25 @@ type apiRegisterEntry struct {
 	Shares         int        `json:"shares"`
 	LeftOn         *time.Time `json:"left_on"`
 	LeaveReason    string     `json:"leave_reason,omitempty"`
+	PaidCents      int64      `json:"paid_cents"`
+	OwedCents      int64      `json:"owed_cents"`
 }
 
-// APIMembers answers GET /api/v1/members?q=&status= (board): the register.
+// APIMembers answers GET /api/v1/members?q=&status=&page=&per_page=
+// (board): a page of the register and how many entries match.
 func (h *Handler) APIMembers(c echo.Context) error {
-	entries, err := h.Members.Register(c.Request().Context(), registerFilter(c))
+	pg, err := pageParams(c, 100, 500)
+	if err != nil {
+		return err
+	}
+	f := registerFilter(c)
+	f.Limit, f.Offset = pg.PerPage, pg.Offset()
+	ctx := c.Request().Context()
+	total, err := h.Members.CountRegister(ctx, f)
+	if err != nil {
+		return err
+	}
+	entries, err := h.Members.Register(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -109,7 +123,7 @@ func (h *Handler) APIMembers(c echo.Context) error {
 		out = append(out, apiRegisterEntry{MembershipID: e.MembershipID, MemberNumber: e.MemberNumber, Status: string(e.Status),
 			Name: e.Name, PersonKind: e.PersonKind, Organisation: e.Organisation, Representative: e.Representative,
 			Street: e.Street, PostalCode: e.PostalCode, City: e.City, Country: e.Country, AdmittedOn: e.AdmittedOn,
-			Shares: e.Shares, LeftOn: e.LeftOn, LeaveReason: e.LeaveReason})
+			Shares: e.Shares, LeftOn: e.LeftOn, LeaveReason: e.LeaveReason, PaidCents: e.PaidCents, OwedCents: e.OwedCents})
 	}
-	return c.JSON(http.StatusOK, map[string]any{"members": out})
+	return c.JSON(http.StatusOK, map[string]any{"members": out, "total": total, "page": pg.Page, "per_page": pg.PerPage})
 }

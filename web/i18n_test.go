@@ -21,7 +21,7 @@ var translatedPages = struct{ anonymous, signedIn []string }{
 	anonymous: []string{"/login", "/register", "/register/confirm?email=x%40example.org", "/password/forgot",
 		"/password/reset?email=x%40example.org", "/no-such-page"},
 	signedIn: []string{"/", "/account", "/ssh-keys", "/tasks", "/admin/logins", "/admin/outbox",
-		"/membership"},
+		"/membership", "/board/members"},
 }
 
 // sameInBothLanguages may read the same in German and English: names,
