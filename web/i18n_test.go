@@ -21,7 +21,7 @@ var translatedPages = struct{ anonymous, signedIn []string }{
 	anonymous: []string{"/login", "/register", "/register/confirm?email=x%40example.org", "/password/forgot",
 		"/password/reset?email=x%40example.org", "/no-such-page"},
 	signedIn: []string{"/", "/account", "/ssh-keys", "/tasks", "/admin/logins", "/admin/outbox",
-		"/membership", "/board/members"},
+		"/membership", "/board/members", "/admin/audit"},
 }
 
 // sameInBothLanguages may read the same in German and English: names,
@@ -93,6 +93,7 @@ func visibleTexts(page string) map[string]bool {
 	}
 	z := html.NewTokenizer(strings.NewReader(page))
 	skip := 0
+	noTranslate, noDepth := "", 0 // inside an element marked translate="no"
 	for {
 		switch z.Next() {
 		case html.ErrorToken:
@@ -101,6 +102,16 @@ func visibleTexts(page string) map[string]bool {
 			tok := z.Token()
 			if tok.Data == "script" || tok.Data == "style" {
 				skip++
+			}
+			// translate="no" marks data (codes, ids, addresses): it reads
+			// alike in every language.
+			if noTranslate != "" && tok.Data == noTranslate && tok.Type == html.StartTagToken {
+				noDepth++
+			}
+			for _, a := range tok.Attr {
+				if a.Key == "translate" && a.Val == "no" && noTranslate == "" && tok.Type == html.StartTagToken {
+					noTranslate, noDepth = tok.Data, 1
+				}
 			}
 			var isDescription bool
 			for _, a := range tok.Attr {
@@ -117,11 +128,17 @@ func visibleTexts(page string) map[string]bool {
 				}
 			}
 		case html.EndTagToken:
-			if tok := z.Token(); (tok.Data == "script" || tok.Data == "style") && skip > 0 {
+			tok := z.Token()
+			if (tok.Data == "script" || tok.Data == "style") && skip > 0 {
 				skip--
 			}
+			if noTranslate != "" && tok.Data == noTranslate {
+				if noDepth--; noDepth == 0 {
+					noTranslate = ""
+				}
+			}
 		case html.TextToken:
-			if skip == 0 {
+			if skip == 0 && noTranslate == "" {
 				add(string(z.Text()))
 			}
 		}
