@@ -276,7 +276,7 @@ func TestMembership(t *testing.T) {
 		tab.logIn(email, password)
 		tab.open("/membership")
 		effective := membership.NoticeEffectiveDate(clock.Now(), rules)
-		eff := views.Day(effective)
+		eff := i18n.Date(en, effective)
 		tab.wantText("strong.notice-preview", eff)
 
 		// On more shares than held.
