@@ -214,7 +214,7 @@ func entitlementText(e rulebook.Entitlement) string {
 	if e.VCPUs == 1 {
 		cpus = "1 vCPU"
 	}
-	return fmt.Sprintf("%s, %s RAM, %d GiB disk", cpus, views.MiB(e.MemoryMiB), e.DiskGiB)
+	return fmt.Sprintf("%s, %s RAM and %d GiB disk", cpus, views.MiB(e.MemoryMiB), e.DiskGiB)
 }
 
 // addMonthsClamped adds months to a date as the law counts periods: from

@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"allmende/i18n"
 	"allmende/jobs/jobargs"
 	"allmende/models"
 	"allmende/models/account"
@@ -41,6 +42,7 @@ func TestMembership(t *testing.T) {
 	b := startBrowser(t)
 	rules := co.current(t)
 	ctx := context.Background()
+	en := i18n.WithLocale(ctx, i18n.NewLocale(i18n.English, time.UTC)) // the browser reads English
 
 	const (
 		name, email, password = "Ada Lovelace", "ada.member@example.org", "analytical-engine-1843"
@@ -144,7 +146,7 @@ func TestMembership(t *testing.T) {
 		tab.wantText("main h1", "Your application")
 		tab.wantText("main dl.facts .badge", "applied, waiting for the board")
 		tab.wantText("dd.approvals", "0 of "+need)
-		tab.wantText("dd.shares-applied", fmt.Sprintf("%d (%s)", shares, views.EUR(int64(shares)*rules.SharePriceCents)))
+		tab.wantText("dd.shares-applied", fmt.Sprintf("%d (%s)", shares, i18n.Money(en, int64(shares)*rules.SharePriceCents)))
 		tab.screenshot("membership-applied.png")
 
 		// The stale second tab sends a second application.
@@ -214,7 +216,8 @@ func TestMembership(t *testing.T) {
 		ben.navTo("/board/members")
 		today := views.Day(clock.Now())
 		owed := views.EUR(int64(shares) * rules.SharePriceCents)
-		want := []string{"1", name, street + ", " + postal + " " + city + ", DE", today, strconv.Itoa(shares), "EUR 0.00 / " + owed, "member", "—"}
+		want := []string{"1", name, street + ", " + postal + " " + city + ", Germany", i18n.Date(en, clock.Now()), strconv.Itoa(shares), "€0.00",
+			i18n.Money(en, int64(shares)*rules.SharePriceCents), "member", "—"}
 		if rows := ben.rows("main table"); len(rows) != 1 || !slices.Equal(rows[0], want) {
 			t.Errorf("register %q, want [%q]", rows, want)
 		}
@@ -261,8 +264,8 @@ func TestMembership(t *testing.T) {
 		tab.wantText("main dl.facts .badge", "member")
 		tab.wantText("dd.shares-subscribed", strconv.Itoa(shares))
 		tab.wantText("dd.shares-paid", strconv.Itoa(paidShares))
-		tab.wantText("dd.capital-subscribed", views.EUR(int64(shares)*rules.SharePriceCents))
-		tab.wantText("dd.capital-paid", views.EUR(paidCents))
+		tab.wantText("dd.capital-subscribed", i18n.Money(en, int64(shares)*rules.SharePriceCents))
+		tab.wantText("dd.capital-paid", i18n.Money(en, paidCents))
 		tab.wantText("dd.entitlement", entitlementText(rules.EntitlementPerShare.Times(paidShares)))
 		tab.screenshot("membership-member.png")
 	})
@@ -273,7 +276,7 @@ func TestMembership(t *testing.T) {
 		tab.logIn(email, password)
 		tab.open("/membership")
 		effective := membership.NoticeEffectiveDate(clock.Now(), rules)
-		eff := views.Day(effective)
+		eff := i18n.Date(en, effective)
 		tab.wantText("strong.notice-preview", eff)
 
 		// On more shares than held.
@@ -330,7 +333,7 @@ func TestMembership(t *testing.T) {
 			t.Errorf("left on %q, want %q", got, eff+" (notice)")
 		}
 		due := addMonthsClamped(effective, 6)
-		if got, want := tab.rows("#refunds table"), []string{views.Day(due), views.EUR(paidCents), "notice", "—"}; len(got) != 1 || !slices.Equal(got[0], want) {
+		if got, want := tab.rows("#refunds table"), []string{i18n.Date(en, due), i18n.Money(en, paidCents), "notice", "—"}; len(got) != 1 || !slices.Equal(got[0], want) {
 			t.Errorf("refunds %q, want [%q]", got, want)
 		}
 		tab.wantText("dd.shares-subscribed", "0")
@@ -344,7 +347,7 @@ func TestMembership(t *testing.T) {
 			t.Errorf("account after the membership ended: roles %v, err %v; want no member role", u.Roles, err)
 		}
 		body := mailBody(t, waitForOutboxMail(t, p.dataDir, email, "Your membership has ended"))
-		for _, part := range []string{"your membership ended on " + eff,
+		for _, part := range []string{"your membership ended on " + views.Day(effective),
 			fmt.Sprintf("%d.%02d EUR will be paid back to you by %s", paidCents/100, paidCents%100, views.Day(due))} {
 			if !strings.Contains(body, part) {
 				t.Errorf("the mail on the end lacks %q:\n%s", part, body)
@@ -512,7 +515,7 @@ func TestMembership(t *testing.T) {
 			}
 			numbers = append(numbers, n)
 			byName[row[1]]++
-			if slices.Contains(names, row[1]) && row[6] != "member" {
+			if slices.Contains(names, row[1]) && row[7] != "member" {
 				t.Errorf("register row %q: want status member", row)
 			}
 		}

@@ -100,9 +100,21 @@ type apiRegisterEntry struct {
 	LeaveReason    string     `json:"leave_reason,omitempty"`
 }
 
-// APIMembers answers GET /api/v1/members?q=&status= (board): the register.
+// APIMembers answers GET /api/v1/members?q=&status=&page=&per_page=
+// (board): a page of the register and how many entries match.
 func (h *Handler) APIMembers(c echo.Context) error {
-	entries, err := h.Members.Register(c.Request().Context(), registerFilter(c))
+	pg, err := pageParams(c, 100, 500)
+	if err != nil {
+		return err
+	}
+	f := registerFilter(c)
+	f.Limit, f.Offset = pg.PerPage, pg.Offset()
+	ctx := c.Request().Context()
+	total, err := h.Members.CountRegister(ctx, f)
+	if err != nil {
+		return err
+	}
+	entries, err := h.Members.Register(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -113,5 +125,5 @@ func (h *Handler) APIMembers(c echo.Context) error {
 			Street: e.Street, PostalCode: e.PostalCode, City: e.City, Country: e.Country, AdmittedOn: e.AdmittedOn,
 			Shares: e.Shares, PaidCents: e.PaidCents, OwedCents: e.OwedCents, LeftOn: e.LeftOn, LeaveReason: e.LeaveReason})
 	}
-	return c.JSON(http.StatusOK, map[string]any{"members": out})
+	return c.JSON(http.StatusOK, map[string]any{"members": out, "total": total, "page": pg.Page, "per_page": pg.PerPage})
 }

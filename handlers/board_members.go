@@ -13,14 +13,27 @@ import (
 	"allmende/views"
 )
 
+// registerPageSize is how many members one page of the register shows.
+const registerPageSize = 50
+
 func registerFilter(c echo.Context) membership.RegisterFilter {
 	return membership.RegisterFilter{Query: c.QueryParam("q"), Status: c.QueryParam("status")}
 }
 
 // ShowRegister renders the member register with search and status filter.
 func (h *Handler) ShowMemberRegister(c echo.Context) error {
+	pg, err := pageParams(c, registerPageSize, 200)
+	if err != nil {
+		return err
+	}
 	f := registerFilter(c)
-	entries, err := h.Members.Register(c.Request().Context(), f)
+	f.Limit, f.Offset = pg.PerPage, pg.Offset()
+	ctx := c.Request().Context()
+	total, err := h.Members.CountRegister(ctx, f)
+	if err != nil {
+		return err
+	}
+	entries, err := h.Members.Register(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -28,8 +41,9 @@ func (h *Handler) ShowMemberRegister(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	csvQuery := url.Values{"q": {f.Query}, "status": {f.Status}}.Encode()
-	return render(c, http.StatusOK, views.MemberRegisterPage(p, f, entries, csvQuery))
+	query := url.Values{"q": {f.Query}, "status": {f.Status}}
+	paging := views.Paging{Path: "/board/members", Query: query, Page: pg.Page, PerPage: pg.PerPage, Total: total}
+	return render(c, http.StatusOK, views.MemberRegisterPage(p, f, entries, query.Encode(), paging))
 }
 
 // MemberRegisterCSV exports the filtered register.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/membership"
 	"allmende/views"
@@ -153,7 +154,8 @@ func (h *Handler) SubscribeShares(c echo.Context) error {
 		}
 		return h.rerenderMembership(c, status, f, views.Form{})
 	}
-	msg := fmt.Sprintf("Your declaration of %d further share(s) has been recorded; the board decides on its admission.", n)
+	ctx = c.Request().Context()
+	msg := i18n.T(ctx, "Your declaration of %s has been recorded; the board decides on its admission.", i18n.N(ctx, "%d further share", "%d further shares", n))
 	return h.flashTo(c, "success", msg, "/membership")
 }
 
@@ -184,7 +186,8 @@ func (h *Handler) GiveNotice(c echo.Context) error {
 		}
 		return h.rerenderMembership(c, status, views.Form{}, f)
 	}
-	msg := "Your notice has been recorded. It takes effect on " + views.Day(n.EffectiveOn) + "."
+	ctx := c.Request().Context()
+	msg := i18n.T(ctx, "Your notice has been recorded. It takes effect on %s.", i18n.Date(ctx, n.EffectiveOn))
 	if err := h.Sessions.AddFlash(c, "success", msg); err != nil {
 		return err
 	}
@@ -197,7 +200,8 @@ func (h *Handler) GiveEarlyNotice(c echo.Context) error {
 	if err != nil {
 		return h.refused(c, err, "/membership#early-notice")
 	}
-	return h.flashTo(c, "success", "Your early notice has been recorded. It takes effect on "+views.Day(n.EffectiveOn)+".", "/membership")
+	ctx := c.Request().Context()
+	return h.flashTo(c, "success", i18n.T(ctx, "Your early notice has been recorded. It takes effect on %s.", i18n.Date(ctx, n.EffectiveOn)), "/membership")
 }
 
 // GiveExtraordinaryNotice gives the notice of §67a GenG on a resolution
@@ -207,7 +211,8 @@ func (h *Handler) GiveExtraordinaryNotice(c echo.Context) error {
 	if err != nil {
 		return h.refused(c, err, "/membership#extraordinary-notice")
 	}
-	return h.flashTo(c, "success", "Your extraordinary notice has been recorded. Your membership ends on "+views.Day(n.EffectiveOn)+"; the change of the bylaws does not bind you.", "/membership")
+	ctx := c.Request().Context()
+	return h.flashTo(c, "success", i18n.T(ctx, "Your extraordinary notice has been recorded. Your membership ends on %s; the change of the bylaws does not bind you.", i18n.Date(ctx, n.EffectiveOn)), "/membership")
 }
 
 // WithdrawNotice asks the board to let the member withdraw a notice.

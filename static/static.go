@@ -17,7 +17,7 @@ import (
 	"sync"
 )
 
-//go:embed vendor app.css app.js console.js favicon.ico ballot.js ballot_ui.js graphs.js
+//go:embed vendor app.css app.js console.js favicon.ico ballot.js ballot_ui.js graphs.js join.js
 var files embed.FS
 
 // FS returns the assets with paths relative to this directory, e.g. "app.css",

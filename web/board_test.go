@@ -504,7 +504,7 @@ func TestBoardPaymentConfirm(t *testing.T) {
 	_, body = anna.get(page)
 	wantContains(t, body, "Payment of EUR 100.00 recorded.", "EUR 100.00 / EUR 100.00")
 	_, body = anna.get("/board/members")
-	wantContains(t, body, "Paid / owed", "EUR 100.00 / EUR 0.00")
+	wantContains(t, body, "Owed", `<td class="paid">€100.00</td>`, `<td class="owed">€0.00</td>`)
 	_, body = anna.get("/board/members.csv")
 	wantContains(t, body, "paid_eur,owed_eur", ",100.00,0.00")
 }

@@ -39,7 +39,10 @@ func TestDeclarationStatesDutiesAndNoticeAcknowledgement(t *testing.T) {
 		e.SetRule(t, rulebook.RuleNoticePeriodMonths, "12")
 		e.SetRule(t, rulebook.RuleAdditionalContributions, "unlimited")
 		p, _ := e.Rules.Current(ctx)
-		clauses := strings.Join(membership.DeclarationClauses(p), " ")
+		var clauses string
+		for _, c := range membership.DeclarationClauses(p) {
+			clauses += c.String() + " "
+		}
 		if strings.Contains(clauses, "acknowledge") || !strings.Contains(clauses, "without limit") {
 			t.Errorf("clauses = %s", clauses)
 		}

@@ -50,7 +50,7 @@ func (a AddressInput) validate(fields map[string]string) {
 	kit.TextField(fields, "street", a.Street, "Enter your street and house number.", 200)
 	kit.TextField(fields, "postal_code", a.PostalCode, "Enter your postal code.", 20)
 	kit.TextField(fields, "city", a.City, "Enter your city.", 100)
-	if len(a.Country) != 2 || strings.Trim(a.Country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+	if !IsCountry(a.Country) {
 		fields["country"] = "Enter the two-letter country code, e.g. DE."
 	}
 }
@@ -190,7 +190,7 @@ func declaration(m *Membership, email string, p rulebook.RuleParams) string {
 	fmt.Fprintf(&b, "I subscribe %d share(s) of %s each, %s in total.\n",
 		m.SharesApplied, kit.FormatCents(p.SharePriceCents), kit.FormatCents(int64(m.SharesApplied)*p.SharePriceCents))
 	for _, c := range DeclarationClauses(p) {
-		b.WriteString(c + "\n")
+		b.WriteString(c.String() + "\n")
 	}
 	if m.SEPAMandate {
 		fmt.Fprintf(&b, "I grant a SEPA direct debit mandate for the account %s held by %s.\n", m.IBAN, m.AccountHolder)
@@ -199,26 +199,50 @@ func declaration(m *Membership, email string, p rulebook.RuleParams) string {
 	return b.String()
 }
 
+// Clause is one statement of the declaration: an English message with its
+// arguments, so that a page can show it in the reader's language (the
+// message is the translation's id), and String gives the stored wording.
+type Clause struct {
+	Msg  string
+	Args []any // ints, strings, and Cents for amounts of money
+}
+
+// Cents is an amount of money among a Clause's arguments; a page formats
+// it in the reader's language.
+type Cents int64
+
+// String is the clause in English, as the declaration stores it.
+func (c Clause) String() string {
+	args := make([]any, len(c.Args))
+	for i, a := range c.Args {
+		if cents, ok := a.(Cents); ok {
+			a = kit.FormatCents(int64(cents))
+		}
+		args[i] = a
+	}
+	return fmt.Sprintf(c.Msg, args...)
+}
+
 // DeclarationClauses are the statements of the declaration of membership
 // the Join page shows and the applicant confirms, word for word as they are
 // stored (§15a GenG): the duty to pay in the shares, the additional
 // contributions the bylaws provide for, the notice period — acknowledged
 // expressly when longer than one year — and the bylaws accepted.
-func DeclarationClauses(p rulebook.RuleParams) []string {
-	out := []string{"I undertake to pay in the full amount of the shares I subscribe, as the bylaws require."}
+func DeclarationClauses(p rulebook.RuleParams) []Clause {
+	out := []Clause{{Msg: "I undertake to pay in the full amount of the shares I subscribe, as the bylaws require."}}
 	switch p.AdditionalContributions {
 	case "none", "":
-		out = append(out, "The bylaws exclude any obligation of members to make additional contributions to the insolvency estate.")
+		out = append(out, Clause{Msg: "The bylaws exclude any obligation of members to make additional contributions to the insolvency estate."})
 	case "unlimited":
-		out = append(out, "Should the cooperative become insolvent, I am obliged to make additional contributions to the insolvency estate without limit, as the bylaws provide.")
+		out = append(out, Clause{Msg: "Should the cooperative become insolvent, I am obliged to make additional contributions to the insolvency estate without limit, as the bylaws provide."})
 	default:
 		cents, _ := strconv.ParseInt(p.AdditionalContributions, 10, 64)
-		out = append(out, fmt.Sprintf("Should the cooperative become insolvent, I am obliged to make additional contributions to the insolvency estate up to the liability sum of %s per share, as the bylaws provide.", kit.FormatCents(cents)))
+		out = append(out, Clause{Msg: "Should the cooperative become insolvent, I am obliged to make additional contributions to the insolvency estate up to the liability sum of %s per share, as the bylaws provide.", Args: []any{Cents(cents)}})
 	}
-	notice := fmt.Sprintf("I can leave the cooperative by giving %d months' notice to the end of a business year.", p.NoticePeriodMonths)
 	if p.NoticePeriodMonths > 12 {
-		notice += " I acknowledge expressly that this notice period is longer than one year."
+		out = append(out, Clause{Msg: "I can leave the cooperative by giving %d months' notice to the end of a business year. I acknowledge expressly that this notice period is longer than one year.", Args: []any{p.NoticePeriodMonths}})
+	} else {
+		out = append(out, Clause{Msg: "I can leave the cooperative by giving %d months' notice to the end of a business year.", Args: []any{p.NoticePeriodMonths}})
 	}
-	out = append(out, notice, fmt.Sprintf("I have read the bylaws, version %s, and accept them.", p.BylawsVersion))
-	return out
+	return append(out, Clause{Msg: "I have read the bylaws, version %s, and accept them.", Args: []any{p.BylawsVersion}})
 }

@@ -21,11 +21,13 @@ import (
 type RegisterFilter struct {
 	Query  string // part of the name or organisation, or a member number
 	Status string // a MembershipStatus, empty for all
+	Limit  int    // entries per page, 0 for all (the CSV export)
+	Offset int    // entries to skip, for the pages after the first
 }
 
 // RegisterStatuses are the statuses a register entry can have: applicants
 // have no member number yet and are not in the register.
-var RegisterStatuses = []MembershipStatus{StatusMember, StatusLeaving, StatusFormer, StatusExcluded}
+var RegisterStatuses = []MembershipStatus{StatusMember, StatusLeaving, StatusExcluding, StatusFormer, StatusExcluded}
 
 func joinStatuses(sts []MembershipStatus) string {
 	parts := make([]string, len(sts))
@@ -57,9 +59,8 @@ type RegisterEntry struct {
 	History        []MembershipEvent
 }
 
-// Register lists admitted members (present and past) by member number.
-func (s *Memberships) Register(ctx context.Context, f RegisterFilter) ([]RegisterEntry, error) {
-	db := s.db.Gorm.WithContext(ctx)
+// registerQuery selects the register entries the filter asks for.
+func registerQuery(db *gorm.DB, f RegisterFilter) (*gorm.DB, error) {
 	q := db.Model(&Membership{}).Where("member_number IS NOT NULL")
 	if st := MembershipStatus(strings.TrimSpace(f.Status)); st != "" {
 		if !slices.Contains(RegisterStatuses, st) {
@@ -74,6 +75,34 @@ func (s *Memberships) Register(ctx context.Context, f RegisterFilter) ([]Registe
 			cond = cond.Or("member_number = ?", n)
 		}
 		q = q.Where(cond)
+	}
+	return q, nil
+}
+
+// CountRegister is how many entries match the filter (its Limit and
+// Offset aside), for the pages of the register.
+func (s *Memberships) CountRegister(ctx context.Context, f RegisterFilter) (int, error) {
+	q, err := registerQuery(s.db.Gorm.WithContext(ctx), f)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := q.Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count register: %w", err)
+	}
+	return int(n), nil
+}
+
+// Register lists admitted members (present and past) by member number,
+// a page of them when the filter has a Limit.
+func (s *Memberships) Register(ctx context.Context, f RegisterFilter) ([]RegisterEntry, error) {
+	db := s.db.Gorm.WithContext(ctx)
+	q, err := registerQuery(db, f)
+	if err != nil {
+		return nil, err
+	}
+	if f.Limit > 0 {
+		q = q.Limit(f.Limit).Offset(max(0, f.Offset))
 	}
 	p, err := rulebook.RulesAt(db, s.now())
 	if err != nil {
