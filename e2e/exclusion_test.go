@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"allmende/i18n"
 	"allmende/jobs/jobargs"
 	"allmende/models"
 	"allmende/models/account"
@@ -154,8 +155,8 @@ func TestExclusionEndsAtBusinessYearEndInBrowser(t *testing.T) {
 	if s := ended(); !slices.Equal(s, []string{"excluded"}) {
 		t.Fatalf("the job did not end the membership: status %q", s)
 	}
-	if got := evaTab.fact("Left on"); got != views.Day(yearEnd)+" (exclusion)" {
-		t.Errorf("left on %q, want %q", got, views.Day(yearEnd)+" (exclusion)")
+	if got := evaTab.fact("Left on"); got != i18n.Date(t.Context(), yearEnd)+" (exclusion)" {
+		t.Errorf("left on %q, want %q", got, i18n.Date(t.Context(), yearEnd)+" (exclusion)")
 	}
 	waitForOutboxMail(t, p.dataDir, evaEml, "Your membership has ended by exclusion")
 

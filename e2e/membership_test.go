@@ -347,8 +347,10 @@ func TestMembership(t *testing.T) {
 			t.Errorf("account after the membership ended: roles %v, err %v; want no member role", u.Roles, err)
 		}
 		body := mailBody(t, waitForOutboxMail(t, p.dataDir, email, "Your membership has ended"))
-		for _, part := range []string{"your membership ended on " + views.Day(effective),
-			fmt.Sprintf("%d.%02d EUR will be paid back to you by %s", paidCents/100, paidCents%100, views.Day(due))} {
+		// An English account: dates and money as English reads them.
+		en := t.Context()
+		for _, part := range []string{"your membership ended on " + i18n.Date(en, effective),
+			i18n.Money(en, paidCents) + " will be paid back to you by " + i18n.Date(en, due)} {
 			if !strings.Contains(body, part) {
 				t.Errorf("the mail on the end lacks %q:\n%s", part, body)
 			}
