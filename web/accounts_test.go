@@ -118,7 +118,8 @@ func TestRoleChecks(t *testing.T) {
 	resp, body := admin.get("/admin/audit?action=user.login")
 	wantStatus(t, resp, http.StatusOK)
 	wantContains(t, body, "member@example.org", "admin@example.org", "user.login")
-	if strings.Contains(body, "user.register") {
+	// Only the table: the filter's suggestions (a datalist) name every action.
+	if rows, _, _ := strings.Cut(body[strings.Index(body, "<table"):], "</table>"); strings.Contains(rows, "user.register") {
 		t.Error("audit filter by action prefix did not filter")
 	}
 	_, body = admin.get("/admin/audit?actor=member")

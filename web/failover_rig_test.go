@@ -131,6 +131,10 @@ func TestFailoverOnRig(t *testing.T) {
 		return vm.State == compute.VMRunning && vm.HostID == hostB.ID
 	})
 	took := time.Since(start)
+	// The task is marked done just after the VM row moves: wait for it.
+	vm = waitVM(t, f, vmID, 60*time.Second, func(vm *compute.VMDetail) bool {
+		return len(vm.Tasks) > 0 && !vm.Tasks[0].Active()
+	})
 	t.Logf("failover: running on b %s after the fencing confirmation", took.Round(time.Millisecond))
 	if took > 15*time.Second {
 		t.Errorf("failover took %s, target 15 s", took)
