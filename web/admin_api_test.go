@@ -34,11 +34,12 @@ func TestAdminAPIPlans(t *testing.T) {
 	d := openDomain(t, cfg)
 	admin, member := tokenFor(t, d, "admin@example.org"), tokenFor(t, d, "member@example.org")
 
-	resp, body := apiJSON(c, http.MethodPost, "/api/v1/plans", member, `{"name":"small","vcpus":1,"memory_mib":1024,"disk_gib":10}`)
+	var body string
+	resp, _ := apiJSON(c, http.MethodPost, "/api/v1/plans", member, `{"name":"small","vcpus":1,"memory_mib":1024,"disk_gib":10}`)
 	wantStatus(t, resp, http.StatusForbidden)
 	resp, body = apiJSON(c, http.MethodPost, "/api/v1/plans", admin, `{"name":"small","vcpus":0,"memory_mib":1024,"disk_gib":10}`)
 	wantFieldError(t, resp, body, "vcpus")
-	resp, body = apiJSON(c, http.MethodPost, "/api/v1/plans", admin, `{"name":"small","vcpus":"one","memory_mib":1024,"disk_gib":10}`)
+	resp, _ = apiJSON(c, http.MethodPost, "/api/v1/plans", admin, `{"name":"small","vcpus":"one","memory_mib":1024,"disk_gib":10}`)
 	wantStatus(t, resp, http.StatusBadRequest)
 
 	resp, body = apiJSON(c, http.MethodPost, "/api/v1/plans", admin, `{"name":"small","vcpus":1,"memory_mib":1024,"disk_gib":10}`)

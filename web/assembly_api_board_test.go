@@ -39,7 +39,7 @@ func TestAssemblyAPIBoardLifecycle(t *testing.T) {
 	wantFieldError(t, resp, body, "majority_num")
 	resp, body = apiJSON(c, http.MethodPost, base+"/items", anna, `{"kind":"ordinary","title":"Accounts","excluded_emails":["nobody@example.org"]}`)
 	wantFieldError(t, resp, body, "excluded_emails")
-	resp, body = apiJSON(c, http.MethodPost, base+"/items", anna, `{"kind":"ordinary","title":"Approve the annual accounts"}`)
+	resp, _ = apiJSON(c, http.MethodPost, base+"/items", anna, `{"kind":"ordinary","title":"Approve the annual accounts"}`)
 	wantStatus(t, resp, http.StatusCreated)
 	resp, body = apiJSON(c, http.MethodPost, base+"/items", anna, `{"kind":"election","title":"Supervisory board","seats":1,"candidates":["Carla","Dan"]}`)
 	wantStatus(t, resp, http.StatusCreated)
@@ -98,7 +98,7 @@ func TestAssemblyAPIBoardLifecycle(t *testing.T) {
 		t.Fatalf("candidates: %s", body)
 	}
 	for _, name := range []string{"Mia", "Tom"} {
-		resp, body = apiJSON(c, http.MethodPost, base+"/items/"+election+"/ballot", tokenFor(t, w.d, memberEmail(name)), `{"candidate_ids":["`+carla.ID+`"]}`)
+		resp, _ = apiJSON(c, http.MethodPost, base+"/items/"+election+"/ballot", tokenFor(t, w.d, memberEmail(name)), `{"candidate_ids":["`+carla.ID+`"]}`)
 		wantStatus(t, resp, http.StatusCreated)
 	}
 	round := base + "/items/" + election

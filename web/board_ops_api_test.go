@@ -54,7 +54,7 @@ func TestBoardAPIMemberAdministration(t *testing.T) {
 	wantFieldError(t, resp, body, "date")
 	resp, body = apiJSON(c, http.MethodPost, pay, anna, `{"amount_cents":100,"date":"01.02.2026"}`)
 	wantFieldError(t, resp, body, "date")
-	resp, body = apiJSON(c, http.MethodPost, pay, anna, `{"amount_cents":"100,00","date":"`+today+`"}`)
+	resp, _ = apiJSON(c, http.MethodPost, pay, anna, `{"amount_cents":"100,00","date":"`+today+`"}`)
 	wantStatus(t, resp, http.StatusBadRequest)
 	resp, body = apiJSON(c, http.MethodPost, pay, anna, fmt.Sprintf(`{"amount_cents":%d,"date":"%s","note":"bank","dry_run":true}`, 2*price+5000, today))
 	wantStatus(t, resp, http.StatusOK)
@@ -100,7 +100,7 @@ func TestBoardAPIMemberAdministration(t *testing.T) {
 
 	// Further shares: declared by the member, admitted or rejected.
 	for range 2 {
-		resp, body = apiJSON(c, http.MethodPost, "/api/v1/membership/shares", eva, `{"shares":1,"confirm":true}`)
+		resp, _ = apiJSON(c, http.MethodPost, "/api/v1/membership/shares", eva, `{"shares":1,"confirm":true}`)
 		wantStatus(t, resp, http.StatusOK)
 	}
 	var shares struct {
@@ -222,7 +222,7 @@ func TestBoardAPIOrgans(t *testing.T) {
 	wantStatus(t, resp, http.StatusForbidden)
 	resp, body := apiJSON(c, http.MethodPost, "/api/v1/organs/appointments", anna, strings.Replace(appoint, "2031-06-30", "2031-06-31", 1))
 	wantFieldError(t, resp, body, "term_end")
-	resp, body = apiJSON(c, http.MethodPost, "/api/v1/organs/appointments", anna, strings.Replace(appoint, "supervisory_board", "council", 1))
+	resp, _ = apiJSON(c, http.MethodPost, "/api/v1/organs/appointments", anna, strings.Replace(appoint, "supervisory_board", "council", 1))
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
 	resp, body = apiJSON(c, http.MethodPost, "/api/v1/organs/appointments", anna, appoint)
 	wantStatus(t, resp, http.StatusCreated)

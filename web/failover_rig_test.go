@@ -127,7 +127,7 @@ func TestFailoverOnRig(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("confirm failover: status %d\n%s", resp.StatusCode, body)
 	}
-	vm = waitVM(t, f, vmID, 60*time.Second, func(vm *compute.VMDetail) bool {
+	waitVM(t, f, vmID, 60*time.Second, func(vm *compute.VMDetail) bool {
 		return vm.State == compute.VMRunning && vm.HostID == hostB.ID
 	})
 	took := time.Since(start)
