@@ -147,7 +147,7 @@ func (h *Handler) ShowCases(c echo.Context) error {
 			return err
 		}
 	}
-	p, err := h.page(c, "Moderation", "moderation")
+	p, err := h.page(c, "Moderation: cases", "moderation")
 	if err != nil {
 		return err
 	}
