@@ -1,8 +1,8 @@
 package moderation
 
 import (
-	"allmende/models"
 	"allmende/jobs/jobargs"
+	"allmende/models"
 	"allmende/models/account"
 	"allmende/models/internal/kit"
 	"allmende/models/rulebook"
