@@ -52,16 +52,12 @@ func memberRecipients(tx *gorm.DB) ([]account.Recipient, error) {
 	return rs, nil
 }
 
-// recordCtx writes the invitation as kept for the minutes: it carries no
-// reader's locale, so the text is English (the times are formatted apart,
-// in the cooperative's time zone).
-var recordCtx = context.Background()
-
 // invitationText is the invitation with the whole agenda as kept for the
 // minutes: times in the cooperative's time zone, the place, how to take
-// part online, and how the discussion phase runs (§46(1), §43b GenG).
+// part online, and how the discussion phase runs (§46(1), §43b GenG). Its
+// context carries no reader's locale, so the record is in English.
 func invitationText(a *assemblyRow, items []AgendaItem, loc *time.Location) string {
-	return invitation(recordCtx, a, items, func(t time.Time) string { return formatIn(t, loc) })
+	return invitation(context.Background(), a, items, func(t time.Time) string { return formatIn(t, loc) })
 }
 
 // invitation writes the invitation in the language of ctx, with the times
@@ -125,7 +121,7 @@ func mailInvitation(ctx context.Context, r account.Recipient, a *assemblyRow, it
 // supplementText announces an item added on a demand of members (§45(2),
 // §46(2) GenG) as appended to the invitation kept for the minutes.
 func supplementText(a *assemblyRow, it AgendaItem, sent time.Time, loc *time.Location) string {
-	return supplement(recordCtx, a, it, formatIn(sent, loc))
+	return supplement(context.Background(), a, it, formatIn(sent, loc))
 }
 
 func supplement(ctx context.Context, a *assemblyRow, it AgendaItem, sent string) string {
