@@ -2,11 +2,13 @@ package handlers
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/models"
 	"allmende/models/account"
 )
 
@@ -29,7 +31,11 @@ func (h *Handler) Idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		req := c.Request()
 		body, err := io.ReadAll(req.Body)
 		if err != nil {
-			return echo.NewHTTPError(http.StatusBadRequest, "could not read the request body")
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return echo.ErrStatusRequestEntityTooLarge
+			}
+			return &models.Error{Code: http.StatusBadRequest, Safe: "the body cannot be read", Err: err}
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		ctx := req.Context()
