@@ -30,13 +30,17 @@ func apiMonth(s string) (metering.Month, error) {
 
 // APICloseStatements answers POST /api/v1/board/statements/close: the
 // month's statements are made now (the job does it on its own two hours
-// into the next month); closing twice makes none the second time.
+// into the next month); closing twice makes none the second time. The
+// month is named, not defaulted: closing is for good.
 func (h *Handler) APICloseStatements(c echo.Context) error {
 	var in struct {
 		Month string `json:"month"`
 	}
 	if err := bindJSON(c, &in); err != nil {
 		return err
+	}
+	if in.Month == "" {
+		return models.Invalid(map[string]string{"month": "Enter the month as YYYY-MM."})
 	}
 	m, err := apiMonth(in.Month)
 	if err != nil {
