@@ -101,7 +101,6 @@ func (h *Handler) APISignMinutes(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-
 // APIDeclareResults answers POST /api/v1/assemblies/{id}/declare: the
 // chair declares the result of every item not yet declared, from the
 // published count, before signing the minutes.
