@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -49,6 +50,14 @@ func (h *Handler) Idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		rec := &answerRecorder{ResponseWriter: c.Response().Writer}
 		c.Response().Writer = rec
+		kept := false
+		defer func() {
+			// A panic (answered 500 by the recover middleware) frees the
+			// key too, rather than leaving it "being answered" for a day.
+			if !kept {
+				_ = h.Idempotency.Release(context.WithoutCancel(ctx), u.ID, key)
+			}
+		}()
 		// The error is written here, through the recorder, so that a
 		// refusal (a 422 for the amount) is kept as the answer as well.
 		if err := next(c); err != nil {
@@ -57,8 +66,11 @@ func (h *Handler) Idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		status := c.Response().Status
 		if status >= 500 {
 			// The server failed, not the request: the retry is carried out.
-			return h.Idempotency.Release(ctx, u.ID, key)
+			return nil
 		}
+		// Carried out: from here the key is never freed, even when keeping
+		// the answer fails (a retry then gets 409, not a second booking).
+		kept = true
 		return h.Idempotency.Finish(ctx, u.ID, key, account.StoredAnswer{Status: status,
 			ContentType: c.Response().Header().Get(echo.HeaderContentType), Body: rec.body.Bytes()})
 	}
