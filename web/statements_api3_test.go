@@ -71,7 +71,7 @@ func TestBoardStatementsAPI3(t *testing.T) {
 	if n := d.count(t, "running_costs", "amount_cents = -94200"); n != 1 {
 		t.Fatalf("reversal rows = %d, want 1", n)
 	}
-	resp, body = apiJSON(c, http.MethodPost, "/api/v1/board/costs", board, `{"month":"2026-11","category":"housing","amount_cents":94200}`)
+	resp, _ = apiJSON(c, http.MethodPost, "/api/v1/board/costs", board, `{"month":"2026-11","category":"housing","amount_cents":94200}`)
 	wantStatus(t, resp, http.StatusCreated)
 
 	// The SEPA file is for closed months only.
