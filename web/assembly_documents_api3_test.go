@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
+
+	"allmende/models/governance"
 )
 
 // A document may be a PDF; the validating client takes its body as a file.
@@ -44,6 +46,11 @@ func TestAssemblyDocumentsAndMinutesAPI3(t *testing.T) {
 	wantFieldError(t, resp, body, "file")
 	resp, body = apiUpload(c, docs+"?kind=annual_accounts&filename=accounts.txt", anna, "")
 	wantFieldError(t, resp, body, "file")
+	// Past the general 1 MiB body limit, to the document's own: one byte
+	// too many is the domain's field error, not a cut-off body.
+	resp, body = apiUpload(c, docs+"?kind=annual_accounts&filename=big.txt", anna, strings.Repeat("a", governance.MaxDocumentBytes+1))
+	wantFieldError(t, resp, body, "file")
+	wantContains(t, body, "too large")
 	resp, _ = apiUpload(c, docs+"?kind=poem&filename=accounts.txt", anna, "Balance sheet 2026")
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
 	if n := w.d.count(t, "assembly_documents", ""); n != 0 {
