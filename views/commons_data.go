@@ -118,5 +118,6 @@ func costCategory(ctx context.Context, c string) string {
 	case "staff":
 		return i18n.T(ctx, "staff")
 	}
-	return i18n.T(ctx, "other")
+	// "other" alone is a reserved word of go-i18n's catalogue.
+	return i18n.T(ctx, "other costs")
 }
