@@ -39,7 +39,12 @@ func (h *Handler) renderBoardStatements(c echo.Context, status int, costForm vie
 	ctx, v := c.Request().Context(), viewer(CurrentUser(c))
 	m, err := boardMonth(c)
 	if err != nil {
-		return err
+		if len(costForm.Errors) == 0 {
+			return err
+		}
+		// The cost form's own month is wrong: show the default month with
+		// the form and its errors.
+		m = metering.MonthOf(time.Now()).Prev()
 	}
 	d := views.BoardStatementsView{Month: m.String(), CostForm: costForm, Categories: metering.CostCategories}
 	if d.Statements, err = h.Commons.BoardMonth(ctx, v, m); err != nil {
