@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"allmende/models/account"
@@ -25,55 +26,70 @@ const phoneWidth = 390
 
 // TestEveryPageOnPhone crawls the portal as an admin who is also on the
 // board and a member, as a plain member, and signed out, following every
-// link from the dashboard (or the login page), at a phone's width. On every page it checks that nothing
-// scrolls sideways and that axe-core finds no serious or critical
-// accessibility violation. New pages are covered as soon as a link leads
-// to them.
+// link from the dashboard (or the login page), at a phone's width, in a
+// German and in an English browser (German words are longer: a label that
+// fits in English may not). On every page it checks that the page is in the
+// browser's language, that nothing scrolls sideways and that axe-core finds
+// no serious or critical accessibility violation. New pages are covered as
+// soon as a link leads to them.
 func TestEveryPageOnPhone(t *testing.T) {
 	p := startPortal(t)
 	b := startBrowser(t)
 	p.register(t, "Ada Admin", "ada@example.org", "analytical-engine-1843", account.RoleAdmin, account.RoleBoard, account.RoleMember)
 	p.register(t, "Max Member", "max@example.org", "a-member-password-1", account.RoleMember)
 
-	for _, who := range []struct{ email, password string }{
-		{"ada@example.org", "analytical-engine-1843"},
-		{"max@example.org", "a-member-password-1"},
-		{"signed-out", ""}, // the pages anyone reaches from the login page
-	} {
-		t.Run(who.email, func(t *testing.T) {
-			tab := b.newTabWithin(t, p.url, 8*tabTimeout)
-			run(t, tab.ctx, chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile))
-			start := "/login"
-			if who.password != "" {
-				checkPage(t, tab, "/login")
-				tab.logIn(who.email, who.password)
-				start = "/"
-			}
-			seen := map[string]bool{}
-			queue := []string{start}
-			for len(queue) > 0 && len(seen) < 150 {
-				path := queue[0]
-				queue = queue[1:]
-				if seen[path] {
-					continue
+	for _, lang := range []string{"de", "en"} {
+		for _, who := range []struct{ email, password string }{
+			{"ada@example.org", "analytical-engine-1843"},
+			{"max@example.org", "a-member-password-1"},
+			{"signed-out", ""}, // the pages anyone reaches from the login page
+		} {
+			t.Run(lang+"/"+who.email, func(t *testing.T) {
+				tab := b.newTabWithin(t, p.url, 8*tabTimeout)
+				run(t, tab.ctx, chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile))
+				tab.speak(lang)
+				start := "/login"
+				if who.password != "" {
+					checkPage(t, tab, lang, "/login")
+					tab.logIn(who.email, who.password)
+					start = "/"
 				}
-				seen[path] = true
-				for _, link := range checkPage(t, tab, path) {
-					if !seen[link] {
-						queue = append(queue, link)
+				seen := map[string]bool{}
+				queue := []string{start}
+				for len(queue) > 0 && len(seen) < 150 {
+					path := queue[0]
+					queue = queue[1:]
+					if seen[path] {
+						continue
+					}
+					seen[path] = true
+					for _, link := range checkPage(t, tab, lang, path) {
+						if !seen[link] {
+							queue = append(queue, link)
+						}
 					}
 				}
-			}
-			pages := make([]string, 0, len(seen))
-			for path := range seen {
-				pages = append(pages, path)
-			}
-			sort.Strings(pages)
-			t.Logf("%d pages checked: %s", len(pages), strings.Join(pages, " "))
-			if len(pages) < 4 {
-				t.Errorf("the crawl found only %d pages", len(pages))
-			}
-		})
+				pages := make([]string, 0, len(seen))
+				for path := range seen {
+					pages = append(pages, path)
+				}
+				sort.Strings(pages)
+				t.Logf("%d pages checked: %s", len(pages), strings.Join(pages, " "))
+				if len(pages) < 4 {
+					t.Errorf("the crawl found only %d pages", len(pages))
+				}
+			})
+		}
+	}
+}
+
+// speak makes the tab's browser ask for pages in lang, as a browser set
+// to that language does (Accept-Language).
+func (tb *tab) speak(lang string) {
+	tb.t.Helper()
+	if _, err := chromedp.Call(tb.ctx, network.SetExtraHTTPHeaders,
+		network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": lang}}); err != nil {
+		tb.t.Fatal(err)
 	}
 }
 
@@ -85,11 +101,14 @@ type axeViolation struct {
 	Targets []string `json:"targets"`
 }
 
-// checkPage opens path, checks width and accessibility, and returns the
-// page's links to other pages of the portal.
-func checkPage(t *testing.T, tab *tab, path string) []string {
+// checkPage opens path, checks its language, width and accessibility, and
+// returns the page's links to other pages of the portal.
+func checkPage(t *testing.T, tab *tab, lang, path string) []string {
 	t.Helper()
 	tab.open(path)
+	if got := run(t, tab.ctx, chromedp.Evaluate[string](`document.documentElement.lang`)); got != lang {
+		t.Errorf("%s is in %q in a browser asking for %q", path, got, lang)
+	}
 	width := run(t, tab.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
 	if width > phoneWidth {
 		wide := run(t, tab.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("body *"))
