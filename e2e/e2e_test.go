@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"allmende/hypervisor"
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/views"
@@ -208,75 +209,86 @@ func TestPortal(t *testing.T) {
 		}
 	})
 
-	t.Run("AdminUploadsImagesInForm", func(t *testing.T) {
-		const email, password = "images@example.org", "hypervisor-admin-2"
-		p.register(t, "Imogen", email, password, account.RoleAdmin)
-		tab := b.newTab(t, p.url)
-		tab.logIn(email, password)
-		dir := t.TempDir()
-		file := func(name string) string {
-			path := filepath.Join(dir, name)
-			if err := os.WriteFile(path, bytes.Repeat([]byte{'k'}, 64<<10), 0o644); err != nil {
-				t.Fatal(err)
+	// The image set-up in an English and in a German browser: the texts
+	// the test expects are the portal's own in that language.
+	for _, lang := range []i18n.Lang{i18n.English, i18n.German} {
+		t.Run("AdminUploadsImagesInForm/"+string(lang), func(t *testing.T) {
+			ctx := i18n.WithLocale(context.Background(), i18n.NewLocale(lang, time.UTC))
+			email, password := "images-"+string(lang)+"@example.org", "hypervisor-admin-2"
+			p.register(t, "Imogen", email, password, account.RoleAdmin)
+			tab := b.newTab(t, p.url)
+			tab.speak(string(lang))
+			tab.logIn(email, password)
+			dir := t.TempDir()
+			file := func(name string) string {
+				path := filepath.Join(dir, name)
+				if err := os.WriteFile(path, bytes.Repeat([]byte{'k'}, 64<<10), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return path
 			}
-			return path
-		}
-		tab.open("/admin/images")
-		// The only host is preselected.
-		if got := run(t, tab.ctx, chromedp.Evaluate[string](`document.querySelector("#up-host_id").selectedOptions[0].textContent`)); got != "local" {
-			t.Errorf("host preselected %q, want local", got)
-		}
-		upload := func(path, name, kind string) {
-			t.Helper()
-			run(t, tab.ctx, chromedp.SetUploadFiles(chromedp.CSS("#up-file"), []string{path}))
-			run(t, tab.ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
-				`document.querySelector("#up-name").value = %q; document.querySelector("#up-kind").value = %q`, name, kind)))
-			run(t, tab.ctx, chromedp.Click(chromedp.CSS(`#upload button[type=submit]`)))
-		}
-		// No name: the form comes back in place, with the error by the
-		// field, the kind kept, and a word about the file.
-		upload(file("vmlinuz"), "", "kernel")
-		if err := chromedp.Do(tab.ctx, chromedp.WaitVisible(chromedp.CSS("#up-e-name"))); err != nil {
-			t.Fatalf("no field error after an upload without a name: %v\n%s", err, tab.html("main"))
-		}
-		tab.wantFieldError("#up-name", "up-e-name", "Give the image a name.")
-		tab.wantValue("#up-kind", "kernel")
-		tab.wantText("#up-rechoose", "Choose the file again: browsers do not keep a chosen file when a form comes back.")
-		tab.wantPath("/admin/images")
+			tab.open("/admin/images")
+			wantLang(t, tab, string(lang))
+			// The only host is preselected.
+			if got := run(t, tab.ctx, chromedp.Evaluate[string](`document.querySelector("#up-host_id").selectedOptions[0].textContent`)); got != "local" {
+				t.Errorf("host preselected %q, want local", got)
+			}
+			upload := func(path, name, kind string) {
+				t.Helper()
+				run(t, tab.ctx, chromedp.SetUploadFiles(chromedp.CSS("#up-file"), []string{path}))
+				run(t, tab.ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+					`document.querySelector("#up-name").value = %q; document.querySelector("#up-kind").value = %q`, name, kind)))
+				run(t, tab.ctx, chromedp.Click(chromedp.CSS(`#upload button[type=submit]`)))
+			}
+			// No name: the form comes back in place, with the error by the
+			// field, the kind kept, and a word about the file.
+			upload(file("vmlinuz"), "", "kernel")
+			if err := chromedp.Do(tab.ctx, chromedp.WaitVisible(chromedp.CSS("#up-e-name"))); err != nil {
+				t.Fatalf("no field error after an upload without a name: %v\n%s", err, tab.html("main"))
+			}
+			tab.wantFieldError("#up-name", "up-e-name", i18n.T(ctx, "Give the image a name."))
+			tab.wantValue("#up-kind", "kernel")
+			tab.wantText("#up-rechoose", i18n.T(ctx, "Choose the file again: browsers do not keep a chosen file when a form comes back."))
+			tab.wantPath("/admin/images")
 
-		for _, up := range []struct{ file, name, kind string }{
-			{"vmlinuz", "e2e-kernel", "kernel"}, {"initrd.gz", "e2e-initrd", "initrd"}, {"disk.raw", "e2e-disk", "disk"},
-		} {
-			upload(file(up.file), up.name, up.kind)
-			row := `#images tr[data-image="` + up.name + `"]`
-			if err := chromedp.Do(tab.ctx, chromedp.WaitVisible(chromedp.CSS(row+" .badge.ok"))); err != nil {
-				t.Fatalf("%s never became ready: %v\n%s", up.name, err, tab.html("main"))
+			suffix := "-" + string(lang)
+			for _, up := range []struct{ file, name, kind string }{
+				{"vmlinuz", "e2e-kernel" + suffix, "kernel"}, {"initrd.gz", "e2e-initrd" + suffix, "initrd"}, {"disk.raw", "e2e-disk" + suffix, "disk"},
+			} {
+				upload(file(up.file), up.name, up.kind)
+				row := `#images tr[data-image="` + up.name + `"]`
+				if err := chromedp.Do(tab.ctx, chromedp.WaitVisible(chromedp.CSS(row+" .badge.ok"))); err != nil {
+					t.Fatalf("%s never became ready: %v\n%s", up.name, err, tab.html("main"))
+				}
+				if lang == i18n.English { // the German label of a kind is the admin pages' to choose
+					tab.wantText(row+" td:nth-child(2)", up.kind)
+				}
 			}
-			tab.wantText(row+" td:nth-child(2)", up.kind)
-		}
-		// The kernel and the initrd are offered for direct kernel boot.
-		for sel, want := range map[string]string{"#up-kernel_image_id": "e2e-kernel", "#up-initrd_image_id": "e2e-initrd"} {
-			if got := tab.texts(sel + " option"); len(got) != 2 || !strings.HasPrefix(got[1], want) {
-				t.Errorf("%s offers %q", sel, got)
+			// The kernel and the initrd are offered for direct kernel boot.
+			for sel, want := range map[string]string{"#up-kernel_image_id": "e2e-kernel" + suffix, "#up-initrd_image_id": "e2e-initrd" + suffix} {
+				if got := tab.texts(sel + " option"); !slices.ContainsFunc(got, func(o string) bool { return strings.HasPrefix(o, want) }) {
+					t.Errorf("%s offers %q", sel, got)
+				}
 			}
-		}
 
-		// A member is offered the disk only.
-		const memberEmail, memberPassword = "imagemember@example.org", "image-member-1"
-		p.register(t, "Ina", memberEmail, memberPassword, account.RoleMember)
-		mt := b.newTab(t, p.url)
-		mt.logIn(memberEmail, memberPassword)
-		mt.open("/vms/new")
-		offered := mt.texts("#f-image_id option")
-		if !slices.ContainsFunc(offered, func(s string) bool { return strings.Contains(s, "e2e-disk") }) {
-			t.Errorf("the member is not offered the disk image: %q", offered)
-		}
-		for _, o := range offered {
-			if strings.Contains(o, "e2e-kernel") || strings.Contains(o, "e2e-initrd") {
-				t.Errorf("the member is offered %q", o)
+			// A member is offered the disk only.
+			memberEmail, memberPassword := "imagemember-"+string(lang)+"@example.org", "image-member-1"
+			p.register(t, "Ina", memberEmail, memberPassword, account.RoleMember)
+			mt := b.newTab(t, p.url)
+			mt.speak(string(lang))
+			mt.logIn(memberEmail, memberPassword)
+			mt.open("/vms/new")
+			offered := mt.texts("#f-image_id option")
+			if !slices.ContainsFunc(offered, func(s string) bool { return strings.Contains(s, "e2e-disk"+suffix) }) {
+				t.Errorf("the member is not offered the disk image: %q", offered)
 			}
-		}
-	})
+			for _, o := range offered {
+				if strings.Contains(o, "e2e-kernel") || strings.Contains(o, "e2e-initrd") {
+					t.Errorf("the member is offered %q", o)
+				}
+			}
+		})
+	}
 
 	t.Run("MemberForbiddenAndNotFound", func(t *testing.T) {
 		const email, password = "member@example.org", "just-a-member-1"

@@ -120,7 +120,7 @@ func TestVMInBrowser(t *testing.T) {
 	run(t, phone.ctx, chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile))
 	phone.logIn(f.Member.Email, crash.Password)
 	for _, path := range []string{"/vms/" + vm.ID, "/vms/" + vm.ID + "/console", "/vms?q=" + name} {
-		checkPage(t, phone, path)
+		checkPage(t, phone, "en", path)
 	}
 	phone.open("/vms/" + vm.ID)
 	phone.screenshot("vm-phone.png")

@@ -16,40 +16,9 @@ import (
 	"allmende/models/membership"
 )
 
-// translatedPages are the pages German and English so far (issue 11 lists
-// the rest); each must differ in every visible text between the languages.
-var translatedPages = struct{ anonymous, signedIn []string }{
-	anonymous: []string{"/login", "/register", "/register/confirm?email=x%40example.org", "/password/forgot",
-		"/password/reset?email=x%40example.org", "/no-such-page", "/abuse"},
-	signedIn: []string{"/", "/account", "/ssh-keys", "/tasks", "/admin/logins", "/admin/outbox", "/vms", "/vms/new", "/notifications",
-		"/membership", "/board/members", "/admin/audit"},
-}
-
 // sameInBothLanguages may read the same in German and English: names,
 // addresses, codes and words both languages share.
-var sameInBothLanguages = regexp.MustCompile(`^(Allmende|Moderation|\.eml|ALLMENDE_[A-Z_]+|Deutsch|English|Name|IBAN|The bylaws of the cooperative, version .*|Status|Hosts|API|OpenAPI|UTC|Authorization: Bearer …|[A-Z][a-z]+/[A-Za-z_/]+|.*@example\.org|Test .*|Go-http-client/.*|127\.0\.0\.1|[0-9.,]+ (GiB|MiB|KiB|KiB/s|B|s)|vCPUs?|([0-9a-f]{2}:){5}[0-9a-f]{2}|[a-z0-9]+(_[a-z0-9]+)+)$`)
-
-// TestTranslatedPagesInBothLanguages fetches each translated page with
-// Accept-Language de and en and fails on any visible text (or label for
-// assistive technology) that is the same in both: an untranslated string.
-func TestTranslatedPagesInBothLanguages(t *testing.T) {
-	srv, base, _ := startServer(t, "none")
-	createUser(t, srv, "admin@example.org", account.RoleAdmin, account.RoleBoard, account.RoleMember)
-	signedIn := newClient(t, base)
-	if resp := signedIn.login("admin@example.org", "correct horse battery"); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("login: %d", resp.StatusCode)
-	}
-	anonymous := newClient(t, base)
-	for _, p := range translatedPages.anonymous {
-		checkBothLanguages(t, anonymous, base, p)
-	}
-	for _, p := range translatedPages.signedIn {
-		checkBothLanguages(t, signedIn, base, p)
-	}
-	for _, p := range governancePages(t, signedIn) {
-		checkBothLanguages(t, signedIn, base, p)
-	}
-}
+var sameInBothLanguages = regexp.MustCompile(`^(Allmende|Moderation|\.eml|ALLMENDE_[A-Z_]+|Deutsch|English|Name|IBAN|The bylaws of the cooperative, version .*|Status|Hosts|API|OpenAPI|UTC|Authorization: Bearer …|[A-Z][a-z]+/[A-Za-z_/]+|<?.*@example\.org>?|alm_[0-9a-z]+…|[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC|Text|Test .*|Go-http-client/.*|127\.0\.0\.1|[0-9.,]+ (GiB|MiB|KiB|KiB/s|B|s)|vCPUs?|([0-9a-f]{2}:){5}[0-9a-f]{2}|[a-z0-9]+(_[a-z0-9]+)+)$`)
 
 // checkBothLanguages fetches path with Accept-Language de and en and fails
 // on any visible text the same in both, but for the data the test made
