@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/compute"
 	"allmende/views"
@@ -79,5 +80,5 @@ func (h *Handler) AdminSaveHostSettings(c echo.Context) error {
 		}
 		return h.renderAdminHostSettings(c, status, host, current, f)
 	}
-	return h.flashTo(c, "success", "VM settings of "+host.Name+" saved.", "/admin/hosts/"+host.ID+"/settings")
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "VM settings of %s saved.", host.Name), "/admin/hosts/"+host.ID+"/settings")
 }
