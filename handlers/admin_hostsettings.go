@@ -46,7 +46,7 @@ func (h *Handler) AdminHostSettings(c echo.Context) error {
 }
 
 func (h *Handler) renderAdminHostSettings(c echo.Context, status int, host *compute.Host, s *compute.HostVMSettings, f views.Form) error {
-	p, err := h.page(c, "VM settings of "+host.Name, "hosts")
+	p, err := h.page(c, i18n.T(c.Request().Context(), "VM settings of %s", host.Name), "hosts")
 	if err != nil {
 		return err
 	}
