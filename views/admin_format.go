@@ -48,7 +48,6 @@ func duration(ctx context.Context, d time.Duration) string {
 	return i18n.T(ctx, "%d h %d min", int(d.Hours()), int(d.Minutes())%60)
 }
 
-
 // imageKindText names an image's kind for people.
 func imageKindText(ctx context.Context, k compute.ImageKind) string {
 	switch k {
