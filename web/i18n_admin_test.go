@@ -83,6 +83,18 @@ func TestAdminPagesInBothLanguages(t *testing.T) {
 	} {
 		checkFormBothLanguages(t, w.admin, w.base, f.page, f.action, f.form, same...)
 	}
+
+	// A success is told in the reader's language too, values filled in.
+	f := url.Values{"name": {"tiny"}, "vcpus": {"1"}, "memory_mib": {"512"}, "disk_gib": {"5"}, "_csrf": {w.admin.csrf("/admin/plans")}}
+	req, _ := http.NewRequest(http.MethodPost, w.base+"/admin/plans", strings.NewReader(f.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept-Language", "de")
+	resp, _ := w.admin.do(req)
+	wantStatus(t, resp, http.StatusSeeOther)
+	req, _ = http.NewRequest(http.MethodGet, w.base+"/admin/plans", nil)
+	req.Header.Set("Accept-Language", "de")
+	_, body := w.admin.do(req)
+	wantContains(t, body, "Tarif tiny angelegt.")
 }
 
 // checkFormBothLanguages submits form to action with Accept-Language de
