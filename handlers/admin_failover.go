@@ -1,11 +1,11 @@
 package handlers
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/replication"
 	"allmende/views"
@@ -48,7 +48,7 @@ func (h *Handler) AdminConfirmFailover(c echo.Context) error {
 		}
 		return h.renderFailover(c, status, f, nil)
 	}
-	msg := fmt.Sprintf("Host %s is fenced: %d virtual machine(s) are being started on their standby hosts, %d not started.",
+	msg := i18n.T(c.Request().Context(), "Host %s is fenced: %d virtual machine(s) are being started on their standby hosts, %d not started.",
 		res.Host.Name, len(res.Started), len(res.NotStarted))
 	if err := h.Sessions.AddFlash(c, "success", msg); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/compute"
 	"allmende/views"
@@ -45,7 +46,7 @@ func (h *Handler) AdminHostSettings(c echo.Context) error {
 }
 
 func (h *Handler) renderAdminHostSettings(c echo.Context, status int, host *compute.Host, s *compute.HostVMSettings, f views.Form) error {
-	p, err := h.page(c, "VM settings of "+host.Name, "hosts")
+	p, err := h.page(c, i18n.T(c.Request().Context(), "VM settings of %s", host.Name), "hosts")
 	if err != nil {
 		return err
 	}
@@ -79,5 +80,5 @@ func (h *Handler) AdminSaveHostSettings(c echo.Context) error {
 		}
 		return h.renderAdminHostSettings(c, status, host, current, f)
 	}
-	return h.flashTo(c, "success", "VM settings of "+host.Name+" saved.", "/admin/hosts/"+host.ID+"/settings")
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "VM settings of %s saved.", host.Name), "/admin/hosts/"+host.ID+"/settings")
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/compute"
 	"allmende/views"
@@ -125,7 +126,7 @@ func (h *Handler) AdminRegisterImage(c echo.Context) error {
 		}
 		return h.renderAdminImages(c, status, f, views.Form{})
 	}
-	return h.flashTo(c, "success", "Image "+img.Name+" registered.", "/admin/images")
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "Image %s registered.", img.Name), "/admin/images")
 }
 
 // parseSize reads "2361393152", "10G", "10 GiB" or "2048M" (binary units)
@@ -168,9 +169,9 @@ func (h *Handler) AdminDeleteImage(c echo.Context) error {
 		}
 		return h.flashTo(c, "error", errText(c.Request().Context(), err), "/admin/images")
 	}
-	msg := "Image " + img.Name + " deleted."
+	msg := i18n.T(ctx, "Image %s deleted.", img.Name)
 	if retired {
-		msg = "Virtual machines were made from image " + img.Name + ", so it was retired: it is no longer offered."
+		msg = i18n.T(ctx, "Virtual machines were made from image %s, so it was retired: it is no longer offered.", img.Name)
 	}
 	return h.flashTo(c, "success", msg, "/admin/images")
 }

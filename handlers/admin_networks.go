@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/compute"
 	"allmende/views"
@@ -58,7 +59,7 @@ func (h *Handler) AdminCreateNetwork(c echo.Context) error {
 		}
 		return h.renderAdminNetworks(c, status, f)
 	}
-	return h.flashTo(c, "success", "Network "+n.Name+" created.", "/admin/networks")
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "Network %s created.", n.Name), "/admin/networks")
 }
 
 // AdminEditNetwork shows the form to change a network.
@@ -102,7 +103,7 @@ func (h *Handler) AdminUpdateNetwork(c echo.Context) error {
 		}
 		return h.renderAdminNetworkEdit(c, status, n, f)
 	}
-	return h.flashTo(c, "success", "Network "+updated.Name+" saved.", "/admin/networks")
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "Network %s saved.", updated.Name), "/admin/networks")
 }
 
 // AdminDeleteNetwork removes a network in which no VM holds an address.
@@ -118,5 +119,5 @@ func (h *Handler) AdminDeleteNetwork(c echo.Context) error {
 		}
 		return h.flashTo(c, "error", errText(c.Request().Context(), err), "/admin/networks")
 	}
-	return h.flashTo(c, "success", "Network "+n.Name+" deleted.", "/admin/networks")
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "Network %s deleted.", n.Name), "/admin/networks")
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/compute"
 	"allmende/views"
@@ -51,7 +52,7 @@ func (h *Handler) AdminCreatePlan(c echo.Context) error {
 		}
 		return h.renderAdminPlans(c, status, f)
 	}
-	return h.flashTo(c, "success", "Plan "+plan.Name+" created.", "/admin/plans")
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "Plan %s created.", plan.Name), "/admin/plans")
 }
 
 // AdminEditPlan shows the form to change a plan.
@@ -94,7 +95,7 @@ func (h *Handler) AdminUpdatePlan(c echo.Context) error {
 		}
 		return h.renderAdminPlanEdit(c, status, plan, f)
 	}
-	return h.flashTo(c, "success", "Plan "+updated.Name+" saved.", "/admin/plans")
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "Plan %s saved.", updated.Name), "/admin/plans")
 }
 
 // AdminDeletePlan deletes a plan no VM used, and retires one that VMs use.
@@ -110,9 +111,9 @@ func (h *Handler) AdminDeletePlan(c echo.Context) error {
 		}
 		return h.flashTo(c, "error", errText(c.Request().Context(), err), "/admin/plans")
 	}
-	msg := "Plan " + plan.Name + " deleted."
+	msg := i18n.T(ctx, "Plan %s deleted.", plan.Name)
 	if _, err := h.Plans.Get(ctx, v, plan.ID); err == nil {
-		msg = "Virtual machines use plan " + plan.Name + ", so it was retired: it is no longer offered."
+		msg = i18n.T(ctx, "Virtual machines use plan %s, so it was retired: it is no longer offered.", plan.Name)
 	}
 	return h.flashTo(c, "success", msg, "/admin/plans")
 }

@@ -1,12 +1,12 @@
 package handlers
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models"
 )
 
@@ -36,7 +36,7 @@ func (h *Handler) AdminSwitchover(c echo.Context) error {
 		}
 		return err
 	}
-	return h.flashTo(c, "success", fmt.Sprintf("Switching %s over from %s to %s.", t.VMName, t.From, t.To), "/tasks/"+t.TaskID)
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "Switching %s over from %s to %s.", t.VMName, t.From, t.To), "/tasks/"+t.TaskID)
 }
 
 // AdminDrainHost switches over every running VM of a host, for
@@ -49,15 +49,16 @@ func (h *Handler) AdminDrainHost(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	msg := fmt.Sprintf("Draining: %d virtual machine(s) being switched over.", len(started))
+	ctx := c.Request().Context()
+	msg := i18n.T(ctx, "Draining: %d virtual machine(s) being switched over.", len(started))
 	kind := "success"
 	if len(refused) > 0 {
 		kind = "error"
 		var why []string
 		for _, r := range refused {
-			why = append(why, r.Reason)
+			why = append(why, i18n.T(ctx, r.ReasonMsg.Format, r.ReasonMsg.Args...))
 		}
-		msg += fmt.Sprintf(" Not moved (%d): %s", len(refused), strings.Join(why, " "))
+		msg += " " + i18n.T(ctx, "Not moved (%d): %s", len(refused), strings.Join(why, " "))
 	}
 	return h.flashTo(c, kind, msg, "/admin/hosts")
 }

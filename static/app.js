@@ -96,7 +96,8 @@
     var text = form.querySelector('#' + bar.id + '-text');
     if (text) {
       var pct = Math.floor(100 * e.detail.loaded / e.detail.total);
-      text.textContent = pct < 100 ? 'Uploading: ' + pct + ' %' : 'Uploaded; the server is storing the file…';
+      // The words come from the page, in the reader's language.
+      text.textContent = pct < 100 ? (text.getAttribute('data-sending') || '%s %').replace('%s', pct) : (text.getAttribute('data-stored') || '');
     }
   });
 })();

@@ -1,30 +1,60 @@
 // Graphs of VM and host series (uPlot, vendor/uPlot.iife.min.js). A container
 // <div data-graphs="vm|host" data-src="/vms/ID/metrics"> gets range buttons and
 // one chart per panel; it polls the JSON while the page is open and visible.
+// The words come from the page (#graph-words, rendered in the reader's
+// language by views/graphs.templ), numbers and dates are written in the
+// page's language (<html lang>): this script holds no English.
 (function () {
   'use strict';
   if (!window.uPlot) return;
 
+  var LANG = document.documentElement.lang || 'en';
+  var wordsEl = document.getElementById('graph-words');
+  function w(key) { return (wordsEl && wordsEl.getAttribute('data-' + key)) || key; }
+  // fill replaces the %s of a word with the values, in order.
+  function fill(text) {
+    var args = Array.prototype.slice.call(arguments, 1);
+    return text.replace(/%s/g, function () { return args.length ? String(args.shift()) : ''; });
+  }
+
   var PANELS = {
     vm: [
-      { title: 'CPU', unit: '%', series: [['cpu_percent', 'CPU %', '#1e88e5']], max: 100 },
-      { title: 'Memory', unit: 'MB', series: [['memory_used_mb', 'used MB', '#8e24aa']] },
-      { title: 'Disk', unit: 'MB/s', series: [['disk_read_mb_s', 'read MB/s', '#43a047'], ['disk_write_mb_s', 'write MB/s', '#e53935']] },
-      { title: 'Network', unit: 'MB/s', series: [['net_rx_mb_s', 'in MB/s', '#00897b'], ['net_tx_mb_s', 'out MB/s', '#fb8c00']] }
+      { title: w('cpu'), unit: '%', series: [['cpu_percent', w('cpu-percent'), '#1e88e5']], max: 100 },
+      { title: w('memory'), unit: 'MB', series: [['memory_used_mb', w('used-mb'), '#8e24aa']] },
+      { title: w('disk'), unit: 'MB/s', series: [['disk_read_mb_s', w('read-mb-s'), '#43a047'], ['disk_write_mb_s', w('write-mb-s'), '#e53935']] },
+      { title: w('network'), unit: 'MB/s', series: [['net_rx_mb_s', w('in-mb-s'), '#00897b'], ['net_tx_mb_s', w('out-mb-s'), '#fb8c00']] }
     ],
     host: [
-      { title: 'CPU', unit: '%', series: [['cpu_percent', 'CPU %', '#1e88e5']], max: 100 },
-      { title: 'Memory', unit: 'MB', series: [['memory_used_mb', 'used MB', '#8e24aa']] },
-      { title: 'Disk used', unit: 'GB', series: [['disk_used_gb', 'used GB', '#6d4c41']] }
+      { title: w('cpu'), unit: '%', series: [['cpu_percent', w('cpu-percent'), '#1e88e5']], max: 100 },
+      { title: w('memory'), unit: 'MB', series: [['memory_used_mb', w('used-mb'), '#8e24aa']] },
+      { title: w('disk-used'), unit: 'GB', series: [['disk_used_gb', w('used-gb'), '#6d4c41']] }
     ]
   };
   var RANGES = ['1h', '24h', '7d', '30d'];
+
+  // Month and weekday names for the time axis, in the page's language.
+  function names(opt, n, at) {
+    var f = new Intl.DateTimeFormat(LANG, opt);
+    var out = [];
+    for (var i = 0; i < n; i++) out.push(f.format(at(i)));
+    return out;
+  }
+  var DATE_NAMES = {
+    MMMM: names({ month: 'long' }, 12, function (i) { return new Date(2020, i, 1); }),
+    MMM: names({ month: 'short' }, 12, function (i) { return new Date(2020, i, 1); }),
+    WWWW: names({ weekday: 'long' }, 7, function (i) { return new Date(2020, 1, 2 + i); }),
+    WWW: names({ weekday: 'short' }, 7, function (i) { return new Date(2020, 1, 2 + i); })
+  };
   var SPAN = { '1h': 3600, '24h': 86400, '7d': 604800, '30d': 2592000 };
 
   function fmt(v, unit) {
     if (v === null || v === undefined) return '–';
     var d = Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2;
-    return v.toFixed(d) + ' ' + unit;
+    return num(v, d) + ' ' + unit;
+  }
+
+  function num(v, digits) {
+    return v.toLocaleString(LANG, { minimumFractionDigits: digits, maximumFractionDigits: digits });
   }
 
   function setup(box) {
@@ -38,11 +68,11 @@
     var nav = document.createElement('div');
     nav.className = 'graph-ranges';
     nav.setAttribute('role', 'group');
-    nav.setAttribute('aria-label', 'Time range');
+    nav.setAttribute('aria-label', w('time-range'));
     RANGES.forEach(function (r) {
       var b = document.createElement('button');
       b.type = 'button';
-      b.textContent = r;
+      b.textContent = w('range-' + r);
       b.setAttribute('data-range', r);
       b.className = 'outline secondary';
       b.addEventListener('click', function () { range = r; mark(); load(true); });
@@ -80,7 +110,7 @@
       plots.forEach(function (p) { p.destroy(); });
       plots = [];
       var empty = !d.t || d.t.length === 0;
-      status.textContent = empty ? 'No measurements in this range yet (a stopped VM has none).' : '';
+      status.textContent = empty ? w('empty') : '';
       box.setAttribute('data-points', empty ? '0' : String(d.t.length));
       panels.forEach(function (p, i) {
         var data = [d.t || []];
@@ -91,15 +121,16 @@
             value: function (u, v) { return fmt(v, p.unit); } });
         });
         var last = data[1].length ? data[1][data[1].length - 1] : null;
-        holders[i].cap.textContent = p.title + ' (' + p.unit + ')' + (last === null ? '' : ' — now ' + fmt(last, p.unit));
+        holders[i].cap.textContent = p.title + ' (' + p.unit + ')' + (last === null ? '' : ' — ' + fill(w('now'), fmt(last, p.unit)));
         plots.push(new uPlot({
           width: width(), height: 150, series: series,
+          fmtDate: function (tpl) { return uPlot.fmtDate(tpl, DATE_NAMES); },
           // The whole range, also while it holds one point so far.
           scales: { x: { time: true, range: function () { var now = Date.now() / 1000; return [now - SPAN[range], now]; } }, y: { range: function (u, lo, hi) {
             var top = Math.max((hi || 0) * 1.15, 1);
             return [0, p.max ? Math.min(top, p.max) : top];
           } } },
-          axes: [{}, { size: 50, values: function (u, vals) { return vals.map(function (v) { return +v.toFixed(2); }); } }],
+          axes: [{}, { size: 50, values: function (u, vals) { return vals.map(function (v) { return (+v.toFixed(2)).toLocaleString(LANG); }); } }],
           legend: { show: true }
         }, data, holders[i].div));
       });
@@ -114,7 +145,7 @@
           return r.json();
         })
         .then(draw)
-        .catch(function (e) { status.textContent = 'Could not load the measurements (' + e.message + '); trying again.'; })
+        .catch(function (e) { status.textContent = fill(w('failed'), e.message); })
         .then(schedule);
     }
 

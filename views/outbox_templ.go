@@ -200,9 +200,9 @@ func OutboxPage(p Page, rows []OutboxRow) templ.Component {
 							return templ_7745c5c3_Err
 						}
 						var templ_7745c5c3_Var13 string
-						templ_7745c5c3_Var13, templ_7745c5c3_Err = templ.JoinStringErrs(When(r.Date))
+						templ_7745c5c3_Var13, templ_7745c5c3_Err = templ.JoinStringErrs(dateTimeOrDash(ctx, r.Date))
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/outbox.templ`, Line: 29, Col: 26}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/outbox.templ`, Line: 29, Col: 41}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var13))
 						if templ_7745c5c3_Err != nil {

@@ -119,15 +119,15 @@ type HostInput struct {
 func (h *Hosts) Add(ctx context.Context, actor models.Actor, in HostInput) (*Host, error) {
 	in.Name = strings.ToLower(strings.TrimSpace(in.Name))
 	in.URI = strings.TrimSpace(in.URI)
-	fields := map[string]string{}
+	fields := map[string]models.Msg{}
 	if !hostNameRE.MatchString(in.Name) {
-		fields["name"] = "Use 1 to 63 lowercase letters, digits and hyphens."
+		fields["name"] = models.Msgf("Use 1 to 63 lowercase letters, digits and hyphens.")
 	}
 	if err := h.validateURI(in.URI); err != nil {
-		fields["uri"] = "Not a libvirt URI the portal can use: " + err.Error()
+		fields["uri"] = models.Msgf("Not a libvirt URI the portal can use: %s", err.Error())
 	}
 	if len(fields) > 0 {
-		return nil, models.Invalid(fields)
+		return nil, models.InvalidMsgs(fields)
 	}
 	var host *Host
 	err := h.db.Tx(ctx, func(tx *gorm.DB) error {

@@ -113,20 +113,20 @@ type Images struct {
 
 func NewImages(db *models.DB, queue models.Queue) *Images { return &Images{db: db, queue: queue} }
 
-func validateImageCommon(tx *gorm.DB, fields map[string]string, name, hostID, pool, format string) error {
-	kit.TextField(fields, "name", name, "Give the image a name.", 100)
+func validateImageCommon(tx *gorm.DB, fields map[string]models.Msg, name, hostID, pool, format string) error {
+	textField(fields, "name", name, "Give the image a name.", 100)
 	if !libvirtNameRE.MatchString(pool) {
-		fields["pool"] = "Enter the name of a storage pool (letters, digits, . _ + -)."
+		fields["pool"] = models.Msgf("Enter the name of a storage pool (letters, digits, . _ + -).")
 	}
 	if format != FormatQCOW2 && format != FormatRaw {
-		fields["format"] = "Choose qcow2 or raw."
+		fields["format"] = models.Msgf("Choose qcow2 or raw.")
 	}
 	var n int64
 	if err := tx.Model(&Host{}).Where("id = ?", hostID).Count(&n).Error; err != nil {
 		return fmt.Errorf("check host: %w", err)
 	}
 	if n == 0 {
-		fields["host_id"] = "Choose a host."
+		fields["host_id"] = models.Msgf("Choose a host.")
 	}
 	return nil
 }
@@ -145,19 +145,19 @@ func (s *Images) Register(ctx context.Context, actor models.Actor, v models.View
 		VirtualSizeBytes: in.VirtualSizeBytes, KernelVolume: in.KernelVolume, InitrdVolume: in.InitrdVolume,
 		KernelCmdline: in.KernelCmdline, Kind: ImageDisk, Status: ImageReady, CreatedAt: now, UpdatedAt: now}
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		fields := map[string]string{}
+		fields := map[string]models.Msg{}
 		if err := validateImageCommon(tx, fields, in.Name, in.HostID, in.Pool, in.Format); err != nil {
 			return err
 		}
 		if !libvirtNameRE.MatchString(in.Volume) {
-			fields["volume"] = "Enter the name of a volume in the pool (letters, digits, . _ + -)."
+			fields["volume"] = models.Msgf("Enter the name of a volume in the pool (letters, digits, . _ + -).")
 		}
 		if in.VirtualSizeBytes <= 0 {
-			fields["virtual_size_bytes"] = "Enter the virtual size of the volume."
+			fields["virtual_size_bytes"] = models.Msgf("Enter the virtual size of the volume.")
 		}
 		validateKernelBoot(fields, in)
 		if len(fields) > 0 {
-			return models.Invalid(fields)
+			return models.InvalidMsgs(fields)
 		}
 		return s.insertTx(tx, actor, img, "image.register")
 	})
@@ -188,7 +188,7 @@ func (s *Images) BeginUpload(ctx context.Context, actor models.Actor, v models.V
 	img := &Image{ID: id, Name: in.Name, HostID: in.HostID, Pool: in.Pool, Volume: "allmende-image-" + id, Format: in.Format,
 		Kind: in.Kind, KernelCmdline: in.KernelCmdline, Status: ImageUploading, CreatedAt: now, UpdatedAt: now}
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		fields := map[string]string{}
+		fields := map[string]models.Msg{}
 		if err := validateImageCommon(tx, fields, in.Name, in.HostID, in.Pool, in.Format); err != nil {
 			return err
 		}
@@ -200,7 +200,7 @@ func (s *Images) BeginUpload(ctx context.Context, actor models.Actor, v models.V
 			return fmt.Errorf("upload path %q is not absolute", in.Path)
 		}
 		if len(fields) > 0 {
-			return models.Invalid(fields)
+			return models.InvalidMsgs(fields)
 		}
 		if err := s.insertTx(tx, actor, img, "image.upload"); err != nil {
 			return err
@@ -218,16 +218,16 @@ func (s *Images) BeginUpload(ctx context.Context, actor models.Actor, v models.V
 // kernel and initrd images it boots: of their kind, not failed or retired,
 // on the disk's host and in its pool. It sets img's kernel and initrd
 // volumes, which VMs boot.
-func (s *Images) kernelBootOfUpload(tx *gorm.DB, fields map[string]string, in UploadInput, img *Image) error {
+func (s *Images) kernelBootOfUpload(tx *gorm.DB, fields map[string]models.Msg, in UploadInput, img *Image) error {
 	switch in.Kind {
 	case ImageDisk:
 	case ImageKernel, ImageInitrd:
 		if in.KernelImageID != "" || in.InitrdImageID != "" || in.KernelCmdline != "" {
-			fields["kind"] = "Only a disk image boots a kernel; leave the kernel boot fields empty for a kernel or initrd."
+			fields["kind"] = models.Msgf("Only a disk image boots a kernel; leave the kernel boot fields empty for a kernel or initrd.")
 		}
 		return nil
 	default:
-		fields["kind"] = "Choose disk image, kernel or initrd."
+		fields["kind"] = models.Msgf("Choose disk image, kernel or initrd.")
 		return nil
 	}
 	for _, ref := range []struct {
@@ -244,27 +244,33 @@ func (s *Images) kernelBootOfUpload(tx *gorm.DB, fields map[string]string, in Up
 		}
 		switch {
 		case other.ID == "":
-			fields[ref.field] = "Choose an uploaded " + string(ref.kind) + "."
+			fields[ref.field] = models.Msgf("Choose an uploaded kernel.")
+			if ref.kind == ImageInitrd {
+				fields[ref.field] = models.Msgf("Choose an uploaded initrd.")
+			}
 		case other.HostID != in.HostID || other.Pool != in.Pool:
-			fields[ref.field] = "This " + string(ref.kind) + " is on another host or in another pool; upload it to the disk's host and pool."
+			fields[ref.field] = models.Msgf("This kernel is on another host or in another pool; upload it to the disk's host and pool.")
+			if ref.kind == ImageInitrd {
+				fields[ref.field] = models.Msgf("This initrd is on another host or in another pool; upload it to the disk's host and pool.")
+			}
 		default:
 			*ref.volume = other.Volume
 		}
 	}
-	kb := map[string]string{}
+	kb := map[string]models.Msg{}
 	validateKernelBoot(kb, ImageInput{Volume: img.Volume, KernelVolume: img.KernelVolume, InitrdVolume: img.InitrdVolume, KernelCmdline: in.KernelCmdline})
 	for k, msg := range kb {
 		switch k {
 		case "kernel_cmdline":
 			fields[k] = msg
 		case "initrd_volume":
-			if in.KernelImageID == "" && fields["initrd_image_id"] == "" {
-				fields["initrd_image_id"] = "An initrd needs a kernel as well."
+			if _, set := fields["initrd_image_id"]; in.KernelImageID == "" && !set {
+				fields["initrd_image_id"] = models.Msgf("An initrd needs a kernel as well.")
 			}
 		}
 	}
 	if in.KernelImageID == "" && in.KernelCmdline != "" {
-		fields["kernel_cmdline"] = "A kernel command line needs a kernel as well."
+		fields["kernel_cmdline"] = models.Msgf("A kernel command line needs a kernel as well.")
 	}
 	return nil
 }
@@ -278,8 +284,8 @@ const MaxKernelCmdline = 1024
 // a kernel, and a command line of printable ASCII. The command line goes
 // into the domain XML and from there to QEMU's -append; line breaks or
 // control characters there would only ever be a mistake or an attack.
-func validateKernelBoot(fields map[string]string, in ImageInput) {
-	volMsg := "Enter the name of a volume in the image's pool (letters, digits, . _ + -), or leave this empty."
+func validateKernelBoot(fields map[string]models.Msg, in ImageInput) {
+	volMsg := models.Msgf("Enter the name of a volume in the image's pool (letters, digits, . _ + -), or leave this empty.")
 	if in.KernelVolume != "" && !libvirtNameRE.MatchString(in.KernelVolume) {
 		fields["kernel_volume"] = volMsg
 	}
@@ -288,21 +294,21 @@ func validateKernelBoot(fields map[string]string, in ImageInput) {
 	}
 	if in.KernelVolume == "" {
 		if in.InitrdVolume != "" {
-			fields["initrd_volume"] = "An initrd needs a kernel volume as well."
+			fields["initrd_volume"] = models.Msgf("An initrd needs a kernel volume as well.")
 		}
 		if in.KernelCmdline != "" {
-			fields["kernel_cmdline"] = "A kernel command line needs a kernel volume as well."
+			fields["kernel_cmdline"] = models.Msgf("A kernel command line needs a kernel volume as well.")
 		}
 	}
 	for _, v := range []string{in.KernelVolume, in.InitrdVolume} {
 		if v != "" && v == in.Volume {
-			fields["volume"] = "The disk volume cannot also be the kernel or the initrd."
+			fields["volume"] = models.Msgf("The disk volume cannot also be the kernel or the initrd.")
 		}
 	}
 	if len(in.KernelCmdline) > MaxKernelCmdline {
-		fields["kernel_cmdline"] = fmt.Sprintf("This is too long (at most %d characters).", MaxKernelCmdline)
+		fields["kernel_cmdline"] = models.Msgf("This is too long (at most %d characters).", MaxKernelCmdline)
 	} else if !printableASCII(in.KernelCmdline) {
-		fields["kernel_cmdline"] = "Use printable characters only (ASCII, no line breaks or tabs)."
+		fields["kernel_cmdline"] = models.Msgf("Use printable characters only (ASCII, no line breaks or tabs).")
 	}
 }
 

@@ -61,38 +61,38 @@ const maxDNSServers = 3
 
 // normalize trims the input and validates it; it returns the field
 // messages and the parsed prefix.
-func (in *NetworkInput) validate() (map[string]string, netip.Prefix) {
+func (in *NetworkInput) validate() (map[string]models.Msg, netip.Prefix) {
 	in.Name, in.LibvirtNetwork, in.Bridge = strings.TrimSpace(in.Name), strings.TrimSpace(in.LibvirtNetwork), strings.TrimSpace(in.Bridge)
 	in.CIDR, in.Gateway = strings.TrimSpace(in.CIDR), strings.TrimSpace(in.Gateway)
-	fields := map[string]string{}
+	fields := map[string]models.Msg{}
 	if !netNameRE.MatchString(in.Name) {
-		fields["name"] = "Use 1 to 64 letters, digits, dots, underscores and hyphens."
+		fields["name"] = models.Msgf("Use 1 to 64 letters, digits, dots, underscores and hyphens.")
 	}
 	switch {
 	case in.LibvirtNetwork == "" && in.Bridge == "":
-		fields["libvirt_network"] = "Enter a libvirt network or a bridge."
+		fields["libvirt_network"] = models.Msgf("Enter a libvirt network or a bridge.")
 	case in.LibvirtNetwork != "" && in.Bridge != "":
-		fields["libvirt_network"] = "Enter either a libvirt network or a bridge, not both."
+		fields["libvirt_network"] = models.Msgf("Enter either a libvirt network or a bridge, not both.")
 	case in.LibvirtNetwork != "" && !netNameRE.MatchString(in.LibvirtNetwork):
-		fields["libvirt_network"] = "This is not a libvirt network name."
+		fields["libvirt_network"] = models.Msgf("This is not a libvirt network name.")
 	case in.Bridge != "" && !netNameRE.MatchString(in.Bridge):
-		fields["bridge"] = "This is not a bridge name."
+		fields["bridge"] = models.Msgf("This is not a bridge name.")
 	}
 	prefix, err := netip.ParsePrefix(in.CIDR)
 	switch {
 	case err != nil || !prefix.Addr().Is4():
-		fields["cidr"] = "Enter an IPv4 network in CIDR notation, e.g. 192.168.122.0/24."
+		fields["cidr"] = models.Msgf("Enter an IPv4 network in CIDR notation, e.g. 192.168.122.0/24.")
 	case prefix != prefix.Masked():
-		fields["cidr"] = fmt.Sprintf("This is not a network address; did you mean %s?", prefix.Masked())
+		fields["cidr"] = models.Msgf("This is not a network address; did you mean %s?", prefix.Masked())
 	case prefix.Bits() < 16 || prefix.Bits() > 30:
-		fields["cidr"] = "Use a prefix length between /16 and /30."
+		fields["cidr"] = models.Msgf("Use a prefix length between /16 and /30.")
 	}
 	if in.Gateway != "" {
 		gw, err := netip.ParseAddr(in.Gateway)
 		if err != nil || !gw.Is4() {
-			fields["gateway"] = "Enter an IPv4 address."
-		} else if fields["cidr"] == "" && !usableIn(prefix, gw) {
-			fields["gateway"] = "The gateway must be a usable address inside the network."
+			fields["gateway"] = models.Msgf("Enter an IPv4 address.")
+		} else if _, bad := fields["cidr"]; !bad && !usableIn(prefix, gw) {
+			fields["gateway"] = models.Msgf("The gateway must be a usable address inside the network.")
 		}
 	}
 	var dns []string
@@ -102,13 +102,13 @@ func (in *NetworkInput) validate() (map[string]string, netip.Prefix) {
 		}
 		a, err := netip.ParseAddr(d)
 		if err != nil {
-			fields["dns"] = fmt.Sprintf("%q is not an IP address.", d)
+			fields["dns"] = models.Msgf("%q is not an IP address.", d)
 			break
 		}
 		dns = append(dns, a.String())
 	}
 	if len(dns) > maxDNSServers {
-		fields["dns"] = fmt.Sprintf("Enter at most %d DNS servers.", maxDNSServers)
+		fields["dns"] = models.Msgf("Enter at most %d DNS servers.", maxDNSServers)
 	}
 	in.DNS = dns
 	return fields, prefix
@@ -151,10 +151,10 @@ func (s *Networks) Create(ctx context.Context, actor models.Actor, v models.View
 			return fmt.Errorf("check host: %w", err)
 		}
 		if hosts == 0 {
-			fields["host_id"] = "Choose a host."
+			fields["host_id"] = models.Msgf("Choose a host.")
 		}
 		if len(fields) > 0 {
-			return models.Invalid(fields)
+			return models.InvalidMsgs(fields)
 		}
 		if err := tx.Create(n).Error; err != nil {
 			if kit.IsUniqueViolation(err) {
@@ -189,7 +189,7 @@ func (s *Networks) Update(ctx context.Context, actor models.Actor, v models.View
 		in.HostID = n.HostID
 		fields, _ := in.validate()
 		if len(fields) > 0 {
-			return models.Invalid(fields)
+			return models.InvalidMsgs(fields)
 		}
 		if in.CIDR != n.CIDR || in.Gateway != n.Gateway {
 			taken, err := allocationCount(tx, id)

@@ -45,18 +45,18 @@ const (
 	maxPlanDiskGiB   = 64 << 10
 )
 
-func (in *PlanInput) validate() map[string]string {
+func (in *PlanInput) validate() map[string]models.Msg {
 	in.Name = strings.TrimSpace(in.Name)
-	fields := map[string]string{}
-	kit.TextField(fields, "name", in.Name, "Give the plan a name.", 50)
+	fields := map[string]models.Msg{}
+	textField(fields, "name", in.Name, "Give the plan a name.", 50)
 	if in.VCPUs < 1 || in.VCPUs > maxPlanVCPUs {
-		fields["vcpus"] = fmt.Sprintf("Use 1 to %d vCPUs.", maxPlanVCPUs)
+		fields["vcpus"] = models.Msgf("Use 1 to %d vCPUs.", maxPlanVCPUs)
 	}
 	if in.MemoryMiB < minPlanMemoryMiB || in.MemoryMiB > maxPlanMemoryMiB {
-		fields["memory_mib"] = fmt.Sprintf("Use %d to %d MiB of memory.", minPlanMemoryMiB, maxPlanMemoryMiB)
+		fields["memory_mib"] = models.Msgf("Use %d to %d MiB of memory.", minPlanMemoryMiB, maxPlanMemoryMiB)
 	}
 	if in.DiskGiB < 1 || in.DiskGiB > maxPlanDiskGiB {
-		fields["disk_gib"] = fmt.Sprintf("Use 1 to %d GiB of disk.", maxPlanDiskGiB)
+		fields["disk_gib"] = models.Msgf("Use 1 to %d GiB of disk.", maxPlanDiskGiB)
 	}
 	return fields
 }
@@ -72,7 +72,7 @@ func (s *Plans) Create(ctx context.Context, actor models.Actor, v models.Viewer,
 		return nil, err
 	}
 	if fields := in.validate(); len(fields) > 0 {
-		return nil, models.Invalid(fields)
+		return nil, models.InvalidMsgs(fields)
 	}
 	now := kit.UTCNow()
 	p := &Plan{ID: kit.NewID(), Name: in.Name, VCPUs: in.VCPUs, MemoryMiB: in.MemoryMiB, DiskGiB: in.DiskGiB, CreatedAt: now, UpdatedAt: now}
@@ -102,7 +102,7 @@ func (s *Plans) Update(ctx context.Context, actor models.Actor, v models.Viewer,
 		return nil, err
 	}
 	if fields := in.validate(); len(fields) > 0 {
-		return nil, models.Invalid(fields)
+		return nil, models.InvalidMsgs(fields)
 	}
 	var p Plan
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {

@@ -96,8 +96,13 @@ type Candidate struct {
 	ReplicaUp       bool `gorm:"column:replica_up"`
 
 	Ready  bool   `gorm:"-"`
-	Reason string `gorm:"-"` // why not, in words
+	Reason string `gorm:"-"` // why not, in words (English)
+	// ReasonMsg is Reason for translation where it is shown.
+	ReasonMsg models.Msg `gorm:"-"`
 }
+
+// notStarted records why c is not started.
+func (c *Candidate) notStarted(m models.Msg) { c.ReasonMsg, c.Reason = m, m.String() }
 
 // Standby is the replica host's name, or "".
 func (c *Candidate) Standby() string { return deref(c.ReplicaHostName) }
@@ -106,22 +111,24 @@ func (c *Candidate) Standby() string { return deref(c.ReplicaHostName) }
 func (c *Candidate) judge(hostID string) {
 	c.LastGoodAt = utc(c.LastGoodAt)
 	switch {
-	case c.State == compute.VMProvisioning || c.State == compute.VMDeleting:
-		c.Reason = fmt.Sprintf("%s — not started", c.State)
+	case c.State == compute.VMProvisioning:
+		c.notStarted(models.Msgf("provisioning — not started"))
+	case c.State == compute.VMDeleting:
+		c.notStarted(models.Msgf("deleting — not started"))
 	case c.ReplicaHostID == nil || *c.ReplicaHostID == hostID:
-		c.Reason = "no standby host — not started"
+		c.notStarted(models.Msgf("no standby host — not started"))
 	case !c.ReplicaUp:
-		c.Reason = fmt.Sprintf("standby host %s is not answering — not started", c.Standby())
+		c.notStarted(models.Msgf("standby host %s is not answering — not started", c.Standby()))
 	case deref(c.ApplyRunID) != "":
 		// A complete staged copy is being put into the copy: the next job
 		// of the VM finishes it, then the copy is good again.
-		c.Reason = "the last copy is being put in place on the standby host — not started; try again when it has ended"
+		c.notStarted(models.Msgf("the last copy is being put in place on the standby host — not started; try again when it has ended"))
 	case c.LastGoodAt == nil || deref(c.CopyDirty):
-		c.Reason = NoGoodCopyReason
+		c.notStarted(models.Msgf(NoGoodCopyReason))
 	case deref(c.RunningRunID) != "":
 		// A run may be writing the copy right now: starting from it could
 		// start a half-made disk.
-		c.Reason = "a copy is being written — not started; try again when it has ended"
+		c.notStarted(models.Msgf("a copy is being written — not started; try again when it has ended"))
 	default:
 		c.Ready = true
 	}
@@ -233,15 +240,15 @@ func (r *Replicas) Failover(ctx context.Context, actor models.Actor, v models.Vi
 			return err
 		}
 		if in.Method == FenceConfirmed {
-			fields := map[string]string{}
+			fields := map[string]models.Msg{}
 			if !in.Confirmed {
-				fields["confirm"] = fmt.Sprintf("Confirm that host %s is powered off or cut off.", h.Name)
+				fields["confirm"] = models.Msgf("Confirm that host %s is powered off or cut off.", h.Name)
 			}
 			if strings.TrimSpace(in.HostName) != h.Name {
-				fields["host_name"] = fmt.Sprintf("Type the host's name, %s, to confirm.", h.Name)
+				fields["host_name"] = models.Msgf("Type the host's name, %s, to confirm.", h.Name)
 			}
 			if len(fields) > 0 {
-				return models.Invalid(fields)
+				return models.InvalidMsgs(fields)
 			}
 		}
 		if h.Reachable {

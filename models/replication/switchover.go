@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -31,6 +32,7 @@ type SwitchoverTask struct {
 // SwitchoverRefusal is a VM a drain could not switch over, and why.
 type SwitchoverRefusal struct {
 	VMID, VMName, Reason string
+	ReasonMsg            models.Msg // Reason, for translation where it is shown
 }
 
 // Switchover starts the move of a running VM to its replica host: in one
@@ -52,8 +54,8 @@ func (r *Replicas) Switchover(ctx context.Context, actor models.Actor, v models.
 		if err != nil {
 			return err
 		}
-		if reason != "" {
-			return models.Conflict(reason)
+		if reason.Format != "" {
+			return models.ErrorMsg(http.StatusConflict, reason)
 		}
 		out = t
 		return nil
@@ -86,8 +88,8 @@ func (r *Replicas) Drain(ctx context.Context, actor models.Actor, v models.Viewe
 			if err != nil {
 				return err
 			}
-			if reason != "" {
-				refused = append(refused, SwitchoverRefusal{VMID: vms[i].ID, VMName: vms[i].Name, Reason: reason})
+			if reason.Format != "" {
+				refused = append(refused, SwitchoverRefusal{VMID: vms[i].ID, VMName: vms[i].Name, Reason: reason.String(), ReasonMsg: reason})
 				continue
 			}
 			started = append(started, *t)
@@ -104,68 +106,68 @@ func (r *Replicas) Drain(ctx context.Context, actor models.Actor, v models.Viewe
 // switchoverTx checks one VM (locked by the caller) and, if it can move,
 // starts its switchover; otherwise it returns the reason in words and
 // writes nothing.
-func (r *Replicas) switchoverTx(ctx context.Context, tx *gorm.DB, actor models.Actor, vm *compute.VM) (*SwitchoverTask, string, error) {
+func (r *Replicas) switchoverTx(ctx context.Context, tx *gorm.DB, actor models.Actor, vm *compute.VM) (*SwitchoverTask, models.Msg, error) {
 	if vm.State != compute.VMRunning {
 		if vm.State.Transitional() {
-			return nil, fmt.Sprintf("%s is %s; wait until that has finished.", vm.Name, vm.State), nil
+			return nil, models.Msgf("%s is %s; wait until that has finished.", vm.Name, vm.State), nil
 		}
-		return nil, fmt.Sprintf("%s is %s: only a running virtual machine is switched over.", vm.Name, vm.State), nil
+		return nil, models.Msgf("%s is %s: only a running virtual machine is switched over.", vm.Name, vm.State), nil
 	}
 	var rep Replica
 	if err := kit.ForUpdate(tx).Where("vm_id = ?", vm.ID).Limit(1).Find(&rep).Error; err != nil {
-		return nil, "", fmt.Errorf("load replica of vm %s: %w", vm.ID, err)
+		return nil, models.Msg{}, fmt.Errorf("load replica of vm %s: %w", vm.ID, err)
 	}
 	if rep.VMID == "" || rep.ReplicaHostID == "" || rep.ReplicaHostID == vm.HostID {
-		return nil, fmt.Sprintf("%s has no standby host.", vm.Name), nil
+		return nil, models.Msgf("%s has no standby host.", vm.Name), nil
 	}
 	if rep.LastGoodAt == nil || rep.CopyDirty || rep.LastGoodCheckpoint == "" {
-		return nil, fmt.Sprintf("%s has no good copy on its standby host yet; wait for a replication run to succeed.", vm.Name), nil
+		return nil, models.Msgf("%s has no good copy on its standby host yet; wait for a replication run to succeed.", vm.Name), nil
 	}
 	if rep.RunningRunID != "" && (rep.RunningSince == nil || rep.RunningSince.After(r.now().Add(-leaseFor))) {
-		return nil, fmt.Sprintf("A copy of %s is being written; try again when it has ended.", vm.Name), nil
+		return nil, models.Msgf("A copy of %s is being written; try again when it has ended.", vm.Name), nil
 	}
 	var from, to compute.Host
 	if err := kit.First(tx, &from, vm.HostID, "host"); err != nil {
-		return nil, "", err
+		return nil, models.Msg{}, err
 	}
 	if err := kit.First(tx, &to, rep.ReplicaHostID, "host"); err != nil {
-		return nil, "", err
+		return nil, models.Msg{}, err
 	}
 	if !from.Reachable || from.Fenced() {
-		return nil, fmt.Sprintf("Host %s does not answer: use a failover, not a switchover.", from.Name), nil
+		return nil, models.Msgf("Host %s does not answer: use a failover, not a switchover.", from.Name), nil
 	}
 	if !to.Reachable || to.Fenced() {
-		return nil, fmt.Sprintf("The standby host %s of %s is not answering.", to.Name, vm.Name), nil
+		return nil, models.Msgf("The standby host %s of %s is not answering.", to.Name, vm.Name), nil
 	}
 	var open int64
 	if err := tx.Model(&compute.Task{}).Where("vm_id = ? AND status IN ?", vm.ID,
 		[]compute.TaskStatus{compute.TaskQueued, compute.TaskRunning}).Count(&open).Error; err != nil {
-		return nil, "", fmt.Errorf("count open tasks of vm %s: %w", vm.ID, err)
+		return nil, models.Msg{}, fmt.Errorf("count open tasks of vm %s: %w", vm.ID, err)
 	}
 	if open > 0 {
-		return nil, fmt.Sprintf("%s has a task under way; wait until it has finished.", vm.Name), nil
+		return nil, models.Msgf("%s has a task under way; wait until it has finished.", vm.Name), nil
 	}
 	pool, err := imagePool(tx, vm.ImageID)
 	if err != nil {
-		return nil, "", err
+		return nil, models.Msg{}, err
 	}
 	now := r.now()
 	res := tx.Model(&compute.VM{}).Where("id = ? AND state = ?", vm.ID, compute.VMRunning).Updates(map[string]any{
 		"state": compute.VMStarting, "prior_state": compute.VMRunning, "state_reason": "", "updated_at": now})
 	if res.Error != nil {
-		return nil, "", fmt.Errorf("move vm %s to starting: %w", vm.ID, res.Error)
+		return nil, models.Msg{}, fmt.Errorf("move vm %s to starting: %w", vm.ID, res.Error)
 	}
 	if res.RowsAffected != 1 {
-		return nil, fmt.Sprintf("%s changed meanwhile; try again.", vm.Name), nil
+		return nil, models.Msgf("%s changed meanwhile; try again.", vm.Name), nil
 	}
 	task := &compute.Task{ID: kit.NewID(), VMID: vm.ID, OwnerID: vm.OwnerID, Kind: compute.ActionSwitchover,
 		Status: compute.TaskQueued, StartedBy: actor.Email, CreatedAt: now}
 	if err := tx.Create(task).Error; err != nil {
-		return nil, "", fmt.Errorf("insert switchover task of vm %s: %w", vm.ID, err)
+		return nil, models.Msg{}, fmt.Errorf("insert switchover task of vm %s: %w", vm.ID, err)
 	}
 	if err := tx.Model(&Replica{}).Where("vm_id = ?", vm.ID).Updates(map[string]any{
 		"running_run_id": switchoverLease(task.ID), "running_since": now, "running_job_id": 0, "updated_at": now}).Error; err != nil {
-		return nil, "", fmt.Errorf("hold replication of vm %s: %w", vm.ID, err)
+		return nil, models.Msg{}, fmt.Errorf("hold replication of vm %s: %w", vm.ID, err)
 	}
 	args := jobargs.ReplicationSwitchover{VMTask: jobargs.VMTask{VMID: vm.ID, TaskID: task.ID},
 		FromHostID: from.ID, ToHostID: to.ID, FromHostName: from.Name, ToHostName: to.Name, Pool: pool, OldVolume: vm.DiskVolume(), CopyVolume: vm.DiskVolume(),
@@ -173,16 +175,16 @@ func (r *Replicas) switchoverTx(ctx context.Context, tx *gorm.DB, actor models.A
 		FromCheckpoint: rep.LastGoodCheckpoint, NewCheckpoint: CheckpointName("sw-" + task.ID)}
 	job, err := kit.Enqueue(ctx, r.queue, tx, args, &river.InsertOpts{MaxAttempts: 3})
 	if err != nil {
-		return nil, "", err
+		return nil, models.Msg{}, err
 	}
 	if err := tx.Model(&compute.Task{}).Where("id = ?", task.ID).Update("river_job_id", job.ID).Error; err != nil {
-		return nil, "", fmt.Errorf("store job id on task %s: %w", task.ID, err)
+		return nil, models.Msg{}, fmt.Errorf("store job id on task %s: %w", task.ID, err)
 	}
 	if err := kit.RecordAudit(tx, actor, "vm.switchover", "vm", vm.ID, map[string]any{
 		"task_id": task.ID, "from": from.Name, "to": to.Name, "last_good_at": rep.LastGoodAt}); err != nil {
-		return nil, "", err
+		return nil, models.Msg{}, err
 	}
-	return &SwitchoverTask{VMID: vm.ID, VMName: vm.Name, TaskID: task.ID, From: from.Name, To: to.Name, Task: task}, "", nil
+	return &SwitchoverTask{VMID: vm.ID, VMName: vm.Name, TaskID: task.ID, From: from.Name, To: to.Name, Task: task}, models.Msg{}, nil
 }
 
 func switchoverLease(taskID string) string { return "switchover-" + taskID }
