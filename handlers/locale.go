@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,7 +34,7 @@ func setLocale(c echo.Context) {
 	if u := CurrentUser(c); u != nil {
 		lang, _ = i18n.Parse(u.Language)
 		if u.TimeZone != "" {
-			tz, _ = time.LoadLocation(u.TimeZone)
+			tz, _ = i18n.Zone(u.TimeZone)
 		}
 	}
 	if lang == "" {
@@ -47,21 +46,12 @@ func setLocale(c echo.Context) {
 		lang = i18n.Negotiate(r.Header.Get("Accept-Language"))
 	}
 	if tz == nil {
-		if ck, err := r.Cookie(tzCookie); err == nil && validZone(ck.Value) {
-			tz, _ = time.LoadLocation(ck.Value)
+		if ck, err := r.Cookie(tzCookie); err == nil {
+			tz, _ = i18n.Zone(ck.Value) // IANA names only, never a path
 		}
 	}
 	c.SetRequest(r.WithContext(i18n.WithLocale(r.Context(), i18n.NewLocale(lang, tz))))
 	c.Response().Header().Add("Vary", "Accept-Language")
-}
-
-// validZone accepts IANA names only ("Europe/Berlin"), never a path.
-func validZone(s string) bool {
-	if s == "" || len(s) > 64 || strings.HasPrefix(s, "/") || strings.Contains(s, "..") {
-		return false
-	}
-	_, err := time.LoadLocation(s)
-	return err == nil
 }
 
 // SetLanguage switches the language: for the account when signed in, and

@@ -27,7 +27,7 @@ const (
 // Sessions keeps the signed and encrypted session cookie: who is signed
 // in, their CSRF token, and flash messages.
 type Sessions struct {
-	store *sessions.CookieStore
+	store *cookieStore
 }
 
 // NewSessions uses hashKey (64 bytes, signing) and blockKey (32 bytes, AES).
@@ -44,7 +44,7 @@ func NewSessions(hashKey, blockKey []byte) *Sessions {
 			sc.SetSerializer(jsonSerializer{})
 		}
 	}
-	return &Sessions{store: s}
+	return &Sessions{store: &cookieStore{CookieStore: s}}
 }
 
 // session returns the request's session; a tampered or stale cookie yields

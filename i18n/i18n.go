@@ -81,21 +81,60 @@ func Negotiate(acceptLanguage string) Lang {
 //go:embed locales/*.toml
 var localeFiles embed.FS
 
-// bundle loads the catalogues once; they are embedded and never change.
-var bundle = sync.OnceValue(func() *goi18n.Bundle {
+// catalogue is everything loaded from locales/: the go-i18n bundle, one
+// localizer per language, and every message's translation as T returns it.
+type catalogue struct {
+	bundle     *goi18n.Bundle
+	localizers map[Lang]*goi18n.Localizer
+	// texts holds, per language but English, what go-i18n's Localize
+	// gives T for each message of the catalogue. T runs dozens of times
+	// per page; a map lookup instead of Localize (a language match, a
+	// template lookup and execution each time) took most of i18n's cost
+	// off a German page. A message without a text here is English.
+	texts map[Lang]map[string]string
+}
+
+// loaded reads the catalogues once; they are embedded and never change,
+// and a Localizer only reads the bundle, so every request shares them.
+var loaded = sync.OnceValue(func() *catalogue {
 	b := goi18n.NewBundle(language.English)
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
 	files, err := fs.Glob(localeFiles, "locales/*.toml")
 	if err != nil || len(files) == 0 {
 		panic(fmt.Sprintf("i18n: no German catalogue: %v", err))
 	}
+	var ids []string
 	for _, f := range files {
-		if _, err := b.LoadMessageFileFS(localeFiles, f); err != nil {
+		mf, err := b.LoadMessageFileFS(localeFiles, f)
+		if err != nil {
 			panic(fmt.Sprintf("i18n: the German catalogue %s does not load: %v", f, err)) // caught by TestCatalogue
 		}
+		for _, m := range mf.Messages {
+			ids = append(ids, m.ID)
+		}
 	}
-	return b
+	c := &catalogue{bundle: b, localizers: map[Lang]*goi18n.Localizer{}, texts: map[Lang]map[string]string{}}
+	for _, lang := range Langs {
+		loc := goi18n.NewLocalizer(b, string(lang))
+		c.localizers[lang] = loc
+		if lang == English {
+			continue
+		}
+		texts := make(map[string]string, len(ids))
+		for _, id := range ids {
+			if s, err := localize(loc, id); err == nil {
+				texts[id] = s
+			}
+		}
+		c.texts[lang] = texts
+	}
+	return c
 })
+
+// localize is T's call of go-i18n: the message's "other" form.
+func localize(loc *goi18n.Localizer, msg string) (string, error) {
+	return loc.Localize(&goi18n.LocalizeConfig{DefaultMessage: &goi18n.Message{ID: msg, Other: msg}})
+}
 
 type ctxKey struct{}
 
@@ -104,6 +143,7 @@ type Locale struct {
 	Lang     Lang
 	Location *time.Location
 	loc      *goi18n.Localizer
+	texts    map[string]string // the catalogue's texts in Lang; nil for English
 }
 
 // NewLocale makes the locale for a language and time zone (nil: UTC).
@@ -111,7 +151,12 @@ func NewLocale(lang Lang, tz *time.Location) *Locale {
 	if tz == nil {
 		tz = time.UTC
 	}
-	return &Locale{Lang: lang, Location: tz, loc: goi18n.NewLocalizer(bundle(), string(lang))}
+	c := loaded()
+	loc, ok := c.localizers[lang]
+	if !ok {
+		loc = goi18n.NewLocalizer(c.bundle, string(lang))
+	}
+	return &Locale{Lang: lang, Location: tz, loc: loc, texts: c.texts[lang]}
 }
 
 // WithLocale returns ctx carrying l.
@@ -143,7 +188,11 @@ func T(ctx context.Context, msg string, args ...any) string {
 func (l *Locale) T(msg string, args ...any) string {
 	out := msg
 	if l.Lang != English && msg != "" {
-		if s, err := l.loc.Localize(&goi18n.LocalizeConfig{DefaultMessage: &goi18n.Message{ID: msg, Other: msg}}); err == nil {
+		if l.texts != nil {
+			if s, ok := l.texts[msg]; ok {
+				out = s
+			}
+		} else if s, err := localize(l.loc, msg); err == nil {
 			out = s
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -174,9 +175,15 @@ func (db *DB) ping() error {
 // Ping reports whether the database answers; /readyz uses it.
 func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
 
-// Close closes the pools.
+// Close closes the prepared statements and the pools.
 func (db *DB) Close() error {
 	var errs []error
+	if cache, ok := db.Local(readStmtsKey{}, func() any { return new(sync.Map) }).(*sync.Map); ok {
+		cache.Range(func(_, st any) bool {
+			errs = append(errs, st.(*sql.Stmt).Close())
+			return true
+		})
+	}
 	if db.readSQL != nil {
 		errs = append(errs, db.readSQL.Close())
 	}
@@ -197,6 +204,55 @@ func (db *DB) Local(key any, mk func() any) any {
 	}
 	v, _ := db.locals.LoadOrStore(key, mk())
 	return v
+}
+
+type readStmtsKey struct{}
+
+// ReadStmt returns query prepared on the read pool, once per handle. It is
+// for the few queries every page runs: gorm builds its statement anew on
+// each call (reflection, clauses), which cost twice what SQLite takes to
+// answer a count. query uses ? placeholders (none inside literals); on
+// PostgreSQL they become $1, $2, …. database/sql prepares the statement
+// again on each connection that runs it.
+func (db *DB) ReadStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	cache, _ := db.Local(readStmtsKey{}, func() any { return new(sync.Map) }).(*sync.Map)
+	if cache == nil {
+		return nil, errors.New("prepared statements need a database opened by models.Open")
+	}
+	if st, ok := cache.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	pool, q := db.readSQL, query
+	if pool == nil { // PostgreSQL reads on the one pool
+		pool = db.SQL
+	}
+	if db.Dialect == Postgres {
+		q = dollarPlaceholders(query)
+	}
+	st, err := pool.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", query, err)
+	}
+	if prev, raced := cache.LoadOrStore(query, st); raced {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// dollarPlaceholders numbers the ? placeholders of q for PostgreSQL.
+func dollarPlaceholders(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // ErrNotFound is returned when a looked-up row does not exist.

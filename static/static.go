@@ -47,13 +47,22 @@ var hashes = sync.OnceValue(func() map[string]string {
 // "/static/app.<hash>.css". A name that is not an asset keeps its plain
 // address (and answers 404 when asked for).
 func URL(name string) string {
-	h, ok := hashes()[name]
-	if !ok {
-		return "/static/" + name
+	if u, ok := urls()[name]; ok {
+		return u
 	}
-	ext := path.Ext(name)
-	return "/static/" + strings.TrimSuffix(name, ext) + "." + h + ext
+	return "/static/" + name
 }
+
+// urls holds every asset's hashed address, built once: each page links
+// several assets, and building the strings per link showed in profiles.
+var urls = sync.OnceValue(func() map[string]string {
+	m := make(map[string]string, len(hashes()))
+	for name, h := range hashes() {
+		ext := path.Ext(name)
+		m[name] = "/static/" + strings.TrimSuffix(name, ext) + "." + h + ext
+	}
+	return m
+})
 
 // Resolve turns a request path below /static/ into the asset's name and
 // reports whether the path carried the asset's current hash. Plain names

@@ -26,13 +26,13 @@ const testMetricsToken = "metrics-test-token"
 
 // startServer runs a real portal on a free port with a fresh SQLite data
 // dir. libvirt is "none" unless the test asks for the private daemon.
-func startServer(t *testing.T, libvirt string) (*web.Server, string, *web.Config) {
+func startServer(t testing.TB, libvirt string) (*web.Server, string, *web.Config) {
 	t.Helper()
 	return startServerWith(t, libvirt, nil)
 }
 
 // startServerWith is startServer with a change to the configuration.
-func startServerWith(t *testing.T, libvirt string, edit func(*web.Config)) (*web.Server, string, *web.Config) {
+func startServerWith(t testing.TB, libvirt string, edit func(*web.Config)) (*web.Server, string, *web.Config) {
 	t.Helper()
 	// Short: the private libvirtd's socket path must fit 107 bytes.
 	dir, err := os.MkdirTemp("", "alm-web")
@@ -71,7 +71,7 @@ func startServerWith(t *testing.T, libvirt string, edit func(*web.Config)) (*web
 	return srv, "http://" + addr, cfg
 }
 
-func createUser(t *testing.T, srv *web.Server, email string, roles ...account.Role) {
+func createUser(t testing.TB, srv *web.Server, email string, roles ...account.Role) {
 	t.Helper()
 	_, err := srv.Accounts.Register(context.Background(), models.SystemActor("test"),
 		account.RegisterInput{Email: email, Name: "Test " + email, Password: "correct horse battery", Roles: roles})
@@ -83,12 +83,12 @@ func createUser(t *testing.T, srv *web.Server, email string, roles ...account.Ro
 // client is a cookie-keeping HTTP client that does not follow redirects,
 // so tests see exactly what the portal answered.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	http *http.Client
 }
 
-func newClient(t *testing.T, base string) *client {
+func newClient(t testing.TB, base string) *client {
 	jar, _ := cookiejar.New(nil)
 	return &client{t: t, base: base, http: &http.Client{Jar: jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}

@@ -88,6 +88,18 @@ func TestDelivery(t *testing.T) {
 	}
 	page := string(b)
 	wantContains(t, page, `<meta name="description"`, `rel="icon"`)
+	// An answer under a kilobyte is sent as it is: compressing it saves
+	// no packet and costs the CPU.
+	req, _ = http.NewRequest(http.MethodGet, base+"/healthz", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	small, err := raw.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small.Body.Close()
+	if enc := small.Header.Get("Content-Encoding"); enc != "" || small.StatusCode != http.StatusOK {
+		t.Errorf("/healthz: %s, Content-Encoding %q, want 200 uncompressed", small.Status, enc)
+	}
 
 	m := stylesheetRE.FindStringSubmatch(page)
 	if m == nil {
