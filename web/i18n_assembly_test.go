@@ -1,6 +1,9 @@
 package web_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -9,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"allmende/election"
+	"allmende/models/governance"
 )
 
 // assemblyData are the names the assembly test makes: they read alike in
@@ -190,6 +196,21 @@ func TestAssemblyPagesInBothLanguages(t *testing.T) {
 	check(anna, electionPage)
 	check(mia, electionPage, "/assemblies/"+secret)
 	checkBallotTexts(t, anna, w.base, electionPage)
+	// The trustees make the key; voting opens: the encrypted ballot form.
+	ben := newClient(t, w.base)
+	ben.login("ben@board.example", "correct horse battery")
+	trusteeCeremony(t, secret, 2, anna, ben)
+	resp, _ = anna.submit("/board/assemblies/"+secret, "/board/assemblies/"+secret+"/invite", url.Values{})
+	wantStatus(t, resp, http.StatusSeeOther)
+	w.shiftAssembly(t, secret, time.Now().Add(-time.Hour), time.Now().Add(48*time.Hour))
+	resp, body = anna.submit("/board/assemblies/"+secret, "/board/assemblies/"+secret+"/open", url.Values{})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("opening the secret vote: %d\n%s", resp.StatusCode, body)
+	}
+	_, body = mia.get("/assemblies/" + secret)
+	wantContains(t, body, `class="ballot encrypted-ballot"`, `id="ballot-texts"`)
+	check(mia, "/assemblies/"+secret)
+	check(anna, electionPage)
 
 	// The organs: a seat held, one ended, and a refused appointment.
 	resp, _ = anna.submit("/board/organs", "/board/organs/appoint", url.Values{"organ": {"supervisory_board"}, "user": {w.userID(t, "Tom")}, "by": {"election"},
@@ -298,5 +319,85 @@ func checkBallotTexts(t *testing.T, c *client, base, path string) {
 		case de == en:
 			t.Errorf("the script's text data-%s reads the same in German and English: %q", attr, de)
 		}
+	}
+}
+
+// trusteeCeremony plays the trustees' browsers through the key ceremony of
+// an assembly with k of len(trustees) decrypting, over the calls
+// static/ballot_ui.js makes.
+func trusteeCeremony(t *testing.T, assembly string, k int, trustees ...*client) {
+	t.Helper()
+	path := "/assemblies/" + assembly + "/election/"
+	call := func(c *client, method, what string, in any, out any) {
+		t.Helper()
+		var body io.Reader
+		if in != nil {
+			b, err := json.Marshal(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, c.base+path+what, body)
+		req.Header.Set("Accept", "application/json")
+		if in != nil {
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-CSRF-Token", c.csrf("/assemblies/"+assembly+"/election"))
+		}
+		resp, answer := c.do(req)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: %d %s", method, what, resp.StatusCode, answer)
+		}
+		if out != nil {
+			if err := json.Unmarshal([]byte(answer), out); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	type state struct {
+		Me       int `json:"me"`
+		Trustees []struct {
+			Index        int      `json:"index"`
+			TransportKey string   `json:"transport_key"`
+			Commitments  []string `json:"commitments"`
+		} `json:"trustees"`
+		SharesToMe []election.EncryptedShare `json:"shares_to_me"`
+	}
+	n := len(trustees)
+	ectx := election.ElectionContext(assembly, k, n)
+	polys, secrets := make([]election.Polynomial, n), make([]*election.Scalar, n)
+	for _, c := range trustees {
+		var st state
+		call(c, http.MethodGet, "state", nil, &st)
+		i := st.Me - 1
+		polys[i], secrets[i] = election.NewPolynomial(k), election.RandomScalar()
+		call(c, http.MethodPost, "register", governance.TrusteeRegistration{TransportKey: election.PublicOf(secrets[i]).String(),
+			Commitments: polys[i].Commitments(), Proof: polys[i].ProveConstant(ectx, i+1)}, nil)
+	}
+	for _, c := range trustees {
+		var st state
+		call(c, http.MethodGet, "state", nil, &st)
+		var shares []election.EncryptedShare
+		for _, to := range st.Trustees {
+			z, err := election.ParsePoint(to.TransportKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			shares = append(shares, election.EncryptShare(ectx, st.Me, to.Index, z, polys[st.Me-1].At(to.Index)))
+		}
+		call(c, http.MethodPost, "deal", map[string]any{"shares": shares}, nil)
+	}
+	for _, c := range trustees {
+		var st state
+		call(c, http.MethodGet, "state", nil, &st)
+		var parts []*election.Scalar
+		for _, sh := range st.SharesToMe {
+			v, err := election.DecryptShare(ectx, secrets[st.Me-1], sh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts = append(parts, v)
+		}
+		call(c, http.MethodPost, "confirm", map[string]string{"verification_key": election.PublicOf(election.SumScalars(parts...)).String()}, nil)
 	}
 }
