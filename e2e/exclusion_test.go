@@ -113,7 +113,7 @@ func TestExclusionEndsAtBusinessYearEndInBrowser(t *testing.T) {
 	run(t, anna.ctx, chromedp.SetValue(chromedp.CSS("#f-sent_on"), today))
 	anna.submit(`form[action$="/letter"] button[type=submit]`, http.StatusOK)
 	anna.wantText("#x-stage", "letter sent")
-	anna.wantText("#x-effective", views.Day(yearEnd))
+	anna.wantText("#x-effective", i18n.Date(context.Background(), yearEnd)) // the browser reads English
 
 	// From the letter: no attendance, still a member until the year ends.
 	evaTab.open("/membership")

@@ -215,7 +215,6 @@ func TestMembership(t *testing.T) {
 		// Ben books the transfer of the shares' price on the member's page.
 		ben.navTo("/board/members")
 		today := views.Day(clock.Now())
-		owed := views.EUR(int64(shares) * rules.SharePriceCents)
 		want := []string{"1", name, street + ", " + postal + " " + city + ", Germany", i18n.Date(en, clock.Now()), strconv.Itoa(shares), "€0.00",
 			i18n.Money(en, int64(shares)*rules.SharePriceCents), "member", "—"}
 		if rows := ben.rows("main table"); len(rows) != 1 || !slices.Equal(rows[0], want) {
@@ -236,17 +235,18 @@ func TestMembership(t *testing.T) {
 		run(t, ben.ctx, chromedp.SetValue(chromedp.CSS("#f-date"), today))
 		ben.fill("#f-note", "bank transfer")
 		ben.submit(`form[action$="/payments"]:not(#payment-confirm-form) button[type=submit]`, http.StatusOK)
-		ben.wantText("#payment-confirm-amount", "EUR 100.00")
-		ben.wantText("#payment-confirm-owed", "Owed: "+owed)
-		if got := ben.fact("Capital subscribed / paid"); got != owed+" / EUR 0.00" {
+		de := i18n.WithLocale(ctx, i18n.NewLocale(i18n.German, time.UTC)) // from here the page is German
+		ben.wantText("#payment-confirm-amount", "100,00 €")
+		ben.wantText("#payment-confirm-owed", "Geschuldet: "+i18n.Money(de, int64(shares)*rules.SharePriceCents))
+		if got := ben.fact("Geschäftsguthaben gezeichnet / eingezahlt"); got != i18n.Money(de, int64(shares)*rules.SharePriceCents)+" / 0,00 €" {
 			t.Errorf("booked before the confirmation: capital subscribed / paid %q", got)
 		}
 		ben.submit(`#payment-confirm-form button[type=submit]`, http.StatusOK)
-		ben.wantText("main .flash.success", "Payment of EUR 100.00 recorded.")
-		if got := ben.fact("Shares subscribed / paid"); got != fmt.Sprintf("%d / %d", shares, paidShares) {
+		ben.wantText("main .flash.success", "Zahlung von 100,00 € erfasst.")
+		if got := ben.fact("Geschäftsanteile gezeichnet / eingezahlt"); got != fmt.Sprintf("%d / %d", shares, paidShares) {
 			t.Errorf("shares subscribed / paid after the payment: %q", got)
 		}
-		if got := ben.fact("Capital subscribed / paid"); got != views.EUR(int64(shares)*rules.SharePriceCents)+" / EUR 100.00" {
+		if got := ben.fact("Geschäftsguthaben gezeichnet / eingezahlt"); got != i18n.Money(de, int64(shares)*rules.SharePriceCents)+" / 100,00 €" {
 			t.Errorf("capital subscribed / paid: %q", got)
 		}
 		waitForOutboxMail(t, p.dataDir, email, "Welcome: you are now a member")

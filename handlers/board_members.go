@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/membership"
 	"allmende/views"
@@ -87,7 +88,7 @@ func (h *Handler) RecordPayment(c echo.Context) error {
 	if !okAmount || !okDate {
 		f.Errors = map[string]string{}
 		if !okAmount {
-			f.Errors["amount"] = "Enter an amount in euros, like 50 or " + moneyExample(localeOf(c)) + "."
+			f.Errors["amount"] = i18n.T(ctx, "Enter an amount in euros, like 50 or %s.", moneyExample(localeOf(c)))
 		}
 		if !okDate {
 			f.Errors["date"] = "Enter a date as YYYY-MM-DD."
@@ -111,7 +112,7 @@ func (h *Handler) RecordPayment(c echo.Context) error {
 		}
 		return h.renderBoardMember(c, status, views.MemberForms{Payment: f})
 	}
-	return h.flashTo(c, "success", "Payment of "+views.EUR(cents)+" recorded.", "/board/members/"+c.Param("id"))
+	return h.flashTo(c, "success", i18n.T(ctx, "Payment of %s recorded.", i18n.Money(ctx, cents)), "/board/members/"+c.Param("id"))
 }
 
 // ReverseShareTransaction books the opposite of a share ledger row.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/metering"
 	"allmende/views"
@@ -38,7 +39,12 @@ func (h *Handler) renderBoardStatements(c echo.Context, status int, costForm vie
 	ctx, v := c.Request().Context(), viewer(CurrentUser(c))
 	m, err := boardMonth(c)
 	if err != nil {
-		return err
+		if len(costForm.Errors) == 0 {
+			return err
+		}
+		// The cost form's own month is wrong: show the default month with
+		// the form and its errors.
+		m = metering.MonthOf(time.Now()).Prev()
 	}
 	d := views.BoardStatementsView{Month: m.String(), CostForm: costForm, Categories: metering.CostCategories}
 	if d.Statements, err = h.Commons.BoardMonth(ctx, v, m); err != nil {
@@ -53,7 +59,7 @@ func (h *Handler) renderBoardStatements(c echo.Context, status int, costForm vie
 	if d.CostForm.Values["month"] == "" {
 		d.CostForm.Values["month"] = m.String()
 	}
-	p, err := h.page(c, "Statements "+m.String(), "board-statements")
+	p, err := h.page(c, i18n.T(ctx, "Statements %s", m.String()), "board-statements")
 	if err != nil {
 		return err
 	}
@@ -72,7 +78,8 @@ func (h *Handler) CloseStatements(c echo.Context) error {
 	if err != nil {
 		return h.refused(c, err, back)
 	}
-	return h.flashTo(c, "success", m.Label()+" closed: "+itoa64(int64(n))+" new statements.", back)
+	ctx := c.Request().Context()
+	return h.flashTo(c, "success", i18n.T(ctx, "%s closed: %s.", m.String(), i18n.N(ctx, "%d new statement", "%d new statements", n)), back)
 }
 
 // CorrectStatement adds a correction line to a statement.

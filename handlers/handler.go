@@ -36,6 +36,7 @@ type Handler struct {
 	Registrations  *account.Registrations
 	PasswordResets *account.PasswordResets
 	Tokens         *account.Tokens
+	Idempotency    *account.IdempotencyKeys // nil: Idempotency-Key is ignored
 	Notifications  *account.Notifications
 	Hosts          *compute.Hosts
 	Audit          *models.AuditLog

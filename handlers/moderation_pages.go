@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/moderation"
 	"allmende/views"
@@ -42,7 +43,7 @@ func (h *Handler) PostAbuse(c echo.Context) error {
 		}
 		return render(c, status, views.AbusePage(p, f))
 	}
-	return h.flashTo(c, "success", "Thank you. Your report "+r.Ref+" has been received; keep this page's address to follow it.", r.Status)
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "Thank you. Your report %s has been received; keep this page's address to follow it.", r.Ref), r.Status)
 }
 
 // ShowReportStatus is a report's status (GET /reports/:ref).
@@ -55,10 +56,11 @@ func (h *Handler) ShowReportStatus(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.page(c, "Report "+s.Ref, "sanctions")
+	p, err := h.page(c, "Report", "sanctions")
 	if err != nil {
 		return err
 	}
+	p.Title = i18n.T(c.Request().Context(), "Report %s", s.Ref)
 	return render(c, http.StatusOK, views.ReportStatusPage(p, s))
 }
 
@@ -92,7 +94,7 @@ func (h *Handler) PostReport(c echo.Context) error {
 		}
 		return h.reportPage(c, status, f)
 	}
-	return h.flashTo(c, "success", "Thank you. Your report "+r.Ref+" has been received.", r.Status)
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "Thank you. Your report %s has been received.", r.Ref), r.Status)
 }
 
 func (h *Handler) sanctionsPage(c echo.Context, status int, f views.Form) error {
@@ -145,7 +147,7 @@ func (h *Handler) ShowCases(c echo.Context) error {
 			return err
 		}
 	}
-	p, err := h.page(c, "Moderation", "moderation")
+	p, err := h.page(c, "Moderation: cases", "moderation")
 	if err != nil {
 		return err
 	}
@@ -157,10 +159,11 @@ func (h *Handler) casePage(c echo.Context, id string, status int, f views.Form) 
 	if err != nil {
 		return err
 	}
-	p, err := h.page(c, "Case "+d.Ref, "moderation")
+	p, err := h.page(c, "Case", "moderation")
 	if err != nil {
 		return err
 	}
+	p.Title = i18n.T(c.Request().Context(), "Case %s", d.Ref)
 	return render(c, status, views.CasePage(p, d, f))
 }
 
@@ -229,7 +232,7 @@ func (h *Handler) PostCaseAction(action string) echo.HandlerFunc {
 			var s *moderation.Sanction
 			s, err = h.Moderation.Sanction(ctx, a, id, in)
 			if err == nil {
-				done = "Applied: step " + strconv.Itoa(s.Step) + " " + s.Kind + "."
+				done = i18n.T(ctx, "Applied: step %d %s.", s.Step, i18n.T(ctx, s.Kind))
 			}
 		}
 		return h.caseDone(c, id, err, f, done)

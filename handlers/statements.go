@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models/metering"
 	"allmende/views"
 )
@@ -37,7 +38,7 @@ func (h *Handler) ShowStatement(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.page(c, "Statement "+st.Month, "statements")
+	p, err := h.page(c, i18n.T(c.Request().Context(), "Statement %s", st.Month), "statements")
 	if err != nil {
 		return err
 	}

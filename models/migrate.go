@@ -17,7 +17,11 @@ var migrationFiles embed.FS
 // Migrate brings the schema up to date. It is safe to call from several
 // processes at once: PostgreSQL takes an advisory lock, and SQLite has a
 // single writer anyway.
-func Migrate(ctx context.Context, db *DB) error {
+func Migrate(ctx context.Context, db *DB) error { return migrateTo(ctx, db, 0) }
+
+// migrateTo applies the migrations up to version (0: all of them); tests
+// use it to put data into an older schema before a migration runs.
+func migrateTo(ctx context.Context, db *DB, version int64) error {
 	sub, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
@@ -38,7 +42,11 @@ func Migrate(ctx context.Context, db *DB) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
+	up := p.Up
+	if version > 0 {
+		up = func(ctx context.Context) ([]*goose.MigrationResult, error) { return p.UpTo(ctx, version) }
+	}
+	if _, err := up(ctx); err != nil {
 		return fmt.Errorf("apply migrations: %w", err)
 	}
 	return nil

@@ -1,8 +1,11 @@
 package views
 
 import (
+	"context"
 	"fmt"
+	"strings"
 
+	"allmende/i18n"
 	"allmende/models/metering"
 	"allmende/models/replication"
 )
@@ -20,36 +23,75 @@ func pct(r metering.Resource, v float64) string {
 	return fmt.Sprintf("%.0f", min(r.Percent(v), 100))
 }
 
+// decimalComma writes a number formatted with a decimal point the way the
+// reader's language writes it (1,25 in German).
+func decimalComma(ctx context.Context, s string) string {
+	if i18n.From(ctx).Lang == i18n.German {
+		return strings.Replace(s, ".", ",", 1)
+	}
+	return s
+}
+
 // amount prints a resource quantity with its unit.
-func amount(v float64, unit string) string {
+func amount(ctx context.Context, v float64, unit string) string {
+	format := "%.2f %s"
 	switch {
 	case v >= 100:
-		return fmt.Sprintf("%.0f %s", v, unit)
+		format = "%.0f %s"
 	case v >= 10:
-		return fmt.Sprintf("%.1f %s", v, unit)
+		format = "%.1f %s"
 	}
-	return fmt.Sprintf("%.2f %s", v, unit)
+	return decimalComma(ctx, fmt.Sprintf(format, v, unit))
+}
+
+// percent prints a share in whole percent.
+func percent(p float64) string {
+	return fmt.Sprintf("%.0f %%", p)
 }
 
 func percentText(p *float64) string {
 	if p == nil {
 		return "–"
 	}
-	return fmt.Sprintf("%.0f %%", *p)
+	return percent(*p)
 }
 
-// milliQty prints a quantity in thousandths with three decimals.
-func milliQty(q int64, unit string) string {
+// milliQty prints a quantity in thousandths with three decimals, in the
+// reader's language, with its unit (units in words are translated).
+func milliQty(ctx context.Context, q int64, unit string) string {
 	sign := ""
 	if q < 0 {
 		sign, q = "-", -q
 	}
-	return fmt.Sprintf("%s%d.%03d %s", sign, q/1000, q%1000, unit)
+	return decimalComma(ctx, fmt.Sprintf("%s%d.%03d", sign, q/1000, q%1000)) + " " + lineUnit(ctx, unit)
+}
+
+// lineUnit is a statement line's unit for people.
+func lineUnit(ctx context.Context, unit string) string {
+	if unit == "GiB-month" {
+		return i18n.T(ctx, "GiB-month")
+	}
+	return unit
 }
 
 // millicents prints a unit price in cents with up to three decimals.
-func millicents(mc int64) string {
-	return fmt.Sprintf("%d.%03d ct", mc/1000, mc%1000)
+func millicents(ctx context.Context, mc int64) string {
+	return decimalComma(ctx, fmt.Sprintf("%d.%03d", mc/1000, mc%1000)) + " ct"
+}
+
+// lineDescription is a statement line's description in the reader's
+// language: the lines the portal makes are stored in English, a board's
+// correction as the board wrote it.
+func lineDescription(ctx context.Context, l metering.StatementLine) string {
+	switch l.Kind {
+	case metering.LineDisk, metering.LineTraffic:
+		return i18n.T(ctx, l.Description)
+	case metering.LineVMHours:
+		if plan, ok := strings.CutPrefix(l.Description, "VM-hours, plan "); ok {
+			return i18n.T(ctx, "VM-hours, plan %s", plan)
+		}
+	}
+	return l.Description
 }
 
 // BoardStatementsView is the board's page of a month.
@@ -60,4 +102,22 @@ type BoardStatementsView struct {
 	Coverage   []metering.CoverageMonth
 	CostForm   Form
 	Categories []string
+}
+
+// costCategory is a category of running costs for people.
+func costCategory(ctx context.Context, c string) string {
+	switch c {
+	case "servers":
+		return i18n.T(ctx, "servers")
+	case "depreciation":
+		return i18n.T(ctx, "depreciation")
+	case "housing":
+		return i18n.T(ctx, "housing")
+	case "bandwidth":
+		return i18n.T(ctx, "bandwidth")
+	case "staff":
+		return i18n.T(ctx, "staff")
+	}
+	// "other" alone is a reserved word of go-i18n's catalogue.
+	return i18n.T(ctx, "other costs")
 }

@@ -145,7 +145,7 @@ func TestStatementsCostsAndCommonsThroughRouter(t *testing.T) {
 			t.Errorf("/commons shows %q", secret)
 		}
 	}
-	wantContains(t, main, "EUR 942.00", "node-a")
+	wantContains(t, main, "€942.00", "node-a")
 
 	// Host metrics on /metrics, labelled by host, never by VM.
 	m := metering.NewMetrics(db)

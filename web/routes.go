@@ -114,7 +114,7 @@ func (s *Server) routes(h *handlers.Handler, m *metrics) *echo.Echo {
 	boardAPIRoutes(authed, h)
 	assemblyAPIRoutes(authed, h)
 	organRoutes(user, h)
-	documentRoutes(user, h)
+	documentRoutes(user, authed, h)
 	moderationRoutes(pages, user, authed, h)
 
 	commonsRoutes(pages, user, authed, h)

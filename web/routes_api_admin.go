@@ -38,4 +38,11 @@ func adminAPIRoutes(api *echo.Group, h *handlers.Handler) {
 	api.GET("/hosts/:id/settings", h.APIHostSettings, admin)
 	api.PUT("/hosts/:id/settings", h.APISetHostSettings, admin)
 	api.POST("/hosts/:id/drain", h.APIDrainHost, admin)
+
+	api.GET("/admin/setup", h.APIStarter, admin)
+	api.POST("/admin/setup", h.APICreateStarter, admin)
+
+	api.GET("/admin/replication", h.APIReplication, admin)
+	api.PUT("/plans/:id/replication-interval", h.APISetPlanInterval, admin)
+	api.PUT("/vms/:id/replica-host", h.APISetReplicaHost, admin)
 }

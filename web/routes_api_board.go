@@ -14,17 +14,19 @@ import (
 func boardAPIRoutes(api *echo.Group, h *handlers.Handler) {
 	board := handlers.RequireRole(account.RoleBoard)
 	organ := handlers.RequireAnyRole(account.RoleBoard, account.RoleSupervisory)
+	// Money-moving POSTs take an Idempotency-Key (handlers/idempotency.go).
+	once := h.Idempotent
 	api.GET("/members/:id", h.APIMember, board)
-	api.POST("/members/:id/payments", h.APIRecordPayment, board)
-	api.POST("/ledger/shares/:id/reverse", h.APIReverseShareTransaction, board)
-	api.POST("/ledger/capital/:id/reverse", h.APIReverseCapitalTransaction, board)
-	api.POST("/refunds/:id/paid", h.APIPayRefund, board)
+	api.POST("/members/:id/payments", h.APIRecordPayment, board, once)
+	api.POST("/ledger/shares/:id/reverse", h.APIReverseShareTransaction, board, once)
+	api.POST("/ledger/capital/:id/reverse", h.APIReverseCapitalTransaction, board, once)
+	api.POST("/refunds/:id/paid", h.APIPayRefund, board, once)
 
 	api.GET("/board/shares", h.APIBoardShares, board)
 	api.POST("/share-subscriptions/:id/admit", h.APIAdmitShares, board)
 	api.POST("/share-subscriptions/:id/reject", h.APIRejectShares, board)
 	api.POST("/notices/:id/withdrawal", h.APIDecideNoticeWithdrawal, board)
-	api.POST("/transfers/:id/execute", h.APIExecuteTransfer, board)
+	api.POST("/transfers/:id/execute", h.APIExecuteTransfer, board, once)
 	api.POST("/transfers/:id/refuse", h.APIRefuseTransfer, board)
 
 	api.POST("/members/:id/exclusion", h.APIOpenExclusion, board)

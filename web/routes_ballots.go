@@ -26,6 +26,7 @@ func ballotRoutes(user, api *echo.Group, h *handlers.Handler) {
 	board.POST("/:id/end", h.EndVoting)
 
 	api.GET("/assemblies/:id/election", h.APIElection)
+	api.POST("/assemblies/:id/election", h.APISetUpElection, handlers.RequireRole(account.RoleBoard))
 	api.POST("/assemblies/:id/items/:item/encrypted-ballot", h.APICastEncryptedBallot)
 	api.GET("/assemblies/:id/election/record", h.ElectionRecord)
 }

@@ -32,5 +32,13 @@ func commonsRoutes(pages, user, api *echo.Group, h *handlers.Handler) {
 	api.GET("/commons/hosts/:id/metrics", h.HostMetrics)
 	api.GET("/statements", h.APIStatements)
 	api.GET("/statements/:id", h.APIStatement)
-	api.GET("/board/statements", h.APIBoardStatements, handlers.RequireRole(account.RoleBoard))
+	onlyBoard := handlers.RequireRole(account.RoleBoard)
+	api.GET("/board/statements", h.APIBoardStatements, onlyBoard)
+	api.POST("/board/statements/close", h.APICloseStatements, onlyBoard)
+	api.POST("/board/statements/sepa", h.APISEPAFile, onlyBoard)
+	// Money-moving POSTs take an Idempotency-Key (handlers/idempotency.go).
+	api.POST("/statements/:id/corrections", h.APICorrectStatement, onlyBoard, h.Idempotent)
+	api.GET("/board/costs", h.APICosts, onlyBoard)
+	api.POST("/board/costs", h.APIAddCost, onlyBoard, h.Idempotent)
+	api.POST("/board/costs/:id/reverse", h.APIReverseCost, onlyBoard, h.Idempotent)
 }

@@ -146,6 +146,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err err
 		PasswordResets: account.NewPasswordResets(s.db, queue),
 		Notifications:  account.NewNotifications(s.db),
 		Tokens:         account.NewTokens(s.db, accounts),
+		Idempotency:    account.NewIdempotencyKeys(s.db, clock),
 		Hosts:          s.hosts,
 		Audit:          models.NewAuditLog(s.db),
 		Outbox:         outbox,

@@ -45,7 +45,7 @@ func TestTransferOfCapitalPages(t *testing.T) {
 	// §31 GenG: members inspect the member list and copy their entries.
 	resp, body := ada.get("/members")
 	wantStatus(t, resp, http.StatusOK)
-	wantContains(t, body, `id="member-list"`, "Ada Lovelace", "Bob Builder", "Hauptstr. 1, 10115 Berlin, DE")
+	wantContains(t, body, `id="member-list"`, "Ada Lovelace", "Bob Builder", "Hauptstr. 1, 10115 Berlin, Germany")
 	resp, body = ada.get("/membership/entries.txt")
 	wantStatus(t, resp, http.StatusOK)
 	wantContains(t, body, "Member number: 1", "Name: Ada Lovelace")
@@ -62,7 +62,7 @@ func TestTransferOfCapitalPages(t *testing.T) {
 	wantContains(t, body, "No member in good standing has this member number.")
 	resp, body = ada.submit("/membership/transfer", "/membership/transfer", url.Values{"to": {"2"}})
 	wantStatus(t, resp, http.StatusOK)
-	wantContains(t, body, `id="transfer-agreement"`, "transfers to Bob Builder (member number 2) my whole paid-in capital of 50.00 EUR")
+	wantContains(t, body, `id="transfer-agreement"`, "transfers to Bob Builder (member number 2) my whole paid-in capital of €50.00")
 	resp, body = ada.submit("/membership/transfer", "/membership/transfer", url.Values{"to": {"2"}, "step": {"confirm"}})
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
 	wantContains(t, body, "Confirm the agreement")

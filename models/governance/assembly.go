@@ -528,14 +528,13 @@ func (g *Governance) sendSupplement(ctx context.Context, tx *gorm.DB, a *assembl
 		"second_notice_at": now, "invitation_text": a.InvitationText + text}).Error; err != nil {
 		return fmt.Errorf("record supplementary notice: %w", err)
 	}
-	var recipients []struct{ ID, Email, Name string }
-	if err := tx.Raw(`SELECT u.id, u.email, u.name FROM memberships m JOIN users u ON u.id = m.user_id
-		WHERE m.status IN ? ORDER BY u.id`, goodStanding).Scan(&recipients).Error; err != nil {
-		return fmt.Errorf("load members: %w", err)
+	recipients, err := memberRecipients(tx)
+	if err != nil {
+		return err
 	}
 	mails := make([]river.JobArgs, 0, len(recipients))
 	for _, r := range recipients {
-		mails = append(mails, mailSupplement(r.Email, r.Name, r.ID, a, it.ID, text))
+		mails = append(mails, mailSupplement(memberLocale(ctx, r, loc), r, a, it, now))
 	}
 	return kit.EnqueueMany(ctx, g.queue, tx, mails)
 }
@@ -677,10 +676,9 @@ func (g *Governance) SendInvitations(ctx context.Context, actor models.Actor, v 
 		}
 		a.TimeZone = n.loc.String()
 		text := invitationText(a, items, n.loc)
-		var recipients []struct{ ID, Email, Name string }
-		if err := tx.Raw(`SELECT u.id, u.email, u.name FROM memberships m JOIN users u ON u.id = m.user_id
-			WHERE m.status IN ? ORDER BY u.id`, goodStanding).Scan(&recipients).Error; err != nil {
-			return fmt.Errorf("load members: %w", err)
+		recipients, err := memberRecipients(tx)
+		if err != nil {
+			return err
 		}
 		if err := tx.Model(&assemblyRow{}).Where("id = ?", a.ID).Updates(map[string]any{
 			"invited_at": now, "invitation_text": text, "time_zone": a.TimeZone}).Error; err != nil {
@@ -688,7 +686,7 @@ func (g *Governance) SendInvitations(ctx context.Context, actor models.Actor, v 
 		}
 		mails := make([]river.JobArgs, 0, len(recipients))
 		for _, r := range recipients {
-			mails = append(mails, mailInvitation(r.Email, r.Name, r.ID, a, text))
+			mails = append(mails, mailInvitation(memberLocale(ctx, r, n.loc), r, a, items))
 		}
 		if err := kit.EnqueueMany(ctx, g.queue, tx, mails); err != nil {
 			return err
@@ -1112,7 +1110,12 @@ func (g *Governance) GrantProxyTo(ctx context.Context, actor models.Actor, v mod
 			map[string]any{"grantor": v.UserID, "proxy": holder.ID, "declaration": declaration}); err != nil {
 			return err
 		}
-		_, err = kit.Enqueue(ctx, g.queue, tx, mailProxyGranted(holder.Email, holder.Name, grantor.DisplayName(), p.ID, a), nil)
+		loc, err := g.location(tx)
+		if err != nil {
+			return err
+		}
+		r := account.Recipient{ID: holder.ID, Email: holder.Email, Name: holder.Name, Language: holder.Language, TimeZone: holder.TimeZone}
+		_, err = kit.Enqueue(ctx, g.queue, tx, mailProxyGranted(memberLocale(ctx, r, loc), r, grantor.DisplayName(), p.ID, a), nil)
 		return err
 	})
 }

@@ -2,19 +2,26 @@ package governance
 
 import (
 	"context"
-
-	"allmende/i18n"
-	"allmende/models/account"
 	"fmt"
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
+
+	"allmende/i18n"
 	"allmende/jobs/jobargs"
+	"allmende/models/account"
 	"allmende/models/membership"
 )
 
-// The mails of self-government. An invitation carries the whole agenda:
-// the members decide by it whether to take part or to authorise someone.
+// The mails of self-government, each written in the recipient's language
+// and time zone. An invitation carries the whole agenda: the members
+// decide by it whether to take part or to authorise someone.
+//
+// The invitation is also kept as sent, for the minutes (§47 GenG): that
+// record is written once, in the portal's language (English, as the
+// minutes are) with the times in the cooperative's time zone; only the
+// copy each member receives is in their language.
 
 var formNames = map[string]string{
 	FormInPerson: "in person",
@@ -25,86 +32,122 @@ var formNames = map[string]string{
 
 func formatWhen(t time.Time) string { return t.Format("2006-01-02 15:04 UTC") }
 
-// invitationText is the invitation with the whole agenda, as sent and as
-// kept for the minutes: times in the cooperative's time zone, the place,
-// how to take part online, and how the discussion phase runs (§46(1),
-// §43b GenG).
+// memberLocale is the recipient's language and time zone in ctx; an
+// account without a time zone reads an assembly's times in the
+// cooperative's.
+func memberLocale(ctx context.Context, r account.Recipient, coop *time.Location) context.Context {
+	if r.TimeZone == "" && coop != nil {
+		r.TimeZone = coop.String()
+	}
+	return r.Locale(ctx)
+}
+
+// memberRecipients are the members in good standing, as mail recipients.
+func memberRecipients(tx *gorm.DB) ([]account.Recipient, error) {
+	var rs []account.Recipient
+	if err := tx.Raw(`SELECT u.id, u.email, u.name, u.language, u.time_zone FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.status IN ? ORDER BY u.id`, goodStanding).Scan(&rs).Error; err != nil {
+		return nil, fmt.Errorf("load members: %w", err)
+	}
+	return rs, nil
+}
+
+// invitationText is the invitation with the whole agenda as kept for the
+// minutes: times in the cooperative's time zone, the place, how to take
+// part online, and how the discussion phase runs (§46(1), §43b GenG). Its
+// context carries no reader's locale, so the record is in English.
 func invitationText(a *assemblyRow, items []AgendaItem, loc *time.Location) string {
+	return invitation(context.Background(), a, items, func(t time.Time) string { return formatIn(t, loc) })
+}
+
+// invitation writes the invitation in the language of ctx, with the times
+// formatted by when.
+func invitation(ctx context.Context, a *assemblyRow, items []AgendaItem, when func(time.Time) string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "The board invites you to the general assembly %q.\n\n", a.Title)
-	fmt.Fprintf(&b, "Form: %s\n", formNames[a.Form])
+	line := func(s string) { b.WriteString(s + "\n") }
+	line(i18n.T(ctx, "The board invites you to the general assembly %q.", a.Title) + "\n")
+	line(i18n.T(ctx, "Form: %s", i18n.T(ctx, formNames[a.Form])))
 	if a.Place != "" {
-		fmt.Fprintf(&b, "Place: %s\n", a.Place)
+		line(i18n.T(ctx, "Place: %s", a.Place))
 	}
 	if a.AccessDetails != "" {
-		fmt.Fprintf(&b, "Taking part online: %s\n", a.AccessDetails)
+		line(i18n.T(ctx, "Taking part online: %s", a.AccessDetails))
 	}
 	if a.DiscussionStart != nil && a.DiscussionEnd != nil {
-		fmt.Fprintf(&b, "Discussion: %s to %s\n", formatIn(*a.DiscussionStart, loc), formatIn(*a.DiscussionEnd, loc))
+		line(i18n.T(ctx, "Discussion: %s to %s", when(*a.DiscussionStart), when(*a.DiscussionEnd)))
 	}
 	if a.DiscussionForm != "" {
-		fmt.Fprintf(&b, "How the discussion runs: %s\n", a.DiscussionForm)
+		line(i18n.T(ctx, "How the discussion runs: %s", a.DiscussionForm))
 	}
-	fmt.Fprintf(&b, "Voting: %s to %s\n", formatIn(a.VotingStart, loc), formatIn(a.VotingEnd, loc))
+	line(i18n.T(ctx, "Voting: %s to %s", when(a.VotingStart), when(a.VotingEnd)))
 	if a.Description != "" {
 		fmt.Fprintf(&b, "\n%s\n", a.Description)
 	}
-	b.WriteString("\nAgenda:\n")
+	b.WriteString("\n" + i18n.T(ctx, "Agenda:") + "\n")
 	for _, it := range items {
-		writeAgendaLine(&b, it)
+		writeAgendaLine(ctx, &b, it)
 	}
 	return b.String()
 }
 
-func writeAgendaLine(b *strings.Builder, it AgendaItem) {
+func writeAgendaLine(ctx context.Context, b *strings.Builder, it AgendaItem) {
 	fmt.Fprintf(b, "%d. %s", it.Position, it.Title)
 	switch it.Kind {
 	case ItemBylawChange, ItemBylawNewDuty:
-		fmt.Fprintf(b, " (change of the bylaws, %d/%d of the votes cast needed)", it.MajorityNum, it.MajorityDen)
+		b.WriteString(" " + i18n.T(ctx, "(change of the bylaws, %d/%d of the votes cast needed)", it.MajorityNum, it.MajorityDen))
 	case ItemElection:
-		fmt.Fprintf(b, " (election, %d seat(s))", it.Seats)
+		b.WriteString(" " + i18n.T(ctx, "(election, %d seat(s))", it.Seats))
 	}
 	if it.Secret {
-		b.WriteString(" [secret ballot]")
+		b.WriteString(" " + i18n.T(ctx, "[secret ballot]"))
 	}
 	b.WriteString("\n")
 }
 
-func mailInvitation(to, name, userID string, a *assemblyRow, text string) jobargs.SendMail {
-	body := fmt.Sprintf("Hello %s,\n\n%s\n", name, text) +
-		"You find the documents and the ballot in the portal under \"Assemblies\". " +
-		"If you cannot take part, you may authorise another member there to vote for you until voting opens."
+// mailInvitation is the invitation a member receives, in their language
+// and time zone (ctx).
+func mailInvitation(ctx context.Context, r account.Recipient, a *assemblyRow, items []AgendaItem) jobargs.SendMail {
+	text := invitation(ctx, a, items, func(t time.Time) string { return i18n.DateTime(ctx, t) })
 	return jobargs.SendMail{
-		To: to, Key: "assembly.invitation:" + a.ID + ":" + userID,
-		Subject: "Invitation to the general assembly: " + a.Title,
-		Body:    body + membership.MailSignature,
+		To: r.Email, Key: "assembly.invitation:" + a.ID + ":" + r.ID,
+		Subject: i18n.T(ctx, "Invitation to the general assembly: %s", a.Title),
+		Body: i18n.T(ctx, "Hello %s,", r.Name) + "\n\n" + text + "\n" +
+			i18n.T(ctx, "You find the documents and the ballot in the portal under \"Assemblies\". "+
+				"If you cannot take part, you may authorise another member there to vote for you until voting opens.") +
+			membership.Signature(ctx),
 	}
 }
 
 // supplementText announces an item added on a demand of members (§45(2),
-// §46(2) GenG); it is appended to the invitation as sent.
+// §46(2) GenG) as appended to the invitation kept for the minutes.
 func supplementText(a *assemblyRow, it AgendaItem, sent time.Time, loc *time.Location) string {
+	return supplement(context.Background(), a, it, formatIn(sent, loc))
+}
+
+func supplement(ctx context.Context, a *assemblyRow, it AgendaItem, sent string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nSupplementary notice of %s: on a demand of members (§45(2) GenG) the agenda of %q is extended by\n", formatIn(sent, loc), a.Title)
-	writeAgendaLine(&b, it)
+	b.WriteString("\n" + i18n.T(ctx, "Supplementary notice of %s: on a demand of members (§45(2) GenG) the agenda of %q is extended by", sent, a.Title) + "\n")
+	writeAgendaLine(ctx, &b, it)
 	return b.String()
 }
 
-func mailSupplement(to, name, userID string, a *assemblyRow, itemID, text string) jobargs.SendMail {
+// mailSupplement is the supplementary notice a member receives, in their
+// language and time zone (ctx).
+func mailSupplement(ctx context.Context, r account.Recipient, a *assemblyRow, it AgendaItem, sent time.Time) jobargs.SendMail {
 	return jobargs.SendMail{
-		To: to, Key: "assembly.supplement:" + itemID + ":" + userID,
-		Subject: "Supplement to the agenda of the general assembly: " + a.Title,
-		Body:    fmt.Sprintf("Hello %s,\n%s", name, text) + membership.MailSignature,
+		To: r.Email, Key: "assembly.supplement:" + it.ID + ":" + r.ID,
+		Subject: i18n.T(ctx, "Supplement to the agenda of the general assembly: %s", a.Title),
+		Body:    i18n.T(ctx, "Hello %s,", r.Name) + "\n" + supplement(ctx, a, it, i18n.DateTime(ctx, sent)) + membership.Signature(ctx),
 	}
 }
 
-func mailProxyGranted(to, name, grantor, proxyID string, a *assemblyRow) jobargs.SendMail {
+func mailProxyGranted(ctx context.Context, r account.Recipient, grantor, proxyID string, a *assemblyRow) jobargs.SendMail {
 	return jobargs.SendMail{
-		To: to, Key: "assembly.proxy:" + proxyID,
-		Subject: "You have been authorised to vote for another member",
-		Body: fmt.Sprintf("Hello %s,\n\n%s has authorised you to vote on their behalf at the general assembly %q "+
+		To: r.Email, Key: "assembly.proxy:" + proxyID,
+		Subject: i18n.T(ctx, "You have been authorised to vote for another member"),
+		Body: i18n.T(ctx, "Hello %s,\n\n%s has authorised you to vote on their behalf at the general assembly %q "+
 			"(voting from %s to %s). You will find their ballot next to yours in the portal once voting opens.",
-			name, grantor, a.Title, formatWhen(a.VotingStart.UTC()), formatWhen(a.VotingEnd.UTC())) + membership.MailSignature,
+			r.Name, grantor, a.Title, i18n.DateTime(ctx, a.VotingStart), i18n.DateTime(ctx, a.VotingEnd)) + membership.Signature(ctx),
 	}
 }
 

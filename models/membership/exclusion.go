@@ -191,7 +191,7 @@ func (s *Memberships) RecordStatement(ctx context.Context, actor models.Actor, e
 		case x.StatementAt != nil:
 			return models.Conflict("A statement has already been recorded.")
 		case own && s.today().After(x.HearingDeadline):
-			return models.Conflict("The hearing ended on " + kit.FormatDate(x.HearingDeadline) + ".")
+			return models.Conflictf("The hearing ended on %s.", kit.FormatDate(x.HearingDeadline))
 		}
 		res := tx.Model(&Exclusion{}).Where("id = ? AND statement_at IS NULL AND decision = ''", x.ID).
 			Updates(map[string]any{"statement": statement, "statement_at": s.now(), "statement_by": recorder(actor)})
@@ -300,7 +300,14 @@ func mayDecide(tx *gorm.DB, actor models.Actor, body string) error {
 		return err
 	}
 	if !ok {
-		return models.Forbidden("The bylaws give this decision to " + BodyTitle(body) + "; only its members can record it.")
+		// One whole sentence per body, so that each translates as a whole.
+		switch body {
+		case BodySupervisoryBoard:
+			return models.Forbidden("The bylaws give this decision to the supervisory board; only its members can record it.")
+		case BodyGeneralAssembly:
+			return models.Forbidden("The bylaws give this decision to the general assembly; the board records it.")
+		}
+		return models.Forbidden("The bylaws give this decision to the board; only its members can record it.")
 	}
 	return nil
 }
@@ -332,7 +339,7 @@ func (s *Memberships) RecordExclusionLetter(ctx context.Context, actor models.Ac
 		case x.LetterSentOn != nil:
 			return models.Conflict("The letter has already been recorded.")
 		case sentOn.Before(*x.DecidedOn):
-			return models.Invalid(map[string]string{"sent_on": "The letter cannot precede the decision of " + kit.FormatDate(*x.DecidedOn) + "."})
+			return models.Invalidf("sent_on", "The letter cannot precede the decision of %s.", kit.FormatDate(*x.DecidedOn))
 		}
 		if m.Status != StatusMember && m.Status != StatusLeaving {
 			return models.Conflict("This membership has already ended.")

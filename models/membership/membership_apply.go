@@ -70,8 +70,8 @@ func (in *ApplicationInput) address() AddressInput {
 	return AddressInput{Street: in.Street, PostalCode: in.PostalCode, City: in.City, Country: in.Country}
 }
 
-func (in *ApplicationInput) validate(p rulebook.RuleParams) map[string]string {
-	fields := map[string]string{}
+func (in *ApplicationInput) validate(p rulebook.RuleParams) (fields map[string]string, msgs map[string]models.Msg) {
+	fields, msgs = map[string]string{}, map[string]models.Msg{}
 	switch in.PersonKind {
 	case PersonNatural:
 	case PersonLegal:
@@ -83,7 +83,7 @@ func (in *ApplicationInput) validate(p rulebook.RuleParams) map[string]string {
 	kit.TextField(fields, "legal_name", in.LegalName, "Enter your full legal name.", 200)
 	in.address().validate(fields)
 	if in.Shares < p.MinShares || in.Shares > p.MaxShares {
-		fields["shares"] = fmt.Sprintf("Subscribe between %d and %d shares.", p.MinShares, p.MaxShares)
+		msgs["shares"] = models.Msgf("Subscribe between %d and %d shares.", p.MinShares, p.MaxShares)
 	}
 	// Bank details matter only with a direct-debit mandate; without one
 	// they are neither checked nor kept.
@@ -100,12 +100,12 @@ func (in *ApplicationInput) validate(p rulebook.RuleParams) map[string]string {
 		fields["accept_bylaws"] = "To become a member you need to make the declaration and accept the bylaws."
 	}
 	if p.NoticePeriodMonths > 12 && !in.AcknowledgeNoticePeriod {
-		fields["acknowledge_notice"] = fmt.Sprintf("Acknowledge that you can leave only with %d months' notice.", p.NoticePeriodMonths)
+		msgs["acknowledge_notice"] = models.Msgf("Acknowledge that you can leave only with %d months' notice.", p.NoticePeriodMonths)
 	}
 	if in.BylawsVersion != p.BylawsVersion {
-		fields["bylaws_version"] = fmt.Sprintf("The bylaws have changed (now version %s); please read them again before you accept them.", p.BylawsVersion)
+		msgs["bylaws_version"] = models.Msgf("The bylaws have changed (now version %s); please read them again before you accept them.", p.BylawsVersion)
 	}
-	return fields
+	return fields, msgs
 }
 
 // Apply files a membership application for userID. Bad input yields field
@@ -120,8 +120,8 @@ func (s *Memberships) Apply(ctx context.Context, actor models.Actor, userID stri
 		if err != nil {
 			return err
 		}
-		if fields := in.validate(p); len(fields) > 0 {
-			return models.Invalid(fields)
+		if fields, msgs := in.validate(p); len(fields)+len(msgs) > 0 {
+			return models.InvalidFields(fields, msgs)
 		}
 		var u account.User
 		if err := kit.First(tx, &u, userID, "account"); err != nil {

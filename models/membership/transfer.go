@@ -17,6 +17,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"allmende/i18n"
 	"allmende/jobs/jobargs"
 	"allmende/models"
 	"allmende/models/account"
@@ -67,7 +68,7 @@ type transferPlan struct {
 	text     string
 }
 
-func (s *Memberships) planTransfer(tx *gorm.DB, userID string, in TransferInput, p rulebook.RuleParams, lock bool) (*transferPlan, error) {
+func (s *Memberships) planTransfer(ctx context.Context, tx *gorm.DB, userID string, in TransferInput, p rulebook.RuleParams, lock bool) (*transferPlan, error) {
 	fields := map[string]string{}
 	if in.ToMemberNumber <= 0 {
 		fields["to"] = "Enter the member number of the member who receives the capital."
@@ -122,11 +123,13 @@ func (s *Memberships) planTransfer(tx *gorm.DB, userID string, in TransferInput,
 	if amount <= 0 {
 		return nil, models.Conflict("You have no paid-in capital to transfer.")
 	}
-	what := fmt.Sprintf("my whole paid-in capital of %s, and with it I leave the cooperative without a settlement", kit.FormatCents(amount))
+	// The agreement is written in the language of the member who proposes
+	// it (ctx carries it) and kept as written: both sides agree to this text.
+	what := i18n.T(ctx, "my whole paid-in capital of %s, and with it I leave the cooperative without a settlement", i18n.Money(ctx, amount))
 	if in.Shares > 0 {
-		what = fmt.Sprintf("the paid-in capital of %d share(s), %s, and give up these shares", in.Shares, kit.FormatCents(amount))
+		what = i18n.T(ctx, "the paid-in capital of %s, %s, and give up these shares", i18n.N(ctx, "%d share", "%d shares", in.Shares), i18n.Money(ctx, amount))
 	}
-	text := fmt.Sprintf("Agreement under §76 GenG: %s (member number %d) transfers to %s (member number %d) %s. "+
+	text := i18n.T(ctx, "Agreement under §76 GenG: %s (member number %d) transfers to %s (member number %d) %s. "+
 		"%s takes it on towards their own shares. The transfer takes effect when the board carries it out.",
 		from.DisplayName(), *from.MemberNumber, to.DisplayName(), *to.MemberNumber, what, to.DisplayName())
 	return &transferPlan{from: from, to: &to, amount: amount, text: text}, nil
@@ -140,7 +143,7 @@ func (s *Memberships) PreviewTransfer(ctx context.Context, userID string, in Tra
 	if err != nil {
 		return "", err
 	}
-	plan, err := s.planTransfer(db, userID, in, p, false)
+	plan, err := s.planTransfer(ctx, db, userID, in, p, false)
 	if err != nil {
 		return "", err
 	}
@@ -159,7 +162,7 @@ func (s *Memberships) ProposeTransfer(ctx context.Context, actor models.Actor, u
 		if err != nil {
 			return err
 		}
-		plan, err := s.planTransfer(tx, userID, in, p, true)
+		plan, err := s.planTransfer(ctx, tx, userID, in, p, true)
 		if err != nil {
 			return err
 		}
@@ -243,9 +246,9 @@ func (s *Memberships) ExecuteTransfer(ctx context.Context, actor models.Actor, t
 			return err
 		}
 		// The agreement still holds against today's books.
-		plan, err := s.planTransfer(tx, from.UserID, TransferInput{ToMemberNumber: *to.MemberNumber, Shares: t.Shares}, p, false)
+		plan, err := s.planTransfer(ctx, tx, from.UserID, TransferInput{ToMemberNumber: *to.MemberNumber, Shares: t.Shares}, p, false)
 		if err != nil {
-			return models.Conflict("The transfer no longer fits the books: " + errSafe(err))
+			return models.Conflictf("The transfer no longer fits the books: %s", errSafe(err))
 		}
 		if plan.amount != t.AmountCents {
 			return models.Conflictf("The capital to transfer changed since the agreement (%s, not %s); the members must agree again.", kit.FormatCents(plan.amount), kit.FormatCents(t.AmountCents))

@@ -33,7 +33,7 @@ func TestTransferOfCapital(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(text, "Ada Lovelace (member number 1) transfers to Bob Builder (member number 2) the paid-in capital of 1 share(s), 50.00 EUR") {
+		if !strings.Contains(text, "Ada Lovelace (member number 1) transfers to Bob Builder (member number 2) the paid-in capital of 1 share, €50.00") {
 			t.Errorf("agreement = %q", text)
 		}
 		_, err = e.Memberships.ProposeTransfer(ctx, ada, ada.UserID, in)

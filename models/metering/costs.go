@@ -39,8 +39,8 @@ type CostInput struct {
 	Note        string
 }
 
-func (in *CostInput) validate() map[string]string {
-	fields := map[string]string{}
+func (in *CostInput) validate() (fields map[string]string, msgs map[string]models.Msg) {
+	fields, msgs = map[string]string{}, map[string]models.Msg{}
 	if _, err := ParseMonth(in.Month); err != nil {
 		fields["month"] = "Enter the month as YYYY-MM."
 	}
@@ -49,7 +49,7 @@ func (in *CostInput) validate() map[string]string {
 		ok = ok || c == in.Category
 	}
 	if !ok {
-		fields["category"] = "Choose one of: " + strings.Join(CostCategories, ", ") + "."
+		msgs["category"] = models.Msgf("Choose one of: %s.", strings.Join(CostCategories, ", "))
 	}
 	switch {
 	case !in.AmountValid:
@@ -64,13 +64,13 @@ func (in *CostInput) validate() map[string]string {
 		fields["note"] = "Keep the note under 200 characters."
 	}
 	kit.NoControl(fields, "note", in.Note, false)
-	return fields
+	return fields, msgs
 }
 
 // AddCost records a month's running cost (board only).
 func (c *Commons) AddCost(ctx context.Context, actor models.Actor, v models.Viewer, in CostInput) (*Cost, error) {
-	if fields := in.validate(); len(fields) > 0 {
-		return nil, models.Invalid(fields)
+	if fields, msgs := in.validate(); len(fields)+len(msgs) > 0 {
+		return nil, models.InvalidFields(fields, msgs)
 	}
 	cost := &Cost{ID: kit.NewID(), Month: in.Month, Category: in.Category, AmountCents: in.AmountCents, Note: in.Note,
 		CreatedBy: actor.Email, CreatedAt: kit.UTCNow()}

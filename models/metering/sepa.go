@@ -162,7 +162,7 @@ func (c *Commons) SEPAFile(ctx context.Context, v models.Viewer, m Month, cr Cre
 		return nil, nil, err
 	}
 	if !ms.Closed {
-		return nil, nil, models.Conflict(m.Label() + " is not closed yet: close it first.")
+		return nil, nil, models.Conflictf("%s is not closed yet: close it first.", m.Label())
 	}
 	var mandates []struct {
 		UserID        string
@@ -196,7 +196,7 @@ func (c *Commons) SEPAFile(ctx context.Context, v models.Viewer, m Month, cr Cre
 		}
 	}
 	if len(debits) == 0 {
-		return nil, nil, models.Conflict("No member with a SEPA mandate has an amount due for " + m.Label() + ".")
+		return nil, nil, models.Conflictf("No member with a SEPA mandate has an amount due for %s.", m.Label())
 	}
 	doc := painDoc(cr, m, debits, c.clock.Now())
 	out, err := xml.MarshalIndent(doc, "", "  ")

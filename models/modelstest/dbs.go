@@ -54,6 +54,40 @@ func openPostgres(t *testing.T) *models.DB {
 // open it more than once (several portal instances on one database).
 func PostgresDSN(t *testing.T) string {
 	t.Helper()
+	dsn := emptySchemaDSN(t)
+	db, err := models.Open(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	migrate(t, db)
+	return dsn
+}
+
+// EachEmptyDB is EachDB with databases that have no schema yet, for tests
+// of the migrations themselves.
+func EachEmptyDB(t *testing.T, fn func(t *testing.T, db *models.DB)) {
+	open := func(t *testing.T, dsn string) *models.DB {
+		db, err := models.Open(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		fn(t, open(t, filepath.Join(t.TempDir(), "test.db")))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		fn(t, open(t, emptySchemaDSN(t)))
+	})
+}
+
+// emptySchemaDSN makes a fresh, empty schema of the PostgreSQL database
+// named by ALLMENDE_TEST_POSTGRES, dropped when the test ends, and returns
+// a DSN for it.
+func emptySchemaDSN(t *testing.T) string {
+	t.Helper()
 	dsn := os.Getenv("ALLMENDE_TEST_POSTGRES")
 	if dsn == "" {
 		if os.Getenv("ALLMENDE_SKIP_POSTGRES") == "1" {
@@ -85,12 +119,6 @@ func PostgresDSN(t *testing.T) string {
 	q := u.Query()
 	q.Set("search_path", schema) // pgx passes unknown parameters to the server
 	u.RawQuery = q.Encode()
-	db, err := models.Open(u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	migrate(t, db)
 	return u.String()
 }
 

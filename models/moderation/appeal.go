@@ -1,6 +1,7 @@
 package moderation
 
 import (
+	"allmende/jobs/jobargs"
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/models/internal/kit"
@@ -108,7 +109,7 @@ func (m *Moderation) FileAppeal(ctx context.Context, actor models.Actor, sanctio
 		case s.State == SanctionOverturned:
 			return models.Conflict("This sanction has been overturned.")
 		case !now.Before(ms.AppealUntil):
-			return models.Conflict("The appeal period of this sanction ended on " + ms.AppealUntil.Format("2006-01-02") + ".")
+			return models.Conflictf("The appeal period of this sanction ended on %s.", ms.AppealUntil.Format("2006-01-02"))
 		}
 		a := &Appeal{ID: kit.NewID(), SanctionID: s.ID, CaseID: s.CaseID, AppellantID: actor.UserID, Statement: statement,
 			State: AppealPending, CreatedAt: now}
@@ -247,7 +248,7 @@ func (m *Moderation) Decide(ctx context.Context, actor models.Actor, appealID st
 					return models.Invalid(map[string]string{"outcome": "This sanction is no longer in force; uphold or overturn it."})
 				}
 			} else if !newEnd.Before(*s.EndsAt) {
-				return models.Invalid(map[string]string{"ends_on": "A reduced sanction must end before " + kit.FormatDate(*s.EndsAt) + "."})
+				return models.Invalidf("ends_on", "A reduced sanction must end before %s.", kit.FormatDate(*s.EndsAt))
 			}
 		}
 		if err := tx.Model(&Appeal{}).Where("id = ?", a.ID).Updates(map[string]any{"state": in.Outcome, "decided_by": actor.UserID,
@@ -258,11 +259,9 @@ func (m *Moderation) Decide(ctx context.Context, actor models.Actor, appealID st
 			map[string]any{"case_id": a.CaseID, "sanction_id": s.ID, "outcome": in.Outcome}); err != nil {
 			return err
 		}
-		var u struct{ Email, Name string }
-		if err := tx.Table("users").Select("email, name").Where("id = ?", a.AppellantID).Take(&u).Error; err != nil {
-			return fmt.Errorf("load appellant: %w", err)
-		}
-		if _, err := kit.Enqueue(ctx, m.queue, tx, mailDecision(u.Email, u.Name, &a, in.Outcome, in.Reason), nil); err != nil {
+		if err := account.MailTo(ctx, m.queue, tx, a.AppellantID, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+			return mailDecision(ctx, r, &a, in.Outcome, in.Reason)
+		}); err != nil {
 			return err
 		}
 		if err := account.Notify(tx, a.AppellantID, account.KindModeration, "/sanctions",

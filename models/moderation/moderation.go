@@ -13,6 +13,7 @@ package moderation
 import (
 	"allmende/models"
 	"allmende/models/account"
+	"allmende/models/rulebook"
 	"fmt"
 	"time"
 
@@ -36,6 +37,40 @@ var ExternalCategories = []string{CategorySpam, CategoryMalware, CategoryAttack,
 
 // MemberCategories are those of a member's report.
 var MemberCategories = append(append([]string{}, ExternalCategories...), CategoryConduct)
+
+// SanctionTitle names a step of the ladder for people, in English (the
+// message id of its translation).
+func SanctionTitle(kind string) string {
+	switch kind {
+	case rulebook.SanctionWarning:
+		return "warning"
+	case rulebook.SanctionThrottle:
+		return "throttled virtual machine"
+	case rulebook.SanctionSuspendVM:
+		return "suspended virtual machine"
+	case rulebook.SanctionSuspendMember:
+		return "suspended use of resources"
+	case rulebook.SanctionExclusion:
+		return "motion to exclude (to the board)"
+	}
+	return kind
+}
+
+// AppealOutcomeTitle names an appeal's state or outcome for people, in
+// English (the message id of its translation).
+func AppealOutcomeTitle(state string) string {
+	switch state {
+	case AppealPending:
+		return "pending"
+	case AppealUpheld:
+		return "upheld"
+	case AppealReduced:
+		return "reduced"
+	case AppealOverturned:
+		return "overturned"
+	}
+	return state
+}
 
 // CategoryTitle names a category for people.
 func CategoryTitle(c string) string {

@@ -57,10 +57,10 @@ func (m *Moderation) Report(ctx context.Context, actor models.Actor, in ReportIn
 		fields["target_kind"] = "Choose what you report: a virtual machine, a member, a proposal or a comment."
 	}
 	kit.TextField(fields, "target", in.Target, "Name what you report.", 320)
-	checkCategory(fields, in.Category, MemberCategories)
+	category := categoryProblem(in.Category, MemberCategories)
 	kit.TextBlock(fields, "evidence", in.Evidence, "Describe what happened.", MaxEvidence)
-	if len(fields) > 0 {
-		return nil, models.Invalid(fields)
+	if len(fields) > 0 || category != nil {
+		return nil, invalidWith(fields, "category", category)
 	}
 	if actor.UserID == "" {
 		return nil, models.Forbidden("Sign in to report.")
@@ -101,7 +101,7 @@ func (m *Moderation) ReportAbuse(ctx context.Context, fromIP string, in AbuseInp
 	if msg != "" {
 		fields["seen_at"] = msg
 	}
-	checkCategory(fields, in.Category, ExternalCategories)
+	category := categoryProblem(in.Category, ExternalCategories)
 	kit.TextBlock(fields, "evidence", in.Evidence, "Paste the evidence: log lines, headers, what you saw.", MaxEvidence)
 	if in.Email != "" {
 		kit.TextField(fields, "email", in.Email, "", 254)
@@ -109,8 +109,8 @@ func (m *Moderation) ReportAbuse(ctx context.Context, fromIP string, in AbuseInp
 			fields["email"] = "Enter an email address, or leave it empty."
 		}
 	}
-	if len(fields) > 0 {
-		return nil, models.Invalid(fields)
+	if len(fields) > 0 || category != nil {
+		return nil, invalidWith(fields, "category", category)
 	}
 	actor := models.Actor{Email: "external:abuse", IP: fromIP}
 	var rec *Receipt
@@ -166,10 +166,28 @@ func parseSeenAt(v string, now time.Time) (time.Time, string) {
 	return t.UTC(), ""
 }
 
-func checkCategory(fields map[string]string, c string, allowed []string) {
-	if !slices.Contains(allowed, c) {
-		fields["category"] = "Choose a category: " + strings.Join(allowed, ", ") + "."
+// categoryProblem is the message for a category not among allowed, nil
+// for an allowed one. It lists the allowed ones, for API clients.
+func categoryProblem(c string, allowed []string) *models.Msg {
+	if slices.Contains(allowed, c) {
+		return nil
 	}
+	m := models.Msgf("Choose a category: %s.", strings.Join(allowed, ", "))
+	return &m
+}
+
+// invalidWith is models.Invalid for fields of fixed messages plus one
+// field (when m is not nil) whose message has parts filled in, so that the
+// web layer translates each.
+func invalidWith(fields map[string]string, name string, m *models.Msg) *models.Error {
+	msgs := make(map[string]models.Msg, len(fields)+1)
+	for k, v := range fields {
+		msgs[k] = models.Msg{Format: v}
+	}
+	if m != nil {
+		msgs[name] = *m
+	}
+	return models.InvalidMsgs(msgs)
 }
 
 // resolveTx finds what a member's report names.
@@ -210,16 +228,16 @@ func (m *Moderation) resolveTx(tx *gorm.DB, kind, name string, now time.Time) (t
 		}
 		return target{kind: kind, id: users[0].ID, label: users[0].Name, subjectID: users[0].ID}, nil
 	case TargetProposal, TargetComment:
-		table, col, what := "proposals", "title", "proposal"
+		table, col, what, missing := "proposals", "title", "proposal", "No proposal has this id."
 		if kind == TargetComment {
-			table, col, what = "proposal_comments", "text", "comment"
+			table, col, what, missing = "proposal_comments", "text", "comment", "No comment has this id."
 		}
 		var rows []struct{ ID, AuthorID, Label string }
 		if err := tx.Table(table).Select("id, author_id, "+col+" AS label").Where("id = ?", name).Limit(1).Scan(&rows).Error; err != nil {
 			return target{}, fmt.Errorf("find %s: %w", what, err)
 		}
 		if len(rows) == 0 {
-			return bad(fmt.Sprintf("No %s has this id.", what))
+			return bad(missing)
 		}
 		return target{kind: kind, id: rows[0].ID, label: kit.Truncate(rows[0].Label, 80), subjectID: rows[0].AuthorID}, nil
 	}

@@ -76,7 +76,7 @@ func (m *Moderation) Sanction(ctx context.Context, actor models.Actor, caseID st
 		}
 		step, ls, ok := rulebook.Step(p.Ladder(), in.Kind)
 		if !ok {
-			return models.Invalid(map[string]string{"kind": "The ladder in force has no step " + in.Kind + "."})
+			return models.Invalidf("kind", "The ladder in force has no step %s.", in.Kind)
 		}
 		var ver rulebook.RuleVersion
 		if err := tx.Where("key = ? AND effective_from <= ?", rulebook.RuleModerationLadder, now).
@@ -457,10 +457,6 @@ func (m *Moderation) Unpaused(ctx context.Context, caseID, vmID, line string) er
 // mailSubjectTx queues the member's mail about a sanction in its
 // transaction.
 func (m *Moderation) mailSubjectTx(ctx context.Context, tx *gorm.DB, s *Sanction, appealDays int) error {
-	var u struct{ Email, Name string }
-	if err := tx.Table("users").Select("email, name").Where("id = ?", s.SubjectID).Take(&u).Error; err != nil {
-		return fmt.Errorf("load member: %w", err)
-	}
 	vmName := ""
 	if s.VMID != nil {
 		var names []string
@@ -471,7 +467,9 @@ func (m *Moderation) mailSubjectTx(ctx context.Context, tx *gorm.DB, s *Sanction
 			vmName = names[0]
 		}
 	}
-	if _, err := kit.Enqueue(ctx, m.queue, tx, mailSanction(u.Email, u.Name, s, vmName, appealDays), nil); err != nil {
+	if err := account.MailTo(ctx, m.queue, tx, s.SubjectID, func(ctx context.Context, r account.Recipient) jobargs.SendMail {
+		return mailSanction(ctx, r, s, vmName, appealDays)
+	}); err != nil {
 		return err
 	}
 	return account.Notify(tx, s.SubjectID, account.KindModeration, "/sanctions",

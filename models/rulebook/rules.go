@@ -190,7 +190,7 @@ func SetRulesTx(tx *gorm.DB, actor models.Actor, values map[string]string, effec
 		return models.Invalid(map[string]string{fieldFor(field, "key"): "Unknown rule."})
 	}
 	if p.MinShares > p.MaxShares {
-		return models.Invalid(map[string]string{fieldFor(field, RuleMinShares): fmt.Sprintf("The minimum number of shares (%d) may not exceed the maximum (%d).", p.MinShares, p.MaxShares)})
+		return models.Invalidf(fieldFor(field, RuleMinShares), "The minimum number of shares (%d) may not exceed the maximum (%d).", p.MinShares, p.MaxShares)
 	}
 	for _, key := range keys {
 		v := RuleVersion{ID: kit.NewID(), Key: key, Value: values[key], EffectiveFrom: effectiveFrom.UTC(), AdoptedBy: adoptedBy, CreatedAt: now}
