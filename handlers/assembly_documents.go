@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models/governance"
 	"allmende/views"
 )
@@ -23,7 +24,7 @@ func (h *Handler) renderAssemblyDocuments(c echo.Context, status int, f views.Fo
 	if err != nil {
 		return err
 	}
-	p, err := h.page(c, "Documents: "+d.Title, "assemblies")
+	p, err := h.page(c, i18n.T(c.Request().Context(), "Documents: %s", d.Title), "assemblies")
 	if err != nil {
 		return err
 	}
@@ -68,7 +69,7 @@ func (h *Handler) UploadAssemblyDocument(c echo.Context) error {
 		}
 		return h.renderAssemblyDocuments(c, status, f)
 	}
-	return h.flashTo(c, "success", "“"+doc.Title+"” is available to the members.", "/board/assemblies/"+c.Param("id")+"/documents")
+	return h.flashTo(c, "success", i18n.T(c.Request().Context(), "“%s” is available to the members.", doc.Title), "/board/assemblies/"+c.Param("id")+"/documents")
 }
 
 // RemoveAssemblyDocument takes a document back (not within the week before).

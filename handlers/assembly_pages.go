@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"allmende/i18n"
 	"allmende/models/governance"
 	"allmende/views"
 )
@@ -130,7 +131,7 @@ func (h *Handler) ShowMinutes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.page(c, "Minutes: "+d.Title, "assemblies")
+	p, err := h.page(c, i18n.T(ctx, "Minutes: %s", d.Title), "assemblies")
 	if err != nil {
 		return err
 	}

@@ -2,10 +2,10 @@ package handlers
 
 import (
 	"allmende/views"
-	"fmt"
 	"net/http"
 	"strings"
 
+	"allmende/i18n"
 	"allmende/models/governance"
 
 	"github.com/labstack/echo/v4"
@@ -19,12 +19,13 @@ func (h *Handler) CloseRound(c echo.Context) error {
 	if err != nil {
 		return h.boardAssemblyFailure(c, err)
 	}
-	msg := "The election's vote is closed and counted: elected " + strings.Join(r.Elected, ", ") + "."
+	ctx := c.Request().Context()
+	msg := i18n.T(ctx, "The election's vote is closed and counted: elected %s.", strings.Join(r.Elected, ", "))
 	switch {
 	case len(r.Runoff) > 0:
-		msg = "The election's vote is closed and counted: nobody has the majority; open the runoff between " + strings.Join(r.Runoff, ", ") + "."
+		msg = i18n.T(ctx, "The election's vote is closed and counted: nobody has the majority; open the runoff between %s.", strings.Join(r.Runoff, ", "))
 	case len(r.Elected) == 0:
-		msg = "The election's vote is closed and counted: nobody is elected."
+		msg = i18n.T(ctx, "The election's vote is closed and counted: nobody is elected.")
 	}
 	return h.flashTo(c, "success", msg, "/board/assemblies/"+id+"#item-"+item)
 }
@@ -40,12 +41,13 @@ func (h *Handler) OpenRunoff(c echo.Context) error {
 	end, ok := parseMomentIn(c.FormValue("runoff_end"), loc)
 	if !ok {
 		return h.renderBoardAssembly(c, http.StatusUnprocessableEntity, views.BoardAssemblyView{
-			Error: "Enter when the runoff's vote ends as YYYY-MM-DD HH:MM (" + loc.String() + ").",
+			Error: i18n.T(c.Request().Context(), "Enter when the runoff's vote ends as YYYY-MM-DD HH:MM (%s).", loc.String()),
 			Item:  views.Form{Values: map[string]string{"kind": governance.ItemOrdinary}}})
 	}
 	it, err := h.Governance.OpenRunoff(c.Request().Context(), actor(c), viewer(CurrentUser(c)), id, item, end)
 	if err != nil {
 		return h.boardAssemblyFailure(c, err)
 	}
-	return h.flashTo(c, "success", fmt.Sprintf("The runoff is open until %s.", views.WhenIn(*it.VotingEnd, loc.String())), "/board/assemblies/"+id+"#item-"+it.ID)
+	ctx := c.Request().Context()
+	return h.flashTo(c, "success", i18n.T(ctx, "The runoff is open until %s.", views.DateTimeIn(ctx, *it.VotingEnd, loc.String())), "/board/assemblies/"+id+"#item-"+it.ID)
 }

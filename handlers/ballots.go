@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"allmende/election"
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/governance"
 	"allmende/views"
@@ -45,7 +46,7 @@ func (h *Handler) renderElection(c echo.Context, status int, f views.Form) error
 	if err != nil {
 		return err
 	}
-	p, err := h.page(c, "Election: "+view.AssemblyTitle, "assemblies")
+	p, err := h.page(c, i18n.T(ctx, "Election: %s", view.AssemblyTitle), "assemblies")
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,23 @@ func InvalidMsgs(fields map[string]Msg) *Error {
 	return e
 }
 
+// InvalidWith is Invalid for a form some of whose messages have parts
+// filled in (msgs, by field). A message of msgs is kept for translation
+// only while its field still says it: a later check of the same field may
+// have put a fixed message there.
+func InvalidWith(fields map[string]string, msgs map[string]Msg) *Error {
+	e := Invalid(fields)
+	for name, m := range msgs {
+		if text, ok := fields[name]; ok && m.Format != "" && text == m.String() {
+			if e.Msgs == nil {
+				e.Msgs = map[string]Msg{}
+			}
+			e.Msgs[name] = m
+		}
+	}
+	return e
+}
+
 // BadQueryf is BadQuery with a message that has parts filled in.
 func BadQueryf(param, format string, args ...any) *Error {
 	m := Msgf(format, args...)

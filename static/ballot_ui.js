@@ -3,7 +3,14 @@
 // trustee's part on the election page (key ceremony, decryption). The
 // cryptography is in ballot.js. The choice and the randomness never leave
 // this page: only ciphertexts and proofs are sent.
+//
+// Every text shown comes from the page, in the reader's language: the
+// data-* attributes of #ballot-texts (views/election.templ ballotTexts),
+// with {name} placeholders filled in here.
 import * as B from './ballot.js';
+
+const texts = document.getElementById('ballot-texts')?.dataset || {};
+const t = (key, vars = {}) => (texts[key] || key).replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
 
 const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || '';
 
@@ -20,7 +27,7 @@ async function call(method, url, body) {
   if (!res.ok) {
     const e = data.error || {};
     const fields = e.fields ? Object.values(e.fields).join(' ') : '';
-    throw new Error(fields || e.message || `The portal answered ${res.status}.`);
+    throw new Error(fields || e.message || t('portalAnswered', { status: res.status }));
   }
   return data;
 }
@@ -32,16 +39,20 @@ const say = (el, text, kind) => {
 
 // --- voters ------------------------------------------------------------------
 
+// optionLabel names a ballot option: yes, no and abstain in the reader's
+// language, a candidate by name.
+const optionLabel = (o) => ({ yes: t('optYes'), no: t('optNo'), abstain: t('optAbstain') })[o] || o;
+
 function votesOf(form, q) {
   const chosen = [...form.querySelectorAll('input[name="option"]:checked')].map((i) => Number(i.value));
   const votes = new Array(q.options.length).fill(0);
   const abstain = q.options.length - 1;
   if (chosen.length === 0) {
-    if (q.min === 1 && q.max === 1) throw new Error('Choose yes, no or abstain.');
+    if (q.min === 1 && q.max === 1) throw new Error(t('chooseYesNo'));
     votes[abstain] = 1; // an election ballot without candidates abstains
     return votes;
   }
-  if (chosen.length > q.max && !chosen.includes(abstain)) throw new Error(`Choose at most ${q.max}.`);
+  if (chosen.length > q.max && !chosen.includes(abstain)) throw new Error(t('chooseAtMost', { max: q.max }));
   for (const i of chosen) votes[i] = 1;
   return votes;
 }
@@ -65,7 +76,7 @@ function setUpBallot(form) {
       form.dataset.encryptMs = String(performance.now() - t0);
       panel.querySelector('.tracker').textContent = pending.tracker;
       panel.hidden = false;
-      say(status, 'Cast this ballot, or challenge it: a challenged ballot is opened here to show what it holds, and is never cast.');
+      say(status, t('castOrChallenge'));
     } catch (e) {
       say(status, e.message, 'error');
     }
@@ -75,15 +86,16 @@ function setUpBallot(form) {
     if (!pending) return;
     try {
       const votes = B.openBallot(y, pending.ballot, pending.randomness);
-      const chosen = q.options.filter((_, i) => votes[i] === 1);
+      const chosen = q.options.filter((_, i) => votes[i] === 1).map(optionLabel);
       const audit = document.createElement('div');
       audit.className = 'challenge-result flash';
-      audit.innerHTML = '<p></p><details><summary>The revealed randomness</summary><pre class="wrap"></pre></details>';
-      audit.querySelector('p').textContent = `Challenged ballot ${pending.tracker.slice(0, 16)}… holds: ${chosen.join(', ')}. It was not cast; encrypt again to vote.`;
+      audit.innerHTML = '<p></p><details><summary></summary><pre class="wrap"></pre></details>';
+      audit.querySelector('summary').textContent = t('revealedRandomness');
+      audit.querySelector('p').textContent = t('challenged', { tracker: pending.tracker.slice(0, 16), choices: chosen.join(', ') });
       audit.querySelector('pre').textContent = JSON.stringify({ tracker: pending.tracker, ballot: pending.ballot, randomness: pending.randomness }, null, 1);
       status.replaceChildren(audit);
     } catch (e) {
-      say(status, 'This ballot does not hold what you chose: ' + e.message + ' Do not cast it; tell the board.', 'error');
+      say(status, t('notWhatChosen', { error: e.message }), 'error');
     }
     pending = null;
     panel.hidden = true;
@@ -99,8 +111,10 @@ function setUpBallot(form) {
         { on_behalf_of: form.dataset.onBehalfOf, ballot: p.ballot });
       const done = document.createElement('div');
       done.className = 'flash success cast-result';
-      done.innerHTML = '<p></p><p>Your tracker: <code class="wrap"></code> — note it; after the close, find it in the election record.</p>';
-      done.querySelector('p').textContent = r.replaced ? 'Your new ballot replaces the earlier one.' : 'Your encrypted ballot has been cast.';
+      done.innerHTML = '<p></p><p><span class="tracker-label"></span> <code class="wrap"></code> <span class="tracker-note"></span></p>';
+      done.querySelector('p').textContent = r.replaced ? t('replaced') : t('cast');
+      done.querySelector('.tracker-label').textContent = t('yourTracker');
+      done.querySelector('.tracker-note').textContent = t('trackerNote');
       done.querySelector('code').textContent = r.tracker;
       status.replaceChildren(done);
       form.dataset.cast = r.tracker;
@@ -126,7 +140,7 @@ async function loadKeyFile(sec, assembly, me) {
   const input = sec.querySelector('#trustee-keyfile');
   if (input.files && input.files[0]) return JSON.parse(await input.files[0].text());
   const stored = localStorage.getItem(storeKey(assembly, me));
-  if (!stored) throw new Error('This browser holds no key of yours: choose your key file.');
+  if (!stored) throw new Error(t('noKey'));
   return JSON.parse(stored);
 }
 
@@ -147,7 +161,7 @@ function setUpTrustee(sec) {
 
   const steps = {
     async register() {
-      if (pass.value.length < 10) throw new Error('Choose a passphrase of at least 10 characters.');
+      if (pass.value.length < 10) throw new Error(t('passphraseShort'));
       const poly = B.newPolynomial(state.threshold);
       const z = B.randomScalar();
       const ectx = B.electionContext(assembly, state.threshold, state.trustees.length);
@@ -155,7 +169,7 @@ function setUpTrustee(sec) {
       await call('POST', `/assemblies/${assembly}/election/register`, {
         transport_key: B.publicKeyOf(z), commitments: B.commitments(poly), proof: B.proveConstant(ectx, me, poly[0]),
       });
-      return 'Your key is made and locked in this browser. Download the key file as a backup.';
+      return t('keyMade');
     },
     async deal() {
       const s = await openSecrets();
@@ -163,7 +177,7 @@ function setUpTrustee(sec) {
       const ectx = B.electionContext(assembly, state.threshold, state.trustees.length);
       const shares = state.trustees.map((t) => B.encryptShare(ectx, me, t.index, t.transport_key, B.polyAt(poly, t.index)));
       await call('POST', `/assemblies/${assembly}/election/deal`, { shares });
-      return 'Your shares are sent, each encrypted to its trustee.';
+      return t('sharesSent');
     },
     async confirm() {
       const s = await openSecrets();
@@ -173,17 +187,17 @@ function setUpTrustee(sec) {
       for (const sh of state.shares_to_me) {
         const v = B.decryptShare(ectx, z, sh);
         if (!B.verifyShare(state.trustees[sh.from - 1].commitments, me, v)) {
-          throw new Error(`The share from trustee ${sh.from} does not match their commitments. Tell the board, which starts the ceremony over.`);
+          throw new Error(t('shareMismatch', { from: sh.from }));
         }
         x = B.addScalars(x, v);
       }
       await saveSecrets({ ...s, x: B.scalarHex(x) });
       await call('POST', `/assemblies/${assembly}/election/confirm`, { verification_key: B.publicKeyOf(x) });
-      return 'Your shares check out and your key is confirmed. Download the final key file: you need it to decrypt.';
+      return t('confirmed');
     },
     async decrypt() {
       const s = await openSecrets();
-      if (!s.x) throw new Error('This key file is from before the ceremony ended.');
+      if (!s.x) throw new Error(t('keyTooOld'));
       const x = B.parseScalar(s.x);
       const y = B.point(state.public_key);
       let n = 0;
@@ -194,11 +208,11 @@ function setUpTrustee(sec) {
         await call('POST', `/assemblies/${assembly}/election/decrypt`, { item_id: it.id, decryption: B.partialDecrypt(ctx, me, x, it.tally) });
         n++;
       }
-      return `You have decrypted ${n} tall${n === 1 ? 'y' : 'ies'}.`;
+      return n === 1 ? t('decryptedOne') : t('decryptedMany', { n });
     },
   };
 
-  const labels = { register: 'Create my key', deal: 'Send my shares', confirm: 'Check my shares and confirm', decrypt: 'Decrypt the tallies' };
+  const labels = { register: t('stepRegister'), deal: t('stepDeal'), confirm: t('stepConfirm'), decrypt: t('stepDecrypt') };
 
   async function refresh() {
     state = await call('GET', `/assemblies/${assembly}/election/state`);
@@ -209,15 +223,15 @@ function setUpTrustee(sec) {
       if (state.phase === 'register' && !mine.registered) step = 'register';
       else if (state.phase === 'deal' && !mine.dealt) step = 'deal';
       else if (state.phase === 'confirm' && !mine.confirmed) step = 'confirm';
-      else if (state.phase !== 'ready') wait = 'Waiting for the other trustees; this page checks again every few seconds.';
-      else wait = 'The election key is ready. Keep your key file and passphrase for the decryption after the vote.';
+      else if (state.phase !== 'ready') wait = t('waitTrustees');
+      else wait = t('keyReady');
     } else if (state.assembly_status === 'counting') {
       if (state.items.some((it) => !it.decrypted_by.includes(me))) step = 'decrypt';
-      else wait = 'You have decrypted every tally.';
+      else wait = t('decryptedAll');
     } else if (state.assembly_status === 'voting') {
-      wait = 'Voting is open. After it ends, come back here to decrypt the tallies.';
+      wait = t('votingOpen');
     } else {
-      wait = 'The assembly is closed.';
+      wait = t('closed');
     }
     button.hidden = !step;
     button.disabled = !step;
@@ -235,7 +249,7 @@ function setUpTrustee(sec) {
     if (!step) return;
     button.disabled = true;
     status.dataset.wait = '0';
-    say(status, 'Working…');
+    say(status, t('working'));
     try {
       say(status, await steps[step](), 'ok');
     } catch (e) {

@@ -333,7 +333,7 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 				in.Description = prop.Reasoning
 			}
 		}
-		fields := map[string]string{}
+		fields, msgs := map[string]string{}, map[string]models.Msg{}
 		kit.TextField(fields, "title", in.Title, "Give the item a title.", 200)
 		if kit.UTF8Len(in.Description) > 20000 {
 			fields["description"] = "This is too long (at most 20000 characters)."
@@ -375,7 +375,8 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 					continue
 				}
 				if seen[c] {
-					fields["candidates"] = fmt.Sprintf("%s is named twice.", c)
+					msgs["candidates"] = models.Msgf("%s is named twice.", c)
+					fields["candidates"] = msgs["candidates"].String()
 				}
 				kit.NoControl(fields, "candidates", c, false)
 				seen[c] = true
@@ -402,7 +403,8 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 			case in.MajorityNum < 1 || in.MajorityDen < 1 || in.MajorityNum > in.MajorityDen || in.MajorityDen > 1000:
 				fields["majority"] = "Enter the majority as a fraction of at most one, e.g. 2/3."
 			case in.MajorityNum*den < num*in.MajorityDen:
-				fields["majority"] = fmt.Sprintf("The law asks for at least %d/%d of the votes cast here; a weaker majority is not allowed.", num, den)
+				msgs["majority"] = models.Msgf("The law asks for at least %d/%d of the votes cast here; a weaker majority is not allowed.", num, den)
+				fields["majority"] = msgs["majority"].String()
 			default:
 				row.MajorityNum, row.MajorityDen = in.MajorityNum, in.MajorityDen
 			}
@@ -421,7 +423,7 @@ func (g *Governance) AddItem(ctx context.Context, actor models.Actor, v models.V
 			}
 		}
 		if len(fields) > 0 {
-			return models.Invalid(fields)
+			return models.InvalidWith(fields, msgs)
 		}
 		var last *int
 		if err := tx.Model(&itemRow{}).Where("assembly_id = ?", a.ID).Select("MAX(position)").Scan(&last).Error; err != nil {
@@ -646,10 +648,12 @@ func (g *Governance) SendInvitations(ctx context.Context, actor models.Actor, v 
 		if msg := a.missingContents(); msg != "" {
 			return models.Conflict(msg)
 		}
-		if msg, err := annualDocumentsProblem(tx, a.ID, items, time.Time{}); err != nil {
+		refusal, err := annualDocumentsProblem(tx, a.ID, items, time.Time{})
+		if err != nil {
 			return err
-		} else if msg != "" {
-			return models.Conflict(msg)
+		}
+		if refusal != nil {
+			return refusal
 		}
 		now := g.now()
 		n, err := g.noticeRules(tx, now)
@@ -768,10 +772,12 @@ func (g *Governance) OpenVoting(ctx context.Context, actor models.Actor, v model
 		if err := electionReady(tx, a.ID, items); err != nil {
 			return err
 		}
-		if msg, err := annualDocumentsProblem(tx, a.ID, items, a.noticeFrom().Add(-documentsBefore)); err != nil {
+		refusal, err := annualDocumentsProblem(tx, a.ID, items, a.noticeFrom().Add(-documentsBefore))
+		if err != nil {
 			return err
-		} else if msg != "" {
-			return models.Conflict(msg)
+		}
+		if refusal != nil {
+			return refusal
 		}
 		res := tx.Exec(`INSERT INTO electorate (assembly_id, user_id, name, holder_id)
 			SELECT ?, m.user_id, CASE WHEN m.person_kind = ? AND m.organisation <> '' THEN m.organisation ELSE m.legal_name END, NULL

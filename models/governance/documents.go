@@ -123,8 +123,10 @@ func sniffDocument(b []byte) (string, bool) {
 	return "", false
 }
 
-func (in *DocumentInput) validate() (string, map[string]string) {
-	fields := map[string]string{}
+// validate checks the input; tooLarge is the message of a file over the
+// limit, kept with its number for translation.
+func (in *DocumentInput) validate() (ctype string, fields map[string]string, tooLarge models.Msg) {
+	fields = map[string]string{}
 	if !slices.Contains(documentKinds, in.Kind) {
 		fields["kind"] = "Choose what the document is: annual accounts, management report, proposal for the use of the result or report of the supervisory board."
 	}
@@ -138,25 +140,25 @@ func (in *DocumentInput) validate() (string, map[string]string) {
 		in.Filename = ""
 	}
 	kit.TextField(fields, "file", in.Filename, "Choose a file.", 200)
-	var ctype string
 	switch {
 	case len(in.Content) == 0:
 		fields["file"] = "Choose a file; this one is empty."
 	case len(in.Content) > MaxDocumentBytes:
-		fields["file"] = fmt.Sprintf("The file is too large (at most %d MiB).", MaxDocumentBytes>>20)
+		tooLarge = models.Msgf("The file is too large (at most %d MiB).", MaxDocumentBytes>>20)
+		fields["file"] = tooLarge.String()
 	default:
 		var ok bool
 		if ctype, ok = sniffDocument(in.Content); !ok {
 			fields["file"] = "Upload a PDF or a plain text file (UTF-8)."
 		}
 	}
-	return ctype, fields
+	return ctype, fields, tooLarge
 }
 
 // UploadDocument stores a document of an assembly that has not yet begun;
 // the board only.
 func (g *Governance) UploadDocument(ctx context.Context, actor models.Actor, v models.Viewer, assemblyID string, in DocumentInput) (*Document, error) {
-	ctype, fields := in.validate()
+	ctype, fields, tooLarge := in.validate()
 	var out *Document
 	err := g.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := requireRole(tx, v, account.RoleBoard, "Only the board can add the documents of an assembly."); err != nil {
@@ -170,7 +172,7 @@ func (g *Governance) UploadDocument(ctx context.Context, actor models.Actor, v m
 			return models.Conflict("The assembly has begun; its documents can no longer change.")
 		}
 		if len(fields) > 0 {
-			return models.Invalid(fields)
+			return models.InvalidWith(fields, map[string]models.Msg{"file": tooLarge})
 		}
 		sum := sha256.Sum256(in.Content)
 		row := documentRow{ID: kit.NewID(), AssemblyID: a.ID, Kind: in.Kind, Title: in.Title, Filename: in.Filename,
@@ -259,10 +261,10 @@ func (g *Governance) DocumentContent(ctx context.Context, v models.Viewer, assem
 		ContentType: r.ContentType, Sha256: r.Sha256, Size: r.Size, UploadedAt: r.UploadedAt.UTC()}, r.Content, nil
 }
 
-// annualDocumentsProblem says which document an annual item lacks; with
-// by set, documents count only if uploaded before it (a week before the
-// assembly, when voting opens). "" when nothing is missing.
-func annualDocumentsProblem(tx *gorm.DB, assemblyID string, items []AgendaItem, by time.Time) (string, error) {
+// annualDocumentsProblem refuses an annual item that lacks its document;
+// with by set, a document must have been there by then (§48(3) GenG: the
+// week before). A nil refusal means nothing is missing.
+func annualDocumentsProblem(tx *gorm.DB, assemblyID string, items []AgendaItem, by time.Time) (*models.Error, error) {
 	need := map[string]string{}
 	for _, it := range items {
 		switch it.Annual {
@@ -283,15 +285,23 @@ func annualDocumentsProblem(tx *gorm.DB, assemblyID string, items []AgendaItem, 
 		}
 		var n int64
 		if err := q.Count(&n).Error; err != nil {
-			return "", fmt.Errorf("count documents: %w", err)
+			return nil, fmt.Errorf("count documents: %w", err)
 		}
-		if n == 0 && by.IsZero() {
-			return fmt.Sprintf("The item “%s” needs the %s among the assembly's documents (§48 GenG); upload it first.", title, strings.ToLower(DocumentKindTitle(kind))), nil
+		if n > 0 {
+			continue
 		}
-		if n == 0 {
-			return fmt.Sprintf("The document “%s” for the item “%s” was not available to the members one week before the assembly (by %s; §48(3) GenG).",
-				DocumentKindTitle(kind), title, by.UTC().Format("2006-01-02 15:04 UTC")), nil
+		// One message per kind, so that the kind is translated with it.
+		day := by.UTC().Format("2006-01-02 15:04 UTC")
+		switch {
+		case kind == DocResultProposal && by.IsZero():
+			return models.Conflictf("The item “%s” needs the proposal for the use of the result among the assembly's documents (§48 GenG); upload it first.", title), nil
+		case by.IsZero():
+			return models.Conflictf("The item “%s” needs the annual accounts among the assembly's documents (§48 GenG); upload it first.", title), nil
+		case kind == DocResultProposal:
+			return models.Conflictf("The proposal for the use of the result for the item “%s” was not available to the members one week before the assembly (by %s; §48(3) GenG).", title, day), nil
+		default:
+			return models.Conflictf("The annual accounts for the item “%s” were not available to the members one week before the assembly (by %s; §48(3) GenG).", title, day), nil
 		}
 	}
-	return "", nil
+	return nil, nil
 }
