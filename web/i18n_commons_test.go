@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -197,37 +196,4 @@ func get(t *testing.T, c *client, base, path, lang string) string {
 	req.Header.Set("Accept-Language", lang)
 	_, body := c.do(req)
 	return body
-}
-
-// postBothLanguages posts form from page to action once in German and once
-// in English, wants status each time, and fails on any visible text of the
-// answers that reads the same in both (as checkBothLanguages does for a
-// page); it returns the answers by language.
-func postBothLanguages(t *testing.T, c *client, base, page, action string, status int, form url.Values, same ...string) map[string]string {
-	t.Helper()
-	bodies, texts := map[string]string{}, map[string]map[string]bool{}
-	for _, lang := range []string{"de", "en"} {
-		f := url.Values{}
-		for k, v := range form {
-			f[k] = v
-		}
-		f.Set("_csrf", c.csrf(page))
-		req, _ := http.NewRequest(http.MethodPost, base+action, strings.NewReader(f.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Accept-Language", lang)
-		resp, body := c.do(req)
-		if resp.StatusCode != status {
-			t.Fatalf("POST %s in %s: status %d, want %d\n%s", action, lang, resp.StatusCode, status, body)
-		}
-		if !strings.Contains(body, `<html lang="`+lang+`"`) {
-			t.Errorf("POST %s in %s: not <html lang=%q>", action, lang, lang)
-		}
-		bodies[lang], texts[lang] = body, visibleTexts(body)
-	}
-	for s := range texts["de"] {
-		if texts["en"][s] && !sameInBothLanguages.MatchString(s) && !sameCountryNames[s] && !slices.Contains(same, s) {
-			t.Errorf("POST %s: %q reads the same in German and English (untranslated?)", action, s)
-		}
-	}
-	return bodies
 }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -73,7 +72,7 @@ func TestModerationPagesInBothLanguages(t *testing.T) {
 	if s == nil {
 		t.Fatalf("no sanction on the member's page:\n%s", body)
 	}
-	checkFormInBothLanguages(t, sam, "/sanctions", "/sanctions/"+s[1]+"/appeal", url.Values{"statement": {""}}, same...)
+	postBothLanguages(t, sam, sam.base, "/sanctions", "/sanctions/"+s[1]+"/appeal", 0, url.Values{"statement": {""}}, same...)
 	resp, _ = sam.submit("/sanctions", "/sanctions/"+s[1]+"/appeal", url.Values{"statement": {"Test statement"}})
 	wantStatus(t, resp, http.StatusSeeOther)
 	checkBothLanguages(t, sam, base, "/sanctions", same...)
@@ -83,15 +82,15 @@ func TestModerationPagesInBothLanguages(t *testing.T) {
 	for _, p := range []string{"/report", statusPath} {
 		checkBothLanguages(t, rita, base, p, same...)
 	}
-	checkFormInBothLanguages(t, rita, "/report", "/report", url.Values{"target_kind": {"member"}, "target": {"nobody@example.org"},
+	postBothLanguages(t, rita, rita.base, "/report", "/report", 0, url.Values{"target_kind": {"member"}, "target": {"nobody@example.org"},
 		"category": {"bogus"}, "evidence": {""}}, same...)
 
 	// As the moderator (an administrator).
 	for _, p := range []string{"/moderation", "/moderation?state=all", casePath, "/board/motions", "/transparency"} {
 		checkBothLanguages(t, admin, base, p, same...)
 	}
-	checkFormInBothLanguages(t, admin, casePath, casePath+"/dismiss", url.Values{"as": {"dismiss"}, "reason_close": {""}}, same...)
-	checkFormInBothLanguages(t, admin, casePath, casePath+"/sanction", url.Values{"kind": {"warning"}, "reason": {""}, "days": {"x"}}, same...)
+	postBothLanguages(t, admin, admin.base, casePath, casePath+"/dismiss", 0, url.Values{"as": {"dismiss"}, "reason_close": {""}}, same...)
+	postBothLanguages(t, admin, admin.base, casePath, casePath+"/sanction", 0, url.Values{"kind": {"warning"}, "reason": {""}, "days": {"x"}}, same...)
 
 	// As the appeals committee.
 	_, body = judy.get("/appeals")
@@ -100,48 +99,8 @@ func TestModerationPagesInBothLanguages(t *testing.T) {
 
 	// The public abuse form, and with an error.
 	checkBothLanguages(t, anonymous, base, "/abuse")
-	checkFormInBothLanguages(t, anonymous, "/abuse", "/abuse", url.Values{"ip": {"192.0.2.44"},
+	postBothLanguages(t, anonymous, anonymous.base, "/abuse", "/abuse", 0, url.Values{"ip": {"192.0.2.44"},
 		"seen_at": {time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04")}, "category": {"spam"}, "evidence": {"x"}})
-}
-
-// checkFormInBothLanguages posts a form that comes back with an error
-// (a 4xx page) in German and in English and fails on any visible text
-// the same in both, as checkBothLanguages does for a page.
-func checkFormInBothLanguages(t *testing.T, c *client, page, action string, form url.Values, same ...string) {
-	t.Helper()
-	texts := map[string]map[string]bool{}
-	for _, lang := range []string{"de", "en"} {
-		f := url.Values{}
-		for k, v := range form {
-			f[k] = v
-		}
-		f.Set("_csrf", c.csrf(page))
-		req, _ := http.NewRequest(http.MethodPost, c.base+action, strings.NewReader(f.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Accept-Language", lang)
-		resp, body := c.do(req)
-		if resp.StatusCode < 400 || resp.StatusCode >= 500 {
-			t.Errorf("%s in %s: status %d, want a refusal", action, lang, resp.StatusCode)
-		}
-		if !strings.Contains(body, `<html lang="`+lang+`"`) {
-			t.Errorf("%s in %s: not <html lang=%q>", action, lang, lang)
-		}
-		texts[lang] = visibleTexts(body)
-	}
-	for s := range texts["de"] {
-		if texts["en"][s] && !sameInBothLanguages.MatchString(s) && !sameCountryNames[s] && !contains(same, s) {
-			t.Errorf("%s: %q reads the same in German and English (untranslated?)", action, s)
-		}
-	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // seatOnAppealsCommittee gives an account a membership and a seat on the

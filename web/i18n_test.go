@@ -17,8 +17,10 @@ import (
 )
 
 // sameInBothLanguages may read the same in German and English: names,
-// addresses, codes and words both languages share.
-var sameInBothLanguages = regexp.MustCompile(`^(Allmende|Moderation|\.eml|ALLMENDE_[A-Z_]+|Deutsch|English|Name|IBAN|The bylaws of the cooperative, version .*|Status|Hosts|API|OpenAPI|UTC|Authorization: Bearer …|[A-Z][a-z]+/[A-Za-z_/]+|<?.*@example\.org>?|alm_[0-9a-z]+…|[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC|Text|Test .*|Go-http-client/.*|127\.0\.0\.1|[0-9.,]+ (GiB|MiB|KiB|KiB/s|B|s)|vCPUs?|([0-9a-f]{2}:){5}[0-9a-f]{2}|[a-z0-9]+(_[a-z0-9]+)+)$`)
+// addresses, codes, units and the technical words German uses as they are
+// (VM, CPU, Standby, Gateway, …), and the test data ("Test …", numbered
+// agenda items).
+var sameInBothLanguages = regexp.MustCompile(`^(Allmende|Moderation|\.eml|ALLMENDE_[A-Z_]+|Deutsch|English|Name|IBAN|The bylaws of the cooperative, version .*|Status|Hosts|API|OpenAPI|UTC|Authorization: Bearer …|[A-Z][a-z]+/[A-Za-z_/]+|<?.*@example\.org>?|alm_[0-9a-z]+…|[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC|Text|Test .*|Go-http-client/.*|127\.0\.0\.1|[0-9.,]+ (GiB|MiB|KiB|KiB/s|B|s)|vCPUs?|VMs?|CPUs?|Standby|Gateway|Bridge|DNS|CIDR|URI|Pool|Volume|Kernel|Initrd|Format|Organ|raw|qcow2|kvm|qemu|Hosts · Allmende|[0-9.,]+ / [0-9.,]+ GiB|[0-9]+ vCPUs?, [0-9.,]+ GiB, [0-9.,]+ GiB|· [0-9]+ VMs?|[0-9]+\. Test .*|([0-9a-f]{2}:){5}[0-9a-f]{2}|[a-z0-9]+(_[a-z0-9]+)+)$`)
 
 // checkBothLanguages fetches path with Accept-Language de and en and fails
 // on any visible text the same in both, but for the data the test made
@@ -43,6 +45,41 @@ func checkBothLanguages(t *testing.T, c *client, base, path string, same ...stri
 			t.Errorf("%s: %q reads the same in German and English (untranslated?)", path, s)
 		}
 	}
+}
+
+// postBothLanguages posts form to action (with a CSRF token from page) in
+// German and in English, wants the answer's status (0: any 4xx, a form
+// refused), and fails on any visible text the same in both, as
+// checkBothLanguages does for a page. It returns the answers by language.
+func postBothLanguages(t *testing.T, c *client, base, page, action string, status int, form url.Values, same ...string) map[string]string {
+	t.Helper()
+	bodies, texts := map[string]string{}, map[string]map[string]bool{}
+	for _, lang := range []string{"de", "en"} {
+		f := url.Values{}
+		for k, v := range form {
+			f[k] = v
+		}
+		f.Set("_csrf", c.csrf(page))
+		req, _ := http.NewRequest(http.MethodPost, base+action, strings.NewReader(f.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept-Language", lang)
+		resp, body := c.do(req)
+		if status == 0 && (resp.StatusCode < 400 || resp.StatusCode >= 500) {
+			t.Errorf("POST %s in %s: status %d, want the form back with its errors", action, lang, resp.StatusCode)
+		} else if status != 0 && resp.StatusCode != status {
+			t.Fatalf("POST %s in %s: status %d, want %d\n%s", action, lang, resp.StatusCode, status, body)
+		}
+		if !strings.Contains(body, `<html lang="`+lang+`"`) {
+			t.Errorf("POST %s in %s: not <html lang=%q>", action, lang, lang)
+		}
+		bodies[lang], texts[lang] = body, visibleTexts(body)
+	}
+	for s := range texts["de"] {
+		if texts["en"][s] && !sameInBothLanguages.MatchString(s) && !sameCountryNames[s] && !slices.Contains(same, s) {
+			t.Errorf("POST %s: %q reads the same in German and English (untranslated?)", action, s)
+		}
+	}
+	return bodies
 }
 
 // sameCountryNames are the countries CLDR names alike in German and
