@@ -1,6 +1,7 @@
 package compute
 
 import (
+	"allmende/models"
 	"allmende/models/rulebook"
 
 	"gorm.io/gorm"
