@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"allmende/i18n"
@@ -76,6 +77,10 @@ func (m Msg) Text(ctx context.Context) string {
 			}
 		case Cents:
 			args[i] = i18n.Money(ctx, int64(v))
+		case Msg:
+			args[i] = v.Text(ctx)
+		case List:
+			args[i] = v.text(ctx)
 		default:
 			args[i] = a
 		}
@@ -87,6 +92,37 @@ func (m Msg) Text(ctx context.Context) string {
 func isDay(t time.Time) bool {
 	t = t.UTC()
 	return t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0
+}
+
+// List is messages as one argument of a Msg, read as "a, b and c": a
+// sentence that names only what applies ("3 vCPUs of 2 and 4096 MiB memory
+// of 2048") without a message for every combination.
+type List []Msg
+
+// String is the list in English.
+func (l List) String() string {
+	parts := make([]string, len(l))
+	for i, m := range l {
+		parts[i] = m.String()
+	}
+	return joinWords(parts, " and ")
+}
+
+// text is the list in ctx's language.
+func (l List) text(ctx context.Context) string {
+	parts := make([]string, len(l))
+	for i, m := range l {
+		parts[i] = m.Text(ctx)
+	}
+	return joinWords(parts, i18n.T(ctx, " and "))
+}
+
+// joinWords joins parts as "a, b and c", with and between the last two.
+func joinWords(parts []string, and string) string {
+	if len(parts) < 2 {
+		return strings.Join(parts, "")
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + and + parts[len(parts)-1]
 }
 
 // Cents is an amount of money in euro cents, as an argument of a Msg (see

@@ -1,8 +1,10 @@
 package models_test
 
 import (
+	"context"
 	"testing"
 
+	"allmende/i18n"
 	"allmende/models"
 )
 
@@ -26,5 +28,39 @@ func TestInvalidWith(t *testing.T) {
 	}
 	if e := models.InvalidWith(map[string]string{"title": "Give the item a title."}, nil); e.Msgs != nil {
 		t.Errorf("no messages with parts, yet Msgs = %+v", e.Msgs)
+	}
+}
+
+// TestListArgument: a list of messages inside a message reads "a, b and c"
+// in English and is translated part by part, joined with the language's
+// "and", in German.
+func TestListArgument(t *testing.T) {
+	short := models.List{models.Msgf("%d vCPUs of %d", 3, 2), models.Msgf("%d MiB memory of %d", 4096, 2048), models.Msgf("%d GiB disk of %d", 30, 20)}
+	m := models.Msgf("This would exceed what your paid shares entitle you to: your virtual machines would use %s. "+
+		"Choose a smaller plan, delete a virtual machine, or subscribe more shares.", short[:2])
+	en := "This would exceed what your paid shares entitle you to: your virtual machines would use 3 vCPUs of 2 and 4096 MiB memory of 2048. " +
+		"Choose a smaller plan, delete a virtual machine, or subscribe more shares."
+	if got := m.String(); got != en {
+		t.Errorf("English:\n got %q\nwant %q", got, en)
+	}
+	de := i18n.WithLocale(context.Background(), i18n.NewLocale(i18n.German, nil))
+	want := "Das überschreitet, was Ihnen Ihre eingezahlten Geschäftsanteile zugestehen: Ihre virtuellen Maschinen würden " +
+		"3 vCPUs von 2 und 4096 MiB Arbeitsspeicher von 2048 belegen. Wählen Sie einen kleineren Tarif, löschen Sie eine virtuelle Maschine oder zeichnen Sie weitere Anteile."
+	if got := m.Text(de); got != want {
+		t.Errorf("German:\n got %q\nwant %q", got, want)
+	}
+	for _, c := range []struct {
+		list   models.List
+		en, de string
+	}{
+		{short[:1], "3 vCPUs of 2", "3 vCPUs von 2"},
+		{short, "3 vCPUs of 2, 4096 MiB memory of 2048 and 30 GiB disk of 20", "3 vCPUs von 2, 4096 MiB Arbeitsspeicher von 2048 und 30 GiB Festplatte von 20"},
+	} {
+		if got := c.list.String(); got != c.en {
+			t.Errorf("English list %q, want %q", got, c.en)
+		}
+		if got := models.Msgf("%s", c.list).Text(de); got != c.de {
+			t.Errorf("German list %q, want %q", got, c.de)
+		}
 	}
 }

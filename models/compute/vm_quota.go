@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"gorm.io/gorm"
 )
@@ -91,36 +90,24 @@ func checkQuota(tx *gorm.DB, ownerID, exceptVMID string, size, ent rulebook.Enti
 		return err
 	}
 	total := addSizes(used, size)
-	var short []string
+	var short models.List
 	if total.VCPUs > ent.VCPUs {
-		short = append(short, fmt.Sprintf("%d vCPUs of %d", total.VCPUs, ent.VCPUs))
+		short = append(short, models.Msgf("%d vCPUs of %d", total.VCPUs, ent.VCPUs))
 	}
 	if total.MemoryMiB > ent.MemoryMiB {
-		short = append(short, fmt.Sprintf("%d MiB memory of %d", total.MemoryMiB, ent.MemoryMiB))
+		short = append(short, models.Msgf("%d MiB memory of %d", total.MemoryMiB, ent.MemoryMiB))
 	}
 	if total.DiskGiB > ent.DiskGiB {
-		short = append(short, fmt.Sprintf("%d GiB disk of %d", total.DiskGiB, ent.DiskGiB))
+		short = append(short, models.Msgf("%d GiB disk of %d", total.DiskGiB, ent.DiskGiB))
 	}
 	if len(short) == 0 {
 		return nil
 	}
-	msg := "This would exceed what your paid shares entitle you to: your virtual machines would use " +
-		joinWords(short) + ". Choose a smaller plan, delete a virtual machine, or subscribe more shares."
-	return &models.Error{Code: http.StatusUnprocessableEntity, Safe: msg, Fields: map[string]string{"plan_id": msg}}
-}
-
-func joinWords(parts []string) string {
-	switch len(parts) {
-	case 0:
-		return ""
-	case 1:
-		return parts[0]
-	}
-	out := parts[0]
-	for _, p := range parts[1 : len(parts)-1] {
-		out += ", " + p
-	}
-	return out + " and " + parts[len(parts)-1]
+	m := models.Msgf("This would exceed what your paid shares entitle you to: your virtual machines would use %s. "+
+		"Choose a smaller plan, delete a virtual machine, or subscribe more shares.", short)
+	e := models.InvalidMsgs(map[string]models.Msg{"plan_id": m})
+	e.Safe, e.Msgs[""] = m.String(), m // the refusal is the whole message, not "correct the marked fields"
+	return e
 }
 
 // OwnerUsage sums what ownerID's VMs take, inside tx: the membership domain
