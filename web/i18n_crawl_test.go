@@ -138,11 +138,6 @@ func seedDeepPages(t *testing.T, w *vmWorld, root *client) []string {
 		"https://meet.example.org/a", "Test evidence", month, "web-1 · Allmende", "← web-1", "More cores for everyone.",
 		"Hauptstr. 1, 10115 Berlin, DE", "test", // the API token's name
 		"bank transfer", // the payment's note as the board entered it
-		// KNOWN DEFECT, not data: the member register's history details and
-		// share-ledger notes are stored as English sentences
-		// (models/membership addEvent, bookShares); translating them needs
-		// a column for the message's format and arguments (a migration).
-		"applied for 2 shares", "applied for 1 shares", "admitted as member 1 with 2 shares", "admitted as member 2 with 2 shares", "admission",
 		// The rule's value until the assembly adopts a text: data.
 		"The house rules of the cooperative. The general assembly replaces this placeholder with the adopted text.")
 }
