@@ -19,7 +19,7 @@ type storedMsg struct {
 	Args   []any  `json:"args,omitempty"`
 }
 
-// Value stores m as JSON, or '' when it is zero.
+// Value stores m as JSON, or ” when it is zero.
 func (m Msg) Value() (driver.Value, error) {
 	if m.Format == "" {
 		return "", nil
@@ -70,7 +70,7 @@ func toStored(m Msg) storedMsg {
 }
 
 func fromStored(s storedMsg) Msg {
-	m := Msg{Format: s.Format, Args: s.Args}
+	m := Msg(s)
 	for i, a := range m.Args {
 		switch a := a.(type) {
 		case json.Number:

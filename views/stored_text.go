@@ -30,3 +30,14 @@ func translateMsg(ctx context.Context, m models.Msg) string {
 	}
 	return i18n.T(ctx, m.Format, args...)
 }
+
+// storedTranslate is the translate attribute for a stored text: "no" for
+// what a person wrote (models.Verbatim) and for a row from before, shown
+// as stored (data, not to be machine-translated), "yes" for the portal's
+// own messages, which storedText translates.
+func storedTranslate(msg models.Msg) string {
+	if msg.Format == "" || msg.Format == models.Verbatim("").Format {
+		return "no"
+	}
+	return "yes"
+}

@@ -43,6 +43,15 @@ func TestEveryPageInBothLanguages(t *testing.T) {
 	wantStatus(t, applicant.login("applicant@example.org", "correct horse battery"), http.StatusSeeOther)
 	same := seedDeepPages(t, w, root)
 
+	// The history and the share ledger the portal stored in English read
+	// in German to a German reader, and as recorded to an English one.
+	req, _ := http.NewRequest(http.MethodGet, w.base+"/membership", nil)
+	req.Header.Set("Accept-Language", "de")
+	_, body := w.mia.do(req)
+	wantContains(t, body, "Beitritt beantragt, Geschäftsanteile: 2", "als Mitglied Nr. 1 aufgenommen, Geschäftsanteile: 2", `<td translate="yes">Aufnahme</td>`)
+	_, body = w.mia.get("/membership")
+	wantContains(t, body, "applied for 2 shares", "admitted as member 1 with 2 shares", `<td translate="yes">admission</td>`)
+
 	for _, who := range []struct {
 		name  string
 		c     *client

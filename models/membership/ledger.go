@@ -41,7 +41,7 @@ type ShareTransaction struct {
 	// is kept as written (models.Verbatim).
 	NoteMsg   models.Msg `json:"-"`
 	CreatedBy string     `json:"created_by"`
-	CreatedAt     time.Time `json:"created_at"`
+	CreatedAt time.Time  `json:"created_at"`
 }
 
 // CapitalTransaction is one row of the append-only capital ledger.
