@@ -163,8 +163,15 @@ func checkPage(t *testing.T, tab *tab, lang, path string) []string {
 	width := run(t, tab.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
 	if width > phoneWidth {
 		wide := run(t, tab.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("body *"))
-			.filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest(".table-wrap"))
-			.slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className ? "." + String(e.className).replace(/ /g, ".") : ""))`))
+			.filter(e => {
+				// Wider than the screen, and not clipped or scrolled by a box around it.
+				if (e.getBoundingClientRect().right <= window.innerWidth + 1) return false;
+				for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+					if (getComputedStyle(a).overflowX !== "visible") return false;
+				}
+				return true;
+			})
+			.slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className ? "." + String(e.className).replace(/ /g, ".") : "") + " " + JSON.stringify(e.textContent.trim().slice(0, 40)))`))
 		t.Errorf("%s scrolls sideways on a %d px phone: %d px wide (%s)", path, phoneWidth, width, strings.Join(wide, ", "))
 	}
 	// The folded navigation is one line: the brand and the menu button.

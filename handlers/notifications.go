@@ -7,7 +7,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/views"
@@ -95,7 +94,7 @@ func (h *Handler) APINotifications(c echo.Context) error {
 	for i := range list.Items {
 		n := &list.Items[i]
 		m := n.Msg()
-		out = append(out, apiNotification{ID: n.ID, Kind: string(n.Kind), Message: i18n.T(ctx, m.Format, m.Args...),
+		out = append(out, apiNotification{ID: n.ID, Kind: string(n.Kind), Message: m.Text(ctx),
 			Link: n.Link, CreatedAt: n.CreatedAt, ReadAt: n.ReadAt})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"notifications": out, "unread": list.Unread, "more": list.More})

@@ -9,7 +9,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"allmende/i18n"
 	"allmende/models"
 )
 
@@ -45,7 +44,7 @@ func errText(ctx context.Context, err error) string {
 // it shows.
 func safeText(ctx context.Context, de *models.Error) string {
 	if m, ok := de.Msgs[""]; ok {
-		return i18n.T(ctx, m.Format, m.Args...)
+		return m.Text(ctx)
 	}
 	return de.Safe
 }
@@ -59,7 +58,7 @@ func fieldTexts(ctx context.Context, de *models.Error) map[string]string {
 	out := make(map[string]string, len(de.Fields))
 	for name, text := range de.Fields {
 		if m, ok := de.Msgs[name]; ok {
-			text = i18n.T(ctx, m.Format, m.Args...)
+			text = m.Text(ctx)
 		}
 		out[name] = text
 	}

@@ -56,7 +56,7 @@ func (h *Handler) AdminDrainHost(c echo.Context) error {
 		kind = "error"
 		var why []string
 		for _, r := range refused {
-			why = append(why, i18n.T(ctx, r.ReasonMsg.Format, r.ReasonMsg.Args...))
+			why = append(why, r.ReasonMsg.Text(ctx))
 		}
 		msg += " " + i18n.T(ctx, "Not moved (%d): %s", len(refused), strings.Join(why, " "))
 	}

@@ -34,8 +34,13 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Invalid reports bad input, one message per form field.
+//
+// A field message that a shared check wrote as plain text although it has
+// a part filled in (TooLong) is kept as a Msg as well, for translation.
 func Invalid(fields map[string]string) *Error {
-	return &Error{Code: http.StatusUnprocessableEntity, Safe: "Please correct the marked fields.", Fields: fields}
+	e := &Error{Code: http.StatusUnprocessableEntity, Safe: "Please correct the marked fields.", Fields: fields}
+	e.keepFieldMsgs()
+	return e
 }
 
 // BadQuery reports a query parameter outside what the address allows

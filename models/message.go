@@ -1,12 +1,18 @@
 package models
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"allmende/i18n"
+)
 
 // Msg is a message for people that has parts filled in ("No host has room
 // for this plan: it needs %d vCPU(s) …"): the English format and its
 // arguments, kept apart. The format is the message's id in the German
 // catalogue (i18n/locales), so the web layer translates it and formats the
-// arguments into the translation: i18n.T(ctx, m.Format, m.Args...). A text
+// arguments into the translation: m.Text(ctx). A text
 // formatted in the domain with fmt.Sprintf could not be looked up.
 //
 // Write the format as a literal in the call (models.Msgf("…", n)):
@@ -19,12 +25,81 @@ type Msg struct {
 // Msgf makes a message from an English format and its arguments.
 func Msgf(format string, args ...any) Msg { return Msg{Format: format, Args: args} }
 
-// String is the message in English.
+// An argument of a Msg that is a date, a moment or an amount of money is
+// passed typed (time.Time, Cents), not as a formatted string: Text formats
+// it the way the reader's language writes it. The rule for time.Time: a
+// value at midnight UTC is a day (kit.DateOf, how the domain keeps days)
+// and reads as a date ("16.12.2026"); any other value is a moment and reads
+// as date and time in the reader's time zone. A notification (account.Notify)
+// stores its arguments as JSON, which keeps numbers but not these types:
+// its dates and amounts are still formatted strings.
+
+// String is the message in English, for logs and the English pages: days
+// as 2026-12-16, moments as 2026-12-16 14:30 UTC, amounts as 50.00 EUR.
 func (m Msg) String() string {
 	if len(m.Args) == 0 {
 		return m.Format
 	}
-	return fmt.Sprintf(m.Format, m.Args...)
+	args := make([]any, len(m.Args))
+	for i, a := range m.Args {
+		args[i] = a
+		if t, ok := a.(time.Time); ok {
+			args[i] = t.UTC().Format("2006-01-02 15:04 MST")
+			if isDay(t) {
+				args[i] = t.Format("2006-01-02")
+			}
+		}
+	}
+	return fmt.Sprintf(m.Format, args...)
+}
+
+// Text is the message in the reader's language (ctx's locale). English
+// reads as String, as it did before messages were translated: people and
+// tests know those texts. In German the format is translated and dates
+// and amounts are written the German way (16.12.2026, 50,00 €).
+func (m Msg) Text(ctx context.Context) string {
+	if i18n.From(ctx).Lang == i18n.English {
+		return m.String()
+	}
+	if len(m.Args) == 0 {
+		return i18n.T(ctx, m.Format)
+	}
+	args := make([]any, len(m.Args))
+	for i, a := range m.Args {
+		switch v := a.(type) {
+		case time.Time:
+			if isDay(v) {
+				// noon in the reader's zone: the same day in every zone
+				args[i] = i18n.Date(ctx, time.Date(v.Year(), v.Month(), v.Day(), 12, 0, 0, 0, i18n.From(ctx).Location))
+			} else {
+				args[i] = i18n.DateTime(ctx, v)
+			}
+		case Cents:
+			args[i] = i18n.Money(ctx, int64(v))
+		default:
+			args[i] = a
+		}
+	}
+	return i18n.T(ctx, m.Format, args...)
+}
+
+// isDay tells whether t is a day rather than a moment (midnight UTC).
+func isDay(t time.Time) bool {
+	t = t.UTC()
+	return t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0
+}
+
+// Cents is an amount of money in euro cents, as an argument of a Msg (see
+// Text) or wherever an amount is formatted for English logs.
+type Cents int64
+
+// String is the amount in English for logs, e.g. "50.00 EUR".
+func (c Cents) String() string {
+	sign := ""
+	if c < 0 {
+		sign, c = "-", -c
+	}
+	return fmt.Sprintf("%s%d.%02d EUR", sign, c/100, c%100)
 }
 
 // Conflictf is Conflict with a message that has parts filled in.

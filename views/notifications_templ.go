@@ -35,7 +35,7 @@ func kindTitle(ctx context.Context, k account.Kind) string {
 // noteText is a notification's message in the reader's language.
 func noteText(ctx context.Context, n account.Notification) string {
 	m := n.Msg()
-	return i18n.T(ctx, m.Format, m.Args...)
+	return m.Text(ctx)
 }
 
 // NotificationsPage lists what concerns the member, newest first; unread

@@ -90,8 +90,7 @@ func ValidIdempotencyKey(key string) bool {
 // while the first request under the key is still being answered.
 func (s *IdempotencyKeys) Claim(ctx context.Context, userID, key, hash string) (*StoredAnswer, error) {
 	if !ValidIdempotencyKey(key) {
-		return nil, &models.Error{Code: http.StatusBadRequest,
-			Safe: fmt.Sprintf("The Idempotency-Key header must be 1 to %d printable characters.", MaxIdempotencyKey)}
+		return nil, models.ErrorMsg(http.StatusBadRequest, models.Msgf("The Idempotency-Key header must be 1 to %d printable characters.", MaxIdempotencyKey))
 	}
 	now := s.clock.Now().UTC()
 	db := s.db.Gorm.WithContext(ctx)

@@ -15,7 +15,7 @@ func textField(fields map[string]models.Msg, name, v, missing string, maxLen int
 	case n == 0:
 		fields[name] = models.Msgf(missing)
 	case n > maxLen:
-		fields[name] = models.Msgf("This is too long (at most %d characters).", maxLen)
+		fields[name] = models.TooLong(maxLen)
 	case kit.HasControl(v, false):
 		fields[name] = models.Msgf(kit.ControlCharsMessage)
 	}

@@ -1,6 +1,7 @@
 package compute
 
 import (
+	"allmende/models"
 	"allmende/models/rulebook"
 
 	"gorm.io/gorm"
@@ -19,8 +20,9 @@ type PlacementGuard interface {
 	// in the same transaction.
 	Placed(tx *gorm.DB, vm *VM, size rulebook.Entitlement) error
 	// AdmitResize tells why vm, its disk in pool, may not grow from size
-	// from to size to where it is; "" admits it.
-	AdmitResize(tx *gorm.DB, vm *VM, pool string, from, to rulebook.Entitlement) (string, error)
+	// from to size to where it is, as a message for people (it may name a
+	// host); the zero Msg admits it.
+	AdmitResize(tx *gorm.DB, vm *VM, pool string, from, to rulebook.Entitlement) (models.Msg, error)
 }
 
 // SetPlacementGuard installs g for every later placement; call it while

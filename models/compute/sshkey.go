@@ -34,6 +34,12 @@ type SSHKeyInput struct {
 
 const minRSABits = 2048
 
+// rsaTooShort is parsePublicKey's one message with a part filled in, kept
+// for translation by models.InvalidWith while the field still says it.
+func rsaTooShort() models.Msg {
+	return models.Msgf("RSA keys need at least %d bits; an ed25519 key is better still.", minRSABits)
+}
+
 // parsePublicKey accepts one ed25519, ECDSA or RSA (at least 2048 bits)
 // key in authorized_keys form and returns it normalised with its
 // fingerprint, or a message for the form.
@@ -61,7 +67,7 @@ func parsePublicKey(text string) (line, fingerprint, msg string) {
 		}
 		rk, ok := cpk.CryptoPublicKey().(*rsa.PublicKey)
 		if !ok || rk.N.BitLen() < minRSABits {
-			return "", "", fmt.Sprintf("RSA keys need at least %d bits; an ed25519 key is better still.", minRSABits)
+			return "", "", rsaTooShort().String()
 		}
 	default:
 		return "", "", "Use an ed25519, ECDSA or RSA key."
@@ -93,7 +99,7 @@ func (s *SSHKeys) Add(ctx context.Context, actor models.Actor, v models.Viewer, 
 		fields["public_key"] = msg
 	}
 	if len(fields) > 0 {
-		return nil, models.Invalid(fields)
+		return nil, models.InvalidWith(fields, map[string]models.Msg{"public_key": rsaTooShort()})
 	}
 	k := &SSHKey{ID: kit.NewID(), UserID: v.UserID, Name: in.Name, PublicKey: line, Fingerprint: fp, CreatedAt: kit.UTCNow()}
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {

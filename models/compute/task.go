@@ -101,11 +101,11 @@ func (s *Tasks) List(ctx context.Context, v models.Viewer, f TaskFilter) ([]Task
 	f.Query = strings.TrimSpace(f.Query)
 	switch {
 	case f.Status != "" && !slices.Contains(TaskStatuses, f.Status):
-		return nil, models.BadQuery("status", fmt.Sprintf("Unknown status %q.", f.Status))
+		return nil, models.BadQueryf("status", "Unknown status %q.", f.Status)
 	case f.Kind != "" && !slices.Contains(TaskKinds, f.Kind):
-		return nil, models.BadQuery("kind", fmt.Sprintf("Unknown kind of task %q.", f.Kind))
+		return nil, models.BadQueryf("kind", "Unknown kind of task %q.", f.Kind)
 	case utf8.RuneCountInString(f.Query) > maxTaskQuery:
-		return nil, models.BadQuery("q", fmt.Sprintf("Search for at most %d characters.", maxTaskQuery))
+		return nil, models.BadQueryf("q", "Search for at most %d characters.", maxTaskQuery)
 	}
 	q := v.Scope(s.db.Gorm.WithContext(ctx), "owner_id")
 	if f.VMID != "" {

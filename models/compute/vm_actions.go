@@ -291,8 +291,8 @@ func (s *VMs) Resize(ctx context.Context, actor models.Actor, v models.Viewer, v
 			if err != nil {
 				return err
 			}
-			if why != "" {
-				return noHost(models.Msg{Format: why}) // the guard's own words, English
+			if why.Format != "" {
+				return noHost(why)
 			}
 		}
 		if err := tx.Model(&VM{}).Where("id = ?", vm.ID).Update("plan_id", next.ID).Error; err != nil {

@@ -27,6 +27,15 @@ const (
 	maxVMSSHKeys = 20
 )
 
+// vmInputMsgs are validate's messages that have a limit filled in, for
+// translation (models.InvalidWith keeps those a field still says).
+func vmInputMsgs() map[string]models.Msg {
+	return map[string]models.Msg{
+		"user_data":   models.Msgf("User data may be at most %d KiB.", maxUserData>>10),
+		"ssh_key_ids": models.Msgf("Choose at most %d keys.", maxVMSSHKeys),
+	}
+}
+
 func (in *VMInput) validate() map[string]string {
 	in.Name = strings.TrimSpace(in.Name)
 	fields := map[string]string{}
@@ -41,7 +50,7 @@ func (in *VMInput) validate() map[string]string {
 	}
 	switch {
 	case len(in.UserData) > maxUserData:
-		fields["user_data"] = fmt.Sprintf("User data may be at most %d KiB.", maxUserData>>10)
+		fields["user_data"] = vmInputMsgs()["user_data"].String()
 	case !utf8.ValidString(in.UserData):
 		fields["user_data"] = "User data must be text (UTF-8)."
 	case kit.HasControl(in.UserData, true):
@@ -54,7 +63,7 @@ func (in *VMInput) validate() map[string]string {
 		}
 	}
 	if len(ids) > maxVMSSHKeys {
-		fields["ssh_key_ids"] = fmt.Sprintf("Choose at most %d keys.", maxVMSSHKeys)
+		fields["ssh_key_ids"] = vmInputMsgs()["ssh_key_ids"].String()
 	}
 	in.SSHKeyIDs = ids
 	return fields
@@ -85,7 +94,7 @@ func (s *VMs) Create(ctx context.Context, actor models.Actor, v models.Viewer, i
 		return nil, nil, models.Forbidden("Only members of the cooperative can create virtual machines.")
 	}
 	if len(fields) > 0 {
-		return nil, nil, models.Invalid(fields)
+		return nil, nil, models.InvalidWith(fields, vmInputMsgs())
 	}
 	// Read outside the transaction: the membership domain reads through its
 	// own handle, and SQLite's single connection belongs to the transaction.

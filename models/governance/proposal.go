@@ -146,8 +146,10 @@ func (in *ProposalInput) normalize() {
 // validate checks a proposal against the rules in force at its effective
 // date, with the same checks a rule change gets: a proposal the assembly
 // could adopt but the registry would refuse is of no use to anyone.
-func (in *ProposalInput) validate(tx *gorm.DB, today time.Time) (map[string]string, error) {
-	fields := map[string]string{}
+//
+// Messages with parts filled in go to msgs, so that they can be translated.
+func (in *ProposalInput) validate(tx *gorm.DB, today time.Time) (fields map[string]string, msgs map[string]models.Msg, err error) {
+	fields, msgs = map[string]string{}, map[string]models.Msg{}
 	kit.TextField(fields, "title", in.Title, "Give the proposal a title.", 200)
 	kit.TextBlock(fields, "reasoning", in.Reasoning, "Explain why the members should adopt it.", 20000)
 	kit.NoControl(fields, "new_text", in.NewText, true)
@@ -174,16 +176,16 @@ func (in *ProposalInput) validate(tx *gorm.DB, today time.Time) (map[string]stri
 			case !ok || rulebook.IsTextRule(k):
 				fields["param:"+k] = "This is not a parameter of the rules."
 			default:
-				if msg := def.Apply(&scratch, v); msg != "" {
-					fields["param:"+k] = msg
+				if msg := def.Apply(&scratch, v); msg.Format != "" {
+					msgs["param:"+k] = msg
 				}
 			}
 		}
-		if len(fields) == 0 {
+		if len(fields)+len(msgs) == 0 {
 			// The combination must fit the rules in force at that date.
 			p, err := rulebook.RulesAt(tx, in.EffectiveFrom)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			for _, def := range rulebook.RuleDefs {
 				if v, ok := in.Parameters[def.Key]; ok {
@@ -195,7 +197,7 @@ func (in *ProposalInput) validate(tx *gorm.DB, today time.Time) (map[string]stri
 				if _, ok := in.Parameters[key]; !ok {
 					key = rulebook.RuleMaxShares
 				}
-				fields["param:"+key] = fmt.Sprintf("The minimum number of shares (%d) may not exceed the maximum (%d).", p.MinShares, p.MaxShares)
+				msgs["param:"+key] = models.Msgf("The minimum number of shares (%d) may not exceed the maximum (%d).", p.MinShares, p.MaxShares)
 			}
 		}
 	case ProposalText:
@@ -203,11 +205,11 @@ func (in *ProposalInput) validate(tx *gorm.DB, today time.Time) (map[string]stri
 			fields["rule_key"] = "Choose the text to change."
 		} else if def, _ := rulebook.RuleDefByKey(in.RuleKey); in.NewText == "" {
 			fields["new_text"] = "Enter the new text."
-		} else if msg := def.Apply(&rulebook.RuleParams{}, in.NewText); msg != "" {
-			fields["new_text"] = msg
+		} else if msg := def.Apply(&rulebook.RuleParams{}, in.NewText); msg.Format != "" && fields["new_text"] == "" {
+			msgs["new_text"] = msg
 		}
 	}
-	return fields, nil
+	return fields, msgs, nil
 }
 
 // Submit files a member's proposal. Only members may propose: the right to
@@ -219,12 +221,12 @@ func (g *Governance) Submit(ctx context.Context, actor models.Actor, v models.Vi
 		if err := requireRole(tx, v, account.RoleMember, "Only members can submit proposals."); err != nil {
 			return err
 		}
-		fields, err := in.validate(tx, kit.DateOf(g.clock.Now()))
+		fields, msgs, err := in.validate(tx, kit.DateOf(g.clock.Now()))
 		if err != nil {
 			return err
 		}
-		if len(fields) > 0 {
-			return models.Invalid(fields)
+		if len(fields)+len(msgs) > 0 {
+			return models.InvalidFields(fields, msgs)
 		}
 		row := proposalRow{ID: kit.NewID(), AuthorID: v.UserID, Title: in.Title, Reasoning: in.Reasoning, Kind: in.Kind,
 			RuleKey: in.RuleKey, NewText: in.NewText, Status: ProposalSubmitted, CreatedAt: g.now()}

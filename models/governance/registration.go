@@ -157,7 +157,7 @@ func (g *Governance) RecordRegistration(ctx context.Context, actor models.Actor,
 		case start.After(dayOf(g.now(), loc)):
 			return models.Invalid(map[string]string{"registered_on": "The entry cannot lie in the future; record it once the register has made it."})
 		case start.Before(adopted):
-			return models.Invalid(map[string]string{"registered_on": "The entry cannot be earlier than the resolution (" + kit.FormatDate(adopted) + ")."})
+			return models.Invalidf("registered_on", "The entry cannot be earlier than the resolution (%s).", kit.DateOf(adopted))
 		}
 		from := start.UTC()
 		if row.EffectiveFrom.After(from) {

@@ -191,7 +191,7 @@ func (s *Memberships) RecordStatement(ctx context.Context, actor models.Actor, e
 		case x.StatementAt != nil:
 			return models.Conflict("A statement has already been recorded.")
 		case own && s.today().After(x.HearingDeadline):
-			return models.Conflictf("The hearing ended on %s.", kit.FormatDate(x.HearingDeadline))
+			return models.Conflictf("The hearing ended on %s.", kit.DateOf(x.HearingDeadline))
 		}
 		res := tx.Model(&Exclusion{}).Where("id = ? AND statement_at IS NULL AND decision = ''", x.ID).
 			Updates(map[string]any{"statement": statement, "statement_at": s.now(), "statement_by": recorder(actor)})
@@ -254,7 +254,7 @@ func (s *Memberships) DecideExclusion(ctx context.Context, actor models.Actor, e
 		// The hearing comes first: a decision before the member could
 		// answer would void the exclusion.
 		if !x.Heard(day) || (x.StatementAt != nil && day.Before(kit.DateOf(*x.StatementAt)) && !day.After(x.HearingDeadline)) {
-			return models.Conflictf("The member has not been heard: the hearing runs until %s unless their statement is recorded first.", kit.FormatDate(x.HearingDeadline))
+			return models.Conflictf("The member has not been heard: the hearing runs until %s unless their statement is recorded first.", kit.DateOf(x.HearingDeadline))
 		}
 		if day.Before(kit.DateOf(x.OpenedAt)) {
 			return models.Invalid(map[string]string{"decided_on": "The decision cannot precede the proceedings."})
@@ -339,7 +339,7 @@ func (s *Memberships) RecordExclusionLetter(ctx context.Context, actor models.Ac
 		case x.LetterSentOn != nil:
 			return models.Conflict("The letter has already been recorded.")
 		case sentOn.Before(*x.DecidedOn):
-			return models.Invalidf("sent_on", "The letter cannot precede the decision of %s.", kit.FormatDate(*x.DecidedOn))
+			return models.Invalidf("sent_on", "The letter cannot precede the decision of %s.", kit.DateOf(*x.DecidedOn))
 		}
 		if m.Status != StatusMember && m.Status != StatusLeaving {
 			return models.Conflict("This membership has already ended.")

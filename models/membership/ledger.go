@@ -138,7 +138,7 @@ func (s *Memberships) bookCapital(tx *gorm.DB, actor models.Actor, t CapitalTran
 		return nil, err
 	}
 	if bal+t.AmountCents < 0 {
-		return nil, models.Conflictf("This booking would leave a capital balance of %s; it cannot be negative.", kit.FormatCents(bal+t.AmountCents))
+		return nil, models.Conflictf("This booking would leave a capital balance of %s; it cannot be negative.", models.Cents(bal+t.AmountCents))
 	}
 	t.ID, t.CreatedBy, t.CreatedAt = kit.NewID(), actor.Email, s.now()
 	if err := tx.Create(&t).Error; err != nil {

@@ -149,7 +149,7 @@ func (s *Memberships) giveNotice(ctx context.Context, actor models.Actor, userID
 			case p.NoticePeriodMonths <= 24:
 				return models.Conflictf("The notice period is %d months; early notice exists only where it is longer than two years (§65(3) GenG).", p.NoticePeriodMonths)
 			case !ok:
-				return models.Conflict("Early notice is open to members of at least one full business year: from " + kit.FormatDate(from) + ".")
+				return models.Conflictf("Early notice is open to members of at least one full business year: from %s.", kit.DateOf(from))
 			}
 			yearly := p
 			yearly.NoticePeriodMonths = 12
@@ -158,7 +158,7 @@ func (s *Memberships) giveNotice(ctx context.Context, actor models.Actor, userID
 				// An ordinary notice is open: the early one must end sooner.
 				var whole Notice
 				if err := tx.Where("membership_id = ? AND shares = 0 AND withdrawn_at IS NULL AND processed_at IS NULL", m.ID).First(&whole).Error; err == nil && !effective.Before(whole.EffectiveOn) {
-					return models.Conflict("Your notice already takes effect on " + kit.FormatDate(whole.EffectiveOn) + "; an early notice would not end the membership sooner.")
+					return models.Conflictf("Your notice already takes effect on %s; an early notice would not end the membership sooner.", kit.DateOf(whole.EffectiveOn))
 				}
 			}
 		}

@@ -359,11 +359,11 @@ func checkSeatConflicts(tx *gorm.DB, in AppointInput) error {
 			continue // ended before the new term starts, or never began
 		}
 		if h.Organ == in.Organ {
-			return models.Conflictf("This member already sits on the %s until %s.", strings.ToLower(h.Organ.Title()), kit.FormatDate(h.LastDay()))
+			return models.Conflictf("This member already sits on the %s until %s.", strings.ToLower(h.Organ.Title()), kit.DateOf(h.LastDay()))
 		}
 		if slices.Contains(incompatible[in.Organ], h.Organ) {
 			return models.Conflictf("This member sits on the %s until %s; a seat on the %s is incompatible with it (§37 GenG).",
-				strings.ToLower(h.Organ.Title()), kit.FormatDate(h.LastDay()), strings.ToLower(in.Organ.Title()))
+				strings.ToLower(h.Organ.Title()), kit.DateOf(h.LastDay()), strings.ToLower(in.Organ.Title()))
 		}
 	}
 	return nil
@@ -422,7 +422,7 @@ func (o *Organs) EndAppointment(ctx context.Context, actor models.Actor, id stri
 			return models.Conflict("This appointment has already ended.")
 		}
 		if lastDay.After(a.TermEnd) || lastDay.Before(a.TermStart.AddDate(0, 0, -1)) {
-			return models.Invalidf("last_day", "Enter a day from %s to %s.", kit.FormatDate(a.TermStart.AddDate(0, 0, -1)), kit.FormatDate(a.TermEnd))
+			return models.Invalidf("last_day", "Enter a day from %s to %s.", kit.DateOf(a.TermStart.AddDate(0, 0, -1)), kit.DateOf(a.TermEnd))
 		}
 		res := tx.Model(&Appointment{}).Where("id = ? AND ended_on IS NULL", a.ID).
 			Updates(map[string]any{"ended_on": lastDay, "end_reason": reason, "ended_by": recorder(actor)})

@@ -222,7 +222,7 @@ func (s *Memberships) AdmitShares(ctx context.Context, actor models.Actor, subsc
 			return err
 		}
 		if owed > 0 && held+sub.Shares > p.Compulsory() {
-			return models.Conflictf("The shares held are not fully paid in (%s owed): further shares can be admitted only once they are (§15b(3) GenG).", kit.FormatCents(owed))
+			return models.Conflictf("The shares held are not fully paid in (%s owed): further shares can be admitted only once they are (§15b(3) GenG).", models.Cents(owed))
 		}
 		if err := decideSubscription(tx, actor, sub, SubscriptionAdmitted, "", s.now()); err != nil {
 			return err

@@ -251,7 +251,7 @@ func (s *Memberships) ExecuteTransfer(ctx context.Context, actor models.Actor, t
 			return models.Conflictf("The transfer no longer fits the books: %s", errSafe(err))
 		}
 		if plan.amount != t.AmountCents {
-			return models.Conflictf("The capital to transfer changed since the agreement (%s, not %s); the members must agree again.", kit.FormatCents(plan.amount), kit.FormatCents(t.AmountCents))
+			return models.Conflictf("The capital to transfer changed since the agreement (%s, not %s); the members must agree again.", models.Cents(plan.amount), models.Cents(t.AmountCents))
 		}
 		toShares, err := shareBalance(tx, to.ID)
 		if err != nil {
@@ -264,7 +264,7 @@ func (s *Memberships) ExecuteTransfer(ctx context.Context, actor models.Actor, t
 		if limit := int64(toShares) * p.SharePriceCents; toCapital+t.AmountCents > limit {
 			need := (toCapital + t.AmountCents - limit + p.SharePriceCents - 1) / p.SharePriceCents
 			return models.Conflictf("The receiver's capital would exceed their shares (%s for %d shares); they must subscribe %d further share(s) first.",
-				kit.FormatCents(limit), toShares, need)
+				models.Cents(limit), toShares, need)
 		}
 		today := s.today()
 		transferID := kit.NewID()

@@ -109,7 +109,7 @@ func (m *Moderation) FileAppeal(ctx context.Context, actor models.Actor, sanctio
 		case s.State == SanctionOverturned:
 			return models.Conflict("This sanction has been overturned.")
 		case !now.Before(ms.AppealUntil):
-			return models.Conflictf("The appeal period of this sanction ended on %s.", ms.AppealUntil.Format("2006-01-02"))
+			return models.Conflictf("The appeal period of this sanction ended on %s.", kit.DateOf(ms.AppealUntil))
 		}
 		a := &Appeal{ID: kit.NewID(), SanctionID: s.ID, CaseID: s.CaseID, AppellantID: actor.UserID, Statement: statement,
 			State: AppealPending, CreatedAt: now}
@@ -248,7 +248,7 @@ func (m *Moderation) Decide(ctx context.Context, actor models.Actor, appealID st
 					return models.Invalid(map[string]string{"outcome": "This sanction is no longer in force; uphold or overturn it."})
 				}
 			} else if !newEnd.Before(*s.EndsAt) {
-				return models.Invalidf("ends_on", "A reduced sanction must end before %s.", kit.FormatDate(*s.EndsAt))
+				return models.Invalidf("ends_on", "A reduced sanction must end before %s.", kit.DateOf(*s.EndsAt))
 			}
 		}
 		if err := tx.Model(&Appeal{}).Where("id = ?", a.ID).Updates(map[string]any{"state": in.Outcome, "decided_by": actor.UserID,

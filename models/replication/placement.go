@@ -187,26 +187,25 @@ func (r *Replicas) Admit(tx *gorm.DB, hostID, pool string, size rulebook.Entitle
 // host it stands in for (the VM now bigger) and store the bigger disk, and
 // the VM's host must keep room to take over each partner whose replicas
 // it holds. Shrinking never fails here.
-func (r *Replicas) AdmitResize(tx *gorm.DB, vm *compute.VM, pool string, from, to rulebook.Entitlement) (string, error) {
+func (r *Replicas) AdmitResize(tx *gorm.DB, vm *compute.VM, pool string, from, to rulebook.Entitlement) (models.Msg, error) {
 	c, err := loadCluster(tx)
 	if err != nil {
-		return "", err
+		return models.Msg{}, err
 	}
 	h := c.hosts[vm.HostID]
 	if len(c.hosts) < 2 || h == nil {
-		return "", nil
+		return models.Msg{}, nil
 	}
 	grow := sizeLoad(to).minus(sizeLoad(from))
 	var rep Replica
 	if err := tx.Where("vm_id = ?", vm.ID).Limit(1).Find(&rep).Error; err != nil {
-		return "", fmt.Errorf("load replica of vm %s: %w", vm.ID, err)
+		return models.Msg{}, fmt.Errorf("load replica of vm %s: %w", vm.ID, err)
 	}
 	if standby := c.hosts[rep.ReplicaHostID]; rep.VMID != "" && standby != nil && standby.ID != vm.HostID {
 		need := c.pairs[vm.HostID][standby.ID].plus(grow)
 		free := standby.free()
 		if need.VCPUs > free.VCPUs || need.MemoryMiB > free.MemoryMiB || grow.DiskGiB > standby.diskFree(pool) {
-			return fmt.Sprintf("Host %s, the standby of this virtual machine, could not take it over with this plan if its host failed; "+
-				"choose a smaller plan or ask the administrators.", standby.Name), nil
+			return models.Msgf("Host %s, the standby of this virtual machine, could not take it over with this plan if its host failed; choose a smaller plan or ask the administrators.", standby.Name), nil
 		}
 	}
 	free := h.free()
@@ -216,10 +215,10 @@ func (r *Replicas) AdmitResize(tx *gorm.DB, vm *compute.VM, pool string, from, t
 			continue
 		}
 		if need.VCPUs+grow.VCPUs > free.VCPUs || need.MemoryMiB+grow.MemoryMiB > free.MemoryMiB {
-			return "This host must keep room to take over its partner's virtual machines; choose a smaller plan or ask the administrators.", nil
+			return models.Msgf("This host must keep room to take over its partner's virtual machines; choose a smaller plan or ask the administrators."), nil
 		}
 	}
-	return "", nil
+	return models.Msg{}, nil
 }
 
 // Placed is compute's PlacementGuard hook after the VM row exists: it

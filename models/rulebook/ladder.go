@@ -1,9 +1,10 @@
 package rulebook
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
+
+	"allmende/models"
 )
 
 // Kinds of sanction a ladder step may name, from the mildest.
@@ -30,8 +31,10 @@ type LadderStep struct {
 // "warning,throttle:7d,suspend_vm:30d,suspend_member:90d,exclusion".
 // Steps must not become milder further up, each kind appears once, and a
 // warning or an exclusion has no duration.
-func ParseLadder(v string) ([]LadderStep, string) {
-	const hint = ` Write the steps in order, separated by commas, e.g. "warning, throttle:7d, suspend_vm:30d, suspend_member:90d, exclusion".`
+//
+// Each message repeats the hint how to write the ladder in its own literal:
+// the whole text is the message's id in the catalogue.
+func ParseLadder(v string) ([]LadderStep, models.Msg) {
 	var out []LadderStep
 	seen := map[string]bool{}
 	last := -1
@@ -45,29 +48,29 @@ func ParseLadder(v string) ([]LadderStep, string) {
 			}
 		}
 		if rank < 0 {
-			return nil, fmt.Sprintf("Unknown step %q: use %s.", kind, strings.Join(SanctionKinds, ", ")) + hint
+			return nil, models.Msgf("Unknown step %q: use %s. Write the steps in order, separated by commas, e.g. \"warning, throttle:7d, suspend_vm:30d, suspend_member:90d, exclusion\".", kind, strings.Join(SanctionKinds, ", "))
 		}
 		if seen[kind] {
-			return nil, fmt.Sprintf("The step %s appears twice.", kind) + hint
+			return nil, models.Msgf("The step %s appears twice. Write the steps in order, separated by commas, e.g. \"warning, throttle:7d, suspend_vm:30d, suspend_member:90d, exclusion\".", kind)
 		}
 		if rank < last {
-			return nil, fmt.Sprintf("The step %s is milder than the one before it.", kind) + hint
+			return nil, models.Msgf("The step %s is milder than the one before it. Write the steps in order, separated by commas, e.g. \"warning, throttle:7d, suspend_vm:30d, suspend_member:90d, exclusion\".", kind)
 		}
 		seen[kind], last = true, rank
 		s := LadderStep{Kind: kind}
 		if hasDur {
 			if kind == SanctionWarning || kind == SanctionExclusion {
-				return nil, fmt.Sprintf("A %s has no duration.", kind) + hint
+				return nil, models.Msgf("A %s has no duration. Write the steps in order, separated by commas, e.g. \"warning, throttle:7d, suspend_vm:30d, suspend_member:90d, exclusion\".", kind)
 			}
 			n, err := strconv.Atoi(strings.TrimSuffix(dur, "d"))
 			if err != nil || !strings.HasSuffix(dur, "d") || n < 1 || n > 3650 {
-				return nil, fmt.Sprintf("The duration of %s must be 1d to 3650d.", kind) + hint
+				return nil, models.Msgf("The duration of %s must be 1d to 3650d. Write the steps in order, separated by commas, e.g. \"warning, throttle:7d, suspend_vm:30d, suspend_member:90d, exclusion\".", kind)
 			}
 			s.Days = n
 		}
 		out = append(out, s)
 	}
-	return out, ""
+	return out, models.Msg{}
 }
 
 // Step returns the ladder's step of a kind, numbered from 1.

@@ -131,7 +131,7 @@ func RulesAt(tx *gorm.DB, t time.Time) (RuleParams, error) {
 		if !ok {
 			return RuleParams{}, fmt.Errorf("rule %s has no version in force at %s", def.Key, t.UTC().Format(time.RFC3339))
 		}
-		if msg := def.Apply(&p, v); msg != "" {
+		if msg := def.Apply(&p, v); msg.Format != "" {
 			return RuleParams{}, fmt.Errorf("stored rule %s=%q: %s", def.Key, v, msg)
 		}
 	}
@@ -153,11 +153,12 @@ func (r *Rules) Set(ctx context.Context, actor models.Actor, key, value string, 
 		fields["adopted_by"] = `Name the decision that adopted the rule (or "initial").`
 	}
 	var scratch RuleParams
-	if msg := def.Apply(&scratch, value); msg != "" {
-		fields["value"] = msg
+	msgs := map[string]models.Msg{}
+	if msg := def.Apply(&scratch, value); msg.Format != "" {
+		msgs["value"] = msg
 	}
-	if len(fields) > 0 {
-		return models.Invalid(fields)
+	if len(fields)+len(msgs) > 0 {
+		return models.InvalidFields(fields, msgs)
 	}
 	now := r.clock.Now().UTC()
 	return r.db.Tx(ctx, func(tx *gorm.DB) error {
@@ -180,8 +181,8 @@ func SetRulesTx(tx *gorm.DB, actor models.Actor, values map[string]string, effec
 	keys := make([]string, 0, len(values))
 	for _, def := range RuleDefs { // in the registry's order, for a stable audit trail
 		if v, ok := values[def.Key]; ok {
-			if msg := def.Apply(&p, v); msg != "" {
-				return models.Invalid(map[string]string{fieldFor(field, def.Key): msg})
+			if msg := def.Apply(&p, v); msg.Format != "" {
+				return models.InvalidMsgs(map[string]models.Msg{fieldFor(field, def.Key): msg})
 			}
 			keys = append(keys, def.Key)
 		}

@@ -1,11 +1,12 @@
 package rulebook
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"allmende/models"
 )
 
 // Keys of the rule_versions table.
@@ -106,233 +107,233 @@ const (
 )
 
 // ruleDef knows how to check one rule's value and where it goes in
-// RuleParams; apply returns a user-facing message for a bad value.
+// RuleParams; Apply returns a message for people about a bad value (zero: the value is good).
 type ruleDef struct {
 	Key   string
-	Apply func(p *RuleParams, v string) string
+	Apply func(p *RuleParams, v string) models.Msg
 }
 
 var RuleDefs = []ruleDef{
-	{RuleSharePriceCents, func(p *RuleParams, v string) string {
+	{RuleSharePriceCents, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 1, 100_000_000) // up to one million per share
 		p.SharePriceCents = int64(n)
 		return msg
 	}},
-	{RuleMinShares, func(p *RuleParams, v string) string {
+	{RuleMinShares, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 1, 1_000_000)
 		p.MinShares = n
 		return msg
 	}},
-	{RuleMaxShares, func(p *RuleParams, v string) string {
+	{RuleMaxShares, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 1, 1_000_000)
 		p.MaxShares = n
 		return msg
 	}},
-	{RuleNoticePeriodMonths, func(p *RuleParams, v string) string {
+	{RuleNoticePeriodMonths, func(p *RuleParams, v string) models.Msg {
 		// §65(2) GenG: at least three months, at most five years.
 		n, msg := parseIntIn(v, 3, 60)
 		p.NoticePeriodMonths = n
 		return msg
 	}},
-	{RuleBusinessYearStart, func(p *RuleParams, v string) string {
+	{RuleBusinessYearStart, func(p *RuleParams, v string) models.Msg {
 		// Year 2001 is no leap year, so 29 February is refused: a business
 		// year must start on the same day every year.
 		t, err := time.Parse("2006-01-02", "2001-"+v)
 		if err != nil || len(v) != 5 {
-			return "Enter the start of the business year as MM-DD, e.g. 01-01."
+			return models.Msgf("Enter the start of the business year as MM-DD, e.g. 01-01.")
 		}
 		p.BusinessYearStartMonth, p.BusinessYearStartDay = int(t.Month()), t.Day()
-		return ""
+		return models.Msg{}
 	}},
-	{RuleEntitlementVCPUs, func(p *RuleParams, v string) string {
+	{RuleEntitlementVCPUs, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 0, 1024)
 		p.EntitlementPerShare.VCPUs = n
 		return msg
 	}},
-	{RuleEntitlementMemory, func(p *RuleParams, v string) string {
+	{RuleEntitlementMemory, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 0, 4*1024*1024)
 		p.EntitlementPerShare.MemoryMiB = n
 		return msg
 	}},
-	{RuleEntitlementDisk, func(p *RuleParams, v string) string {
+	{RuleEntitlementDisk, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 0, 1024*1024)
 		p.EntitlementPerShare.DiskGiB = n
 		return msg
 	}},
-	{RuleAdmissionApprovals, func(p *RuleParams, v string) string {
+	{RuleAdmissionApprovals, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 1, 2)
 		p.AdmissionApprovals = n
 		return msg
 	}},
-	{RuleBylawsVersion, func(p *RuleParams, v string) string {
+	{RuleBylawsVersion, func(p *RuleParams, v string) models.Msg {
 		if v == "" || utf8.RuneCountInString(v) > 50 {
-			return "Enter a version of 1 to 50 characters."
+			return models.Msgf("Enter a version of 1 to 50 characters.")
 		}
 		p.BylawsVersion = v
-		return ""
+		return models.Msg{}
 	}},
-	{RuleBylawsText, func(p *RuleParams, v string) string {
+	{RuleBylawsText, func(p *RuleParams, v string) models.Msg {
 		if v == "" {
-			return "Enter the text of the bylaws."
+			return models.Msgf("Enter the text of the bylaws.")
 		}
 		p.BylawsText = v
-		return ""
+		return models.Msg{}
 	}},
-	{RuleProposalSupportPercent, func(p *RuleParams, v string) string {
+	{RuleProposalSupportPercent, func(p *RuleParams, v string) models.Msg {
 		// §45(1) GenG: one tenth of the members may demand an item; the
 		// bylaws may ask for fewer, never for more.
 		_, msg := parseIntIn(v, 1, 10)
 		return msg
 	}},
-	{RuleAssemblyNoticeDays, func(p *RuleParams, v string) string {
+	{RuleAssemblyNoticeDays, func(p *RuleParams, v string) models.Msg {
 		// §46(1) GenG: at least two weeks.
 		_, msg := parseIntIn(v, 14, 90)
 		return msg
 	}},
-	{RuleProxyMaxRepresented, func(p *RuleParams, v string) string {
+	{RuleProxyMaxRepresented, func(p *RuleParams, v string) models.Msg {
 		// §43(5) GenG: a proxy may represent no more than two members.
 		_, msg := parseIntIn(v, 0, 2)
 		return msg
 	}},
-	{RuleHouseRulesText, func(p *RuleParams, v string) string {
+	{RuleHouseRulesText, func(p *RuleParams, v string) models.Msg {
 		if v == "" {
-			return "Enter the text of the house rules."
+			return models.Msgf("Enter the text of the house rules.")
 		}
-		return ""
+		return models.Msg{}
 	}},
-	{RuleInvitationReceiptDays, func(p *RuleParams, v string) string {
+	{RuleInvitationReceiptDays, func(p *RuleParams, v string) models.Msg {
 		_, msg := parseIntIn(v, 0, 14)
 		return msg
 	}},
-	{RuleElectionMethod, func(p *RuleParams, v string) string {
+	{RuleElectionMethod, func(p *RuleParams, v string) models.Msg {
 		if v != ElectionMajorityRunoff && v != ElectionPlurality {
-			return "Choose majority_runoff or plurality."
+			return models.Msgf("Choose majority_runoff or plurality.")
 		}
-		return ""
+		return models.Msg{}
 	}},
-	{RuleProxyEligibility, func(p *RuleParams, v string) string {
+	{RuleProxyEligibility, func(p *RuleParams, v string) models.Msg {
 		if v != ProxyMembers && v != ProxyMembersAndRelatives {
-			return "Choose members or members_and_relatives."
+			return models.Msgf("Choose members or members_and_relatives.")
 		}
-		return ""
+		return models.Msg{}
 	}},
-	{RuleTimeZone, func(p *RuleParams, v string) string {
+	{RuleTimeZone, func(p *RuleParams, v string) models.Msg {
 		if _, err := time.LoadLocation(v); err != nil || v == "" || v == "Local" {
-			return "Enter a time zone of the IANA database, e.g. Europe/Berlin."
+			return models.Msgf("Enter a time zone of the IANA database, e.g. Europe/Berlin.")
 		}
-		return ""
+		return models.Msg{}
 	}},
 	// Bounds keep a typo (cents for millicents) from becoming a price: at
 	// most 10 € per vCPU- or GiB-hour, 100 € per GiB-month or GiB.
-	{RulePriceVCPUHour, func(p *RuleParams, v string) string {
+	{RulePriceVCPUHour, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 0, 1_000_000)
 		p.Prices.VCPUHourMillicents = int64(n)
 		return msg
 	}},
-	{RulePriceMemoryGiBHour, func(p *RuleParams, v string) string {
+	{RulePriceMemoryGiBHour, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 0, 1_000_000)
 		p.Prices.MemoryGiBHourMillicents = int64(n)
 		return msg
 	}},
-	{RulePriceDiskGiBMonth, func(p *RuleParams, v string) string {
+	{RulePriceDiskGiBMonth, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 0, 10_000)
 		p.Prices.DiskGiBMonthCents = int64(n)
 		return msg
 	}},
-	{RulePriceTrafficGiB, func(p *RuleParams, v string) string {
+	{RulePriceTrafficGiB, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 0, 10_000)
 		p.Prices.TrafficGiBCents = int64(n)
 		return msg
 	}},
-	{RuleReplicationIntervalSeconds, func(p *RuleParams, v string) string {
+	{RuleReplicationIntervalSeconds, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, MinReplicationIntervalSeconds, MaxReplicationIntervalSeconds)
 		p.ReplicationIntervalSeconds = n
 		return msg
 	}},
-	{RuleModerationLadder, func(p *RuleParams, v string) string {
+	{RuleModerationLadder, func(p *RuleParams, v string) models.Msg {
 		_, msg := ParseLadder(v)
 		p.ModerationLadder = v
 		return msg
 	}},
-	{RuleModerationStrikeDays, func(p *RuleParams, v string) string {
+	{RuleModerationStrikeDays, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 1, 3650)
 		p.ModerationStrikeDays = n
 		return msg
 	}},
-	{RuleModerationConfirmHours, func(p *RuleParams, v string) string {
+	{RuleModerationConfirmHours, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 1, 168)
 		p.ModerationConfirmHours = n
 		return msg
 	}},
-	{RuleModerationAppealDays, func(p *RuleParams, v string) string {
+	{RuleModerationAppealDays, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 1, 365)
 		p.ModerationAppealDays = n
 		return msg
 	}},
-	{RuleModerationThrottleDisk, func(p *RuleParams, v string) string {
+	{RuleModerationThrottleDisk, func(p *RuleParams, v string) models.Msg {
 		// KiB/s for reads and for writes: from 64 KiB/s to 1 GiB/s.
 		n, msg := parseIntIn(v, 64, 1024*1024)
 		p.ModerationThrottleDiskKiB = n
 		return msg
 	}},
-	{RuleModerationThrottleCPU, func(p *RuleParams, v string) string {
+	{RuleModerationThrottleCPU, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 1, 99)
 		p.ModerationThrottleCPUPercent = n
 		return msg
 	}},
-	{RuleSupervisoryBoard, func(p *RuleParams, v string) string {
+	{RuleSupervisoryBoard, func(p *RuleParams, v string) models.Msg {
 		switch v {
 		case "yes", "no":
 			p.SupervisoryBoard = v == "yes"
-			return ""
+			return models.Msg{}
 		}
-		return `Enter "yes" (the bylaws provide a supervisory board) or "no".`
+		return models.Msgf(`Enter "yes" (the bylaws provide a supervisory board) or "no".`)
 	}},
-	{RuleExclusionReasons, func(p *RuleParams, v string) string {
+	{RuleExclusionReasons, func(p *RuleParams, v string) models.Msg {
 		var reasons []string
 		for _, l := range strings.Split(v, "\n") {
 			if l = strings.TrimSpace(l); l != "" {
 				if utf8.RuneCountInString(l) > 300 {
-					return "Each reason may have at most 300 characters."
+					return models.Msgf("Each reason may have at most 300 characters.")
 				}
 				reasons = append(reasons, l)
 			}
 		}
 		if len(reasons) == 0 || len(reasons) > 30 {
-			return "List 1 to 30 reasons for an exclusion, one per line."
+			return models.Msgf("List 1 to 30 reasons for an exclusion, one per line.")
 		}
 		p.ExclusionReasons = strings.Join(reasons, "\n")
-		return ""
+		return models.Msg{}
 	}},
-	{RuleExclusionBody, func(p *RuleParams, v string) string {
+	{RuleExclusionBody, func(p *RuleParams, v string) models.Msg {
 		switch v {
 		case "board", "supervisory_board", "general_assembly":
 			p.ExclusionBody = v
-			return ""
+			return models.Msg{}
 		}
-		return "Enter board, supervisory_board or general_assembly."
+		return models.Msgf("Enter board, supervisory_board or general_assembly.")
 	}},
-	{RuleExclusionHearingDays, func(p *RuleParams, v string) string {
+	{RuleExclusionHearingDays, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 7, 90)
 		p.ExclusionHearingDays = n
 		return msg
 	}},
-	{RuleCompulsoryShares, func(p *RuleParams, v string) string {
+	{RuleCompulsoryShares, func(p *RuleParams, v string) models.Msg {
 		n, msg := parseIntIn(v, 0, 1_000_000)
 		p.CompulsoryShares = n
 		return msg
 	}},
-	{RuleAdditionalContributions, func(p *RuleParams, v string) string {
+	{RuleAdditionalContributions, func(p *RuleParams, v string) models.Msg {
 		switch v {
 		case "none", "unlimited":
 			p.AdditionalContributions = v
-			return ""
+			return models.Msg{}
 		}
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && n <= 100_000_000 {
 			p.AdditionalContributions = v
-			return ""
+			return models.Msg{}
 		}
-		return `Enter "none", "unlimited" or the liability sum per share in cents.`
+		return models.Msgf(`Enter "none", "unlimited" or the liability sum per share in cents.`)
 	}},
 }
 
@@ -378,10 +379,10 @@ func RuleDefByKey(key string) (ruleDef, bool) {
 	return ruleDef{}, false
 }
 
-func parseIntIn(v string, lo, hi int) (int, string) {
+func parseIntIn(v string, lo, hi int) (int, models.Msg) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
-		return 0, fmt.Sprintf("Enter a whole number from %d to %d.", lo, hi)
+		return 0, models.Msgf("Enter a whole number from %d to %d.", lo, hi)
 	}
-	return n, ""
+	return n, models.Msg{}
 }

@@ -1,11 +1,12 @@
 package kit
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"allmende/models"
 )
 
 // TextField checks a required one-line text: present, at most maxLen
@@ -25,7 +26,7 @@ func textField(fields map[string]string, name, v, missing string, maxLen int, mu
 	case n == 0:
 		fields[name] = missing
 	case n > maxLen:
-		fields[name] = fmt.Sprintf("This is too long (at most %d characters).", maxLen)
+		fields[name] = models.TooLong(maxLen).String() // models.Invalid keeps it as a Msg
 	default:
 		NoControl(fields, name, v, multiline)
 	}
