@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"allmende/hypervisor"
 	"allmende/jobs/jobargs"
+	"allmende/models"
 	"allmende/models/compute"
 	"allmende/models/moderation"
 )
@@ -99,22 +99,22 @@ func (e *enforcer) enforce(ctx context.Context, vmID, caseID string, reconcile b
 	// Without a CPU controller on the host only the disk can be limited;
 	// the CPU is then compared as what the host can do (nothing).
 	if cur != want && !(cur.DiskBytesSec == want.DiskBytesSec && cur.CPUPercent == 0 && e.cpuUnsupported(v.HostURI)) {
-		cpuNote := fmt.Sprintf("CPU %d %% per vCPU", want.CPUPercent)
+		cpuNote := models.Msgf("CPU %d %% per vCPU", want.CPUPercent)
 		err := e.hv.SetThrottle(ctx, v.HostURI, v.DomainName, bootDisk, want)
 		if errors.Is(err, hypervisor.ErrCPULimitUnsupported) {
 			e.markNoCPU(v.HostURI)
-			cpuNote, err = "CPU limit: not supported on this host (no cgroup CPU controller)", nil
+			cpuNote, err = models.Msgf("CPU limit: not supported on this host (no cgroup CPU controller)"), nil
 		}
 		if err != nil {
 			return err
 		}
-		line := fmt.Sprintf("throttle set on %s: disk %d KiB/s read and write, %s (live and persistent); %s",
-			v.VM.Name, want.DiskBytesSec/1024, cpuNote, moderation.NetworkLimitNote)
+		line := models.Msgf("throttle set on %s: disk %d KiB/s read and write, %s (live and persistent); %s",
+			v.VM.Name, want.DiskBytesSec/1024, cpuNote, models.Msg{Format: moderation.NetworkLimitNote})
 		switch {
 		case want == (hypervisor.Throttle{}):
-			line = "throttle removed from " + v.VM.Name
+			line = models.Msgf("throttle removed from %s", v.VM.Name)
 		case reconcile:
-			line = fmt.Sprintf("the reconciler found %s without its throttle (disk %d KiB/s, CPU %d %% found); set again", v.VM.Name, cur.DiskBytesSec/1024, cur.CPUPercent)
+			line = models.Msgf("the reconciler found %s without its throttle (disk %d KiB/s, CPU %d %% found); set again", v.VM.Name, cur.DiskBytesSec/1024, cur.CPUPercent)
 		}
 		if err := e.mod.LogVM(ctx, caseID, vmID, line); err != nil {
 			return err
@@ -125,12 +125,12 @@ func (e *enforcer) enforce(ctx context.Context, vmID, caseID string, reconcile b
 		if err := e.hv.SuspendDomain(ctx, v.HostURI, v.DomainName); err != nil {
 			return err
 		}
-		line := v.VM.Name + " paused and locked; its console stays open"
+		line := models.Msgf("%s paused and locked; its console stays open", v.VM.Name)
 		switch {
 		case reconcile && v.VM.State == compute.VMStopped:
-			line = "the reconciler found the locked " + v.VM.Name + " running although its member had stopped it (started behind the portal's back); paused"
+			line = models.Msgf("the reconciler found the locked %s running although its member had stopped it (started behind the portal's back); paused", v.VM.Name)
 		case reconcile:
-			line = "the reconciler found the locked " + v.VM.Name + " running (resumed behind the portal's back); paused again"
+			line = models.Msgf("the reconciler found the locked %s running (resumed behind the portal's back); paused again", v.VM.Name)
 		}
 		return e.mod.MarkPaused(ctx, caseID, vmID, line)
 	case !eff.Locked && eff.Paused:
@@ -146,18 +146,18 @@ func (e *enforcer) enforce(ctx context.Context, vmID, caseID string, reconcile b
 // member's page say stopped). A domain no longer paused was resumed or
 // switched off by someone else: only the mark goes.
 func (e *enforcer) unpause(ctx context.Context, v *compute.VMJobView, st hypervisor.DomainState, caseID string) error {
-	line := ""
+	var line models.Msg // zero: nothing to log
 	switch {
 	case st == hypervisor.StatePaused && v.VM.State == compute.VMRunning:
 		if err := e.hv.ResumeDomain(ctx, v.HostURI, v.DomainName); err != nil {
 			return err
 		}
-		line = v.VM.Name + " no longer locked; resumed"
+		line = models.Msgf("%s no longer locked; resumed", v.VM.Name)
 	case st == hypervisor.StatePaused && v.VM.State == compute.VMStopped:
 		if err := e.hv.DestroyDomain(ctx, v.HostURI, v.DomainName); err != nil {
 			return err
 		}
-		line = v.VM.Name + " no longer locked; switched off, as its member had stopped it (it had been started behind the portal's back and paused)"
+		line = models.Msgf("%s no longer locked; switched off, as its member had stopped it (it had been started behind the portal's back and paused)", v.VM.Name)
 	case st == hypervisor.StatePaused:
 		return nil // neither running nor stopped (failed…): leave it to the admins and the drift page
 	}

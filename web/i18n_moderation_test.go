@@ -60,6 +60,13 @@ func TestModerationPagesInBothLanguages(t *testing.T) {
 
 	_, body = admin.get(casePath)
 	wantContains(t, body, `data-kind="suspend_member" data-state="active"`, "Test note")
+	// The case log the portal stored in English reads in German; the
+	// moderator's note stays as written, marked as data.
+	req, _ := http.NewRequest(http.MethodGet, base+casePath, nil)
+	req.Header.Set("Accept-Language", "de")
+	_, de := admin.do(req)
+	wantContains(t, de, `<span translate="yes">Sperre der Ressourcennutzung verhängt (Stufe 4) von admin@example.org, bis `, `<span translate="no">Test note</span>`)
+	wantContains(t, body, `<span translate="yes">suspend_member applied (step 4) by admin@example.org, until `)
 	same := append(caseRefRE.FindAllString(body, -1), reportRefRE.FindAllString(body, -1)...)
 	same = append(same, "Test rita@example.org", "Test sam@example.org", "Test admin@example.org")
 

@@ -365,8 +365,8 @@ func (s *Memberships) RecordExclusionLetter(ctx context.Context, actor models.Ac
 		if err := endSeatsTx(tx, actor, m.UserID, sentOn.AddDate(0, 0, -1), EndExclusionLetter); err != nil {
 			return err
 		}
-		if err := s.addEvent(tx, m.ID, EventExclusionLetter, sentOn, fmt.Sprintf("excluded by decision of %s of %s (%s); letter sent, membership ends %s",
-			BodyTitle(x.Body), kit.FormatDate(*x.DecidedOn), x.Reason, kit.FormatDate(effective))); err != nil {
+		if err := s.addEvent(tx, m.ID, EventExclusionLetter, sentOn, models.Msgf("excluded by decision of %s of %s (%s); letter sent, membership ends %s",
+			models.Msg{Format: BodyTitle(x.Body)}, kit.FormatDate(*x.DecidedOn), x.Reason, kit.FormatDate(effective))); err != nil {
 			return err
 		}
 		if err := kit.RecordAudit(tx, actor, "membership.exclusion_letter", "membership", m.ID,
@@ -417,7 +417,7 @@ func (s *Memberships) processExclusionTx(ctx context.Context, tx *gorm.DB, x Exc
 		return false, nil
 	}
 	leftOn := *x.EffectiveOn
-	refund, due, err := s.endMembershipTx(tx, actor, m, StatusExcluded, leftOn, "exclusion")
+	refund, due, err := s.endMembershipTx(tx, actor, m, StatusExcluded, leftOn, "exclusion", models.Msgf("membership ended: exclusion"))
 	if err != nil {
 		return false, err
 	}
@@ -426,7 +426,7 @@ func (s *Memberships) processExclusionTx(ctx context.Context, tx *gorm.DB, x Exc
 		Update("processed_at", s.now()).Error; err != nil {
 		return false, fmt.Errorf("close notices of %s: %w", m.ID, err)
 	}
-	if err := s.addEvent(tx, m.ID, EventExcluded, leftOn, "membership ended by exclusion"); err != nil {
+	if err := s.addEvent(tx, m.ID, EventExcluded, leftOn, models.Msgf("membership ended by exclusion")); err != nil {
 		return false, err
 	}
 	if err := kit.RecordAudit(tx, actor, "membership.exclude", "membership", m.ID,

@@ -35,9 +35,13 @@ type ShareTransaction struct {
 	Shares        int       `json:"shares"` // signed
 	EffectiveDate time.Time `json:"effective_date"`
 	ReversesID    *string   `json:"reverses_id,omitempty"`
-	Note          string    `json:"note"`
-	CreatedBy     string    `json:"created_by"`
-	CreatedAt     time.Time `json:"created_at"`
+	Note          string    `json:"note"` // in English: the record
+	// NoteMsg is the format and arguments of a note the portal wrote, for
+	// the pages to show it in the reader's language; a note a person wrote
+	// is kept as written (models.Verbatim).
+	NoteMsg   models.Msg `json:"-"`
+	CreatedBy string     `json:"created_by"`
+	CreatedAt time.Time  `json:"created_at"`
 }
 
 // CapitalTransaction is one row of the append-only capital ledger.
@@ -107,7 +111,7 @@ func paidShares(subscribed int, capital, price int64) int {
 
 // bookShares appends a share booking. The caller holds the membership's row
 // lock, so the balance checked here is the balance the booking lands on.
-func (s *Memberships) bookShares(tx *gorm.DB, actor models.Actor, membershipID, kind string, shares int, date time.Time, reverses *string, note string) (*ShareTransaction, error) {
+func (s *Memberships) bookShares(tx *gorm.DB, actor models.Actor, membershipID, kind string, shares int, date time.Time, reverses *string, note models.Msg) (*ShareTransaction, error) {
 	bal, err := shareBalance(tx, membershipID)
 	if err != nil {
 		return nil, err
@@ -116,7 +120,7 @@ func (s *Memberships) bookShares(tx *gorm.DB, actor models.Actor, membershipID, 
 		return nil, models.Conflictf("This booking would leave %d shares; a share balance cannot be negative.", bal+shares)
 	}
 	t := &ShareTransaction{ID: kit.NewID(), MembershipID: membershipID, Kind: kind, Shares: shares, EffectiveDate: date,
-		ReversesID: reverses, Note: note, CreatedBy: actor.Email, CreatedAt: s.now()}
+		ReversesID: reverses, Note: note.String(), NoteMsg: note, CreatedBy: actor.Email, CreatedAt: s.now()}
 	if err := tx.Create(t).Error; err != nil {
 		if kit.IsUniqueViolation(err) {
 			return nil, models.Conflict("This booking has already been reversed.")

@@ -146,7 +146,7 @@ func (s *Memberships) ReverseShareTransaction(ctx context.Context, actor models.
 		if _, err := loadMembership(tx, orig.MembershipID, true); err != nil {
 			return err
 		}
-		rev, err := s.bookShares(tx, actor, orig.MembershipID, ShareReversal, -orig.Shares, s.today(), &orig.ID, reason)
+		rev, err := s.bookShares(tx, actor, orig.MembershipID, ShareReversal, -orig.Shares, s.today(), &orig.ID, models.Verbatim(reason))
 		if err != nil {
 			return err
 		}

@@ -92,8 +92,11 @@ type MembershipEvent struct {
 	MembershipID  string    `json:"membership_id"`
 	Kind          string    `json:"kind"`
 	EffectiveDate time.Time `json:"effective_date"`
-	Detail        string    `json:"detail"`
-	CreatedAt     time.Time `json:"created_at"`
+	Detail        string    `json:"detail"` // in English: the record
+	// DetailMsg is Detail's format and arguments, for the pages to show it
+	// in the reader's language; zero on rows from before it was kept.
+	DetailMsg models.Msg `json:"-"`
+	CreatedAt time.Time  `json:"created_at"`
 }
 
 // Kinds of membership events.
@@ -205,8 +208,11 @@ func latestMembership(tx *gorm.DB, userID string, lock bool) (*Membership, error
 	return &m, nil
 }
 
-func (s *Memberships) addEvent(tx *gorm.DB, membershipID, kind string, date time.Time, detail string) error {
-	ev := MembershipEvent{ID: kit.NewID(), MembershipID: membershipID, Kind: kind, EffectiveDate: date, Detail: detail, CreatedAt: s.now()}
+// addEvent records an event of the member register. Write detail's format
+// as a literal (models.Msgf("…", v)): the pages translate it.
+func (s *Memberships) addEvent(tx *gorm.DB, membershipID, kind string, date time.Time, detail models.Msg) error {
+	ev := MembershipEvent{ID: kit.NewID(), MembershipID: membershipID, Kind: kind, EffectiveDate: date,
+		Detail: detail.String(), DetailMsg: detail, CreatedAt: s.now()}
 	if err := tx.Create(&ev).Error; err != nil {
 		return fmt.Errorf("record membership event %s: %w", kind, err)
 	}
@@ -222,7 +228,7 @@ func (s *Memberships) mailUser(ctx context.Context, tx *gorm.DB, userID string, 
 // endMembershipTx closes a membership that ends (by notice or exclusion):
 // the remaining shares are cancelled, the member role is revoked and the
 // paid-in capital not yet owed back is recorded as a refund due.
-func (s *Memberships) endMembershipTx(tx *gorm.DB, actor models.Actor, m *Membership, status MembershipStatus, leftOn time.Time, reason string) (refund int64, due time.Time, err error) {
+func (s *Memberships) endMembershipTx(tx *gorm.DB, actor models.Actor, m *Membership, status MembershipStatus, leftOn time.Time, reason string, note models.Msg) (refund int64, due time.Time, err error) {
 	res := tx.Model(&Membership{}).Where("id = ? AND status IN ?", m.ID, memberStatuses).
 		Updates(map[string]any{"status": status, "left_on": leftOn, "leave_reason": reason, "updated_at": s.now()})
 	if res.Error != nil {
@@ -237,7 +243,7 @@ func (s *Memberships) endMembershipTx(tx *gorm.DB, actor models.Actor, m *Member
 		return 0, due, err
 	}
 	if shares > 0 {
-		if _, err := s.bookShares(tx, actor, m.ID, ShareCancellation, -shares, leftOn, nil, "membership ended: "+reason); err != nil {
+		if _, err := s.bookShares(tx, actor, m.ID, ShareCancellation, -shares, leftOn, nil, note); err != nil {
 			return 0, due, err
 		}
 	}

@@ -153,7 +153,7 @@ func (s *Memberships) Apply(ctx context.Context, actor models.Actor, userID stri
 			}
 			return fmt.Errorf("insert application: %w", err)
 		}
-		if err := s.addEvent(tx, m.ID, EventApplied, s.today(), fmt.Sprintf("applied for %d shares", m.SharesApplied)); err != nil {
+		if err := s.addEvent(tx, m.ID, EventApplied, s.today(), models.Msgf("applied for %d shares", m.SharesApplied)); err != nil {
 			return err
 		}
 		// The audit entry outlives a rejection, so it holds no personal data.

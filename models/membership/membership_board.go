@@ -171,10 +171,10 @@ func (s *Memberships) admitTx(ctx context.Context, tx *gorm.DB, actor models.Act
 	if err := account.GrantRoleTx(tx, actor, m.UserID, account.RoleMember); err != nil {
 		return err
 	}
-	if _, err := s.bookShares(tx, actor, m.ID, ShareSubscription, m.SharesApplied, today, nil, "admission"); err != nil {
+	if _, err := s.bookShares(tx, actor, m.ID, ShareSubscription, m.SharesApplied, today, nil, models.Msgf("admission")); err != nil {
 		return err
 	}
-	if err := s.addEvent(tx, m.ID, EventAdmitted, today, fmt.Sprintf("admitted as member %d with %d shares", number, m.SharesApplied)); err != nil {
+	if err := s.addEvent(tx, m.ID, EventAdmitted, today, models.Msgf("admitted as member %d with %d shares", number, m.SharesApplied)); err != nil {
 		return err
 	}
 	if err := kit.RecordAudit(tx, actor, "membership.admit", "membership", m.ID,

@@ -44,7 +44,7 @@ func (s *Memberships) UpdateAddress(ctx context.Context, actor models.Actor, use
 		if err != nil {
 			return fmt.Errorf("update address of %s: %w", m.ID, err)
 		}
-		detail := fmt.Sprintf("address changed to %s, %s %s, %s", in.Street, in.PostalCode, in.City, in.Country)
+		detail := models.Msgf("address changed to %s, %s %s, %s", in.Street, in.PostalCode, in.City, in.Country)
 		if err := s.addEvent(tx, m.ID, EventAddressChanged, s.today(), detail); err != nil {
 			return err
 		}

@@ -175,21 +175,28 @@ func (s *Memberships) giveNotice(ctx context.Context, actor models.Actor, userID
 		if err := tx.Create(n).Error; err != nil {
 			return fmt.Errorf("insert notice: %w", err)
 		}
-		what := "the whole membership"
-		if shares > 0 {
-			what = fmt.Sprintf("%d shares", shares)
-		} else if m.Status == StatusMember {
+		detail := models.Msgf("notice on the whole membership, effective %s", kit.FormatDate(n.EffectiveOn))
+		switch {
+		case shares > 0 && early != "":
+			detail = models.Msgf("notice on %d shares (early, §65(3) GenG), effective %s", shares, kit.FormatDate(n.EffectiveOn))
+		case shares > 0:
+			detail = models.Msgf("notice on %d shares, effective %s", shares, kit.FormatDate(n.EffectiveOn))
+		case early != "":
+			detail = models.Msgf("notice on the whole membership (early, §65(3) GenG), effective %s", kit.FormatDate(n.EffectiveOn))
+		}
+		switch {
+		case shares > 0: // a partial notice leaves the status as it is
+		case m.Status == StatusMember:
 			if err := s.setStatus(tx, m.ID, StatusMember, StatusLeaving); err != nil {
 				return err
 			}
-		} else if err := tx.Model(&Notice{}).Where("membership_id = ? AND shares = 0 AND id <> ? AND withdrawn_at IS NULL AND processed_at IS NULL", m.ID, n.ID).
-			Updates(map[string]any{"withdrawn_at": s.now(), "withdrawal_decided_by": "superseded by early notice " + n.ID}).Error; err != nil {
-			return fmt.Errorf("close the ordinary notice: %w", err) // the early notice ends the membership sooner
+		default:
+			if err := tx.Model(&Notice{}).Where("membership_id = ? AND shares = 0 AND id <> ? AND withdrawn_at IS NULL AND processed_at IS NULL", m.ID, n.ID).
+				Updates(map[string]any{"withdrawn_at": s.now(), "withdrawal_decided_by": "superseded by early notice " + n.ID}).Error; err != nil {
+				return fmt.Errorf("close the ordinary notice: %w", err) // the early notice ends the membership sooner
+			}
 		}
-		if early != "" {
-			what += " (early, §65(3) GenG)"
-		}
-		if err := s.addEvent(tx, m.ID, EventNoticeGiven, today, fmt.Sprintf("notice on %s, effective %s", what, kit.FormatDate(n.EffectiveOn))); err != nil {
+		if err := s.addEvent(tx, m.ID, EventNoticeGiven, today, detail); err != nil {
 			return err
 		}
 		if err := kit.RecordAudit(tx, actor, "membership.notice", "membership", m.ID,
@@ -328,7 +335,7 @@ func (s *Memberships) DecideNoticeWithdrawal(ctx context.Context, actor models.A
 				return err
 			}
 		}
-		if err := s.addEvent(tx, m.ID, EventNoticeWithdrawn, s.today(), "notice of "+kit.FormatDate(n.GivenOn)+" withdrawn with the board's consent"); err != nil {
+		if err := s.addEvent(tx, m.ID, EventNoticeWithdrawn, s.today(), models.Msgf("notice of %s withdrawn with the board's consent", kit.FormatDate(n.GivenOn))); err != nil {
 			return err
 		}
 		if err := kit.RecordAudit(tx, actor, "membership.notice_withdraw", "membership", m.ID, map[string]any{"notice_id": n.ID}); err != nil {
@@ -424,11 +431,11 @@ func (s *Memberships) processNoticeTx(ctx context.Context, tx *gorm.DB, n Notice
 		return false, err
 	}
 	if n.Whole() {
-		refund, due, err := s.endMembershipTx(tx, actor, m, StatusFormer, n.EffectiveOn, "notice")
+		refund, due, err := s.endMembershipTx(tx, actor, m, StatusFormer, n.EffectiveOn, "notice", models.Msgf("membership ended: notice"))
 		if err != nil {
 			return false, err
 		}
-		if err := s.addEvent(tx, m.ID, EventLeft, n.EffectiveOn, "left by notice"); err != nil {
+		if err := s.addEvent(tx, m.ID, EventLeft, n.EffectiveOn, models.Msgf("left by notice")); err != nil {
 			return false, err
 		}
 		if err := kit.RecordAudit(tx, actor, "membership.end", "membership", m.ID,
@@ -447,7 +454,7 @@ func (s *Memberships) processNoticeTx(ctx context.Context, tx *gorm.DB, n Notice
 		return false, err
 	}
 	cancel := min(n.Shares, held)
-	if _, err := s.bookShares(tx, actor, m.ID, ShareCancellation, -cancel, n.EffectiveOn, nil, "notice "+n.ID); err != nil {
+	if _, err := s.bookShares(tx, actor, m.ID, ShareCancellation, -cancel, n.EffectiveOn, nil, models.Msgf("notice %s", n.ID)); err != nil {
 		return false, err
 	}
 	refund, err := refundableCapital(tx, m.ID, held-cancel, p.SharePriceCents)
@@ -460,7 +467,7 @@ func (s *Memberships) processNoticeTx(ctx context.Context, tx *gorm.DB, n Notice
 			return false, err
 		}
 	}
-	if err := s.addEvent(tx, m.ID, EventSharesCancelled, n.EffectiveOn, fmt.Sprintf("%d shares cancelled by notice", cancel)); err != nil {
+	if err := s.addEvent(tx, m.ID, EventSharesCancelled, n.EffectiveOn, models.Msgf("%d shares cancelled by notice", cancel)); err != nil {
 		return false, err
 	}
 	if err := kit.RecordAudit(tx, actor, "membership.shares_cancel", "membership", m.ID,

@@ -132,7 +132,8 @@ func (s *Memberships) GiveExtraordinaryNotice(ctx context.Context, actor models.
 			Updates(map[string]any{"withdrawn_at": s.now(), "withdrawal_decided_by": "superseded by extraordinary notice " + n.ID}).Error; err != nil {
 			return fmt.Errorf("close the earlier notice: %w", err)
 		}
-		detail := fmt.Sprintf("extraordinary notice (§67a GenG) on the resolution “%s”, effective %s; %s", right.Title, kit.FormatDate(n.EffectiveOn), n.BylawsNotBinding)
+		detail := models.Msgf("extraordinary notice (§67a GenG) on the resolution “%s”, effective %s; %s", right.Title, kit.FormatDate(n.EffectiveOn),
+			models.Msgf("The change of the bylaws “%s” resolved on %s does not bind this member, for or against (§67a(2) GenG).", right.Title, kit.FormatDate(right.ResolvedAt)))
 		if err := s.addEvent(tx, m.ID, EventNoticeGiven, today, detail); err != nil {
 			return err
 		}

@@ -73,6 +73,17 @@ func (o Organ) Title() string {
 	return "Appeals committee"
 }
 
+// noun is the organ's name inside a sentence ("appointed to the board").
+func (o Organ) noun() models.Msg {
+	switch o {
+	case OrganBoard:
+		return models.Msgf("board")
+	case OrganSupervisoryBoard:
+		return models.Msgf("supervisory board")
+	}
+	return models.Msgf("appeals committee")
+}
+
 // incompatible says which organs one person may not sit on at once. §37(1)
 // GenG: no one sits on the board and the supervisory board; the appeals
 // committee reviews the board's sanctions, so board members stay off it.
@@ -237,8 +248,8 @@ func (o *Organs) AppointTx(ctx context.Context, tx *gorm.DB, actor models.Actor,
 	if _, err := syncOrganRolesTx(tx, actor, a.UserID, today); err != nil {
 		return nil, err
 	}
-	if err := s.addEvent(tx, m.ID, EventAppointed, a.DecidedOn, fmt.Sprintf("appointed to the %s from %s to %s",
-		strings.ToLower(a.Organ.Title()), kit.FormatDate(a.TermStart), kit.FormatDate(a.TermEnd))); err != nil {
+	if err := s.addEvent(tx, m.ID, EventAppointed, a.DecidedOn, models.Msgf("appointed to the %s from %s to %s",
+		a.Organ.noun(), kit.FormatDate(a.TermStart), kit.FormatDate(a.TermEnd))); err != nil {
 		return nil, err
 	}
 	if err := s.mailUser(ctx, tx, a.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail { return mailAppointed(ctx, r, a) }); err != nil {

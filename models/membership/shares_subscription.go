@@ -228,11 +228,11 @@ func (s *Memberships) AdmitShares(ctx context.Context, actor models.Actor, subsc
 			return err
 		}
 		today := s.today()
-		t, err := s.bookShares(tx, actor, m.ID, ShareSubscription, sub.Shares, today, nil, "further shares, declared "+kit.FormatDate(sub.DeclaredAt))
+		t, err := s.bookShares(tx, actor, m.ID, ShareSubscription, sub.Shares, today, nil, models.Msgf("further shares, declared %s", kit.FormatDate(sub.DeclaredAt)))
 		if err != nil {
 			return err
 		}
-		if err := s.addEvent(tx, m.ID, EventSharesSubscribed, today, fmt.Sprintf("admitted %d further shares, now %d", sub.Shares, held+sub.Shares)); err != nil {
+		if err := s.addEvent(tx, m.ID, EventSharesSubscribed, today, models.Msgf("admitted %d further shares, now %d", sub.Shares, held+sub.Shares)); err != nil {
 			return err
 		}
 		if err := kit.RecordAudit(tx, actor, "membership.shares_admit", "membership", m.ID,

@@ -284,25 +284,25 @@ func (s *Memberships) ExecuteTransfer(ctx context.Context, actor models.Actor, t
 		}
 		if t.Whole() {
 			// Without settlement: the capital moved, nothing is owed back.
-			if _, _, err := s.endMembershipTx(tx, actor, from, StatusFormer, today, "transfer"); err != nil {
+			if _, _, err := s.endMembershipTx(tx, actor, from, StatusFormer, today, "transfer", models.Msgf("membership ended: transfer")); err != nil {
 				return err
 			}
 			if err := tx.Model(&Notice{}).Where("membership_id = ? AND withdrawn_at IS NULL AND processed_at IS NULL", from.ID).
 				Update("processed_at", s.now()).Error; err != nil {
 				return fmt.Errorf("close notices of %s: %w", from.ID, err)
 			}
-			if err := s.addEvent(tx, from.ID, EventLeft, today, fmt.Sprintf("left by transferring the whole capital of %s to member %d (§76 GenG)", kit.FormatCents(t.AmountCents), *to.MemberNumber)); err != nil {
+			if err := s.addEvent(tx, from.ID, EventLeft, today, models.Msgf("left by transferring the whole capital of %s to member %d (§76 GenG)", kit.FormatCents(t.AmountCents), *to.MemberNumber)); err != nil {
 				return err
 			}
 		} else {
-			if _, err := s.bookShares(tx, actor, from.ID, ShareCancellation, -t.Shares, today, nil, note); err != nil {
+			if _, err := s.bookShares(tx, actor, from.ID, ShareCancellation, -t.Shares, today, nil, models.Msgf("§76 GenG transfer %s", t.ID)); err != nil {
 				return err
 			}
-			if err := s.addEvent(tx, from.ID, EventSharesCancelled, today, fmt.Sprintf("%d shares given up by transferring their capital of %s to member %d (§76 GenG)", t.Shares, kit.FormatCents(t.AmountCents), *to.MemberNumber)); err != nil {
+			if err := s.addEvent(tx, from.ID, EventSharesCancelled, today, models.Msgf("%d shares given up by transferring their capital of %s to member %d (§76 GenG)", t.Shares, kit.FormatCents(t.AmountCents), *to.MemberNumber)); err != nil {
 				return err
 			}
 		}
-		if err := s.addEvent(tx, to.ID, EventCapitalTransferred, today, fmt.Sprintf("took on capital of %s from member %d (§76 GenG)", kit.FormatCents(t.AmountCents), *from.MemberNumber)); err != nil {
+		if err := s.addEvent(tx, to.ID, EventCapitalTransferred, today, models.Msgf("took on capital of %s from member %d (§76 GenG)", kit.FormatCents(t.AmountCents), *from.MemberNumber)); err != nil {
 			return err
 		}
 		if err := kit.RecordAudit(tx, actor, "membership.transfer_execute", "membership", from.ID,

@@ -119,7 +119,7 @@ func (m *Moderation) FileAppeal(ctx context.Context, actor models.Actor, sanctio
 			}
 			return fmt.Errorf("insert appeal: %w", err)
 		}
-		if err := addNoteTx(tx, s.CaseID, NoteLog, "portal", fmt.Sprintf("the member appealed %s (step %d)", s.Kind, s.Step), now); err != nil {
+		if err := addNoteTx(tx, s.CaseID, NoteLog, "portal", models.Msgf("the member appealed %s (step %d)", kindMsg(s.Kind), s.Step), now); err != nil {
 			return err
 		}
 		if err := kit.RecordAudit(tx, actor, "moderation.appeal", "moderation_case", s.CaseID, map[string]any{"appeal_id": a.ID, "sanction_id": s.ID}); err != nil {
@@ -271,18 +271,18 @@ func (m *Moderation) Decide(ctx context.Context, actor models.Actor, appealID st
 		switch in.Outcome {
 		case AppealOverturned:
 			if s.State == SanctionActive || s.State == SanctionEnded || s.State == SanctionReferred {
-				return m.endTx(ctx, tx, actor, s, SanctionOverturned, "overturned on appeal: "+in.Reason, "moderation.overturn")
+				return m.endTx(ctx, tx, actor, s, SanctionOverturned, models.Msgf("overturned on appeal: %s", in.Reason), "moderation.overturn")
 			}
 		case AppealReduced:
 			if !newEnd.After(now) {
-				return m.endTx(ctx, tx, actor, s, SanctionEnded, "reduced on appeal: "+in.Reason, "moderation.reduce")
+				return m.endTx(ctx, tx, actor, s, SanctionEnded, models.Msgf("reduced on appeal: %s", in.Reason), "moderation.reduce")
 			}
 			if err := tx.Model(&Sanction{}).Where("id = ?", s.ID).Update("ends_at", newEnd).Error; err != nil {
 				return fmt.Errorf("reduce sanction %s: %w", s.ID, err)
 			}
-			return addNoteTx(tx, s.CaseID, NoteLog, "portal", "reduced on appeal: now ends "+kit.FormatDate(newEnd), now)
+			return addNoteTx(tx, s.CaseID, NoteLog, "portal", models.Msgf("reduced on appeal: now ends %s", kit.FormatDate(newEnd)), now)
 		case AppealUpheld:
-			return addNoteTx(tx, s.CaseID, NoteLog, "portal", "upheld on appeal", now)
+			return addNoteTx(tx, s.CaseID, NoteLog, "portal", models.Msgf("upheld on appeal"), now)
 		}
 		return nil
 	})

@@ -253,7 +253,7 @@ func (m *Moderation) AddNote(ctx context.Context, actor models.Actor, caseID, bo
 			return err
 		}
 		now := m.now()
-		if err := addNoteTx(tx, c.ID, NoteNote, actor.Email, body, now); err != nil {
+		if err := addNoteTx(tx, c.ID, NoteNote, actor.Email, models.Verbatim(body), now); err != nil {
 			return err
 		}
 		if err := touchTx(tx, c, now); err != nil {
@@ -263,8 +263,8 @@ func (m *Moderation) AddNote(ctx context.Context, actor models.Actor, caseID, bo
 	})
 }
 
-func addNoteTx(tx *gorm.DB, caseID, kind, author, body string, now time.Time) error {
-	n := Note{ID: kit.NewID(), CaseID: caseID, Kind: kind, Author: author, Body: body, CreatedAt: now}
+func addNoteTx(tx *gorm.DB, caseID, kind, author string, body models.Msg, now time.Time) error {
+	n := Note{ID: kit.NewID(), CaseID: caseID, Kind: kind, Author: author, Body: body.String(), BodyMsg: body, CreatedAt: now}
 	if err := tx.Create(&n).Error; err != nil {
 		return fmt.Errorf("add note to case %s: %w", caseID, err)
 	}

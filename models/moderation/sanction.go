@@ -34,6 +34,11 @@ type SanctionInput struct {
 	HeardNote string
 }
 
+// kindMsg is a sanction's kind inside a case-log line, translated where
+// it is shown (the English record keeps the kind's name: "throttle
+// applied …").
+func kindMsg(kind string) models.Msg { return models.Msg{Format: kind} }
+
 // NetworkLimitNote is what a throttle says about the network on hosts
 // that cannot limit it (hypervisor.ErrNetworkThrottle).
 const NetworkLimitNote = "network bandwidth: not supported on this host"
@@ -119,7 +124,8 @@ func (m *Moderation) Sanction(ctx context.Context, actor models.Actor, caseID st
 		switch in.Kind {
 		case rulebook.SanctionWarning:
 			s.State = SanctionEnded // a warning is a strike, with no lasting effect
-			s.EndedAt, s.EndReason = &now, "a warning has no lasting effect"
+			s.EndReasonMsg = models.Msgf("a warning has no lasting effect")
+			s.EndedAt, s.EndReason = &now, s.EndReasonMsg.String()
 		case rulebook.SanctionExclusion:
 			s.State = SanctionReferred
 		}
@@ -133,15 +139,15 @@ func (m *Moderation) Sanction(ctx context.Context, actor models.Actor, caseID st
 		} else if err := touchTx(tx, c, now); err != nil {
 			return err
 		}
-		log := fmt.Sprintf("%s applied (step %d) by %s", in.Kind, step, actor.Email)
+		log := models.Msgf("%s applied (step %d) by %s", kindMsg(in.Kind), step, actor.Email)
 		if s.EndsAt != nil {
-			log += ", until " + s.EndsAt.Format("2006-01-02 15:04 UTC")
+			log = models.Msgf("%s, until %s", log, s.EndsAt.Format("2006-01-02 15:04 UTC"))
 		}
 		if s.Emergency {
-			log += "; emergency: lifts by itself unless a second moderator confirms by " + s.ConfirmBy.Format("2006-01-02 15:04 UTC")
+			log = models.Msgf("%s; emergency: lifts by itself unless a second moderator confirms by %s", log, s.ConfirmBy.Format("2006-01-02 15:04 UTC"))
 		}
 		if in.Kind == rulebook.SanctionThrottle {
-			log += fmt.Sprintf("; disk %d KiB/s, CPU %d %%; %s", s.DiskBytesSec/1024, s.CPUPercent, NetworkLimitNote)
+			log = models.Msgf("%s; disk %d KiB/s, CPU %d %%; %s", log, s.DiskBytesSec/1024, s.CPUPercent, models.Msg{Format: NetworkLimitNote})
 		}
 		if err := addNoteTx(tx, c.ID, NoteLog, "portal", log, now); err != nil {
 			return err
@@ -196,7 +202,7 @@ func (m *Moderation) Confirm(ctx context.Context, actor models.Actor, sanctionID
 		if err := tx.Model(&Sanction{}).Where("id = ?", s.ID).Updates(map[string]any{"confirmed_by": actor.UserID, "confirmed_at": now}).Error; err != nil {
 			return fmt.Errorf("confirm sanction %s: %w", s.ID, err)
 		}
-		if err := addNoteTx(tx, s.CaseID, NoteLog, "portal", "emergency suspension confirmed by "+actor.Email, now); err != nil {
+		if err := addNoteTx(tx, s.CaseID, NoteLog, "portal", models.Msgf("emergency suspension confirmed by %s", actor.Email), now); err != nil {
 			return err
 		}
 		return kit.RecordAudit(tx, actor, "moderation.confirm", "moderation_case", s.CaseID, map[string]any{"sanction_id": s.ID})
@@ -222,21 +228,22 @@ func (m *Moderation) Lift(ctx context.Context, actor models.Actor, sanctionID, r
 		if s.State != SanctionActive {
 			return models.Conflict("This sanction is not in force.")
 		}
-		return m.endTx(ctx, tx, actor, s, SanctionEnded, "lifted by "+actor.Email+": "+reason, "moderation.lift")
+		return m.endTx(ctx, tx, actor, s, SanctionEnded, models.Msgf("lifted by %s: %s", actor.Email, reason), "moderation.lift")
 	})
 }
 
 // endTx ends a sanction (ended or overturned), logs it on the case and
 // undoes its effects by jobs.
-func (m *Moderation) endTx(ctx context.Context, tx *gorm.DB, actor models.Actor, s *Sanction, state, why, action string) error {
+func (m *Moderation) endTx(ctx context.Context, tx *gorm.DB, actor models.Actor, s *Sanction, state string, why models.Msg, action string) error {
 	now := m.now()
-	if err := tx.Model(&Sanction{}).Where("id = ?", s.ID).Updates(map[string]any{"state": state, "ended_at": now, "end_reason": why}).Error; err != nil {
+	if err := tx.Model(&Sanction{}).Where("id = ?", s.ID).
+		Updates(map[string]any{"state": state, "ended_at": now, "end_reason": why.String(), "end_reason_msg": why}).Error; err != nil {
 		return fmt.Errorf("end sanction %s: %w", s.ID, err)
 	}
-	if err := addNoteTx(tx, s.CaseID, NoteLog, "portal", fmt.Sprintf("%s (step %d) %s: %s", s.Kind, s.Step, state, why), now); err != nil {
+	if err := addNoteTx(tx, s.CaseID, NoteLog, "portal", models.Msgf("%s (step %d) %s: %s", kindMsg(s.Kind), s.Step, models.Msg{Format: state}, why), now); err != nil {
 		return err
 	}
-	if err := kit.RecordAudit(tx, actor, action, "moderation_case", s.CaseID, map[string]any{"sanction_id": s.ID, "state": state, "why": why}); err != nil {
+	if err := kit.RecordAudit(tx, actor, action, "moderation_case", s.CaseID, map[string]any{"sanction_id": s.ID, "state": state, "why": why.String()}); err != nil {
 		return err
 	}
 	return m.applyEffectsTx(ctx, tx, s.CaseID, s.SubjectID, now)
@@ -261,9 +268,9 @@ func (m *Moderation) Sweep(ctx context.Context) (int, error) {
 			if err != nil || s.State != SanctionActive {
 				return err
 			}
-			why := "its time ended"
+			why := models.Msgf("its time ended")
 			if s.Emergency && s.ConfirmedAt == nil && s.ConfirmBy != nil && !s.ConfirmBy.After(now) {
-				why = "no second moderator confirmed the emergency suspension in time"
+				why = models.Msgf("no second moderator confirmed the emergency suspension in time")
 			} else if s.EndsAt == nil || s.EndsAt.After(now) {
 				return nil
 			}
@@ -405,11 +412,11 @@ func (m *Moderation) Sanctioned(ctx context.Context, hostID string) ([]string, e
 
 // LogVM writes a line into the case log of the case that holds a VM (the
 // enforce job and the reconciler say what they did), and the audit log.
-func (m *Moderation) LogVM(ctx context.Context, caseID, vmID, line string) error {
+func (m *Moderation) LogVM(ctx context.Context, caseID, vmID string, line models.Msg) error {
 	return m.db.Tx(ctx, func(tx *gorm.DB) error { return m.logVMTx(tx, caseID, vmID, line) })
 }
 
-func (m *Moderation) logVMTx(tx *gorm.DB, caseID, vmID, line string) error {
+func (m *Moderation) logVMTx(tx *gorm.DB, caseID, vmID string, line models.Msg) error {
 	now := m.now()
 	if caseID != "" {
 		if err := addNoteTx(tx, caseID, NoteLog, "portal", line, now); err != nil {
@@ -417,7 +424,7 @@ func (m *Moderation) logVMTx(tx *gorm.DB, caseID, vmID, line string) error {
 		}
 	}
 	return kit.RecordAudit(tx, models.SystemActor("moderation.enforce"), "moderation.enforce", "vm", vmID,
-		map[string]any{"case_id": caseID, "what": line})
+		map[string]any{"case_id": caseID, "what": line.String()})
 }
 
 // pause marks a VM whose domain moderation paused for a sanction.
@@ -431,7 +438,7 @@ func (pause) TableName() string { return "moderation_pauses" }
 
 // MarkPaused records that moderation paused the VM's domain, with the
 // case-log line that says so.
-func (m *Moderation) MarkPaused(ctx context.Context, caseID, vmID, line string) error {
+func (m *Moderation) MarkPaused(ctx context.Context, caseID, vmID string, line models.Msg) error {
 	return m.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&pause{VMID: vmID, CaseID: caseID, PausedAt: m.now()}).Error; err != nil {
 			return fmt.Errorf("mark vm %s paused: %w", vmID, err)
@@ -441,13 +448,13 @@ func (m *Moderation) MarkPaused(ctx context.Context, caseID, vmID, line string) 
 }
 
 // Unpaused records that moderation's pause of a VM is undone (or was
-// undone by someone else: line is then empty and nothing is logged).
-func (m *Moderation) Unpaused(ctx context.Context, caseID, vmID, line string) error {
+// undone by someone else: line is then zero and nothing is logged).
+func (m *Moderation) Unpaused(ctx context.Context, caseID, vmID string, line models.Msg) error {
 	return m.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Where("vm_id = ?", vmID).Delete(&pause{}).Error; err != nil {
 			return fmt.Errorf("unmark vm %s paused: %w", vmID, err)
 		}
-		if line == "" {
+		if line.Format == "" {
 			return nil
 		}
 		return m.logVMTx(tx, caseID, vmID, line)

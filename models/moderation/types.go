@@ -1,6 +1,10 @@
 package moderation
 
-import "time"
+import (
+	"time"
+
+	"allmende/models"
+)
 
 // Case gathers the reports about one target while it is open.
 type Case struct {
@@ -61,12 +65,15 @@ const (
 
 // Note is an internal note of the panel or a line of the case log.
 type Note struct {
-	ID        string    `json:"id"`
-	CaseID    string    `json:"case_id"`
-	Kind      string    `json:"kind"` // note | log
-	Author    string    `json:"author"`
-	Body      string    `json:"body"`
-	CreatedAt time.Time `json:"created_at"`
+	ID     string `json:"id"`
+	CaseID string `json:"case_id"`
+	Kind   string `json:"kind"` // note | log
+	Author string `json:"author"`
+	Body   string `json:"body"` // in English: the record
+	// BodyMsg is a log line's format and arguments, for the case page to
+	// show it in the reader's language; zero on rows from before.
+	BodyMsg   models.Msg `json:"-"`
+	CreatedAt time.Time  `json:"created_at"`
 }
 
 func (Note) TableName() string { return "moderation_notes" }
@@ -100,8 +107,11 @@ type Sanction struct {
 	EndsAt        *time.Time `json:"ends_at,omitempty"`
 	EndedAt       *time.Time `json:"ended_at,omitempty"`
 	EndReason     string     `json:"end_reason,omitempty"`
-	CreatedBy     string     `json:"-"`
-	CreatedAt     time.Time  `json:"created_at"`
+	// EndReasonMsg is EndReason's format and arguments, for the pages to
+	// show it in the reader's language; zero on rows from before.
+	EndReasonMsg models.Msg `json:"-"`
+	CreatedBy    string     `json:"-"`
+	CreatedAt    time.Time  `json:"created_at"`
 }
 
 func (Sanction) TableName() string { return "moderation_sanctions" }
