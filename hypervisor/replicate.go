@@ -161,6 +161,12 @@ func (m *Manager) Replicate(ctx context.Context, req ReplicateRequest) (Replicat
 	if err != nil && !touched {
 		err = fmt.Errorf("%w: %w", ErrReplicaUntouched, err)
 	}
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		// A call cut off by the cancellation fails with libvirt's own
+		// "procedure interrupted" error; callers ask whether the run
+		// was cancelled, so say so.
+		err = fmt.Errorf("%w: %w", ctx.Err(), err)
+	}
 	if err != nil {
 		return res, fmt.Errorf("replicate disk %s of domain %s on %s to %s/%s on %s: %w",
 			req.Disk, req.Domain, req.SourceURI, req.Target.Pool, req.Target.Volume, req.Target.URI, err)

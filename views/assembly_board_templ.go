@@ -1069,7 +1069,7 @@ func BoardAssemblyPage(p Page, v BoardAssemblyView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if v.Error != "" && !(v.D.NoticeShortfall != nil && v.Error == v.D.NoticeWarning) {
+			if v.Error != "" && !(v.D.NoticeShortfall != nil && v.Error == v.D.NoticeWarning.Text(ctx)) {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 74, "<div class=\"flash error\" role=\"alert\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

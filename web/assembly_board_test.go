@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -71,4 +72,17 @@ func TestBoardAssemblyLifecycle(t *testing.T) {
 	req.Header.Set("Accept-Language", "de")
 	_, body = anna.do(req)
 	wantContains(t, body, `aria-current="step">Entwurf</li>`, "Einladungen senden", "Zu spät für die Einladungsfrist.", "gilt am ")
+	if !regexp.MustCompile(`bis zum Beginn der Versammlung am \d{1,2}\.\d{1,2}\.\d{4} bleiben dann \d`).MatchString(body) {
+		t.Error("the German notice warning does not name the day the assembly begins, then the days left")
+	}
+	// Refused in German: the refusal is the same warning, said once.
+	form := url.Values{"_csrf": {anna.csrf(soon)}}
+	req, _ = http.NewRequest(http.MethodPost, w.base+soon+"/invite", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept-Language", "de")
+	resp, body = anna.do(req)
+	wantStatus(t, resp, http.StatusConflict)
+	if n := strings.Count(body, "als zugegangen"); n != 1 || strings.Contains(body, `class="flash error"`) {
+		t.Errorf("refused in German: the notice warning is said %d times (error flash: %v)", n, strings.Contains(body, `class="flash error"`))
+	}
 }

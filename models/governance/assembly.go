@@ -509,8 +509,8 @@ func (g *Governance) canSupplement(tx *gorm.DB, a *assemblyRow, prop *Proposal) 
 	if err != nil {
 		return err
 	}
-	if msg := n.supplementProblem(a, g.now()); msg != "" {
-		return models.Conflict(msg)
+	if m := n.supplementProblem(a, g.now()); m.Format != "" {
+		return models.Conflictf(m.Format, m.Args...)
 	}
 	return nil
 }
@@ -660,8 +660,8 @@ func (g *Governance) SendInvitations(ctx context.Context, actor models.Actor, v 
 		if err != nil {
 			return err
 		}
-		if msg := n.invitationProblem(a, now); msg != "" {
-			return models.Conflict(msg)
+		if m := n.invitationProblem(a, now); m.Format != "" {
+			return models.Conflictf(m.Format, m.Args...)
 		}
 		missing, err := g.demandedProposals(tx)
 		if err != nil {
@@ -760,10 +760,10 @@ func (g *Governance) OpenVoting(ctx context.Context, actor models.Actor, v model
 		if err != nil {
 			return err
 		}
-		if msg := n.invitationProblem(a, *a.InvitedAt); msg != "" {
+		if m := n.invitationProblem(a, *a.InvitedAt); m.Format != "" {
 			// Only an assembly invited before the portal refused short
 			// notice gets here; its resolutions would be contestable.
-			return models.Conflict("The invitations went out too late: " + msg)
+			return models.Conflictf("The invitations went out too late: %s", m)
 		}
 		items, err := loadItems(tx, a.ID)
 		if err != nil {

@@ -131,7 +131,7 @@ func TestNoticePeriodTooShort(t *testing.T) {
 			}
 		}
 		d, _ := e.g.Assembly(ctx, e.board, short.ID)
-		if d.NoticeWarning == "" || d.SendInvitationsBy.Format("2006-01-02") != "2026-03-14" {
+		if d.NoticeWarning.Format == "" || d.SendInvitationsBy.Format("2006-01-02") != "2026-03-14" {
 			t.Errorf("board's detail: warning %q, send by %v", d.NoticeWarning, d.SendInvitationsBy)
 		}
 		if n := modelstest.Mails(t, db, ms[0].Email); n != 0 {

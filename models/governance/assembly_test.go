@@ -95,7 +95,7 @@ func TestAssemblyCreationAndItems(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(d.Items) != 3 || d.NoticeWarning == "" || d.Turnout != nil {
+		if len(d.Items) != 3 || d.NoticeWarning.Format == "" || d.Turnout != nil {
 			t.Errorf("detail = %+v", d)
 		}
 		// Short notice is refused, not warned about (§46(1) GenG).

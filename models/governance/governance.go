@@ -205,7 +205,7 @@ type AssemblyDetail struct {
 	Turnout     map[string]int // item id → ballots cast; board only, live
 	// Before the invitation: why it could not go out today (§46 GenG),
 	// and the last days for the invitation and for items members demand.
-	NoticeWarning                         string
+	NoticeWarning                         models.Msg
 	NoticeShortfall                       *NoticeShortfall // the same, for a page to word in its language
 	SendInvitationsBy, AddDemandedItemsBy time.Time
 	// The conduct of the assembly (§43b GenG) and its minutes (§47 GenG).

@@ -1,10 +1,11 @@
 package governance
 
 import (
+	"time"
+
+	"allmende/models"
 	"allmende/models/internal/kit"
 	"allmende/models/rulebook"
-	"fmt"
-	"time"
 
 	"gorm.io/gorm"
 )
@@ -85,26 +86,43 @@ func (n *noticeRules) shortfall(begins, sent time.Time, days int) *NoticeShortfa
 		ReceiptDays: n.receiptDays, Left: max(left, 0), Required: days}
 }
 
-// problem says why a notice of days whole days sent at sent comes too
-// late for an assembly beginning at begins; "" when it is in time.
-func (n *noticeRules) problem(begins, sent time.Time, days int, what string) string {
+// lateness tells whether a notice of days whole days sent at sent comes
+// too late for an assembly beginning at begins, and if so the parts of the
+// message that says why: the day it counts as received, the receipt days,
+// the whole days left, the day the assembly begins, the days required and
+// the last day to send it.
+func (n *noticeRules) lateness(begins, sent time.Time, days int) ([]any, bool) {
 	rec := n.received(sent)
 	left := wholeDaysBetween(rec, dayOf(begins, n.loc))
 	if left >= days {
-		return ""
+		return nil, false
 	}
-	return fmt.Sprintf("%s sent today counts as received on %s (%d day(s) after sending, by the bylaws), leaving %d whole day(s) before the assembly begins on %s; at least %d are required (§46 GenG). The last day to send it was %s: move the assembly to a later date.",
-		what, kit.FormatDate(rec), n.receiptDays, max(left, 0), kit.FormatDate(dayOf(begins, n.loc)), days, kit.FormatDate(n.lastSendDay(begins, days)))
+	return []any{kit.DateOf(rec), n.receiptDays, max(left, 0), kit.DateOf(dayOf(begins, n.loc)), days,
+		kit.DateOf(n.lastSendDay(begins, days))}, true
 }
 
-// invitationProblem says why invitations sent at sent would break §46(1).
-func (n *noticeRules) invitationProblem(a *assemblyRow, sent time.Time) string {
-	return n.problem(a.noticeFrom(), sent, n.noticeDays, "An invitation")
+// invitationProblem says why invitations sent at sent would break §46(1);
+// a zero Msg when they are in time.
+func (n *noticeRules) invitationProblem(a *assemblyRow, sent time.Time) models.Msg {
+	args, late := n.lateness(a.noticeFrom(), sent, n.noticeDays)
+	if !late {
+		return models.Msg{}
+	}
+	return models.Msgf("An invitation sent today counts as received on %s (%d day(s) after sending, by the bylaws), "+
+		"leaving %d whole day(s) before the assembly begins on %s; at least %d are required (§46 GenG). "+
+		"The last day to send it was %s: move the assembly to a later date.", args...)
 }
 
-// supplementProblem says why an item announced at sent would break §46(2).
-func (n *noticeRules) supplementProblem(a *assemblyRow, sent time.Time) string {
-	return n.problem(a.noticeFrom(), sent, supplementNoticeDays, "A supplementary notice")
+// supplementProblem says why an item announced at sent would break §46(2);
+// a zero Msg when it is in time.
+func (n *noticeRules) supplementProblem(a *assemblyRow, sent time.Time) models.Msg {
+	args, late := n.lateness(a.noticeFrom(), sent, supplementNoticeDays)
+	if !late {
+		return models.Msg{}
+	}
+	return models.Msgf("A supplementary notice sent today counts as received on %s (%d day(s) after sending, by the bylaws), "+
+		"leaving %d whole day(s) before the assembly begins on %s; at least %d are required (§46 GenG). "+
+		"The last day to send it was %s: move the assembly to a later date.", args...)
 }
 
 // formatIn writes a moment in the cooperative's time zone, naming it.
