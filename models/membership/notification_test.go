@@ -2,7 +2,6 @@ package membership_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -11,30 +10,6 @@ import (
 	"allmende/models/modelstest"
 	"allmende/models/rulebook"
 )
-
-// lastMail is the newest mail queued to an address: subject and body.
-func lastMail(t *testing.T, db *models.DB, to, key string) (subject, body string) {
-	t.Helper()
-	args := "CAST(args AS TEXT)"
-	if db.Dialect == models.SQLite {
-		args = "json(args)" // River stores JSONB there
-	}
-	var raws []string
-	if err := db.Gorm.Raw("SELECT " + args + " FROM river_job WHERE kind = 'mail.send' ORDER BY id DESC").Scan(&raws).Error; err != nil {
-		t.Fatal(err)
-	}
-	for _, raw := range raws {
-		var m struct{ To, Subject, Body, Key string }
-		if err := json.Unmarshal([]byte(raw), &m); err != nil {
-			t.Fatalf("mail job %q: %v", raw, err)
-		}
-		if m.To == to && strings.HasPrefix(m.Key, key) {
-			return m.Subject, m.Body
-		}
-	}
-	t.Fatalf("no mail %s… to %s", key, to)
-	return "", ""
-}
 
 // Admission and a booked payment notify the member in the portal, and mail
 // them in their language: a German member gets German mails, an English
@@ -47,9 +22,7 @@ func TestMembershipNotifiesInTheirLanguage(t *testing.T) {
 		notes := account.NewNotifications(db)
 
 		greta := e.User(t, "greta@example.org")
-		if err := db.Gorm.Exec("UPDATE users SET language = 'de', time_zone = 'Europe/Berlin' WHERE id = ?", greta.UserID).Error; err != nil {
-			t.Fatal(err)
-		}
+		modelstest.SetLocale(t, db, greta.UserID, "de", "Europe/Berlin")
 		if err := notes.SetMailPrefs(ctx, greta, greta.UserID, map[account.Kind]bool{account.KindVotes: true}); err != nil {
 			t.Fatal(err) // payments and tasks off; membership is required
 		}
@@ -65,7 +38,7 @@ func TestMembershipNotifiesInTheirLanguage(t *testing.T) {
 		if _, err := e.Memberships.Approve(ctx, e.Board1, gm.ID); err != nil {
 			t.Fatal(err)
 		}
-		subject, body := lastMail(t, db, "greta@example.org", "membership.admitted:")
+		subject, body := modelstest.LastMail(t, db, "greta@example.org", "membership.admitted:")
 		if subject != "Willkommen: Sie sind jetzt Mitglied" || !strings.Contains(body, "Hallo Account greta,") ||
 			!strings.Contains(body, "Mit freundlichen Grüßen") || !strings.Contains(body, " €") {
 			t.Errorf("German admission mail:\n%s\n%s", subject, body)
@@ -82,7 +55,7 @@ func TestMembershipNotifiesInTheirLanguage(t *testing.T) {
 		}
 
 		ada, am := e.Member(t, "ada@example.org", "Ada Lovelace", 1)
-		subject, body = lastMail(t, db, "ada@example.org", "membership.admitted:")
+		subject, body = modelstest.LastMail(t, db, "ada@example.org", "membership.admitted:")
 		if subject != "Welcome: you are now a member" || !strings.Contains(body, "Kind regards") {
 			t.Errorf("English admission mail:\n%s\n%s", subject, body)
 		}
@@ -102,7 +75,7 @@ func TestMembershipNotifiesInTheirLanguage(t *testing.T) {
 		if n := modelstest.Mails(t, db, "greta@example.org"); n != gretasMails {
 			t.Errorf("Greta turned payment mails off, yet has %d mails more", n-gretasMails)
 		}
-		subject, _ = lastMail(t, db, "ada@example.org", "membership.payment:")
+		subject, _ = modelstest.LastMail(t, db, "ada@example.org", "membership.payment:")
 		if subject != "Your payment has been booked" {
 			t.Errorf("payment mail subject %q", subject)
 		}
