@@ -96,6 +96,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer, log *slog.Logge
 	if err := web.DataDirWritable(cfg.DataDir); err != nil {
 		return err
 	}
+	web.ShareCPUs()
 	srv, err := web.New(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/singleflight"
 
 	"allmende/i18n"
 	"allmende/models"
@@ -33,28 +34,34 @@ func (h *Handler) Home(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := views.Dashboard{}
-	for _, r := range u.Roles {
-		d.Roles = append(d.Roles, string(r))
+	// A reading may be shared with other requests waiting for it, so it
+	// does not end when this one's client goes away.
+	ctx = context.WithoutCancel(ctx)
+	read := func() (views.Dashboard, error) {
+		var d views.Dashboard
+		for _, add := range []func(context.Context, *account.User, *views.Dashboard) error{
+			h.membershipTodos, h.governanceTodos, h.vmTodos, h.boardTodos, h.adminTodos,
+		} {
+			if err := add(ctx, u, &d); err != nil {
+				return views.Dashboard{}, err
+			}
+		}
+		return d, nil
 	}
 	// Admins' readings are not kept: they act on hosts and set-up and
 	// look at the result at once (and there are few of them).
-	lang := i18n.LangOf(ctx)
-	keep := !u.Has(account.RoleAdmin)
-	cached, ok := h.dashboards.get(u.ID, lang)
-	if keep && ok {
-		cached.Roles = d.Roles
-		return render(c, http.StatusOK, views.DashboardPage(p, cached))
+	var d views.Dashboard
+	if u.Has(account.RoleAdmin) {
+		d, err = read()
+	} else {
+		d, err = h.dashboards.read(u.ID+"/"+i18n.LangOf(ctx), read)
 	}
-	for _, add := range []func(context.Context, *account.User, *views.Dashboard) error{
-		h.membershipTodos, h.governanceTodos, h.vmTodos, h.boardTodos, h.adminTodos,
-	} {
-		if err := add(ctx, u, &d); err != nil {
-			return err
-		}
+	if err != nil {
+		return err
 	}
-	if keep {
-		h.dashboards.put(u.ID, lang, d)
+	d.Roles = nil // the reading may be shared: roles are this request's
+	for _, r := range u.Roles {
+		d.Roles = append(d.Roles, string(r))
 	}
 	return render(c, http.StatusOK, views.DashboardPage(p, d))
 }
@@ -64,10 +71,15 @@ func (h *Handler) Home(c echo.Context) error {
 // change (a vote cast, an application admitted) shows within this time.
 const dashboardTTL = 2 * time.Second
 
-// dashboardCache keeps the last reading per account and language.
+// dashboardCache keeps the last reading per account and language. When
+// it has run out, one request reads anew and the others asking for the
+// same reading meanwhile wait for it: a burst of requests (several tabs,
+// a reload storm) would otherwise queue a dozen queries each on the one
+// SQLite writer connection.
 type dashboardCache struct {
 	mu      sync.Mutex
 	entries map[string]dashboardEntry
+	loads   singleflight.Group
 }
 
 type dashboardEntry struct {
@@ -75,24 +87,30 @@ type dashboardEntry struct {
 	at time.Time
 }
 
-func (c *dashboardCache) get(userID, lang string) (views.Dashboard, bool) {
+func (c *dashboardCache) read(key string, load func() (views.Dashboard, error)) (views.Dashboard, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[userID+"/"+lang]
-	if !ok || time.Since(e.at) > dashboardTTL {
-		return views.Dashboard{}, false
+	e, ok := c.entries[key]
+	c.mu.Unlock()
+	if ok && time.Since(e.at) <= dashboardTTL {
+		return e.d, nil
 	}
-	return e.d, true
-}
-
-func (c *dashboardCache) put(userID, lang string, d views.Dashboard) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	if c.entries == nil || len(c.entries) > 10000 {
-		c.entries = map[string]dashboardEntry{} // bounded: old readings go at once
+	v, err, _ := c.loads.Do(key, func() (any, error) {
+		d, err := load()
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.entries == nil || len(c.entries) > 10000 {
+			c.entries = map[string]dashboardEntry{} // bounded: old readings go at once
+		}
+		c.entries[key] = dashboardEntry{d: d, at: time.Now()}
+		return d, nil
+	})
+	if err != nil {
+		return views.Dashboard{}, err
 	}
-	c.entries[userID+"/"+lang] = dashboardEntry{d: d, at: now}
+	return v.(views.Dashboard), nil
 }
 
 func (h *Handler) membershipTodos(ctx context.Context, u *account.User, d *views.Dashboard) error {

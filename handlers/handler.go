@@ -72,7 +72,9 @@ type Handler struct {
 	// dashboards keeps each account's "needs you now" for a moment
 	// (dashboard.go); the zero value is ready.
 	dashboards dashboardCache
-	Log        *slog.Logger
+	// menus keeps the navigation menu as drawn per language, roles and page.
+	menus views.MenuCache
+	Log   *slog.Logger
 }
 
 // render writes a component after rendering it fully into a buffer, so a
@@ -115,7 +117,7 @@ func (h *Handler) page(c echo.Context, title, nav string) (views.Page, error) {
 		return views.Page{}, err
 	}
 	p := views.Page{Title: i18n.T(c.Request().Context(), title), Nav: nav, CSRF: csrf, Flash: flash, Viewer: pageViewer(c),
-		Path: c.Request().URL.RequestURI()}
+		Path: c.Request().URL.RequestURI(), Menus: &h.menus}
 	if p.Viewer != nil && h.Notifications != nil {
 		n, err := h.Notifications.Unread(c.Request().Context(), CurrentUser(c).ID)
 		if err != nil {

@@ -264,12 +264,38 @@ var ErrNotFound = errors.New("not found")
 // that fails for lack of space comes back as StorageFull (507), which
 // forms and the API show as such.
 func (db *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	err := db.Gorm.WithContext(ctx).Transaction(fn)
+	hooks := &commitHooks{db: db}
+	err := db.Gorm.WithContext(context.WithValue(ctx, commitHooksKey{}, hooks)).Transaction(fn)
 	db.noteWrite(err)
+	if err == nil {
+		for _, f := range hooks.fns {
+			f(db)
+		}
+	}
 	if IsStorageFull(err) {
 		if e, ok := AsError(err); !ok || e.Code != http.StatusInsufficientStorage {
 			return StorageFull(err)
 		}
 	}
 	return err
+}
+
+// commitHooks are what AfterCommit collected in one DB.Tx.
+type commitHooks struct {
+	db  *DB
+	fns []func(*DB)
+}
+
+type commitHooksKey struct{}
+
+// AfterCommit runs fn once the transaction tx belongs to has committed, and
+// not at all when it rolls back. It is for a process's caches of rows the
+// transaction changes (unread notifications): forgetting an entry before
+// the commit would let a concurrent read put the old value back. tx must
+// come from DB.Tx; in any other transaction (a test's own) fn never runs,
+// and such caches must bound their staleness by time as well.
+func AfterCommit(tx *gorm.DB, fn func(db *DB)) {
+	if hooks, ok := tx.Statement.Context.Value(commitHooksKey{}).(*commitHooks); ok {
+		hooks.fns = append(hooks.fns, fn)
+	}
 }

@@ -31,7 +31,8 @@ type Page struct {
 	Viewer *Viewer
 	CSRF   string
 	Flash  []Flash
-	Path   string // the page's own address, for the language switch to come back to
+	Path   string     // the page's own address, for the language switch to come back to
+	Menus  *MenuCache // the handlers' drawn menus; nil draws the menu anew
 }
 
 // Form keeps what the user typed and the per-field errors, so a rejected

@@ -31,9 +31,15 @@ func TestNotificationsPagesAndAPI(t *testing.T) {
 	wantStatus(t, resp, http.StatusSeeOther)
 	resp, _ = c.submit("/membership", "/membership/apply", joinValues("Mia Member", "3"))
 	wantStatus(t, resp, http.StatusSeeOther)
+	// The board acts through a second database handle, as another portal
+	// instance would: the bell of other pages may show that up to two
+	// seconds late (models/account/unreadcache.go), the list counts afresh.
 	admitWithPayment(t, d, 10000, "anna@board.example", "ben@board.example")
 
-	_, body := c.get("/")
+	resp, body := c.get("/notifications")
+	wantStatus(t, resp, http.StatusOK)
+	wantContains(t, body, `aria-label="Benachrichtigungen: 2 ungelesen"`, `<span class="badge info" aria-hidden="true">2</span>`)
+	_, body = c.get("/")
 	wantContains(t, body, `href="/notifications"`, `aria-label="Benachrichtigungen: 2 ungelesen"`, `<span class="badge info" aria-hidden="true">2</span>`)
 	resp, body = c.get("/notifications")
 	wantStatus(t, resp, http.StatusOK)

@@ -106,6 +106,7 @@ func run(o options) (met bool, err error) {
 	// Warnings only: an info line per request or job would be measured too.
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg := &web.Config{Listen: "127.0.0.1:0", DataDir: dir, Database: filepath.Join(dir, "allmende.db"), Libvirt: "none", Workers: 2}
+	web.ShareCPUs() // as serve does
 	srv, err := web.New(ctx, cfg, logger)
 	if err != nil {
 		return false, fmt.Errorf("start portal: %w", err)
@@ -145,8 +146,8 @@ func run(o options) (met bool, err error) {
 	defer stopBare()
 
 	hdr := "Cookie: " + cookie // the same request size for both targets
-	fmt.Printf("wrk -t%d -c%d -d%s, %d CPUs, %d round(s), warm-up %s before each run\n",
-		o.threads, o.connections, o.duration, runtime.NumCPU(), o.rounds, o.warmup)
+	fmt.Printf("wrk -t%d -c%d -d%s, %d CPUs (GOMAXPROCS %d), %d round(s), warm-up %s before each run\n",
+		o.threads, o.connections, o.duration, runtime.NumCPU(), runtime.GOMAXPROCS(0), o.rounds, o.warmup)
 	if busy > 0.5 {
 		fmt.Printf("note: load average %.2f before the start; other processes share the CPUs, so the numbers are noisy\n", busy)
 	}

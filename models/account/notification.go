@@ -119,6 +119,7 @@ func NotifyMany(tx *gorm.DB, userIDs []string, kind Kind, link string, m models.
 	if err := tx.CreateInBatches(rows, 500).Error; err != nil {
 		return fmt.Errorf("record %d notifications (%s): %w", len(rows), kind, err)
 	}
+	models.AfterCommit(tx, func(db *models.DB) { unreadOf(db).forget(userIDs...) })
 	return nil
 }
 
@@ -163,7 +164,9 @@ func (s *Notifications) List(ctx context.Context, userID string, limit int) (*No
 		Limit(limit + 1).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list notifications: %w", err)
 	}
-	unread, err := s.Unread(ctx, userID)
+	// The list is the place to see them exactly: it counts afresh, also
+	// what another portal instance wrote a moment ago.
+	unread, err := s.count(ctx, userID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -175,17 +178,29 @@ func (s *Notifications) List(ctx context.Context, userID string, limit int) (*No
 }
 
 // Unread counts the notifications userID has not marked read, for the
-// navigation of every page (an index keeps it cheap). It is the one query
-// of a signed-in page, so it runs as a prepared statement without gorm.
+// navigation of every page. The count is kept in memory for a moment
+// (unreadTTL, where the reasons are); when it must be read, it runs as a
+// statement prepared once, without gorm, on an index.
 func (s *Notifications) Unread(ctx context.Context, userID string) (int64, error) {
+	return s.count(ctx, userID, true)
+}
+
+// count counts the unread notifications of userID, from memory when
+// cached is set and it has the count, and keeps what it read.
+func (s *Notifications) count(ctx context.Context, userID string, cached bool) (int64, error) {
+	cache := unreadOf(s.db)
+	n, ok, gen := cache.get(userID)
+	if ok && cached {
+		return n, nil
+	}
 	st, err := s.db.ReadStmt(ctx, "SELECT count(*) FROM notifications WHERE user_id = ? AND read_at IS NULL")
 	if err != nil {
 		return 0, fmt.Errorf("count unread notifications: %w", err)
 	}
-	var n int64
 	if err := st.QueryRowContext(ctx, userID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count unread notifications: %w", err)
 	}
+	cache.put(userID, n, gen)
 	return n, nil
 }
 
@@ -207,6 +222,7 @@ func (s *Notifications) MarkRead(ctx context.Context, userID, id string) error {
 		if err := tx.Model(&Notification{}).Where("id = ?", id).Update("read_at", kit.UTCNow()).Error; err != nil {
 			return fmt.Errorf("mark notification %s read: %w", id, err)
 		}
+		models.AfterCommit(tx, func(db *models.DB) { unreadOf(db).forget(userID) })
 		return nil
 	})
 }
@@ -219,5 +235,6 @@ func (s *Notifications) MarkAllRead(ctx context.Context, userID string) (int64, 
 	if res.Error != nil {
 		return 0, fmt.Errorf("mark notifications read: %w", res.Error)
 	}
+	unreadOf(s.db).forget(userID)
 	return res.RowsAffected, nil
 }
