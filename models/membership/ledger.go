@@ -54,9 +54,14 @@ type CapitalTransaction struct {
 	CounterpartMembershipID *string   `json:"counterpart_membership_id,omitempty"`
 	TransferID              *string   `json:"transfer_id,omitempty"`
 	ReversesID              *string   `json:"reverses_id,omitempty"`
-	Note                    string    `json:"note"`
-	CreatedBy               string    `json:"created_by"`
-	CreatedAt               time.Time `json:"created_at"`
+	Note                    string    `json:"note"` // in English: the record
+	// NoteMsg is the format and arguments of a note the portal wrote (a
+	// refund's disbursal, a §76 transfer), for the pages to show it in the
+	// reader's language; a note a person wrote is kept as written
+	// (models.Verbatim). bookCapital writes Note from it.
+	NoteMsg   models.Msg `json:"-"`
+	CreatedBy string     `json:"created_by"`
+	CreatedAt time.Time  `json:"created_at"`
 }
 
 func shareBalance(tx *gorm.DB, membershipID string) (int, error) {
@@ -131,7 +136,8 @@ func (s *Memberships) bookShares(tx *gorm.DB, actor models.Actor, membershipID, 
 }
 
 // bookCapital appends a capital booking; like bookShares it needs the
-// membership's row lock.
+// membership's row lock. t's note is its NoteMsg (write the format as a
+// literal: the pages translate it).
 func (s *Memberships) bookCapital(tx *gorm.DB, actor models.Actor, t CapitalTransaction) (*CapitalTransaction, error) {
 	bal, err := capitalBalance(tx, t.MembershipID)
 	if err != nil {
@@ -140,7 +146,7 @@ func (s *Memberships) bookCapital(tx *gorm.DB, actor models.Actor, t CapitalTran
 	if bal+t.AmountCents < 0 {
 		return nil, models.Conflictf("This booking would leave a capital balance of %s; it cannot be negative.", models.Cents(bal+t.AmountCents))
 	}
-	t.ID, t.CreatedBy, t.CreatedAt = kit.NewID(), actor.Email, s.now()
+	t.ID, t.Note, t.CreatedBy, t.CreatedAt = kit.NewID(), t.NoteMsg.String(), actor.Email, s.now()
 	if err := tx.Create(&t).Error; err != nil {
 		if kit.IsUniqueViolation(err) {
 			return nil, models.Conflict("This booking has already been reversed.")

@@ -30,7 +30,7 @@ func (s *Memberships) RecordPayment(ctx context.Context, actor models.Actor, mem
 			return err
 		}
 		t, err := s.bookCapital(tx, actor, CapitalTransaction{MembershipID: m.ID, Kind: CapitalDeposit, AmountCents: amountCents,
-			EffectiveDate: kit.DateOf(date), Note: strings.TrimSpace(note)})
+			EffectiveDate: kit.DateOf(date), NoteMsg: models.Verbatim(strings.TrimSpace(note))})
 		if err != nil {
 			return err
 		}
@@ -193,7 +193,7 @@ func (s *Memberships) ReverseCapitalTransaction(ctx context.Context, actor model
 			}
 			rev, err := s.bookCapital(tx, actor, CapitalTransaction{MembershipID: r.MembershipID, Kind: CapitalReversal,
 				AmountCents: -r.AmountCents, EffectiveDate: s.today(), CounterpartMembershipID: r.CounterpartMembershipID,
-				ReversesID: &r.ID, Note: reason})
+				ReversesID: &r.ID, NoteMsg: models.Verbatim(reason)})
 			if err != nil {
 				return err
 			}
@@ -271,12 +271,12 @@ func (s *Memberships) TransferCapital(ctx context.Context, actor models.Actor, f
 		transferID := kit.NewID()
 		d := kit.DateOf(date)
 		out, err := s.bookCapital(tx, actor, CapitalTransaction{MembershipID: from.ID, Kind: CapitalTransferOut, AmountCents: -amountCents,
-			EffectiveDate: d, CounterpartMembershipID: &to.ID, TransferID: &transferID, Note: note})
+			EffectiveDate: d, CounterpartMembershipID: &to.ID, TransferID: &transferID, NoteMsg: models.Verbatim(note)})
 		if err != nil {
 			return err
 		}
 		in, err := s.bookCapital(tx, actor, CapitalTransaction{MembershipID: to.ID, Kind: CapitalTransferIn, AmountCents: amountCents,
-			EffectiveDate: d, CounterpartMembershipID: &from.ID, TransferID: &transferID, Note: note})
+			EffectiveDate: d, CounterpartMembershipID: &from.ID, TransferID: &transferID, NoteMsg: models.Verbatim(note)})
 		if err != nil {
 			return err
 		}
@@ -307,7 +307,7 @@ func (s *Memberships) PayRefund(ctx context.Context, actor models.Actor, refundI
 			return models.Conflict("This refund has already been paid.")
 		}
 		t, err := s.bookCapital(tx, actor, CapitalTransaction{MembershipID: r.MembershipID, Kind: CapitalDisbursal,
-			AmountCents: -r.AmountCents, EffectiveDate: kit.DateOf(date), Note: "refund " + r.ID})
+			AmountCents: -r.AmountCents, EffectiveDate: kit.DateOf(date), NoteMsg: models.Msgf("refund %s", r.ID)})
 		if err != nil {
 			return err
 		}

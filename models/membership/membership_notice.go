@@ -30,7 +30,12 @@ type Notice struct {
 	// binds the member; the cooperative may agree to its withdrawal).
 	WithdrawalRequestedAt *time.Time `json:"withdrawal_requested_at,omitempty"`
 	WithdrawalRefusedAt   *time.Time `json:"withdrawal_refused_at,omitempty"`
-	WithdrawalDecidedBy   string     `json:"-"`
+	WithdrawalDecidedBy   string     `json:"-"` // in English: the record
+	// WithdrawalDecidedByMsg is WithdrawalDecidedBy's format and arguments
+	// when the portal closed the notice (superseded by a later one), the
+	// board member's id as written (models.Verbatim) when the board
+	// decided; zero on rows from before it was kept.
+	WithdrawalDecidedByMsg models.Msg `json:"-"`
 	// EarlyReason: an early notice under §65(3) GenG and why the member
 	// cannot be expected to stay; empty for an ordinary notice.
 	EarlyReason string `json:"early_reason,omitempty"`
@@ -39,7 +44,11 @@ type Notice struct {
 	// that the change of the bylaws does not bind the member (notice_67a.go).
 	Kind             string `json:"kind"`
 	ResolutionRef    string `json:"resolution_ref,omitempty"`
-	BylawsNotBinding string `json:"bylaws_not_binding,omitempty"`
+	BylawsNotBinding string `json:"bylaws_not_binding,omitempty"` // in English: the record
+	// BylawsNotBindingMsg is BylawsNotBinding's format and arguments, for
+	// the pages to show it in the reader's language; zero on rows from
+	// before it was kept.
+	BylawsNotBindingMsg models.Msg `json:"-"`
 }
 
 // Notice kinds.
@@ -67,6 +76,12 @@ func (n *Notice) Status() string {
 		return "effective"
 	}
 	return "open"
+}
+
+// withdrawal is the update that withdraws a notice: when, and who decided
+// it (by), kept in English and as its message.
+func withdrawal(at time.Time, by models.Msg) map[string]any {
+	return map[string]any{"withdrawn_at": at, "withdrawal_decided_by": by.String(), "withdrawal_decided_by_msg": by}
 }
 
 // openNoticedShares counts shares under open partial notices.
@@ -192,7 +207,7 @@ func (s *Memberships) giveNotice(ctx context.Context, actor models.Actor, userID
 			}
 		default:
 			if err := tx.Model(&Notice{}).Where("membership_id = ? AND shares = 0 AND id <> ? AND withdrawn_at IS NULL AND processed_at IS NULL", m.ID, n.ID).
-				Updates(map[string]any{"withdrawn_at": s.now(), "withdrawal_decided_by": "superseded by early notice " + n.ID}).Error; err != nil {
+				Updates(withdrawal(s.now(), models.Msgf("superseded by early notice %s", n.ID))).Error; err != nil {
 				return fmt.Errorf("close the ordinary notice: %w", err) // the early notice ends the membership sooner
 			}
 		}
@@ -311,8 +326,9 @@ func (s *Memberships) DecideNoticeWithdrawal(ctx context.Context, actor models.A
 			return models.Conflict("This notice has taken effect; it can no longer be withdrawn.")
 		}
 		if !accept {
+			by := models.Verbatim(recorder(actor))
 			if err := tx.Model(&Notice{}).Where("id = ?", n.ID).Updates(map[string]any{"withdrawal_requested_at": nil,
-				"withdrawal_refused_at": s.now(), "withdrawal_decided_by": recorder(actor)}).Error; err != nil {
+				"withdrawal_refused_at": s.now(), "withdrawal_decided_by": by.String(), "withdrawal_decided_by_msg": by}).Error; err != nil {
 				return fmt.Errorf("refuse withdrawal of notice %s: %w", n.ID, err)
 			}
 			if err := kit.RecordAudit(tx, actor, "membership.notice_withdraw_refuse", "membership", m.ID, map[string]any{"notice_id": n.ID}); err != nil {
@@ -323,7 +339,7 @@ func (s *Memberships) DecideNoticeWithdrawal(ctx context.Context, actor models.A
 			})
 		}
 		res := tx.Model(&Notice{}).Where("id = ? AND withdrawn_at IS NULL AND processed_at IS NULL", n.ID).
-			Updates(map[string]any{"withdrawn_at": s.now(), "withdrawal_decided_by": recorder(actor)})
+			Updates(withdrawal(s.now(), models.Verbatim(recorder(actor))))
 		if res.Error != nil {
 			return fmt.Errorf("withdraw notice %s: %w", n.ID, res.Error)
 		}

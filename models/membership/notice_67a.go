@@ -115,9 +115,10 @@ func (s *Memberships) GiveExtraordinaryNotice(ctx context.Context, actor models.
 			return err
 		}
 		today := s.today()
+		notBinding := models.Msgf("The change of the bylaws “%s” resolved on %s does not bind this member, for or against (§67a(2) GenG).", right.Title, kit.FormatDate(right.ResolvedAt))
 		n = &Notice{ID: kit.NewID(), MembershipID: m.ID, GivenOn: today, EffectiveOn: BusinessYearEnd(today, p),
 			CreatedAt: s.now(), Kind: NoticeExtraordinary67a, ResolutionRef: right.ItemID,
-			BylawsNotBinding: fmt.Sprintf("The change of the bylaws “%s” resolved on %s does not bind this member, for or against (§67a(2) GenG).", right.Title, kit.FormatDate(right.ResolvedAt))}
+			BylawsNotBinding: notBinding.String(), BylawsNotBindingMsg: notBinding}
 		if err := tx.Create(n).Error; err != nil {
 			return fmt.Errorf("insert §67a notice: %w", err)
 		}
@@ -129,11 +130,10 @@ func (s *Memberships) GiveExtraordinaryNotice(ctx context.Context, actor models.
 		// An open whole notice ends at a later (or the same) business
 		// year's end: this one takes its place.
 		if err := tx.Model(&Notice{}).Where("membership_id = ? AND shares = 0 AND id <> ? AND withdrawn_at IS NULL AND processed_at IS NULL", m.ID, n.ID).
-			Updates(map[string]any{"withdrawn_at": s.now(), "withdrawal_decided_by": "superseded by extraordinary notice " + n.ID}).Error; err != nil {
+			Updates(withdrawal(s.now(), models.Msgf("superseded by extraordinary notice %s", n.ID))).Error; err != nil {
 			return fmt.Errorf("close the earlier notice: %w", err)
 		}
-		detail := models.Msgf("extraordinary notice (§67a GenG) on the resolution “%s”, effective %s; %s", right.Title, kit.FormatDate(n.EffectiveOn),
-			models.Msgf("The change of the bylaws “%s” resolved on %s does not bind this member, for or against (§67a(2) GenG).", right.Title, kit.FormatDate(right.ResolvedAt)))
+		detail := models.Msgf("extraordinary notice (§67a GenG) on the resolution “%s”, effective %s; %s", right.Title, kit.FormatDate(n.EffectiveOn), notBinding)
 		if err := s.addEvent(tx, m.ID, EventNoticeGiven, today, detail); err != nil {
 			return err
 		}

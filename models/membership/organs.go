@@ -139,10 +139,32 @@ type Appointment struct {
 	Reference    string     `json:"reference,omitempty"`
 	RecordedBy   string     `json:"recorded_by"`
 	RecordedAt   time.Time  `json:"recorded_at"`
-	EndedOn      *time.Time `json:"ended_on,omitempty"` // last day in office when it ended early
-	EndReason    string     `json:"end_reason,omitempty"`
+	EndedOn      *time.Time `json:"ended_on,omitempty"`   // last day in office when it ended early
+	EndReason    string     `json:"end_reason,omitempty"` // one of the End… codes; EndReasonMsg says it
 	EndedBy      string     `json:"ended_by,omitempty"`
 	Name         string     `json:"name" gorm:"->"` // the appointee's account name, joined
+}
+
+// EndReasonMsg says why the seat ended early, for the pages to show in the
+// reader's language; zero while it has not. The column keeps a code, not a
+// sentence, so it needs no stored message (unlike a sanction's end reason);
+// a code this version does not know is shown as stored.
+func (a *Appointment) EndReasonMsg() models.Msg {
+	switch a.EndReason {
+	case "":
+		return models.Msg{}
+	case EndResigned:
+		return models.Msgf("resigned")
+	case EndRecalled:
+		return models.Msgf("recalled by the assembly")
+	case EndMembershipEnded:
+		return models.Msgf("membership ended")
+	case EndExclusionLetter:
+		return models.Msgf("excluded from the cooperative")
+	case EndSupervisoryBoard:
+		return models.Msgf("suspended by the supervisory board")
+	}
+	return models.Verbatim(a.EndReason)
 }
 
 // LastDay is the last day in office: the end of the term or an earlier end.

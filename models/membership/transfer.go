@@ -268,13 +268,13 @@ func (s *Memberships) ExecuteTransfer(ctx context.Context, actor models.Actor, t
 		}
 		today := s.today()
 		transferID := kit.NewID()
-		note := "§76 GenG transfer " + t.ID
+		note := models.Msgf("§76 GenG transfer %s", t.ID)
 		if _, err := s.bookCapital(tx, actor, CapitalTransaction{MembershipID: from.ID, Kind: CapitalTransferOut, AmountCents: -t.AmountCents,
-			EffectiveDate: today, CounterpartMembershipID: &to.ID, TransferID: &transferID, Note: note}); err != nil {
+			EffectiveDate: today, CounterpartMembershipID: &to.ID, TransferID: &transferID, NoteMsg: note}); err != nil {
 			return err
 		}
 		if _, err := s.bookCapital(tx, actor, CapitalTransaction{MembershipID: to.ID, Kind: CapitalTransferIn, AmountCents: t.AmountCents,
-			EffectiveDate: today, CounterpartMembershipID: &from.ID, TransferID: &transferID, Note: note}); err != nil {
+			EffectiveDate: today, CounterpartMembershipID: &from.ID, TransferID: &transferID, NoteMsg: note}); err != nil {
 			return err
 		}
 		res := tx.Model(&CapitalTransfer{}).Where("id = ? AND status = ?", t.ID, TransferAgreed).
