@@ -12,6 +12,7 @@ import (
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/models/compute"
+	"allmende/models/membership"
 	"allmende/models/rulebook"
 	"allmende/web"
 )
@@ -154,11 +155,21 @@ func TestMemberPagesOfTheBoardInBothLanguages(t *testing.T) {
 	body = postBothLanguages(t, anna, base, xpage, xpage+"/letter", http.StatusUnprocessableEntity,
 		url.Values{"sent_on": {"2000-01-01"}}, same...)
 	wantContains(t, body["de"], "Der Brief kann nicht vor der Entscheidung")
+	// Eva's seat on the appeals committee ends with the letter; the board's
+	// page says why in the reader's language.
+	evaU, _ := d.accounts.ByEmail(ctx, "eva@example.org")
+	if _, err := d.members.Organs().Appoint(ctx, boardActor, membership.AppointInput{Organ: membership.OrganAppealsCommittee, UserID: evaU.ID,
+		TermStart: time.Now().UTC(), TermEnd: time.Now().UTC().AddDate(2, 0, 0), Source: membership.SourceElection,
+		AssemblyID: "assembly-1", ItemID: "item-1"}); err != nil {
+		t.Fatal(err)
+	}
 	resp, _ = anna.submit(xpage, xpage+"/letter", url.Values{"sent_on": {today}})
 	wantStatus(t, resp, http.StatusSeeOther)
 	checkBothLanguages(t, anna, base, xpage, same...)
 	checkBothLanguages(t, eva, base, "/membership", same...) // told of the letter
-	checkBothLanguages(t, anna, base, page, same...)         // refunds, history
+	checkBothLanguages(t, anna, base, page, same...)         // refunds, history, seats
+	wantContains(t, get(t, anna, base, page, "de"), "Wahl, beendet: aus der Genossenschaft ausgeschlossen")
+	wantContains(t, get(t, anna, base, page, "en"), "election, ended: excluded from the cooperative")
 
 	// Transfers: the form, its errors, the agreement in the proposer's
 	// language, the receiver's page, the member list and the bylaws.

@@ -15,7 +15,8 @@ import (
 
 // TestTransferOfCapitalPages: a member transfers her whole capital by an
 // agreement in text form (§76 GenG); the receiver agrees on his page, the
-// board carries it out, and her membership ends without a settlement.
+// board carries it out, and her membership ends without a settlement; the
+// capital ledger's note on it reads in German to a German reader.
 func TestTransferOfCapitalPages(t *testing.T) {
 	srv, base, cfg := startServer(t, "none")
 	d := openDomain(t, cfg)
@@ -93,4 +94,9 @@ func TestTransferOfCapitalPages(t *testing.T) {
 	if n := d.count(t, "refunds", "membership_id = ?", ids["ada@example.org"]); n != 0 {
 		t.Errorf("a full transfer recorded %d refunds; it leaves without settlement", n)
 	}
+	// The capital ledger's note the portal wrote reads in the reader's
+	// language, on her page and on the board's.
+	wantContains(t, body, `<td translate="yes">§76 GenG transfer `)
+	wantContains(t, get(t, ada, base, "/membership", "de"), `<td translate="yes">Übertragung nach § 76 GenG `)
+	wantContains(t, get(t, anna, base, "/board/members/"+ids["ada@example.org"], "de"), `<td translate="yes">Übertragung nach § 76 GenG `)
 }
