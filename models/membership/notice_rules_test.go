@@ -3,6 +3,7 @@ package membership_test
 import (
 	"context"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,13 @@ func TestEarlyNoticePeriodAfterFullBusinessYear(t *testing.T) {
 		o := e.Overview(t, ada.UserID)
 		if open := o.OpenNotices(); len(open) != 1 || open[0].ID != n.ID {
 			t.Errorf("open notices after the early one: %+v", open)
+		}
+		// The ordinary notice records what closed it, as a message.
+		for _, x := range o.Notices {
+			if want := models.Msgf("superseded by early notice %s", n.ID); x.ID == ordinary.ID &&
+				(!reflect.DeepEqual(x.WithdrawalDecidedByMsg, want) || x.WithdrawalDecidedBy != want.String()) {
+				t.Errorf("the ordinary notice was closed by %q (%#v), want %#v", x.WithdrawalDecidedBy, x.WithdrawalDecidedByMsg, want)
+			}
 		}
 		// Not twice.
 		_, err = e.Memberships.GiveEarlyNotice(ctx, ada, ada.UserID, "again")
