@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"maps"
 	"net/url"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ const maxPage = 1_000_000
 // from 1, ?per_page= is bounded so that no request reads a whole table.
 type paging struct {
 	Page, PerPage int
+	askedPerPage  bool // ?per_page= was given, so the pager keeps it
 }
 
 // Offset is how many entries the pages before this one hold.
@@ -38,6 +40,13 @@ func (p paging) HasNext(total int) bool { return p.Page*p.PerPage < total }
 func (p paging) View(path string, query url.Values, total int) views.Paging {
 	if p.PerPage == 0 {
 		p.PerPage = 1 // the zero paging of a request that failed before it was read
+	}
+	if p.askedPerPage {
+		query = maps.Clone(query)
+		if query == nil {
+			query = url.Values{}
+		}
+		query.Set("per_page", strconv.Itoa(p.PerPage))
 	}
 	return views.Paging{Path: path, Query: query, Page: p.Page, PerPage: p.PerPage, Total: total}
 }
@@ -58,7 +67,7 @@ func pageParams(c echo.Context, perPage, maxPerPage int) (paging, error) {
 		if err != nil || n < 1 || n > maxPerPage {
 			return p, models.BadQueryf("per_page", "per_page must be a whole number from 1 to %d.", maxPerPage)
 		}
-		p.PerPage = n
+		p.PerPage, p.askedPerPage = n, true
 	}
 	return p, nil
 }
