@@ -261,7 +261,7 @@ func quarterParams(c echo.Context, m *moderation.Moderation) (int, int, error) {
 	if v := c.QueryParam("year"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return 0, 0, models.Invalid(map[string]string{"quarter": "Enter the year as a number."})
+			return 0, 0, models.Invalid(map[string]string{"year": "Enter the year as a number."})
 		}
 		y = n
 	}

@@ -294,16 +294,22 @@ func (h *Handler) PostDecision(c echo.Context) error {
 // ShowTransparency is the quarterly report (GET /transparency).
 func (h *Handler) ShowTransparency(c echo.Context) error {
 	y, q, err := quarterParams(c, h.Moderation)
-	if err != nil {
+	var r *moderation.Quarterly
+	if err == nil {
+		r, err = h.Moderation.Quarter(c.Request().Context(), y, q)
+	}
+	de, refused := models.AsError(err)
+	if err != nil && (!refused || de.Code != http.StatusUnprocessableEntity) {
 		return err
 	}
-	r, err := h.Moderation.Quarter(c.Request().Context(), y, q)
-	if err != nil {
-		return err
+	p, perr := h.page(c, "Moderation in numbers", "sanctions")
+	if perr != nil {
+		return perr
 	}
-	p, err := h.page(c, "Moderation in numbers", "sanctions")
 	if err != nil {
-		return err
+		// A quarter outside the report (or no quarter at all) is no page
+		// of it: the page says which quarters there are.
+		return render(c, http.StatusNotFound, views.TransparencyRefused(p, errText(c.Request().Context(), err)))
 	}
 	return render(c, http.StatusOK, views.TransparencyPage(p, r))
 }

@@ -58,14 +58,11 @@ func toAPIProposal(p *governance.Proposal) apiProposal {
 // q and status, a page of limit at a time; next is the before of the
 // following page.
 func (h *Handler) APIProposals(c echo.Context) error {
-	f := governance.ProposalFilter{Query: c.QueryParam("q"), Status: c.QueryParam("status"), Before: c.QueryParam("before")}
-	if s := c.QueryParam("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return models.BadQuery("limit", "Ask for 1 to 100 proposals at a time.")
-		}
-		f.Limit = n
+	cur, err := cursorParams(c, governance.DefaultProposalLimit, 100)
+	if err != nil {
+		return err
 	}
+	f := governance.ProposalFilter{Query: c.QueryParam("q"), Status: c.QueryParam("status"), Before: cur.Before, Limit: cur.Limit}
 	res, err := h.Governance.FindProposals(c.Request().Context(), viewer(CurrentUser(c)), f)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -17,7 +18,11 @@ var proposalFields = []string{"title", "reasoning", "kind", "parameter", "new_va
 // ShowProposals lists the proposals with their status and support, a
 // page at a time, searched by ?q= and ?status=.
 func (h *Handler) ShowProposals(c echo.Context) error {
-	f := governance.ProposalFilter{Query: c.QueryParam("q"), Status: c.QueryParam("status"), Before: c.QueryParam("before")}
+	pg, err := pageParams(c, governance.DefaultProposalLimit, 100)
+	if err != nil {
+		return err
+	}
+	f := governance.ProposalFilter{Query: c.QueryParam("q"), Status: c.QueryParam("status"), Limit: pg.PerPage, Offset: pg.Offset()}
 	res, err := h.Governance.FindProposals(c.Request().Context(), viewer(CurrentUser(c)), f)
 	if err != nil {
 		return err
@@ -26,8 +31,10 @@ func (h *Handler) ShowProposals(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.ProposalsPage(p, views.ProposalsView{Query: strings.TrimSpace(f.Query), Status: f.Status,
-		Proposals: res.Proposals, Next: res.Next, First: f.Before == "", SupportNeeded: res.SupportNeeded}))
+	q := strings.TrimSpace(f.Query)
+	paging := pg.View("/proposals", url.Values{"q": {q}, "status": {f.Status}}, res.Total)
+	return render(c, http.StatusOK, views.ProposalsPage(p, views.ProposalsView{Query: q, Status: f.Status,
+		Proposals: res.Proposals, Paging: paging, SupportNeeded: res.SupportNeeded}))
 }
 
 // ShowNewProposal is the form for a proposal, a parameter change by default.

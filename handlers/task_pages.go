@@ -3,12 +3,10 @@ package handlers
 import (
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
 	"allmende/i18n"
-	"allmende/models"
 	"allmende/models/compute"
 	"allmende/views"
 )
@@ -19,7 +17,16 @@ const tasksPerPage = 50
 // ShowTasks is the viewer's task history, newest first, a page at a time.
 func (h *Handler) ShowTasks(c echo.Context) error {
 	ctx, v := c.Request().Context(), viewer(CurrentUser(c))
-	f := taskFilter(c, tasksPerPage)
+	pg, err := pageParams(c, tasksPerPage, 200)
+	if err != nil {
+		return err
+	}
+	f := taskFilter(c)
+	total, err := h.Tasks.Count(ctx, v, f)
+	if err != nil {
+		return err
+	}
+	f.Limit, f.Offset = pg.PerPage, pg.Offset()
 	tasks, err := h.Tasks.List(ctx, v, f)
 	if err != nil {
 		return err
@@ -33,33 +40,18 @@ func (h *Handler) ShowTasks(c echo.Context) error {
 	for _, vm := range vms {
 		names[vm.ID] = vm.Name
 	}
-	next := ""
-	if len(tasks) == tasksPerPage {
-		next = "/tasks?" + taskQuery(f, tasks[len(tasks)-1].ID).Encode()
-	}
 	p, err := h.page(c, "Task history", "vms")
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.TasksPage(p, tasks, names, f, next))
+	query := url.Values{"q": {f.Query}, "status": {string(f.Status)}, "kind": {string(f.Kind)}}
+	return render(c, http.StatusOK, views.TasksPage(p, tasks, names, f, pg.View("/tasks", query, total)))
 }
 
-// taskFilter reads the task list's search: q, status, kind and the page
-// (before: the id of the last task of the previous page).
-func taskFilter(c echo.Context, limit int) compute.TaskFilter {
+// taskFilter reads the task list's search: q, status and kind.
+func taskFilter(c echo.Context) compute.TaskFilter {
 	return compute.TaskFilter{Query: c.QueryParam("q"), Status: compute.TaskStatus(c.QueryParam("status")),
-		Kind: compute.VMAction(c.QueryParam("kind")), Before: c.QueryParam("before"), Limit: limit}
-}
-
-// taskQuery is the query of the page after before, with the same search.
-func taskQuery(f compute.TaskFilter, before string) url.Values {
-	q := url.Values{"before": {before}}
-	for name, v := range map[string]string{"q": f.Query, "status": string(f.Status), "kind": string(f.Kind)} {
-		if v != "" {
-			q.Set(name, v)
-		}
-	}
-	return q
+		Kind: compute.VMAction(c.QueryParam("kind"))}
 }
 
 // ShowTask is one task with its log.
@@ -106,15 +98,13 @@ func (h *Handler) RetryTask(c echo.Context) error {
 // newest first, searched and paged as on /tasks; next_before fetches the
 // following page.
 func (h *Handler) APITasks(c echo.Context) error {
-	limit := 50
-	if s := c.QueryParam("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 200 {
-			return models.BadQuery("limit", "Give limit as a whole number from 1 to 200.")
-		}
-		limit = n
+	cur, err := cursorParams(c, tasksPerPage, 200)
+	if err != nil {
+		return err
 	}
-	tasks, err := h.Tasks.List(c.Request().Context(), viewer(CurrentUser(c)), taskFilter(c, limit))
+	f := taskFilter(c)
+	f.Before, f.Limit = cur.Before, cur.Limit
+	tasks, err := h.Tasks.List(c.Request().Context(), viewer(CurrentUser(c)), f)
 	if err != nil {
 		return err
 	}
@@ -125,7 +115,7 @@ func (h *Handler) APITasks(c echo.Context) error {
 	for i := range tasks {
 		out.Tasks = append(out.Tasks, toAPITask(&tasks[i]))
 	}
-	if len(tasks) == limit {
+	if len(tasks) == cur.Limit {
 		out.NextBefore = &tasks[len(tasks)-1].ID
 	}
 	return c.JSON(http.StatusOK, out)

@@ -173,9 +173,10 @@ func (h *Handler) APIListVMs(c echo.Context) error {
 	for i := range l.VMs {
 		out = append(out, toAPIVM(&l.VMs[i]))
 	}
-	body := map[string]any{"vms": out, "page": l.Page}
-	if l.HasNext {
-		body["next_page"] = l.Page + 1
+	pg := l.Paging
+	body := map[string]any{"vms": out, "page": pg.Page}
+	if pg.Page < pg.Pages() {
+		body["next_page"] = pg.Page + 1
 	}
 	return c.JSON(http.StatusOK, body)
 }

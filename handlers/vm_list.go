@@ -1,7 +1,7 @@
 package handlers
 
 import (
-	"strconv"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -15,9 +15,8 @@ import (
 const maxVMQuery = 100
 
 // listVMs reads the list's query (?q= part of a name or an IP address,
-// ?page= from 1) and loads that page of the viewer's VMs, one more than a
-// page holds to know whether a next page exists. The page, the htmx
-// partial and the API share it.
+// ?page= from 1) and loads that page of the viewer's VMs with their count.
+// The page, the htmx partial and the API share it.
 func (h *Handler) listVMs(c echo.Context) (views.VMList, error) {
 	ctx := c.Request().Context()
 	v := viewer(CurrentUser(c))
@@ -25,22 +24,20 @@ func (h *Handler) listVMs(c echo.Context) (views.VMList, error) {
 	if len([]rune(q)) > maxVMQuery {
 		return views.VMList{}, models.BadQuery("q", "The search text is too long (at most 100 characters).")
 	}
-	page := 1
-	if s := c.QueryParam("page"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1_000_000 {
-			return views.VMList{}, models.BadQuery("page", "The page is a whole number from 1.")
-		}
-		page = n
-	}
-	vms, err := h.VMs.List(ctx, v, compute.VMFilter{Query: q, Limit: compute.VMPageSize + 1, Offset: (page - 1) * compute.VMPageSize})
+	pg, err := pageParams(c, compute.VMPageSize, compute.VMPageSize)
 	if err != nil {
 		return views.VMList{}, err
 	}
-	l := views.VMList{Query: q, Page: page, ShowOwner: v.Admin}
-	if len(vms) > compute.VMPageSize {
-		l.HasNext, vms = true, vms[:compute.VMPageSize]
+	f := compute.VMFilter{Query: q}
+	total, err := h.VMs.Count(ctx, v, f)
+	if err != nil {
+		return views.VMList{}, err
 	}
-	l.VMs = vms
-	return l, nil
+	f.Limit, f.Offset = pg.PerPage, pg.Offset()
+	vms, err := h.VMs.List(ctx, v, f)
+	if err != nil {
+		return views.VMList{}, err
+	}
+	return views.VMList{VMs: vms, Query: q, ShowOwner: v.Admin,
+		Paging: pg.View("/vms", url.Values{"q": {q}}, total)}, nil
 }

@@ -136,8 +136,18 @@ func TestModerationHTTP(t *testing.T) {
 	resp, body = rc.get("/transparency")
 	wantStatus(t, resp, http.StatusOK)
 	wantContains(t, body, "Conduct in the portal: 1", "1 warning: 1")
+	if strings.Contains(body, "next quarter") || strings.Contains(body, "previous quarter") {
+		t.Error("the only quarter with numbers links to others")
+	}
 	resp, _ = rc.api(http.MethodGet, "/api/v1/moderation/report?quarter=7", rita)
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	// A quarter before the first numbers: the page says which there are.
+	resp, body = rc.get("/transparency?year=1999&quarter=4")
+	wantStatus(t, resp, http.StatusNotFound)
+	wantContains(t, body, "There are no numbers for 1999 Q4: the report covers", `href="/transparency"`)
+	resp, body = rc.api(http.MethodGet, "/api/v1/moderation/report?year=1999&quarter=4", rita)
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	wantContains(t, body, "There are no numbers for 1999 Q4")
 }
 
 // The panel's forms: a note, an assignment, a dismissal without a reason

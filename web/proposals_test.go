@@ -89,8 +89,13 @@ func TestProposalSearchAndPages(t *testing.T) {
 		resp, _ = mia.api(http.MethodGet, "/api/v1/proposals?"+q, token)
 		wantStatus(t, resp, http.StatusBadRequest)
 	}
-	_, body = mia.get("/proposals?before=" + shares)
-	wantContains(t, body, "More cores", `href="/proposals"`)
+	// The page pages by number, as every list of the web does: the third
+	// of pages of one keeps the search and links back.
+	_, body = mia.get("/proposals?per_page=1&page=3")
+	wantContains(t, body, "More cores", `href="/proposals?page=2&amp;per_page=1" rel="prev"`, "page 3 of 3")
+	if strings.Contains(body, `rel="next"`) {
+		t.Error("the last page links to a next one")
+	}
 	if regexp.MustCompile(`Bigger disks|Cheaper shares`).MatchString(body) {
 		t.Error("the second page repeats newer proposals")
 	}

@@ -78,7 +78,10 @@ type TaskFilter struct {
 	Query  string     // part of the VM's name or of who started the task
 	Status TaskStatus // "" for any
 	Kind   VMAction   // "" for any
-	Before string     // id of the last task of the previous page
+	// Before is the id of the last task of the previous page (the API's
+	// cursor); Offset skips that many tasks instead (the numbered pages).
+	Before string
+	Offset int
 	Limit  int
 }
 
@@ -98,6 +101,37 @@ func (s *Tasks) List(ctx context.Context, v models.Viewer, f TaskFilter) ([]Task
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
+	q, err := s.filtered(ctx, v, f)
+	if err != nil {
+		return nil, err
+	}
+	if f.Before != "" {
+		q = q.Where("id < ?", f.Before)
+	}
+	var out []Task
+	if err := q.Order("id DESC").Limit(f.Limit).Offset(max(f.Offset, 0)).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	return out, nil
+}
+
+// Count is how many tasks match f on all its pages (Before, Offset and
+// Limit aside).
+func (s *Tasks) Count(ctx context.Context, v models.Viewer, f TaskFilter) (int, error) {
+	q, err := s.filtered(ctx, v, f)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := q.Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count tasks: %w", err)
+	}
+	return int(n), nil
+}
+
+// filtered is the query of the tasks the viewer may see that match f's
+// search.
+func (s *Tasks) filtered(ctx context.Context, v models.Viewer, f TaskFilter) (*gorm.DB, error) {
 	f.Query = strings.TrimSpace(f.Query)
 	switch {
 	case f.Status != "" && !slices.Contains(TaskStatuses, f.Status):
@@ -107,7 +141,7 @@ func (s *Tasks) List(ctx context.Context, v models.Viewer, f TaskFilter) ([]Task
 	case utf8.RuneCountInString(f.Query) > maxTaskQuery:
 		return nil, models.BadQueryf("q", "Search for at most %d characters.", maxTaskQuery)
 	}
-	q := v.Scope(s.db.Gorm.WithContext(ctx), "owner_id")
+	q := v.Scope(s.db.Gorm.WithContext(ctx).Model(&Task{}), "owner_id")
 	if f.VMID != "" {
 		q = q.Where("vm_id = ?", f.VMID)
 	}
@@ -123,14 +157,7 @@ func (s *Tasks) List(ctx context.Context, v models.Viewer, f TaskFilter) ([]Task
 		pattern := "%" + like.Escape(strings.ToLower(f.Query)) + "%"
 		q = q.Where(`(vm_id IN (SELECT id FROM vms WHERE LOWER(name) LIKE ? ESCAPE '\') OR LOWER(started_by) LIKE ? ESCAPE '\')`, pattern, pattern)
 	}
-	if f.Before != "" {
-		q = q.Where("id < ?", f.Before)
-	}
-	var out []Task
-	if err := q.Order("id DESC").Limit(f.Limit).Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("list tasks: %w", err)
-	}
-	return out, nil
+	return q, nil
 }
 
 // Get returns a task with its log; another member's task is not found.

@@ -50,6 +50,22 @@ func TestTaskListSearch(t *testing.T) {
 		if n := count(adaV, compute.TaskFilter{Status: compute.TaskFailed}); n != 0 {
 			t.Errorf("failed: %d, want 0", n)
 		}
+		// Count and Offset: the numbered pages of /tasks.
+		for _, c := range []struct {
+			v    models.Viewer
+			f    compute.TaskFilter
+			want int
+		}{{adaV, compute.TaskFilter{}, 1}, {bobV, compute.TaskFilter{Query: "b-2", Offset: 1}, 1}, {adaV, compute.TaskFilter{Query: "bob@"}, 0}} {
+			if n, err := e.tasks.Count(ctx, c.v, c.f); err != nil || n != c.want {
+				t.Errorf("Count(%+v) = %d, %v; want %d", c.f, n, err, c.want)
+			}
+		}
+		if n := count(bobV, compute.TaskFilter{Offset: 1}); n != 0 {
+			t.Errorf("bob's second task of one: %d tasks", n)
+		}
+		if _, err := e.tasks.Count(ctx, adaV, compute.TaskFilter{Kind: "dance"}); err == nil {
+			t.Error("Count takes an unknown kind")
+		}
 		_, err := e.tasks.List(ctx, adaV, compute.TaskFilter{Status: "lost"})
 		modelstest.WantCode(t, err, http.StatusBadRequest)
 		_, err = e.tasks.List(ctx, adaV, compute.TaskFilter{Kind: "dance"})

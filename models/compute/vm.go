@@ -198,7 +198,31 @@ const VMPageSize = 50
 
 // List returns the VMs the viewer may see, by name.
 func (s *VMs) List(ctx context.Context, v models.Viewer, f VMFilter) ([]VMSummary, error) {
-	q := v.Scope(summaryQuery(s.db.Gorm.WithContext(ctx)), "v.owner_id")
+	q := filterVMs(v.Scope(summaryQuery(s.db.Gorm.WithContext(ctx)), "v.owner_id"), v, f)
+	q = q.Order("LOWER(v.name), v.id")
+	if f.Limit > 0 {
+		q = q.Limit(f.Limit).Offset(max(f.Offset, 0))
+	}
+	var out []VMSummary
+	if err := q.Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("list vms: %w", err)
+	}
+	return out, nil
+}
+
+// Count is how many VMs of List's match f on all pages (Limit and Offset
+// aside).
+func (s *VMs) Count(ctx context.Context, v models.Viewer, f VMFilter) (int, error) {
+	q := filterVMs(v.Scope(summaryQuery(s.db.Gorm.WithContext(ctx)), "v.owner_id"), v, f)
+	var n int64
+	if err := q.Select("COUNT(*)").Scan(&n).Error; err != nil {
+		return 0, fmt.Errorf("count vms: %w", err)
+	}
+	return int(n), nil
+}
+
+// filterVMs narrows a summaryQuery to f.
+func filterVMs(q *gorm.DB, v models.Viewer, f VMFilter) *gorm.DB {
 	if f.OwnerID != "" {
 		q = q.Where("v.owner_id = ?", f.OwnerID)
 	}
@@ -216,15 +240,7 @@ func (s *VMs) List(ctx context.Context, v models.Viewer, f VMFilter) ([]VMSummar
 			q = q.Where(`(LOWER(v.name) LIKE ? ESCAPE '\' OR COALESCE(a.address, '') LIKE ? ESCAPE '\')`, pattern, pattern)
 		}
 	}
-	q = q.Order("LOWER(v.name), v.id")
-	if f.Limit > 0 {
-		q = q.Limit(f.Limit).Offset(max(f.Offset, 0))
-	}
-	var out []VMSummary
-	if err := q.Scan(&out).Error; err != nil {
-		return nil, fmt.Errorf("list vms: %w", err)
-	}
-	return out, nil
+	return q
 }
 
 // Get is one VM's page; another member's VM is not found.

@@ -63,6 +63,18 @@ func TestVMListSearchAndPages(t *testing.T) {
 		want(names(adaV, compute.VMFilter{Limit: 2, Offset: 4}), all[4:])
 		want(names(adaV, compute.VMFilter{Limit: 2, Offset: 6}), nil)
 		want(names(adaV, compute.VMFilter{Query: "web", Limit: 2, Offset: 2}), []string{"Web-3"})
+
+		// Count is what the pages hold together, for the viewer only.
+		for _, c := range []struct {
+			v    models.Viewer
+			f    compute.VMFilter
+			want int
+		}{{adaV, compute.VMFilter{}, 5}, {adaV, compute.VMFilter{Query: "web", Limit: 2, Offset: 2}, 3},
+			{bobV, compute.VMFilter{}, 1}, {adaV, compute.VMFilter{Query: "bob@"}, 0}, {e.adminV, compute.VMFilter{Query: "bob@"}, 1}} {
+			if n, err := e.vms.Count(ctx, c.v, c.f); err != nil || n != c.want {
+				t.Errorf("Count(%+v) = %d, %v; want %d", c.f, n, err, c.want)
+			}
+		}
 	})
 }
 

@@ -85,11 +85,12 @@ const proposalSelect = `SELECT p.*, u.name AS author_name,
 	FROM proposals p JOIN users u ON u.id = p.author_id`
 
 func loadProposals(tx *gorm.DB, where string, args ...any) ([]Proposal, error) {
-	return loadProposalsLimit(tx, where, 0, args...)
+	return loadProposalsLimit(tx, where, 0, 0, args...)
 }
 
-// loadProposalsLimit loads at most limit proposals (0: all), newest first.
-func loadProposalsLimit(tx *gorm.DB, where string, limit int, args ...any) ([]Proposal, error) {
+// loadProposalsLimit loads at most limit proposals (0: all), newest first,
+// after skipping offset of them.
+func loadProposalsLimit(tx *gorm.DB, where string, limit, offset int, args ...any) ([]Proposal, error) {
 	var rows []proposalView
 	q := proposalSelect
 	if where != "" {
@@ -97,7 +98,7 @@ func loadProposalsLimit(tx *gorm.DB, where string, limit int, args ...any) ([]Pr
 	}
 	q += " ORDER BY p.created_at DESC, p.id DESC"
 	if limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", limit)
+		q += fmt.Sprintf(" LIMIT %d OFFSET %d", limit, offset)
 	}
 	if err := tx.Raw(q, args...).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("load proposals: %w", err)

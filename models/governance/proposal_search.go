@@ -18,8 +18,11 @@ import (
 type ProposalFilter struct {
 	Query  string // part of the title, the reasoning or the author's name
 	Status string // one of the proposal statuses, or "" for all
-	Before string // id of the last proposal of the previous page
-	Limit  int    // at most this many (1–100; 0 means DefaultProposalLimit)
+	// Before is the id of the last proposal of the previous page (the
+	// API's cursor); Offset skips that many instead (the numbered pages).
+	Before string
+	Offset int
+	Limit  int // at most this many (1–100; 0 means DefaultProposalLimit)
 }
 
 // DefaultProposalLimit is a page of proposals when the filter names none.
@@ -29,10 +32,11 @@ const DefaultProposalLimit = 25
 var ProposalStatuses = []string{ProposalSubmitted, ProposalOnAgenda, ProposalAwaitingRegistration, ProposalAdopted, ProposalRejected}
 
 // ProposalPage is one page of a filtered list; Next is the Before of the
-// following page, "" on the last one.
+// following page, "" on the last one; Total counts the matches on all pages.
 type ProposalPage struct {
 	Proposals     []Proposal
 	Next          string
+	Total         int
 	SupportNeeded int // supporters that put a proposal on the agenda today
 }
 
@@ -45,6 +49,8 @@ func (f *ProposalFilter) validate() error {
 		return models.BadQuery("status", "Choose a status from the list.")
 	case len([]rune(f.Query)) > 200:
 		return models.BadQuery("q", "Search for at most 200 characters.")
+	case f.Offset < 0:
+		return models.BadQuery("page", "page must be a whole number from 1.")
 	case f.Limit < 0 || f.Limit > 100:
 		return models.BadQuery("limit", "Ask for 1 to 100 proposals at a time.")
 	case f.Limit == 0:
@@ -54,8 +60,9 @@ func (f *ProposalFilter) validate() error {
 }
 
 // FindProposals lists the proposals matching f, newest first, a page at a
-// time. Paging is by the last proposal seen rather than by an offset, so a
-// proposal filed meanwhile neither repeats nor hides one on the next page.
+// time. The API pages by the last proposal seen (Before), so a proposal
+// filed meanwhile neither repeats nor hides one on its next page; the web
+// pages by Offset, with numbered pages from Total.
 func (g *Governance) FindProposals(ctx context.Context, v models.Viewer, f ProposalFilter) (ProposalPage, error) {
 	if err := f.validate(); err != nil {
 		return ProposalPage{}, err
@@ -75,6 +82,14 @@ func (g *Governance) FindProposals(ctx context.Context, v models.Viewer, f Propo
 		conds = append(conds, "p.status = ?")
 		args = append(args, f.Status)
 	}
+	var total int64
+	count := "SELECT COUNT(*) FROM proposals p JOIN users u ON u.id = p.author_id"
+	if len(conds) > 0 {
+		count += " WHERE " + strings.Join(conds, " AND ")
+	}
+	if err := db.Raw(count, args...).Scan(&total).Error; err != nil {
+		return ProposalPage{}, fmt.Errorf("count proposals: %w", err)
+	}
 	if f.Before != "" {
 		var last proposalRow
 		err := db.Where("id = ?", f.Before).Take(&last).Error
@@ -87,11 +102,11 @@ func (g *Governance) FindProposals(ctx context.Context, v models.Viewer, f Propo
 		conds = append(conds, "(p.created_at < ? OR (p.created_at = ? AND p.id < ?))")
 		args = append(args, last.CreatedAt, last.CreatedAt, last.ID)
 	}
-	ps, err := loadProposalsLimit(db, strings.Join(conds, " AND "), f.Limit+1, args...)
+	ps, err := loadProposalsLimit(db, strings.Join(conds, " AND "), f.Limit+1, f.Offset, args...)
 	if err != nil {
 		return ProposalPage{}, err
 	}
-	page := ProposalPage{Proposals: ps}
+	page := ProposalPage{Proposals: ps, Total: int(total)}
 	if page.SupportNeeded, err = supportNeeded(db, g.now()); err != nil {
 		return ProposalPage{}, err
 	}

@@ -464,6 +464,27 @@ func TestQuarterlyReport(t *testing.T) {
 		if _, err := e.mod.Quarter(ctx, 2026, 5); modelstest.FieldErr(t, err, "quarter") == "" {
 			t.Fatal("quarter 5 accepted")
 		}
+		// The report covers the first quarter with data to the current
+		// one: no link beyond, and a clear 422 for a quarter outside.
+		first, last, err := e.mod.Periods(ctx)
+		if want := (moderation.Period{Year: 2026, Quarter: 2}); err != nil || first != want || last != want {
+			t.Fatalf("periods %v to %v (%v), want 2026 Q2 for both", first, last, err)
+		}
+		if q.Prev != nil || q.Next != nil {
+			t.Errorf("the only quarter links to %v and %v", q.Prev, q.Next)
+		}
+		for _, p := range []moderation.Period{{Year: 1999, Quarter: 4}, {Year: 2026, Quarter: 1}, {Year: 2026, Quarter: 3}, {Year: 1 << 40, Quarter: 1}} {
+			_, err := e.mod.Quarter(ctx, p.Year, p.Quarter)
+			modelstest.WantCode(t, err, http.StatusUnprocessableEntity)
+			if msg := modelstest.FieldErr(t, err, "quarter"); !strings.Contains(msg, "the report covers 2026 Q2 to 2026 Q2") {
+				t.Errorf("%v: %q", p, msg)
+			}
+		}
+		e.advance(100 * 24 * time.Hour) // into the next quarter
+		q, err = e.mod.Quarter(ctx, 2026, 2)
+		if err != nil || q.Prev != nil || q.Next == nil || *q.Next != (moderation.Period{Year: 2026, Quarter: 3}) {
+			t.Fatalf("2026 Q2 a quarter later: next %v, prev %v (%v)", q.Next, q.Prev, err)
+		}
 	})
 }
 
