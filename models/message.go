@@ -31,9 +31,8 @@ func Msgf(format string, args ...any) Msg { return Msg{Format: format, Args: arg
 // it the way the reader's language writes it. The rule for time.Time: a
 // value at midnight UTC is a day (kit.DateOf, how the domain keeps days)
 // and reads as a date ("16.12.2026"); any other value is a moment and reads
-// as date and time in the reader's time zone. A notification (account.Notify)
-// stores its arguments as JSON, which keeps numbers but not these types:
-// its dates and amounts are still formatted strings.
+// as date and time in the reader's time zone. A stored message (Value,
+// Args) keeps these types, so a notification reads the same way.
 
 // String is the message in English, for logs and the English pages: days
 // as 2026-12-16, moments as 2026-12-16 14:30 UTC, amounts as 50.00 EUR.

@@ -3,6 +3,7 @@ package models_test
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"allmende/models"
 )
@@ -26,6 +27,18 @@ func TestMsgStored(t *testing.T) {
 	}
 	if back.String() != "appointed to the board from 2026-01-01 to 2029-12-31 (3, 1.5)" {
 		t.Errorf("English: %q", back.String())
+	}
+	typed := models.Msgf("%s on %s at %s: %s", models.Cents(-1250), time.Date(2026, 12, 16, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 12, 16, 14, 30, 5, 7, time.UTC), models.List{models.Msgf("board"), models.Msgf("%d vCPUs", 2)})
+	v, err = typed.Value()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := back.Scan(v); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, typed) {
+		t.Errorf("typed arguments read back %#v, want %#v", back, typed)
 	}
 	if v, err := (models.Msg{}).Value(); err != nil || v != "" {
 		t.Errorf("zero message stored as %#v, %v", v, err)

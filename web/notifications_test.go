@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"allmende/models/account"
 )
@@ -45,7 +46,8 @@ func TestNotificationsPagesAndAPI(t *testing.T) {
 	wantStatus(t, resp, http.StatusOK)
 	wantContains(t, body, "2 ungelesene Benachrichtigungen",
 		"Willkommen: Der Vorstand hat Sie als Mitglied aufgenommen; Ihre Mitgliedsnummer ist 1.",
-		"Ihre Zahlung über 100.00 EUR", "Alle als gelesen markieren")
+		"Ihre Zahlung über 100,00 €, eingegangen am "+time.Now().UTC().Format("2.1.2006")+", wurde",
+		"Alle als gelesen markieren")
 	ids := noteReadRE.FindAllStringSubmatch(body, -1)
 	if len(ids) != 2 {
 		t.Fatalf("read buttons: %v", ids)
@@ -69,7 +71,7 @@ func TestNotificationsPagesAndAPI(t *testing.T) {
 	wantStatus(t, resp, http.StatusOK)
 	wantContains(t, body, `"notifications":[]`, `"unread":0`)
 
-	// The API: listed in the account's language, marked read.
+	// The API: listed, marked read.
 	token := tokenFor(t, d, "mia@example.org")
 	resp, body = c.api(http.MethodGet, "/api/v1/notifications?limit=10", token)
 	wantStatus(t, resp, http.StatusOK)
@@ -82,6 +84,10 @@ func TestNotificationsPagesAndAPI(t *testing.T) {
 	}
 	if list.Unread != 1 || len(list.Notifications) != 2 || list.Notifications[0].Kind != "payments" {
 		t.Fatalf("API list: %s", body)
+	}
+	// The API speaks English, with amounts and days written the English way.
+	if want := "Your payment of 100.00 EUR, received on " + time.Now().UTC().Format("2006-01-02") + ", has been booked on your shares."; list.Notifications[0].Message != want {
+		t.Errorf("API message %q, want %q", list.Notifications[0].Message, want)
 	}
 	resp, _ = c.api(http.MethodGet, "/api/v1/notifications?limit=500", token)
 	wantStatus(t, resp, http.StatusBadRequest)

@@ -1,9 +1,7 @@
 package account
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -74,9 +72,9 @@ type Notification struct {
 	ID        string
 	UserID    string
 	Kind      Kind
-	Format    string `gorm:"column:message"` // English format, the catalogue's id
-	ArgsJSON  string `gorm:"column:args"`
-	Link      string // a page of the portal, or ""
+	Format    string      `gorm:"column:message"` // English format, the catalogue's id
+	Args      models.Args // typed (dates, amounts, nested messages), see models.Args
+	Link      string      // a page of the portal, or ""
 	CreatedAt time.Time
 	ReadAt    *time.Time
 }
@@ -85,7 +83,7 @@ func (Notification) TableName() string { return "notifications" }
 
 // Msg is the notification's message, to be translated where it is shown.
 func (n *Notification) Msg() models.Msg {
-	return models.Msg{Format: n.Format, Args: decodeArgs(n.ArgsJSON)}
+	return models.Msg{Format: n.Format, Args: n.Args}
 }
 
 // Notify records a notification for userID in tx, the transaction of the
@@ -103,48 +101,17 @@ func NotifyMany(tx *gorm.DB, userIDs []string, kind Kind, link string, m models.
 	if !knownKind(kind) {
 		return fmt.Errorf("notify: unknown kind %q", kind)
 	}
-	args, err := json.Marshal(m.Args)
-	if err != nil {
-		return fmt.Errorf("notify: arguments of %q: %w", m.Format, err)
-	}
-	if len(m.Args) == 0 {
-		args = []byte("[]")
-	}
 	now := kit.UTCNow()
 	rows := make([]Notification, 0, len(userIDs))
 	for _, id := range userIDs {
 		rows = append(rows, Notification{ID: kit.NewID(), UserID: id, Kind: kind, Format: m.Format,
-			ArgsJSON: string(args), Link: link, CreatedAt: now})
+			Args: m.Args, Link: link, CreatedAt: now})
 	}
 	if err := tx.CreateInBatches(rows, 500).Error; err != nil {
 		return fmt.Errorf("record %d notifications (%s): %w", len(rows), kind, err)
 	}
 	models.AfterCommit(tx, func(db *models.DB) { unreadOf(db).forget(userIDs...) })
 	return nil
-}
-
-// decodeArgs reads stored arguments back: whole numbers as int64 (so %d
-// formats them), other numbers as float64, text as text.
-func decodeArgs(s string) []any {
-	if s == "" || s == "[]" {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
-	dec.UseNumber()
-	var raw []any
-	if err := dec.Decode(&raw); err != nil {
-		return nil
-	}
-	for i, v := range raw {
-		if n, ok := v.(json.Number); ok {
-			if whole, err := n.Int64(); err == nil {
-				raw[i] = whole
-			} else if f, err := n.Float64(); err == nil {
-				raw[i] = f
-			}
-		}
-	}
-	return raw
 }
 
 // NotificationPage is one page of a member's notifications, newest first.

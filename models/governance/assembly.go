@@ -697,7 +697,7 @@ func (g *Governance) SendInvitations(ctx context.Context, actor models.Actor, v 
 		}
 		if err := account.NotifyMany(tx, ids, account.KindVotes, "/assemblies/"+a.ID,
 			models.Msgf("You are invited to the general assembly %q; voting runs from %s to %s.", a.Title,
-				formatWhen(a.VotingStart.UTC()), formatWhen(a.VotingEnd.UTC()))); err != nil {
+				a.VotingStart.UTC(), a.VotingEnd.UTC())); err != nil {
 			return err
 		}
 		return kit.RecordAudit(tx, actor, "assembly.invite", "assembly", a.ID,
@@ -812,7 +812,7 @@ func (g *Governance) OpenVoting(ctx context.Context, actor models.Actor, v model
 			return fmt.Errorf("load electorate: %w", err)
 		}
 		if err := account.NotifyManyAndMail(ctx, g.queue, tx, voters, account.KindVotes, "/assemblies/"+a.ID,
-			models.Msgf("Voting has opened in the general assembly %q; it runs until %s.", a.Title, formatWhen(a.VotingEnd.UTC())),
+			models.Msgf("Voting has opened in the general assembly %q; it runs until %s.", a.Title, a.VotingEnd.UTC()),
 			func(ctx context.Context, r account.Recipient) jobargs.SendMail { return mailVotingOpened(ctx, r, a) }); err != nil {
 			return err
 		}

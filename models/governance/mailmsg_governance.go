@@ -30,8 +30,6 @@ var formNames = map[string]string{
 	FormTwoPhase: "in two phases: first discussion, then voting",
 }
 
-func formatWhen(t time.Time) string { return t.Format("2006-01-02 15:04 UTC") }
-
 // memberLocale is the recipient's language and time zone in ctx; an
 // account without a time zone reads an assembly's times in the
 // cooperative's.

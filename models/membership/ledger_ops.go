@@ -39,7 +39,7 @@ func (s *Memberships) RecordPayment(ctx context.Context, actor models.Actor, mem
 			return err
 		}
 		return account.NotifyAndMail(ctx, s.queue, tx, m.UserID, account.KindPayments, "/membership",
-			models.Msgf("Your payment of %s, received on %s, has been booked on your shares.", kit.FormatCents(amountCents), kit.FormatDate(t.EffectiveDate)),
+			models.Msgf("Your payment of %s, received on %s, has been booked on your shares.", models.Cents(amountCents), t.EffectiveDate),
 			func(ctx context.Context, r account.Recipient) jobargs.SendMail { return mailPaymentBooked(ctx, r, t) })
 	})
 }

@@ -265,7 +265,7 @@ func (m *Moderation) Decide(ctx context.Context, actor models.Actor, appealID st
 			return err
 		}
 		if err := account.Notify(tx, a.AppellantID, account.KindModeration, "/sanctions",
-			models.Msgf("The appeals committee has decided your appeal: %s. Reason: %s", in.Outcome, in.Reason)); err != nil {
+			models.Msgf("The appeals committee has decided your appeal: %s. Reason: %s", models.Msg{Format: AppealOutcomeTitle(in.Outcome)}, in.Reason)); err != nil {
 			return err
 		}
 		switch in.Outcome {

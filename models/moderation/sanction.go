@@ -480,5 +480,5 @@ func (m *Moderation) mailSubjectTx(ctx context.Context, tx *gorm.DB, s *Sanction
 		return err
 	}
 	return account.Notify(tx, s.SubjectID, account.KindModeration, "/sanctions",
-		models.Msgf("The moderators applied step %d of the ladder of sanctions to you: %s. Why: %s", s.Step, s.Kind, s.Reason))
+		models.Msgf("The moderators applied step %d of the ladder of sanctions to you: %s. Why: %s", s.Step, models.Msg{Format: SanctionTitle(s.Kind)}, s.Reason))
 }
