@@ -3,32 +3,20 @@ package views
 import (
 	"context"
 
-	"allmende/i18n"
 	"allmende/models"
 )
 
 // storedText shows a text the portal stored (a history detail, a ledger
 // note, a case log line) in the reader's language: msg is its format and
 // arguments, translated here; a row from before they were kept (msg zero)
-// is shown as stored, in English.
+// is shown as stored, in English. Text translates the messages among its
+// arguments too (an organ's name in "appointed to the %s …") and writes
+// days and amounts the reader's way.
 func storedText(ctx context.Context, text string, msg models.Msg) string {
 	if msg.Format == "" {
 		return text
 	}
-	return translateMsg(ctx, msg)
-}
-
-// translateMsg translates m and the messages among its arguments (an
-// organ's name in "appointed to the %s …").
-func translateMsg(ctx context.Context, m models.Msg) string {
-	args := make([]any, len(m.Args))
-	for i, a := range m.Args {
-		if inner, ok := a.(models.Msg); ok {
-			a = translateMsg(ctx, inner)
-		}
-		args[i] = a
-	}
-	return i18n.T(ctx, m.Format, args...)
+	return msg.Text(ctx)
 }
 
 // storedTranslate is the translate attribute for a stored text: "no" for

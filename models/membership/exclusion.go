@@ -366,7 +366,7 @@ func (s *Memberships) RecordExclusionLetter(ctx context.Context, actor models.Ac
 			return err
 		}
 		if err := s.addEvent(tx, m.ID, EventExclusionLetter, sentOn, models.Msgf("excluded by decision of %s of %s (%s); letter sent, membership ends %s",
-			models.Msg{Format: BodyTitle(x.Body)}, kit.FormatDate(*x.DecidedOn), x.Reason, kit.FormatDate(effective))); err != nil {
+			models.Msg{Format: BodyTitle(x.Body)}, kit.DateOf(*x.DecidedOn), x.Reason, kit.DateOf(effective))); err != nil {
 			return err
 		}
 		if err := kit.RecordAudit(tx, actor, "membership.exclusion_letter", "membership", m.ID,

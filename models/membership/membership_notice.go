@@ -190,14 +190,14 @@ func (s *Memberships) giveNotice(ctx context.Context, actor models.Actor, userID
 		if err := tx.Create(n).Error; err != nil {
 			return fmt.Errorf("insert notice: %w", err)
 		}
-		detail := models.Msgf("notice on the whole membership, effective %s", kit.FormatDate(n.EffectiveOn))
+		detail := models.Msgf("notice on the whole membership, effective %s", kit.DateOf(n.EffectiveOn))
 		switch {
 		case shares > 0 && early != "":
-			detail = models.Msgf("notice on %d shares (early, §65(3) GenG), effective %s", shares, kit.FormatDate(n.EffectiveOn))
+			detail = models.Msgf("notice on %d shares (early, §65(3) GenG), effective %s", shares, kit.DateOf(n.EffectiveOn))
 		case shares > 0:
-			detail = models.Msgf("notice on %d shares, effective %s", shares, kit.FormatDate(n.EffectiveOn))
+			detail = models.Msgf("notice on %d shares, effective %s", shares, kit.DateOf(n.EffectiveOn))
 		case early != "":
-			detail = models.Msgf("notice on the whole membership (early, §65(3) GenG), effective %s", kit.FormatDate(n.EffectiveOn))
+			detail = models.Msgf("notice on the whole membership (early, §65(3) GenG), effective %s", kit.DateOf(n.EffectiveOn))
 		}
 		switch {
 		case shares > 0: // a partial notice leaves the status as it is
@@ -351,7 +351,7 @@ func (s *Memberships) DecideNoticeWithdrawal(ctx context.Context, actor models.A
 				return err
 			}
 		}
-		if err := s.addEvent(tx, m.ID, EventNoticeWithdrawn, s.today(), models.Msgf("notice of %s withdrawn with the board's consent", kit.FormatDate(n.GivenOn))); err != nil {
+		if err := s.addEvent(tx, m.ID, EventNoticeWithdrawn, s.today(), models.Msgf("notice of %s withdrawn with the board's consent", kit.DateOf(n.GivenOn))); err != nil {
 			return err
 		}
 		if err := kit.RecordAudit(tx, actor, "membership.notice_withdraw", "membership", m.ID, map[string]any{"notice_id": n.ID}); err != nil {

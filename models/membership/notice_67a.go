@@ -115,7 +115,7 @@ func (s *Memberships) GiveExtraordinaryNotice(ctx context.Context, actor models.
 			return err
 		}
 		today := s.today()
-		notBinding := models.Msgf("The change of the bylaws “%s” resolved on %s does not bind this member, for or against (§67a(2) GenG).", right.Title, kit.FormatDate(right.ResolvedAt))
+		notBinding := models.Msgf("The change of the bylaws “%s” resolved on %s does not bind this member, for or against (§67a(2) GenG).", right.Title, kit.DateOf(right.ResolvedAt))
 		n = &Notice{ID: kit.NewID(), MembershipID: m.ID, GivenOn: today, EffectiveOn: BusinessYearEnd(today, p),
 			CreatedAt: s.now(), Kind: NoticeExtraordinary67a, ResolutionRef: right.ItemID,
 			BylawsNotBinding: notBinding.String(), BylawsNotBindingMsg: notBinding}
@@ -133,7 +133,7 @@ func (s *Memberships) GiveExtraordinaryNotice(ctx context.Context, actor models.
 			Updates(withdrawal(s.now(), models.Msgf("superseded by extraordinary notice %s", n.ID))).Error; err != nil {
 			return fmt.Errorf("close the earlier notice: %w", err)
 		}
-		detail := models.Msgf("extraordinary notice (§67a GenG) on the resolution “%s”, effective %s; %s", right.Title, kit.FormatDate(n.EffectiveOn), notBinding)
+		detail := models.Msgf("extraordinary notice (§67a GenG) on the resolution “%s”, effective %s; %s", right.Title, kit.DateOf(n.EffectiveOn), notBinding)
 		if err := s.addEvent(tx, m.ID, EventNoticeGiven, today, detail); err != nil {
 			return err
 		}

@@ -271,7 +271,7 @@ func (o *Organs) AppointTx(ctx context.Context, tx *gorm.DB, actor models.Actor,
 		return nil, err
 	}
 	if err := s.addEvent(tx, m.ID, EventAppointed, a.DecidedOn, models.Msgf("appointed to the %s from %s to %s",
-		a.Organ.noun(), kit.FormatDate(a.TermStart), kit.FormatDate(a.TermEnd))); err != nil {
+		a.Organ.noun(), kit.DateOf(a.TermStart), kit.DateOf(a.TermEnd))); err != nil {
 		return nil, err
 	}
 	if err := s.mailUser(ctx, tx, a.UserID, func(ctx context.Context, r account.Recipient) jobargs.SendMail { return mailAppointed(ctx, r, a) }); err != nil {
@@ -381,11 +381,11 @@ func checkSeatConflicts(tx *gorm.DB, in AppointInput) error {
 			continue // ended before the new term starts, or never began
 		}
 		if h.Organ == in.Organ {
-			return models.Conflictf("This member already sits on the %s until %s.", strings.ToLower(h.Organ.Title()), kit.DateOf(h.LastDay()))
+			return models.Conflictf("This member already sits on the %s until %s.", h.Organ.noun(), kit.DateOf(h.LastDay()))
 		}
 		if slices.Contains(incompatible[in.Organ], h.Organ) {
 			return models.Conflictf("This member sits on the %s until %s; a seat on the %s is incompatible with it (§37 GenG).",
-				strings.ToLower(h.Organ.Title()), kit.DateOf(h.LastDay()), strings.ToLower(in.Organ.Title()))
+				h.Organ.noun(), kit.DateOf(h.LastDay()), in.Organ.noun())
 		}
 	}
 	return nil

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"allmende/i18n"
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/models/membership"
@@ -52,14 +54,33 @@ func TestSupervisoryBoardIncompatibleWithBoard(t *testing.T) {
 		if err != nil || !u.Has(account.RoleBoard) {
 			t.Fatalf("signed-in user does not show the board role: %v %v", u, err)
 		}
+		// The member's history names the organ and the days in the reader's language.
+		german := i18n.WithLocale(ctx, i18n.NewLocale(i18n.German, time.UTC))
+		var appointed []string
+		for _, ev := range e.Overview(t, ada.UserID).History {
+			if ev.DetailMsg.Format == "appointed to the %s from %s to %s" {
+				appointed = append(appointed, ev.Detail, ev.DetailMsg.Text(german))
+			}
+		}
+		if want := []string{"appointed to the board from 2026-03-15 to 2028-06-30", "in den Vorstand bestellt, vom 15.3.2026 bis 30.6.2028"}; !reflect.DeepEqual(appointed, want) {
+			t.Errorf("appointment in the history = %q, want %q", appointed, want)
+		}
 		before := modelstest.Snapshot(t, db)
 		_, err = organs.Appoint(ctx, e.Board1, election(membership.OrganSupervisoryBoard, ada.UserID, today, modelstest.Day(2029, 6, 30)))
-		if de := modelstest.WantCode(t, err, http.StatusConflict); !strings.Contains(de.Safe, "incompatible") {
+		de := modelstest.WantCode(t, err, http.StatusConflict)
+		if de.Safe != "This member sits on the board until 2028-06-30; a seat on the supervisory board is incompatible with it (§37 GenG)." {
 			t.Errorf("message = %q", de.Safe)
+		}
+		// German readers see the organs' German names.
+		if got := de.Msgs[""].Text(german); got != "Dieses Mitglied gehört bis 30.6.2028 dem Organ „Vorstand“ an; ein Sitz im Organ „Aufsichtsrat“ ist damit unvereinbar (§ 37 GenG)." {
+			t.Errorf("German message = %q", got)
 		}
 		// Nor a second, overlapping seat on the same organ.
 		_, err = organs.Appoint(ctx, e.Board1, election(membership.OrganBoard, ada.UserID, modelstest.Day(2027, 1, 1), modelstest.Day(2029, 6, 30)))
-		modelstest.WantCode(t, err, http.StatusConflict)
+		de = modelstest.WantCode(t, err, http.StatusConflict)
+		if got := de.Msgs[""].Text(german); got != "Dieses Mitglied gehört bereits bis 30.6.2028 dem Organ „Vorstand“ an." {
+			t.Errorf("German message = %q", got)
+		}
 		if after := modelstest.Snapshot(t, db); fmt.Sprint(after) != fmt.Sprint(before) {
 			t.Errorf("a refused appointment wrote: %v -> %v", before, after)
 		}

@@ -228,7 +228,7 @@ func (s *Memberships) AdmitShares(ctx context.Context, actor models.Actor, subsc
 			return err
 		}
 		today := s.today()
-		t, err := s.bookShares(tx, actor, m.ID, ShareSubscription, sub.Shares, today, nil, models.Msgf("further shares, declared %s", kit.FormatDate(sub.DeclaredAt)))
+		t, err := s.bookShares(tx, actor, m.ID, ShareSubscription, sub.Shares, today, nil, models.Msgf("further shares, declared %s", kit.DateOf(sub.DeclaredAt)))
 		if err != nil {
 			return err
 		}

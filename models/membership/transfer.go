@@ -291,18 +291,18 @@ func (s *Memberships) ExecuteTransfer(ctx context.Context, actor models.Actor, t
 				Update("processed_at", s.now()).Error; err != nil {
 				return fmt.Errorf("close notices of %s: %w", from.ID, err)
 			}
-			if err := s.addEvent(tx, from.ID, EventLeft, today, models.Msgf("left by transferring the whole capital of %s to member %d (§76 GenG)", kit.FormatCents(t.AmountCents), *to.MemberNumber)); err != nil {
+			if err := s.addEvent(tx, from.ID, EventLeft, today, models.Msgf("left by transferring the whole capital of %s to member %d (§76 GenG)", models.Cents(t.AmountCents), *to.MemberNumber)); err != nil {
 				return err
 			}
 		} else {
 			if _, err := s.bookShares(tx, actor, from.ID, ShareCancellation, -t.Shares, today, nil, models.Msgf("§76 GenG transfer %s", t.ID)); err != nil {
 				return err
 			}
-			if err := s.addEvent(tx, from.ID, EventSharesCancelled, today, models.Msgf("%d shares given up by transferring their capital of %s to member %d (§76 GenG)", t.Shares, kit.FormatCents(t.AmountCents), *to.MemberNumber)); err != nil {
+			if err := s.addEvent(tx, from.ID, EventSharesCancelled, today, models.Msgf("%d shares given up by transferring their capital of %s to member %d (§76 GenG)", t.Shares, models.Cents(t.AmountCents), *to.MemberNumber)); err != nil {
 				return err
 			}
 		}
-		if err := s.addEvent(tx, to.ID, EventCapitalTransferred, today, models.Msgf("took on capital of %s from member %d (§76 GenG)", kit.FormatCents(t.AmountCents), *from.MemberNumber)); err != nil {
+		if err := s.addEvent(tx, to.ID, EventCapitalTransferred, today, models.Msgf("took on capital of %s from member %d (§76 GenG)", models.Cents(t.AmountCents), *from.MemberNumber)); err != nil {
 			return err
 		}
 		if err := kit.RecordAudit(tx, actor, "membership.transfer_execute", "membership", from.ID,

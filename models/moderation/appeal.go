@@ -280,7 +280,7 @@ func (m *Moderation) Decide(ctx context.Context, actor models.Actor, appealID st
 			if err := tx.Model(&Sanction{}).Where("id = ?", s.ID).Update("ends_at", newEnd).Error; err != nil {
 				return fmt.Errorf("reduce sanction %s: %w", s.ID, err)
 			}
-			return addNoteTx(tx, s.CaseID, NoteLog, "portal", models.Msgf("reduced on appeal: now ends %s", kit.FormatDate(newEnd)), now)
+			return addNoteTx(tx, s.CaseID, NoteLog, "portal", models.Msgf("reduced on appeal: now ends %s", kit.DateOf(newEnd)), now)
 		case AppealUpheld:
 			return addNoteTx(tx, s.CaseID, NoteLog, "portal", models.Msgf("upheld on appeal"), now)
 		}
