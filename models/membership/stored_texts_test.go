@@ -131,8 +131,8 @@ func TestStoredRecordsKeepTheirMessage(t *testing.T) {
 		}
 		n := notices[extra.ID]
 		check("§67a note", n.BylawsNotBinding, n.BylawsNotBindingMsg,
-			models.Msgf("The change of the bylaws “%s” resolved on %s does not bind this member, for or against (§67a(2) GenG).", "Compulsory second share", "2026-03-10"),
-			"Die Satzungsänderung „Compulsory second share“, beschlossen am 2026-03-10, wirkt weder für noch gegen dieses Mitglied (§ 67a Abs. 2 GenG).")
+			models.Msgf("The change of the bylaws “%s” resolved on %s does not bind this member, for or against (§67a(2) GenG).", "Compulsory second share", modelstest.Day(2026, 3, 10)),
+			"Die Satzungsänderung „Compulsory second share“, beschlossen am 10.3.2026, wirkt weder für noch gegen dieses Mitglied (§ 67a Abs. 2 GenG).")
 		n = notices[ordinary.ID]
 		check("superseded notice", n.WithdrawalDecidedBy, n.WithdrawalDecidedByMsg,
 			models.Msgf("superseded by extraordinary notice %s", extra.ID), "ersetzt durch die außerordentliche Kündigung "+extra.ID)
