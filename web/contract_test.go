@@ -362,3 +362,32 @@ func parseEuros(t *testing.T, s string) int64 {
 	cents, _ := strconv.ParseInt(m[2], 10, 64)
 	return euros*100 + cents
 }
+
+// TestAPIMethodsAsDocumented sends what belongs to no operation — OPTIONS,
+// a method a path does not have, HEAD — and lets the client's contract
+// check hold the answers to the document: Allow names exactly the
+// document's methods of the path (with HEAD and OPTIONS), the 405 is its
+// MethodNotAllowed response, and HEAD has GET's status and headers.
+func TestAPIMethodsAsDocumented(t *testing.T) {
+	srv, base, cfg := startServer(t, "none")
+	createUser(t, srv, "member@example.org", account.RoleMember)
+	tok := tokenFor(t, openDomain(t, cfg), "member@example.org")
+	c := newClient(t, base)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodOptions, "/api/v1/ssh-keys", http.StatusNoContent},
+		{http.MethodOptions, "/api/v1/vms/01a235c4-55b3-77ca-9175-3d3d0f56eda8", http.StatusNoContent},
+		{http.MethodPut, "/api/v1/vms/01a235c4-55b3-77ca-9175-3d3d0f56eda8", http.StatusMethodNotAllowed},
+		{http.MethodDelete, "/api/v1/board/statements/sepa", http.StatusMethodNotAllowed},
+		{http.MethodPatch, "/api/v1/me", http.StatusMethodNotAllowed},
+		{http.MethodHead, "/api/v1/me", http.StatusOK},
+		{http.MethodHead, "/api/v1/vms/01a235c4-55b3-77ca-9175-3d3d0f56eda8", http.StatusNotFound},
+	} {
+		resp, _ := c.api(tc.method, tc.path, tok)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, resp.StatusCode, tc.status)
+		}
+	}
+}
