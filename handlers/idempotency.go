@@ -46,6 +46,11 @@ func (h *Handler) Idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if prev != nil {
 			c.Response().Header().Set("Idempotent-Replayed", "true")
+			if prev.ContentType == "" && len(prev.Body) == 0 {
+				// A 204 again: Blob would send an empty Content-Type,
+				// which net/http fills in as text/plain.
+				return c.NoContent(prev.Status)
+			}
 			return c.Blob(prev.Status, prev.ContentType, prev.Body)
 		}
 		rec := &answerRecorder{ResponseWriter: c.Response().Writer}
