@@ -31,8 +31,14 @@ func Msgf(format string, args ...any) Msg { return Msg{Format: format, Args: arg
 // it the way the reader's language writes it. The rule for time.Time: a
 // value at midnight UTC is a day (kit.DateOf, how the domain keeps days)
 // and reads as a date ("16.12.2026"); any other value is a moment and reads
-// as date and time in the reader's time zone. A stored message (Value,
-// Args) keeps these types, so a notification reads the same way.
+// as date and time in the reader's time zone. A moment that may fall on
+// midnight UTC (a voting window, a sanction's end) is passed as a Moment,
+// which always reads as date and time. A stored message (Value, Args)
+// keeps these types, so a notification reads the same way.
+
+// Moment is a time.Time argument that reads as date and time even at
+// midnight UTC, where a plain time.Time would read as a day.
+type Moment time.Time
 
 // String is the message in English, for logs and the English pages: days
 // as 2026-12-16, moments as 2026-12-16 14:30 UTC, amounts as 50.00 EUR.
@@ -43,11 +49,14 @@ func (m Msg) String() string {
 	args := make([]any, len(m.Args))
 	for i, a := range m.Args {
 		args[i] = a
-		if t, ok := a.(time.Time); ok {
+		switch t := a.(type) {
+		case time.Time:
 			args[i] = t.UTC().Format("2006-01-02 15:04 MST")
 			if isDay(t) {
 				args[i] = t.Format("2006-01-02")
 			}
+		case Moment:
+			args[i] = time.Time(t).UTC().Format("2006-01-02 15:04 MST")
 		}
 	}
 	return fmt.Sprintf(m.Format, args...)
@@ -74,6 +83,8 @@ func (m Msg) Text(ctx context.Context) string {
 			} else {
 				args[i] = i18n.DateTime(ctx, v)
 			}
+		case Moment:
+			args[i] = i18n.DateTime(ctx, time.Time(v))
 		case Cents:
 			args[i] = i18n.Money(ctx, int64(v))
 		case Msg:

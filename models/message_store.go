@@ -16,7 +16,7 @@ import (
 // Arguments keep their type, since Text formats dates and amounts by it: an
 // argument that is itself a Msg (an organ's name …) is stored the same way
 // inside, so it is translated too; a time.Time as {"time": RFC 3339 in
-// UTC}, a Cents as {"cents": n}, a List as {"list": [messages]}. Text and
+// UTC}, a Moment as {"moment": the same}, a Cents as {"cents": n}, a List as {"list": [messages]}. Text and
 // numbers are stored as themselves, which is also all a row from before
 // holds.
 
@@ -30,6 +30,9 @@ type storedMsg struct {
 type (
 	storedTime struct {
 		Time string `json:"time"`
+	}
+	storedMoment struct {
+		Moment string `json:"moment"`
 	}
 	storedCents struct {
 		Cents int64 `json:"cents"`
@@ -131,6 +134,8 @@ func storeArgs(args []any) []any {
 			a = toStored(v)
 		case time.Time:
 			a = storedTime{Time: v.UTC().Format(time.RFC3339Nano)}
+		case Moment:
+			a = storedMoment{Moment: time.Time(v).UTC().Format(time.RFC3339Nano)}
 		case Cents:
 			a = storedCents{Cents: int64(v)}
 		case List:
@@ -166,6 +171,10 @@ func loadArgs(args []any) []any {
 			} else if s, ok := a["time"].(string); ok {
 				if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 					args[i] = t.UTC()
+				}
+			} else if s, ok := a["moment"].(string); ok {
+				if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+					args[i] = Moment(t.UTC())
 				}
 			} else if n, ok := a["cents"].(json.Number); ok {
 				if c, err := n.Int64(); err == nil {

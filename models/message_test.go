@@ -2,7 +2,10 @@ package models_test
 
 import (
 	"context"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"allmende/i18n"
 	"allmende/models"
@@ -62,5 +65,37 @@ func TestListArgument(t *testing.T) {
 		if got := models.Msgf("%s", c.list).Text(de); got != c.de {
 			t.Errorf("German list %q, want %q", got, c.de)
 		}
+	}
+}
+
+// A Moment reads as date and time even at midnight UTC, where a plain
+// time.Time is a day; it is stored and read back as a Moment.
+func TestMomentArgument(t *testing.T) {
+	midnight := time.Date(2026, 12, 16, 0, 0, 0, 0, time.UTC)
+	m := models.Msgf("Voting starts at %s; open it then.", models.Moment(midnight))
+	if got, want := m.String(), "Voting starts at 2026-12-16 00:00 UTC; open it then."; got != want {
+		t.Errorf("English %q, want %q", got, want)
+	}
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	de := i18n.WithLocale(context.Background(), i18n.NewLocale(i18n.German, berlin))
+	if got := m.Text(de); !strings.Contains(got, "16.12.2026") || !strings.Contains(got, "01:00") {
+		t.Errorf("German %q: want the moment in Berlin, 16.12.2026 01:00", got)
+	}
+	if day := models.Msgf("%s", midnight).Text(de); day != "16.12.2026" {
+		t.Errorf("a day reads %q", day)
+	}
+	v, err := m.Value()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back models.Msg
+	if err := back.Scan(v); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, m) {
+		t.Errorf("read back %#v, want %#v", back, m)
 	}
 }

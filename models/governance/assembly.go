@@ -697,7 +697,7 @@ func (g *Governance) SendInvitations(ctx context.Context, actor models.Actor, v 
 		}
 		if err := account.NotifyMany(tx, ids, account.KindVotes, "/assemblies/"+a.ID,
 			models.Msgf("You are invited to the general assembly %q; voting runs from %s to %s.", a.Title,
-				a.VotingStart.UTC(), a.VotingEnd.UTC())); err != nil {
+				models.Moment(a.VotingStart), models.Moment(a.VotingEnd))); err != nil {
 			return err
 		}
 		return kit.RecordAudit(tx, actor, "assembly.invite", "assembly", a.ID,
@@ -752,7 +752,7 @@ func (g *Governance) OpenVoting(ctx context.Context, actor models.Actor, v model
 		case now.Before(a.VotingStart):
 			// Cast refuses ballots before the start, so an early opening
 			// would show members ballots that cannot be cast.
-			return models.Conflict("Voting starts at " + a.VotingStart.UTC().Format("2006-01-02 15:04 UTC") + "; open it then.")
+			return models.Conflictf("Voting starts at %s; open it then.", models.Moment(a.VotingStart))
 		case !now.Before(a.VotingEnd):
 			return models.Conflict("The voting period of this assembly is over.")
 		}
@@ -812,7 +812,7 @@ func (g *Governance) OpenVoting(ctx context.Context, actor models.Actor, v model
 			return fmt.Errorf("load electorate: %w", err)
 		}
 		if err := account.NotifyManyAndMail(ctx, g.queue, tx, voters, account.KindVotes, "/assemblies/"+a.ID,
-			models.Msgf("Voting has opened in the general assembly %q; it runs until %s.", a.Title, a.VotingEnd.UTC()),
+			models.Msgf("Voting has opened in the general assembly %q; it runs until %s.", a.Title, models.Moment(a.VotingEnd)),
 			func(ctx context.Context, r account.Recipient) jobargs.SendMail { return mailVotingOpened(ctx, r, a) }); err != nil {
 			return err
 		}

@@ -291,7 +291,7 @@ func annualDocumentsProblem(tx *gorm.DB, assemblyID string, items []AgendaItem, 
 			continue
 		}
 		// One message per kind, so that the kind is translated with it.
-		day := by.UTC().Format("2006-01-02 15:04 UTC")
+		day := models.Moment(by)
 		switch {
 		case kind == DocResultProposal && by.IsZero():
 			return models.Conflictf("The item “%s” needs the proposal for the use of the result among the assembly's documents (§48 GenG); upload it first.", title), nil

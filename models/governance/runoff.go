@@ -99,7 +99,7 @@ func (g *Governance) CloseItem(ctx context.Context, actor models.Actor, v models
 			}
 			if missing > 0 {
 				return models.Conflictf("Voting on this election runs until %s as announced; %d vote(s) of the electorate are not yet cast, so it cannot close early.",
-					end.UTC().Format("2006-01-02 15:04 UTC"), missing)
+					models.Moment(end), missing)
 			}
 		}
 		results, _, err := countItems(tx, a, []AgendaItem{*it})
@@ -173,7 +173,7 @@ func (g *Governance) OpenRunoff(ctx context.Context, actor models.Actor, v model
 			return models.Invalid(map[string]string{"end": "The runoff's vote must end in the future, so that members can vote."})
 		case end.After(latest):
 			return models.Invalidf("end", "The runoff belongs to this assembly: its vote must end within %d days of the announced end, by %s.",
-				maxRunoffDays, latest.UTC().Format("2006-01-02 15:04 UTC"))
+				maxRunoffDays, models.Moment(latest))
 		}
 		var last *int
 		if err := tx.Model(&itemRow{}).Where("assembly_id = ?", a.ID).Select("MAX(position)").Scan(&last).Error; err != nil {
@@ -234,7 +234,7 @@ func openRunoffs(tx *gorm.DB, assemblyID string, now time.Time) error {
 		}
 		if missing > 0 {
 			return models.Conflictf("The runoff %q takes votes until %s; %d vote(s) of the electorate are not yet cast, so the assembly cannot close before.",
-				r.Title, r.VotingEnd.UTC().Format("2006-01-02 15:04 UTC"), missing)
+				r.Title, models.Moment(*r.VotingEnd), missing)
 		}
 	}
 	return nil

@@ -370,7 +370,7 @@ func noEarlyEnd(tx *gorm.DB, a *assemblyRow, now time.Time) error {
 	}
 	if missing > 0 {
 		return models.Conflictf("Voting runs until %s as announced; %d vote(s) of the electorate are not yet cast, so it cannot close early.",
-			a.VotingEnd.UTC().Format("2006-01-02 15:04 UTC"), missing)
+			models.Moment(a.VotingEnd), missing)
 	}
 	return nil
 }

@@ -141,10 +141,10 @@ func (m *Moderation) Sanction(ctx context.Context, actor models.Actor, caseID st
 		}
 		log := models.Msgf("%s applied (step %d) by %s", kindMsg(in.Kind), step, actor.Email)
 		if s.EndsAt != nil {
-			log = models.Msgf("%s, until %s", log, s.EndsAt.Format("2006-01-02 15:04 UTC"))
+			log = models.Msgf("%s, until %s", log, models.Moment(*s.EndsAt))
 		}
 		if s.Emergency {
-			log = models.Msgf("%s; emergency: lifts by itself unless a second moderator confirms by %s", log, s.ConfirmBy.Format("2006-01-02 15:04 UTC"))
+			log = models.Msgf("%s; emergency: lifts by itself unless a second moderator confirms by %s", log, models.Moment(*s.ConfirmBy))
 		}
 		if in.Kind == rulebook.SanctionThrottle {
 			log = models.Msgf("%s; disk %d KiB/s, CPU %d %%; %s", log, s.DiskBytesSec/1024, s.CPUPercent, models.Msg{Format: NetworkLimitNote})
