@@ -20,6 +20,7 @@ import (
 	"allmende/models"
 	"allmende/models/account"
 	"allmende/models/compute"
+	"allmende/models/modelstest"
 	"allmende/web"
 )
 
@@ -150,35 +151,6 @@ func sortedKeys(m map[string]bool) []string {
 	return slices.Clip(keys)
 }
 
-// painDebits is what the creditor's bank reads from a pain.008 file,
-// parsed back independently of the writer (models/metering).
-type painDebits struct {
-	XMLName xml.Name `xml:"urn:iso:std:iso:20022:tech:xsd:pain.008.001.08 Document"`
-	Hdr     struct {
-		NbOfTxs int    `xml:"NbOfTxs"`
-		CtrlSum string `xml:"CtrlSum"`
-	} `xml:"CstmrDrctDbtInitn>GrpHdr"`
-	Pmt struct {
-		NbOfTxs  int    `xml:"NbOfTxs"`
-		CtrlSum  string `xml:"CtrlSum"`
-		SeqTp    string `xml:"PmtTpInf>SeqTp"`
-		Date     string `xml:"ReqdColltnDt"`
-		CdtrIBAN string `xml:"CdtrAcct>Id>IBAN"`
-		CdtrID   string `xml:"CdtrSchmeId>Id>PrvtId>Othr>Id"`
-		Txs      []struct {
-			E2E string `xml:"PmtId>EndToEndId"`
-			Amt struct {
-				Ccy   string `xml:"Ccy,attr"`
-				Value string `xml:",chardata"`
-			} `xml:"InstdAmt"`
-			MndtID string `xml:"DrctDbtTx>MndtRltdInf>MndtId"`
-			Signed string `xml:"DrctDbtTx>MndtRltdInf>DtOfSgntr"`
-			Dbtr   string `xml:"Dbtr>Nm"`
-			IBAN   string `xml:"DbtrAcct>Id>IBAN"`
-		} `xml:"DrctDbtTxInf"`
-	} `xml:"CstmrDrctDbtInitn>PmtInf"`
-}
-
 // TestSEPAFileThroughAPI receives the SEPA direct-debit file through the
 // API: three members ran a VM through November, two of them gave a
 // mandate with their application (one for an account of someone else);
@@ -303,7 +275,7 @@ func TestSEPAFileThroughAPI(t *testing.T) {
 		t.Errorf("Content-Disposition %q", cd)
 	}
 
-	var f painDebits
+	var f modelstest.PainFile
 	if err := xml.Unmarshal([]byte(body), &f); err != nil {
 		t.Fatalf("the file does not parse as pain.008.001.08: %v\n%.500s", err, body)
 	}
