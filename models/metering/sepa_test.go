@@ -14,7 +14,6 @@ import (
 	"allmende/models/modelstest"
 )
 
-
 var sepaChars = regexp.MustCompile(`^[a-zA-Z0-9/\-?:().,'+ ]*$`)
 
 // The month's direct debits: only members with a mandate, their statement
